@@ -1,0 +1,13 @@
+"""Exception types: every bad-input error derives from :class:`InputError`."""
+
+from __future__ import annotations
+
+__all__ = ["InputError", "OutputExistsError"]
+
+
+class InputError(ValueError):
+    """Bad input (image, classes, strokes, parameters); the message says what to fix."""
+
+
+class OutputExistsError(FileExistsError):
+    """An output file exists and overwriting was not asked for."""

@@ -1,0 +1,220 @@
+"""Reading images (photos, TIFFs, GeoTIFFs) and normalising them for the CRF.
+
+Every image becomes an :class:`ImageData`: an H x W x C array in its own
+dtype, a boolean mask of pixels that hold data, and for GeoTIFFs the CRS and
+the full affine transform (rotation and shear terms included), so that the
+label written later lands on the same grid.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ImageData",
+    "ImageReadError",
+    "read_image",
+    "to_crf_uint8",
+    "as_image_data",
+]
+
+#: File types accepted, compared in lower case (``.JPG`` and ``.TIFF`` work).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+
+#: Percentiles of the per-band stretch applied to non-uint8 data.
+STRETCH_PERCENTILES = (0.5, 99.5)
+
+
+class ImageReadError(InputError):
+    """An image file is missing, unreadable or of an unsupported kind."""
+
+
+@dataclass
+class ImageData:
+    """An image with its valid-data mask and (for GeoTIFFs) georeferencing.
+
+    Attributes
+    ----------
+    array : ndarray
+        H x W x C pixel values in the file's dtype (alpha removed).
+    valid : ndarray of bool
+        H x W, False where the image holds no data (nodata value, NaN,
+        transparent alpha).
+    crs, transform : optional
+        ``rasterio.crs.CRS`` and ``affine.Affine`` of a georeferenced file.
+    path : Path, optional
+        Where the image came from.
+    profile : dict
+        Extra file facts (driver, dtype, nodata) for reports.
+
+    """
+
+    array: np.ndarray
+    valid: np.ndarray
+    crs: Any = None
+    transform: Any = None
+    path: Path | None = None
+    profile: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Height and width in pixels."""
+        return self.array.shape[:2]
+
+    @property
+    def is_georeferenced(self) -> bool:
+        """True when the image carries a CRS (a GeoTIFF)."""
+        return self.crs is not None
+
+
+def as_image_data(image: np.ndarray | ImageData) -> ImageData:
+    """Wrap an H x W or H x W x C array as ImageData (NaN marks no data)."""
+    if isinstance(image, ImageData):
+        return image
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0 or array.shape[2] == 0:
+        raise ImageReadError(f"image must be H x W or H x W x C with no empty axis, got shape {np.shape(image)}")
+    if array.dtype.kind not in "uif" and array.dtype != bool:
+        raise ImageReadError(f"image dtype {array.dtype} is not numeric")
+    valid = ~np.isnan(array).any(axis=2) if array.dtype.kind == "f" else np.ones(array.shape[:2], bool)
+    return ImageData(array=array, valid=valid)
+
+
+def read_image(path: str | Path) -> ImageData:
+    """Read a jpg/jpeg/png/tif/tiff file (any letter case) as ImageData.
+
+    TIFFs are read with rasterio, which keeps the CRS, the affine transform
+    and the nodata value of GeoTIFFs; other files with Pillow. An alpha band
+    becomes the valid mask (alpha 0 = no data).
+
+    Raises
+    ------
+    ImageReadError
+        If the file is missing, of an unsupported type, or cannot be decoded.
+
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ImageReadError(f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(IMAGE_SUFFIXES)}")
+    if not path.is_file():
+        raise ImageReadError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path}: file is empty")
+    try:
+        data = _read_tiff(path) if suffix in (".tif", ".tiff") else _read_pillow(path)
+    except ImageReadError:
+        raise
+    except Exception as exc:  # decoders raise many types; the user needs one message
+        raise ImageReadError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from exc
+    data.path = path
+    return data
+
+
+def _read_tiff(path: Path) -> ImageData:
+    """Read a (Geo)TIFF with rasterio, keeping CRS, transform and nodata."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path) as src:
+            bands = src.read()  # (C, H, W); raises on truncated data
+            nodata = src.nodata
+            crs = src.crs
+            transform = src.transform if crs is not None else None
+            colorinterp = [c.name for c in src.colorinterp]
+            profile = {"driver": src.driver, "dtype": src.dtypes[0], "nodata": nodata, "count": src.count}
+    array = np.moveaxis(bands, 0, -1)
+    valid = np.ones(array.shape[:2], bool)
+    if "alpha" in colorinterp and array.shape[2] > 1:
+        a = colorinterp.index("alpha")
+        valid &= array[..., a] > 0
+        array = np.delete(array, a, axis=2)
+    if nodata is not None:
+        if np.isnan(nodata):
+            valid &= ~np.isnan(array).all(axis=2)
+        else:
+            valid &= ~(array == nodata).all(axis=2)
+    if array.dtype.kind == "f":
+        valid &= ~np.isnan(array).any(axis=2)
+    return ImageData(array=np.ascontiguousarray(array), valid=valid, crs=crs, transform=transform, profile=profile)
+
+
+def _read_pillow(path: Path) -> ImageData:
+    """Read a JPEG or PNG with Pillow; alpha (or a 4-channel JPEG's 4th band) is the mask."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.load()  # decode now so a truncated file fails here
+        mode = im.mode
+        if mode == "P":
+            im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+            mode = im.mode
+        elif mode in ("LA", "PA"):
+            im = im.convert("LA")
+            mode = "LA"
+        elif mode == "1":
+            im = im.convert("L")
+            mode = "L"
+        array = np.array(im)
+    if array.ndim == 2:
+        array = array[..., None]
+    valid = np.ones(array.shape[:2], bool)
+    if mode in ("RGBA", "LA"):
+        valid = array[..., -1] > 0
+        array = array[..., :-1]
+    elif mode == "CMYK":
+        # 4-channel JPEGs from orthomosaic exporters are RGB plus an inverted
+        # alpha (255 = no data) that Pillow labels CMYK; read them as such.
+        valid = array[..., 3] < 255
+        array = array[..., :3]
+    return ImageData(array=np.ascontiguousarray(array), valid=valid,
+                     profile={"driver": Image.registered_extensions().get(path.suffix.lower(), "?"),
+                              "dtype": str(array.dtype)})
+
+
+def to_crf_uint8(array: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Return an H x W x C uint8, C-contiguous copy for the CRF colour kernel.
+
+    uint8 data is passed through unchanged (it is what the user sees and
+    paints on). Any other dtype (uint16, int, float) is stretched per band
+    between its 0.5th and 99.5th percentile over valid, finite pixels to
+    0..255, so 16-bit and reflectance imagery get the same kernel widths as
+    8-bit photos. No-data pixels become 0.
+    """
+    if array.ndim == 2:
+        array = array[..., None]
+    if valid is None:
+        valid = np.ones(array.shape[:2], bool)
+    if array.dtype == np.uint8:
+        out = np.ascontiguousarray(array)
+        if not valid.all():
+            out = out.copy()
+            out[~valid] = 0
+        return out
+    out = np.zeros(array.shape, np.uint8)
+    for b in range(array.shape[2]):
+        band = array[..., b]
+        sample = band[valid]
+        sample = sample[np.isfinite(sample)] if sample.dtype.kind == "f" else sample
+        if sample.size == 0:
+            continue
+        lo, hi = np.percentile(sample, STRETCH_PERCENTILES)
+        if hi <= lo:
+            hi = lo + 1
+        scaled = (band.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo))
+        scaled = np.nan_to_num(scaled, nan=0.0)
+        out[..., b] = np.clip(scaled, 0, 255).astype(np.uint8)
+    out[~valid] = 0
+    return out

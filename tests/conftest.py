@@ -1,0 +1,37 @@
+"""Shared fixtures: the project's ``../shared/data`` folder and synthetic scenes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED = Path(os.environ.get("NAPARI_CRF_LABEL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """Path of ``../shared/data``; skips the test when the folder is absent."""
+    data = SHARED / "data"
+    if not data.is_dir():
+        pytest.skip(f"shared test data not found at {data} (set NAPARI_CRF_LABEL_SHARED to its parent folder)")
+    return data
+
+
+def two_region_scene(height: int = 120, width: int = 200, boundary: int = 90, seed: int = 0):
+    """Return (image, truth, strokes): a noisy dark/bright split at column ``boundary``.
+
+    truth is 1 left of the boundary and 2 right of it; strokes are two short
+    vertical lines well inside each region.
+    """
+    rng = np.random.default_rng(seed)
+    truth = np.ones((height, width), np.int32)
+    truth[:, boundary:] = 2
+    image = np.where(truth[..., None] == 1, 60, 180).astype(float) + rng.normal(0, 12, (height, width, 3))
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    strokes = np.zeros((height, width), np.int32)
+    strokes[height // 4: 3 * height // 4, boundary // 3] = 1
+    strokes[height // 4: 3 * height // 4, (boundary + width) // 2 + 10] = 2
+    return image, truth, strokes

@@ -1,0 +1,104 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rasterio
+from PIL import Image
+from scipy.io import loadmat
+
+from napari_crf_label.cli import main
+
+from .conftest import two_region_scene
+
+
+@pytest.fixture
+def scene(tmp_path):
+    image, truth, strokes = two_region_scene()
+    Image.fromarray(image).save(tmp_path / "beach photo.2020.JPG", quality=95)
+    Image.fromarray(strokes.astype(np.uint8)).save(tmp_path / "strokes.png")
+    (tmp_path / "labels.txt").write_text("sand\nwater\n")
+    (tmp_path / "colors.txt").write_text("y\nb")
+    return tmp_path, truth
+
+
+def test_run_writes_outputs_next_to_image(scene, capsys):
+    folder, truth = scene
+    code = main(["run", str(folder / "beach photo.2020.JPG"), "--strokes", str(folder / "strokes.png"),
+                 "--labels", str(folder / "labels.txt"), "--colors", str(folder / "colors.txt")])
+    assert code == 0
+    out = capsys.readouterr()
+    assert "beach photo.2020_mres.mat" in out.out and "CRF tiles 1/1" in out.err
+    label = np.array(Image.open(folder / "beach photo.2020_label.png"))
+    assert (label == truth).mean() > 0.99
+    mat = loadmat(folder / "beach photo.2020_mres.mat")
+    assert [s.strip() for s in mat["labels"]] == ["sand", "water"]
+
+
+def test_run_with_classes_window_scale_and_outdir(scene, capsys):
+    folder, truth = scene
+    code = main(["run", str(folder / "beach photo.2020.JPG"), "--strokes", str(folder / "strokes.png"),
+                 "--classes", "sand,water", "-w", "80", "--overlap", "20", "-s", "0.5",
+                 "-o", str(folder / "new" / "out"), "--iterations", "5"])
+    assert code == 0
+    report = (folder / "new" / "out" / "beach photo.2020_report.txt").read_text()
+    assert "tiles: 6" in report and "iterations: 5" in report and "scale: 0.5" in report
+
+
+def test_refuses_to_overwrite_then_overwrites(scene, capsys):
+    folder, _ = scene
+    args = ["run", str(folder / "beach photo.2020.JPG"), "--strokes", str(folder / "strokes.png")]
+    assert main(args) == 0
+    before = (folder / "beach photo.2020_label.png").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "exist" in err and "--overwrite" in err
+    assert (folder / "beach photo.2020_label.png").stat().st_mtime_ns == before
+    assert main(args + ["--overwrite"]) == 0
+
+
+def test_rerun_from_saved_session(scene, capsys):
+    folder, truth = scene
+    assert main(["run", str(folder / "beach photo.2020.JPG"), "--strokes", str(folder / "strokes.png"),
+                 "--classes", "sand,water", "-o", str(folder / "a")]) == 0
+    assert main(["run", str(folder / "beach photo.2020.JPG"),
+                 "--strokes", str(folder / "a" / "beach photo.2020_session.npz"), "-o", str(folder / "b")]) == 0
+    mat = loadmat(folder / "b" / "beach photo.2020_mres.mat")
+    assert [s.strip() for s in mat["labels"]] == ["sand", "water"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--labels", "labels.txt", "--colors", "bad_colors.txt"], "bad_colors.txt has 3 colors"),
+    (["--classes", "sand"], "class 2 but only 1 classes"),
+    (["--colors", "colors.txt"], "--colors needs --labels"),
+])
+def test_bad_input_one_line_exit_2(scene, capsys, extra, message):
+    folder, _ = scene
+    (folder / "bad_colors.txt").write_text("r\ng\nb\n")
+    extra = [str(folder / e) if e.endswith(".txt") else e for e in extra]
+    code = main(["run", str(folder / "beach photo.2020.JPG"), "--strokes", str(folder / "strokes.png"), *extra])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_console_script_missing_image_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "napari_crf_label.cli", "run", str(tmp_path / "nope.tif"),
+                           "--strokes", str(tmp_path / "s.png")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"napari-crf-label: error: {tmp_path / 'nope.tif'}: file not found"
+
+
+def test_demo_writes_every_output(tmp_path, capsys):
+    assert main(["demo", "-o", str(tmp_path)]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(f"bahamas_landsat{s}" for s in
+                           ["_mres.mat", "_mres.png", "_report.txt", "_label.png", "_label.tif", "_session.npz"])
+    with rasterio.open(tmp_path / "bahamas_landsat_label.tif") as lab:
+        assert lab.crs.to_epsg() == 32618
+        labels = lab.read(1)
+    # all four classes present, each a sizeable share; no-data corner unlabelled
+    counts = np.bincount(labels.ravel(), minlength=5)
+    assert counts[0] > 0 and all(counts[k] > 0.03 * labels.size for k in range(1, 5))

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from napari_crf_label.crf import MAX_CRF_PIXELS, CRFParams, CRFSizeError, crf_probabilities, unary_from_strokes
+from napari_crf_label.errors import InputError
+
+from .conftest import two_region_scene
+
+
+def test_unary_from_strokes_matches_gt_prob():
+    s = np.array([[0, 1], [3, 0]], np.int32)
+    u = unary_from_strokes(s, 3, 0.9)
+    assert u.dtype == np.float32 and u.shape == (3, 4) and u.flags.c_contiguous
+    p = np.exp(-u)
+    assert np.allclose(p[:, 0], 1 / 3)
+    assert np.allclose(p[:, 1], [0.9, 0.05, 0.05])
+    assert np.allclose(p[:, 2], [0.05, 0.05, 0.9])
+
+
+@pytest.mark.parametrize("bands", [1, 3, 6])
+def test_crf_separates_regions_for_any_band_count(bands):
+    image, truth, strokes = two_region_scene()
+    image = np.ascontiguousarray(np.repeat(image[..., :1], bands, axis=2))
+    q = crf_probabilities(image, strokes, 2, CRFParams())
+    assert q.shape == (2, *truth.shape) and q.dtype == np.float32
+    assert np.allclose(q.sum(axis=0), 1, atol=1e-4)
+    assert (q.argmax(0) + 1 == truth).mean() > 0.99
+
+
+def test_width_and_height_not_swapped():
+    # a non-square tile with strokes only at the top and bottom: a swapped
+    # width/height would scramble rows and columns
+    image = np.zeros((40, 90, 3), np.uint8)
+    image[20:] = 200
+    strokes = np.zeros((40, 90), np.int32)
+    strokes[5, 10:80] = 1
+    strokes[35, 10:80] = 2
+    lab = crf_probabilities(image, strokes, 2).argmax(0) + 1
+    assert (lab[:20] == 1).mean() > 0.98 and (lab[20:] == 2).mean() > 0.98
+
+
+def test_prior_used_for_unpainted_pixels():
+    image = np.full((30, 30, 3), 100, np.uint8)
+    strokes = np.zeros((30, 30), np.int32)
+    strokes[0, 0] = 1
+    prior = np.zeros((2, 30, 30), np.float32)
+    prior[1] = 0.95
+    prior[0] = 0.05
+    lab = crf_probabilities(image, strokes, 2, prior=prior).argmax(0)
+    assert (lab == 1).mean() > 0.9
+
+
+def test_size_guard_raises_before_pydensecrf(monkeypatch):
+    import napari_crf_label.crf as crf
+
+    monkeypatch.setattr(crf, "MAX_CRF_PIXELS", 100)
+    with pytest.raises(CRFSizeError, match="exceeds the safe limit"):
+        crf.crf_probabilities(np.zeros((11, 10, 3), np.uint8), np.ones((11, 10), np.int32), 2)
+    assert MAX_CRF_PIXELS < 358_000_000
+
+
+@pytest.mark.parametrize("kwargs", [{"gt_prob": 1.0}, {"schan": 0}, {"iterations": 0}, {"compat_bilateral": -1}])
+def test_bad_params(kwargs):
+    with pytest.raises(InputError):
+        CRFParams(**kwargs)

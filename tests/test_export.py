@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from PIL import Image
+from scipy.io import loadmat
+
+from napari_crf_label import ClassSet, OutputExistsError, export_all, label_image, read_image
+from napari_crf_label.export import atomic_path
+
+from .conftest import two_region_scene
+
+
+@pytest.fixture
+def labelled(tmp_path):
+    image, truth, strokes = two_region_scene()
+    path = tmp_path / "my scene.v2.final.png"
+    Image.fromarray(image).save(path)
+    data = read_image(path)
+    result = label_image(data, strokes, classes=ClassSet.from_names(["dark sand", "bright"], ["#556B2F", "w"]))
+    return data, result, truth
+
+
+def test_all_outputs_written_and_readable(tmp_path, labelled):
+    data, result, truth = labelled
+    out = tmp_path / "out"
+    out.mkdir()
+    paths = export_all(result, data, out, annotation_seconds=73.25)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([
+        "my scene.v2.final_mres.mat", "my scene.v2.final_mres.png", "my scene.v2.final_report.txt",
+        "my scene.v2.final_label.png", "my scene.v2.final_session.npz"])
+
+    # the tutorial's snippet: loadmat, then sparse / class / labels
+    dat = loadmat(paths["mat"])
+    assert {"sparse", "class", "preds", "labels"} <= set(dat)
+    assert dat["sparse"].dtype == np.int32 and np.array_equal(dat["sparse"], result.strokes)
+    assert dat["class"].dtype == np.int32 and np.array_equal(dat["class"], result.labels.astype(np.int32) - 1)
+    assert (dat["class"] == truth - 1).mean() > 0.99
+    assert dat["preds"].shape == (*truth.shape, 2)
+    assert [s.strip() for s in dat["labels"]] == ["dark sand", "bright"]
+
+    label_png = np.array(Image.open(paths["label_png"]))
+    assert label_png.dtype == np.uint8 and set(np.unique(label_png)) == {1, 2}  # indices, not stretched
+    assert np.array_equal(label_png, result.labels)
+
+    fig = Image.open(paths["figure"])
+    assert fig.size[0] > 3 * 300 and fig.size[0] > fig.size[1]
+
+    report = paths["report"].read_text()
+    assert "my scene.v2.final.png" in report
+    assert f"pixels: {truth.size} total" in report
+    assert "dark sand: 0.4500 (45.00%)" in report
+    assert "annotation time: 73.2 s" in report
+    assert "processing time:" in report and "gt_prob: 0.9" in report
+
+
+def test_existing_files_not_overwritten_unless_asked(tmp_path, labelled):
+    data, result, _ = labelled
+    first = export_all(result, data, tmp_path)
+    first["report"].write_text("user's own edits")
+    with pytest.raises(OutputExistsError, match="_report.txt"):
+        export_all(result, data, tmp_path)
+    assert first["report"].read_text() == "user's own edits"
+    export_all(result, data, tmp_path, overwrite=True)
+    assert first["report"].read_text().startswith("napari-crf-label report")
+    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "x.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("disk full")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_geotiff_output_keeps_crs_and_transform(tmp_path):
+    image, truth, strokes = two_region_scene()
+    transform = Affine(0.5, 0.05, 394500.0, 0.03, -0.5, 3871680.0)
+    src = tmp_path / "scene.tif"
+    with rasterio.open(src, "w", driver="GTiff", width=200, height=120, count=3, dtype="uint8",
+                       crs="EPSG:6347", transform=transform) as dst:
+        dst.write(np.moveaxis(image, -1, 0))
+    data = read_image(src)
+    result = label_image(data, strokes)
+    paths = export_all(result, data, tmp_path)
+    with rasterio.open(paths["label_tif"]) as lab:
+        assert lab.crs == data.crs and lab.transform == transform
+        assert lab.dtypes == ("uint8",) and lab.nodata == 0
+        assert np.array_equal(lab.read(1), result.labels)
+
+
+def test_real_geotiff_roundtrip(tmp_path, shared_data):
+    data = read_image(shared_data / "geotiff" / "RGB.byte.tif")
+    strokes = np.zeros(data.shape, np.int32)
+    strokes[300:320, 100:104] = 1  # sea, west of the island
+    strokes[350:360, 560:620] = 2  # deep water east
+    result = label_image(data, strokes, scale=0.5)
+    paths = export_all(result, data, tmp_path)
+    with rasterio.open(paths["label_tif"]) as lab, rasterio.open(shared_data / "geotiff" / "RGB.byte.tif") as src:
+        assert lab.crs == src.crs and lab.transform == src.transform and lab.shape == src.shape
+        out = lab.read(1)
+    assert out[0, 0] == 0  # nodata corner stays unlabelled
+    assert np.all(out[data.valid] > 0)
+
+
+def test_missing_outdir(tmp_path, labelled):
+    data, result, _ = labelled
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        export_all(result, data, tmp_path / "nope")
