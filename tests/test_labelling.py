@@ -126,3 +126,41 @@ def test_progress_called_per_tile_and_can_cancel():
 
     with pytest.raises(Cancelled):
         label_image(image, strokes, window=100, overlap=10, progress=cancel)
+
+
+def test_cache_reuses_lattices_and_matches_fresh_run():
+    from napari_crf_label.labelling import CRFCache
+
+    image, truth, strokes = two_region_scene(height=150, width=260, boundary=120)
+    cache = CRFCache()
+    label_image(image, strokes, window=100, overlap=20, cache=cache)
+    built = cache.builds
+    assert built > 1 and cache.hits == 0
+    more = strokes.copy()
+    more[140, 10:250] = truth[140, 10:250]  # a new stroke across both regions
+    again = label_image(image, more, window=100, overlap=20, cache=cache)
+    assert cache.builds == built  # nothing rebuilt
+    fresh = label_image(image, more, window=100, overlap=20)
+    assert np.array_equal(again.labels, fresh.labels)
+    assert np.allclose(again.probabilities, fresh.probabilities, atol=1e-6)
+    label_image(image, more, window=100, overlap=20, cache=cache, schan=20)  # new kernel: rebuild
+    assert cache.builds > built
+
+
+def test_iter_label_image_can_be_abandoned_midway():
+    from napari_crf_label.labelling import iter_label_image
+
+    image, _, strokes = two_region_scene(height=100, width=300)
+    gen = iter_label_image(image, strokes, window=100, overlap=10)
+    steps = [next(gen) for _ in range(5)]
+    assert all(total == 4 for _, total in steps) and steps[-1][0] < 4
+    gen.close()  # a cancelled run leaves nothing behind
+
+
+def test_docstring_example():
+    import doctest
+
+    import napari_crf_label.labelling as mod
+
+    failures, tried = doctest.testmod(mod)
+    assert tried > 0 and failures == 0

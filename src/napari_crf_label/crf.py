@@ -13,13 +13,14 @@ C++ index arithmetic overflows and aborts the whole process above ~358 MP).
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .errors import InputError
 
-__all__ = ["CRFParams", "CRFSizeError", "MAX_CRF_PIXELS", "unary_from_strokes", "crf_probabilities"]
+__all__ = ["CRFParams", "CRFSizeError", "MAX_CRF_PIXELS", "TileCRF", "unary_from_strokes", "crf_probabilities"]
 
 #: Largest pixel count passed to one pydensecrf call. Its abort starts near
 #: 358 MP; stay far below so memory (~0.2-0.35 GB/MP) also stays sane.
@@ -75,6 +76,10 @@ class CRFParams:
         """Return the parameters as a plain dict (for reports and sessions)."""
         return asdict(self)
 
+    def kernel_key(self) -> tuple:
+        """Return the parameters the pairwise kernels depend on (not gt_prob, iterations)."""
+        return (self.sxy_gaussian, self.compat_gaussian, self.sxy_bilateral, self.schan, self.compat_bilateral)
+
 
 def unary_from_strokes(strokes: np.ndarray, n_classes: int, gt_prob: float,
                        prior: np.ndarray | None = None) -> np.ndarray:
@@ -105,6 +110,96 @@ def _position_features(height: int, width: int, sxy: float) -> np.ndarray:
     return np.stack([xx.ravel() / sxy, yy.ravel() / sxy])
 
 
+class TileCRF:
+    """A dense CRF whose pairwise kernels are built for one image tile.
+
+    The kernels (the permutohedral lattices, the costly part) depend only on
+    the image and the kernel parameters, not on the strokes: keep the object
+    and call :meth:`infer` again when only the strokes change.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, C)
+        Any number of bands; all enter the appearance kernel.
+    n_classes : int
+        Number of classes N (>= 2).
+    params : CRFParams
+        Kernel widths and weights (``gt_prob`` and ``iterations`` are used
+        by :meth:`infer`, not here).
+
+    Raises
+    ------
+    CRFSizeError
+        If H * W exceeds :data:`MAX_CRF_PIXELS`.
+    """
+
+    def __init__(self, image: np.ndarray, n_classes: int, params: CRFParams = CRFParams()) -> None:
+        import pydensecrf.densecrf as dcrf
+
+        if image.ndim != 3 or image.dtype != np.uint8:
+            raise ValueError(f"image must be H x W x C uint8, got {image.dtype} {image.shape}")
+        if n_classes < 2:
+            raise ValueError(f"the CRF needs at least 2 classes, got {n_classes}")
+        height, width = image.shape[:2]
+        n_pixels = height * width
+        if n_pixels > MAX_CRF_PIXELS:
+            raise CRFSizeError(
+                f"one CRF call on {n_pixels / 1e6:.0f} MP exceeds the safe limit of {MAX_CRF_PIXELS / 1e6:.0f} MP; "
+                "use a smaller window or a smaller scale"
+            )
+        self.shape = (height, width)
+        self.n_classes = n_classes
+        self.params = params
+        self._crf = dcrf.DenseCRF(n_pixels, n_classes)
+        if params.compat_gaussian > 0:
+            self._crf.addPairwiseEnergy(
+                np.ascontiguousarray(_position_features(height, width, params.sxy_gaussian)),
+                compat=float(params.compat_gaussian), kernel=dcrf.DIAG_KERNEL, normalization=dcrf.NORMALIZE_SYMMETRIC)
+        if params.compat_bilateral > 0:
+            bands = image.reshape(n_pixels, -1).T.astype(np.float32) / np.float32(params.schan)
+            feats = np.concatenate([_position_features(height, width, params.sxy_bilateral), bands])
+            self._crf.addPairwiseEnergy(np.ascontiguousarray(feats), compat=float(params.compat_bilateral),
+                                        kernel=dcrf.DIAG_KERNEL, normalization=dcrf.NORMALIZE_SYMMETRIC)
+
+    def iter_infer(self, strokes: np.ndarray, prior: np.ndarray | None = None,
+                   gt_prob: float | None = None, iterations: int | None = None) -> Generator[None, None, np.ndarray]:
+        """Run mean-field inference, yielding after each iteration (so callers can cancel).
+
+        Returns (as the generator's value) the (N, H, W) float32 marginals;
+        see :meth:`infer`.
+        """
+        if strokes.shape != self.shape:
+            raise ValueError(f"strokes shape {strokes.shape} differs from image shape {self.shape}")
+        gt_prob = self.params.gt_prob if gt_prob is None else gt_prob
+        iterations = self.params.iterations if iterations is None else iterations
+        self._crf.setUnaryEnergy(unary_from_strokes(strokes, self.n_classes, gt_prob, prior))
+        q, tmp1, tmp2 = self._crf.startInference()
+        for _ in range(int(iterations)):
+            self._crf.stepInference(q, tmp1, tmp2)
+            yield
+        return np.array(q, dtype=np.float32).reshape(self.n_classes, *self.shape)
+
+    def infer(self, strokes: np.ndarray, prior: np.ndarray | None = None,
+              gt_prob: float | None = None, iterations: int | None = None) -> np.ndarray:
+        """Return the (N, H, W) float32 class marginals for these strokes.
+
+        Parameters
+        ----------
+        strokes : ndarray of int, shape (H, W)
+            0 = not annotated, k = class k (1-based).
+        prior : ndarray, shape (N, H, W), optional
+            Class probabilities for unpainted pixels (default: uniform).
+        gt_prob, iterations : optional
+            Override the values in ``params``.
+        """
+        gen = self.iter_infer(strokes, prior, gt_prob, iterations)
+        while True:
+            try:
+                next(gen)
+            except StopIteration as stop:
+                return stop.value
+
+
 def crf_probabilities(image: np.ndarray, strokes: np.ndarray, n_classes: int,
                       params: CRFParams = CRFParams(), prior: np.ndarray | None = None) -> np.ndarray:
     """Run the dense CRF on one tile and return class probabilities.
@@ -131,33 +226,7 @@ def crf_probabilities(image: np.ndarray, strokes: np.ndarray, n_classes: int,
     ------
     CRFSizeError
         If H * W exceeds :data:`MAX_CRF_PIXELS`.
-
     """
-    import pydensecrf.densecrf as dcrf
-
-    if image.ndim != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image must be H x W x C uint8, got {image.dtype} {image.shape}")
-    height, width = image.shape[:2]
-    if strokes.shape != (height, width):
-        raise ValueError(f"strokes shape {strokes.shape} differs from image shape {(height, width)}")
-    if n_classes < 2:
-        raise ValueError(f"the CRF needs at least 2 classes, got {n_classes}")
-    n_pixels = height * width
-    if n_pixels > MAX_CRF_PIXELS:
-        raise CRFSizeError(
-            f"one CRF call on {n_pixels / 1e6:.0f} MP exceeds the safe limit of {MAX_CRF_PIXELS / 1e6:.0f} MP; "
-            "use a smaller window or a smaller scale"
-        )
-    crf = dcrf.DenseCRF(n_pixels, n_classes)
-    crf.setUnaryEnergy(unary_from_strokes(strokes, n_classes, params.gt_prob, prior))
-    if params.compat_gaussian > 0:
-        crf.addPairwiseEnergy(np.ascontiguousarray(_position_features(height, width, params.sxy_gaussian)),
-                              compat=float(params.compat_gaussian), kernel=dcrf.DIAG_KERNEL,
-                              normalization=dcrf.NORMALIZE_SYMMETRIC)
-    if params.compat_bilateral > 0:
-        bands = image.reshape(n_pixels, -1).T.astype(np.float32) / np.float32(params.schan)
-        feats = np.concatenate([_position_features(height, width, params.sxy_bilateral), bands])
-        crf.addPairwiseEnergy(np.ascontiguousarray(feats), compat=float(params.compat_bilateral),
-                              kernel=dcrf.DIAG_KERNEL, normalization=dcrf.NORMALIZE_SYMMETRIC)
-    q = np.array(crf.inference(int(params.iterations)), dtype=np.float32)
-    return q.reshape(n_classes, height, width)
+    if strokes.shape != image.shape[:2]:
+        raise ValueError(f"strokes shape {strokes.shape} differs from image shape {image.shape[:2]}")
+    return TileCRF(image, n_classes, params).infer(strokes, prior)

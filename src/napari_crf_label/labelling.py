@@ -6,21 +6,22 @@ normalise bands -> downscale (``scale``) -> tiles (``window``, ``overlap``)
 
 from __future__ import annotations
 
+import hashlib
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .classes import ClassSet
-from .crf import CRFParams, crf_probabilities
+from .crf import CRFParams, TileCRF
 from .errors import InputError
 from .image_io import ImageData, as_image_data, to_crf_uint8
 from .strokes import downscale_strokes, validate_strokes
 from .tiling import Blender, Tile, tile_grid
 
-__all__ = ["LabelResult", "label_image", "DEFAULT_WINDOW", "COARSE_PIXELS"]
+__all__ = ["LabelResult", "CRFCache", "label_image", "iter_label_image", "DEFAULT_WINDOW", "COARSE_PIXELS"]
 
 #: Default tile size at CRF resolution: the CRF is both faster and more
 #: accurate at about 1-4 MP per call than on one huge lattice.
@@ -129,22 +130,122 @@ def upsample_argmax(probabilities: np.ndarray, shape: tuple[int, int], max_eleme
     return out
 
 
-def _coarse_prior(image: np.ndarray, strokes: np.ndarray, n_classes: int, params: CRFParams) -> np.ndarray:
-    """Return whole-scene CRF probabilities from a pass at about COARSE_PIXELS.
+class CRFCache:
+    """Built CRFs (lattices) per tile, re-used while only the strokes change.
 
-    They are resampled to the scene grid and serve as the prior of tiles
-    that hold no strokes.
+    Keyed by a fingerprint of the CRF-resolution image, the tile, the class
+    count and the kernel parameters, so any change of image, scale, window
+    or kernel builds afresh. Holds the tiles of one configuration at a time
+    (older entries are dropped), since each costs about 0.2-0.35 GB/MP.
     """
-    h, w = strokes.shape
-    f = min(1.0, (COARSE_PIXELS / (h * w)) ** 0.5)
-    shape = (max(1, round(h * f)), max(1, round(w * f)))
-    q = crf_probabilities(_resize_bands(image, shape), downscale_strokes(strokes, shape), n_classes, params)
-    out = np.empty((n_classes, h, w), np.float32)
-    y0, y1, wy = _linear_axis(h, shape[0])
-    x0, x1, wx = _linear_axis(w, shape[1])
+
+    def __init__(self) -> None:
+        self._base: tuple | None = None
+        self._crfs: dict[object, TileCRF] = {}
+        self.hits = 0
+        self.builds = 0
+
+    def get(self, base: tuple, tile: object, build: Callable[[], TileCRF]) -> TileCRF:
+        """Return the cached CRF for (base, tile), building it with ``build`` if needed."""
+        if base != self._base:
+            self._crfs.clear()
+            self._base = base
+        crf = self._crfs.get(tile)
+        if crf is None:
+            crf = self._crfs[tile] = build()
+            self.builds += 1
+        else:
+            self.hits += 1
+        return crf
+
+    def clear(self) -> None:
+        """Drop every built CRF."""
+        self._crfs.clear()
+        self._base = None
+
+
+def _fingerprint(image: np.ndarray) -> str:
+    """Return a short digest of an array's bytes and shape."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str(image.shape).encode())
+    h.update(np.ascontiguousarray(image).data)
+    return h.hexdigest()
+
+
+def _resample_linear(q: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinearly resample (N, h, w) probabilities to (N, *shape)."""
+    y0, y1, wy = _linear_axis(shape[0], q.shape[1])
+    x0, x1, wx = _linear_axis(shape[1], q.shape[2])
     a = q[:, y0] * (1 - wy)[None, :, None] + q[:, y1] * wy[None, :, None]
-    out[:] = a[:, :, x0] * (1 - wx)[None, None, :] + a[:, :, x1] * wx[None, None, :]
-    return out
+    return a[:, :, x0] * (1 - wx)[None, None, :] + a[:, :, x1] * wx[None, None, :]
+
+
+def iter_label_image(
+    image: np.ndarray | ImageData,
+    strokes: np.ndarray,
+    *,
+    classes: ClassSet | list[str] | str | None = None,
+    window: int | None = None,
+    overlap: int | None = None,
+    scale: float = 1.0,
+    cache: CRFCache | None = None,
+    **crf_params,
+) -> Generator[tuple[int, int], None, LabelResult]:
+    """Do what :func:`label_image` does, yielding ``(tiles done, tiles total)`` as it goes.
+
+    It yields often (after every CRF iteration), so a consumer that stops
+    iterating cancels the run within one iteration. The LabelResult is the
+    generator's return value. ``cache`` (a :class:`CRFCache`) keeps built
+    lattices between calls so re-runs after stroke edits skip the build.
+    """
+    t0 = time.perf_counter()
+    data = as_image_data(image)
+    height, width = data.shape
+    try:
+        params = CRFParams(**crf_params)
+    except TypeError as exc:
+        raise InputError(f"unknown CRF parameter: {exc}") from None
+    raw = validate_strokes(strokes, (height, width))
+    cls = _resolve_classes(classes, int(raw.max()))
+    strokes_i = validate_strokes(raw, (height, width), len(cls))
+    strokes_i[~data.valid] = 0
+    if not strokes_i.any():
+        raise InputError("all strokes lie on no-data pixels; paint on the image")
+    if not 0 < scale <= 1:
+        raise InputError(f"scale must be > 0 and <= 1, got {scale}")
+    if window is not None and window < 1:
+        raise InputError(f"window must be >= 1 pixel, got {window}")
+    if overlap is not None and (overlap < 0 or (window is not None and overlap >= window)):
+        raise InputError(f"overlap must be >= 0 and smaller than the window ({window}), got {overlap}")
+    n = len(cls)
+    painted = np.bincount(strokes_i.ravel(), minlength=n + 1)[1:]
+    missing = [name for name, c in zip(cls.names, painted) if c == 0]
+    if missing:
+        warnings.warn(f"no strokes for class(es) {', '.join(missing)}: they will be absent from the result",
+                      stacklevel=3)
+
+    crf_shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+    crf_window = DEFAULT_WINDOW if window is None else max(1, round(window * scale))
+    crf_overlap = crf_window // 8 if overlap is None else round(overlap * scale)
+    crf_overlap = min(crf_overlap, crf_window - 1)
+    image_c = _resize_bands(to_crf_uint8(data.array, data.valid), crf_shape)
+    strokes_c = downscale_strokes(strokes_i, crf_shape)
+    tiles = tile_grid(*crf_shape, crf_window, crf_overlap)
+
+    if n == 1:
+        probs = np.ones((1, *crf_shape), np.float32)
+        yield len(tiles), len(tiles)
+    else:
+        cache = CRFCache() if cache is None else cache
+        base = (_fingerprint(image_c), n, params.kernel_key())
+        probs = yield from _iter_tiles(image_c, strokes_c, n, params, tiles, crf_overlap, cache, base)
+    labels = upsample_argmax(probs, (height, width))
+    labels[strokes_i > 0] = strokes_i[strokes_i > 0]
+    labels[~data.valid] = 0
+    used = {"scale": scale, "window": window, "overlap": overlap, "crf_shape": list(crf_shape),
+            "crf_window": crf_window, "crf_overlap": crf_overlap, "tiles": len(tiles), **params.as_dict()}
+    return LabelResult(labels=labels, probabilities=probs, classes=cls, strokes=strokes_i,
+                       missing_classes=missing, params=used, seconds=time.perf_counter() - t0)
 
 
 def label_image(
@@ -156,6 +257,7 @@ def label_image(
     overlap: int | None = None,
     scale: float = 1.0,
     progress: ProgressCallback | None = None,
+    cache: CRFCache | None = None,
     **crf_params,
 ) -> LabelResult:
     """Turn sparse strokes into a dense label image with a fully connected CRF.
@@ -171,7 +273,7 @@ def label_image(
     classes : ClassSet, list of names, comma-separated str, or None
         The classes; None makes ``class1..classK`` for K = max stroke value.
     window : int, optional
-        Tile size in full-resolution pixels. Default: tiles of
+        Largest tile size in full-resolution pixels. Default: tiles of at most
         :data:`DEFAULT_WINDOW` pixels at CRF resolution (one tile for most photos).
     overlap : int, optional
         Least overlap of neighbouring tiles in full-resolution pixels;
@@ -179,7 +281,10 @@ def label_image(
     scale : float
         Downscale factor for the CRF (0 < scale <= 1), like the original's ``-s``.
     progress : callable(done, total), optional
-        Called after each tile; it may raise to cancel the run.
+        Called as tiles complete; it may raise to cancel the run.
+    cache : CRFCache, optional
+        Keeps built CRFs between calls: pass the same cache to re-run fast
+        after the strokes change.
     **crf_params
         Fields of :class:`~napari_crf_label.crf.CRFParams` (``gt_prob``,
         ``sxy_gaussian``, ``compat_gaussian``, ``sxy_bilateral``, ``schan``,
@@ -202,67 +307,61 @@ def label_image(
     so it follows its neighbours' evidence instead of guessing. Classes with
     no strokes at all are listed in ``missing_classes`` and never assigned.
 
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.zeros((40, 60, 3), np.uint8); image[:, 30:] = 200
+    >>> strokes = np.zeros((40, 60), int); strokes[20, 5:10] = 1; strokes[20, 50:55] = 2
+    >>> result = label_image(image, strokes, classes=["dark", "bright"])
+    >>> result.labels[0, 0], result.labels[0, -1]
+    (np.uint8(1), np.uint8(2))
     """
-    t0 = time.perf_counter()
-    data = as_image_data(image)
-    height, width = data.shape
-    try:
-        params = CRFParams(**crf_params)
-    except TypeError as exc:
-        raise InputError(f"unknown CRF parameter: {exc}") from None
-    raw = validate_strokes(strokes, (height, width))
-    cls = _resolve_classes(classes, int(raw.max()))
-    strokes_i = validate_strokes(raw, (height, width), len(cls))
-    strokes_i[~data.valid] = 0
-    if not strokes_i.any():
-        raise InputError("all strokes lie on no-data pixels; paint on the image")
-    if not 0 < scale <= 1:
-        raise InputError(f"scale must be > 0 and <= 1, got {scale}")
-    n = len(cls)
-    painted = np.bincount(strokes_i.ravel(), minlength=n + 1)[1:]
-    missing = [name for name, c in zip(cls.names, painted) if c == 0]
-    if missing:
-        warnings.warn(f"no strokes for class(es) {', '.join(missing)}: they will be absent from the result",
-                      stacklevel=2)
-
-    if window is not None and window < 1:
-        raise InputError(f"window must be >= 1 pixel, got {window}")
-    if overlap is not None and (overlap < 0 or (window is not None and overlap >= window)):
-        raise InputError(f"overlap must be >= 0 and smaller than the window ({window}), got {overlap}")
-    crf_shape = (max(1, round(height * scale)), max(1, round(width * scale)))
-    crf_window = DEFAULT_WINDOW if window is None else max(1, round(window * scale))
-    crf_overlap = crf_window // 8 if overlap is None else round(overlap * scale)
-    crf_overlap = min(crf_overlap, crf_window - 1)
-
-    image_c = _resize_bands(to_crf_uint8(data.array, data.valid), crf_shape)
-    strokes_c = downscale_strokes(strokes_i, crf_shape)
-    tiles = tile_grid(*crf_shape, crf_window, crf_overlap)
-
-    if n == 1:
-        probs = np.ones((1, *crf_shape), np.float32)
-    else:
-        probs = _run_tiles(image_c, strokes_c, n, params, tiles, crf_overlap, progress)
-    labels = upsample_argmax(probs, (height, width))
-    labels[strokes_i > 0] = strokes_i[strokes_i > 0]
-    labels[~data.valid] = 0
-    used = {"scale": scale, "window": window, "overlap": overlap, "crf_shape": list(crf_shape),
-            "crf_window": crf_window, "crf_overlap": crf_overlap, "tiles": len(tiles), **params.as_dict()}
-    return LabelResult(labels=labels, probabilities=probs, classes=cls, strokes=strokes_i,
-                       missing_classes=missing, params=used, seconds=time.perf_counter() - t0)
+    gen = iter_label_image(image, strokes, classes=classes, window=window, overlap=overlap, scale=scale,
+                           cache=cache, **crf_params)
+    done = 0
+    while True:
+        try:
+            step = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if progress is not None and step[0] > done:
+            done = step[0]
+            progress(*step)
 
 
-def _run_tiles(image: np.ndarray, strokes: np.ndarray, n: int, params: CRFParams, tiles: list[Tile],
-               overlap: int, progress: ProgressCallback | None) -> np.ndarray:
-    """Run the CRF on every tile and blend the results (serially)."""
+def _iter_tiles(image: np.ndarray, strokes: np.ndarray, n: int, params: CRFParams, tiles: list[Tile],
+                overlap: int, cache: CRFCache, base: tuple) -> Generator[tuple[int, int], None, np.ndarray]:
+    """Run the CRF on every tile (serially) and return the blended probabilities."""
+    total = len(tiles)
     prior = None
-    if len(tiles) > 1 and any(not strokes[t.slices].any() for t in tiles):
-        prior = _coarse_prior(image, strokes, n, params)
+    if total > 1 and any(not strokes[t.slices].any() for t in tiles):
+        # coarse whole-scene pass: the prior of tiles that hold no strokes
+        h, w = strokes.shape
+        f = min(1.0, (COARSE_PIXELS / (h * w)) ** 0.5)
+        shape = (max(1, round(h * f)), max(1, round(w * f)))
+        coarse_image = _resize_bands(image, shape)
+        crf = cache.get(base, ("coarse", shape), lambda: TileCRF(coarse_image, n, params))
+        q = yield from _with_progress(crf.iter_infer(downscale_strokes(strokes, shape)), 0, total)
+        prior = _resample_linear(q, strokes.shape)
     blender = Blender(n, *strokes.shape, overlap)
-    for i, tile in enumerate(tiles, start=1):
+    for i, tile in enumerate(tiles):
         ys, xs = tile.slices
         s = strokes[ys, xs]
+        crf = cache.get(base, tile, lambda ys=ys, xs=xs: TileCRF(image[ys, xs], n, params))
+        yield i, total
         tile_prior = prior[:, ys, xs] if prior is not None and not s.any() else None
-        blender.add(tile, crf_probabilities(image[ys, xs], s, n, params, tile_prior))
-        if progress is not None:
-            progress(i, len(tiles))
+        q = yield from _with_progress(crf.iter_infer(s, tile_prior), i, total)
+        blender.add(tile, q)
+        yield i + 1, total
     return blender.result()
+
+
+def _with_progress(gen: Generator[None, None, np.ndarray], done: int, total: int
+                   ) -> Generator[tuple[int, int], None, np.ndarray]:
+    """Re-yield a CRF's per-iteration steps as (done, total) progress."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield done, total
