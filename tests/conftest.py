@@ -11,6 +11,14 @@ import pytest
 SHARED = Path(os.environ.get("NAPARI_CRF_LABEL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
 
+@pytest.fixture(autouse=True)
+def autosave_dir(tmp_path, monkeypatch) -> Path:
+    """Keep autosaves of every test in its own temporary folder (never the user's cache)."""
+    folder = tmp_path / "autosave"
+    monkeypatch.setenv("NAPARI_CRF_LABEL_AUTOSAVE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """Path of ``../shared/data``; skips the test when the folder is absent."""

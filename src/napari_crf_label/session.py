@@ -17,7 +17,8 @@ import numpy as np
 from .classes import ClassSet
 from .errors import InputError
 
-__all__ = ["Session", "SessionError", "save_session", "load_session", "SESSION_SUFFIX"]
+__all__ = ["Session", "SessionError", "save_session", "load_session", "SESSION_SUFFIX", "AnnotationClock",
+           "autosave_dir", "autosave_path"]
 
 SESSION_SUFFIX = "_session.npz"
 FORMAT_VERSION = 1
@@ -82,3 +83,56 @@ def load_session(path: str | Path) -> Session:
         raise SessionError(f"{path}: session file not found") from None
     except Exception as exc:  # zip, key, JSON and value errors all mean "corrupt"
         raise SessionError(f"{path}: not a readable session file ({type(exc).__name__}: {exc})") from None
+
+
+#: Gaps between edits longer than this count as a pause, not annotation time.
+PAUSE_SECONDS = 60.0
+
+
+class AnnotationClock:
+    """Measures time spent annotating from stroke events, leaving out pauses.
+
+    Each event adds the time since the previous one, capped at
+    :data:`PAUSE_SECONDS` (a longer gap is a break, counted as that cap).
+    """
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds = float(seconds)
+        self._last: float | None = None
+
+    def tick(self, now: float | None = None) -> None:
+        """Record an edit at ``now`` (default: the monotonic clock)."""
+        import time
+
+        now = time.monotonic() if now is None else now
+        if self._last is not None:
+            self.seconds += min(max(now - self._last, 0.0), PAUSE_SECONDS)
+        self._last = now
+
+    @property
+    def started(self) -> bool:
+        """True once any edit was recorded."""
+        return self._last is not None or self.seconds > 0
+
+
+def autosave_dir() -> Path:
+    """Return the folder for autosaved sessions.
+
+    ``$NAPARI_CRF_LABEL_AUTOSAVE_DIR`` if set, else
+    ``$XDG_CACHE_HOME/napari-crf-label/autosave`` (``~/.cache/...``).
+    """
+    import os
+
+    if os.environ.get("NAPARI_CRF_LABEL_AUTOSAVE_DIR"):
+        return Path(os.environ["NAPARI_CRF_LABEL_AUTOSAVE_DIR"])
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "napari-crf-label" / "autosave"
+
+
+def autosave_path(image_key: str, stem: str) -> Path:
+    """Return the autosave file of an image, from a key that identifies it (its path or layer name)."""
+    import hashlib
+
+    digest = hashlib.sha1(image_key.encode()).hexdigest()[:10]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60]
+    return autosave_dir() / f"{safe}-{digest}{SESSION_SUFFIX}"

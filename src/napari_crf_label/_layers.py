@@ -1,0 +1,102 @@
+"""napari layer data for images, strokes and results (no Qt).
+
+Images keep their full band stack, valid mask and georeferencing in
+``layer.metadata["napari_crf_label"]["image"]`` (an ImageData), while the
+layer shows a displayable picture (grey, RGB, or an RGB composite of
+chosen bands). Stroke and result Labels layers show class k in the class
+colour (a direct colormap) and name it in the status bar (layer features).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .classes import ClassSet
+from .image_io import ImageData, to_crf_uint8
+
+__all__ = ["META_KEY", "image_layer_data", "composite", "class_layer_kwargs", "strokes_layer_data",
+           "image_data_from_layer", "classes_from_layer", "default_bands"]
+
+#: Key of this plugin's entry in ``layer.metadata``.
+META_KEY = "napari_crf_label"
+
+LayerData = tuple[Any, dict, str]
+
+
+def default_bands(n_bands: int) -> tuple[int, ...]:
+    """Return the bands shown by default: the band itself, or the first three."""
+    return (0,) if n_bands == 1 else tuple(min(i, n_bands - 1) for i in range(3))
+
+
+def composite(data: ImageData, bands: tuple[int, ...] | None = None) -> np.ndarray:
+    """Return the displayed picture of an image: uint8 RGB of ``bands`` (or grey for one band).
+
+    uint8 RGB images are shown as they are; anything else is stretched per
+    band as for the CRF.
+    """
+    n = data.array.shape[2]
+    bands = default_bands(n) if bands is None else tuple(bands)
+    for b in bands:
+        if not 0 <= b < n:
+            raise ValueError(f"band {b + 1} does not exist; the image has {n} band(s)")
+    chosen = data.array[..., list(bands)]
+    picture = to_crf_uint8(chosen, data.valid)
+    return picture[..., 0] if len(bands) == 1 else picture
+
+
+def image_layer_data(data: ImageData, name: str | None = None, bands: tuple[int, ...] | None = None) -> LayerData:
+    """Return napari layer data for an image: a displayable picture, the full image in metadata."""
+    picture = composite(data, bands)
+    meta = {META_KEY: {"image": data, "bands": bands or default_bands(data.array.shape[2])}}
+    kwargs: dict[str, Any] = {"rgb": picture.ndim == 3, "metadata": meta}
+    if name is None and data.path is not None:
+        name = data.path.stem
+    if name is not None:
+        kwargs["name"] = name
+    return picture, kwargs, "image"
+
+
+def class_layer_kwargs(classes: ClassSet) -> dict[str, Any]:
+    """Return Labels layer keywords showing classes 1..N in their colours with their names."""
+    import pandas as pd
+    from napari.utils.colormaps import DirectLabelColormap
+
+    colors: dict[int | None, np.ndarray] = {None: np.zeros(4), 0: np.zeros(4)}
+    for k, rgba in enumerate(classes.rgba(), start=1):
+        colors[k] = np.array([*rgba[:3], 1.0])
+    features = pd.DataFrame({"index": np.arange(len(classes) + 1), "class": ["none", *classes.names]})
+    return {"colormap": DirectLabelColormap(color_dict=colors), "features": features}
+
+
+def strokes_layer_data(strokes: np.ndarray, classes: ClassSet, name: str, **extra: Any) -> LayerData:
+    """Return napari layer data for a strokes Labels layer carrying its classes in metadata."""
+    kwargs = {"name": name, "metadata": {META_KEY: {"classes": classes}}, "opacity": 0.9,
+              **class_layer_kwargs(classes), **extra}
+    return strokes, kwargs, "labels"
+
+
+def image_data_from_layer(layer: Any) -> ImageData:
+    """Return the ImageData behind an image layer (the full bands when our reader made it)."""
+    from .image_io import as_image_data
+
+    meta = layer.metadata.get(META_KEY, {})
+    if isinstance(meta.get("image"), ImageData):
+        return meta["image"]
+    data = np.asarray(layer.data)
+    if layer.rgb and data.shape[-1] == 4:
+        image = as_image_data(data[..., :3])
+        image.valid = data[..., 3] > 0
+    else:
+        image = as_image_data(data)
+    source = getattr(layer.source, "path", None)
+    image.path = Path(source) if source else None
+    return image
+
+
+def classes_from_layer(layer: Any) -> ClassSet | None:
+    """Return the classes a strokes layer carries, if any."""
+    classes = layer.metadata.get(META_KEY, {}).get("classes")
+    return classes if isinstance(classes, ClassSet) else None

@@ -1,0 +1,99 @@
+"""A user's session in a shown napari window: brush strokes with real mouse
+events on the canvas, Run CRF and Export clicked through Qt, files read back.
+A screenshot of the whole window goes to ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from qtpy.QtCore import QPoint, Qt
+from qtpy.QtTest import QTest
+from qtpy.QtWidgets import QFileDialog
+from scipy.io import loadmat
+
+from napari_crf_label._widget import CRFLabelWidget
+
+from .conftest import two_region_scene
+
+ARTIFACTS = Path(os.environ.get("NAPARI_CRF_LABEL_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
+
+
+def canvas_point(viewer, row: float, col: float) -> QPoint:
+    """Return the canvas widget position showing image pixel (row, col)."""
+    native = viewer.window._qt_viewer.canvas.native
+    zoom = viewer.camera.zoom
+    cy, cx = viewer.camera.center[-2:]
+    return QPoint(round((col - cx) * zoom + native.width() / 2), round((row - cy) * zoom + native.height() / 2))
+
+
+def brush_stroke(qtbot, viewer, points: list[tuple[float, float]]) -> None:
+    """Drag the mouse with the left button through image pixels ``points``."""
+    native = viewer.window._qt_viewer.canvas.native
+    first = canvas_point(viewer, *points[0])
+    QTest.mouseMove(native, first)
+    QTest.mousePress(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, first)
+    for row, col in points[1:]:
+        QTest.mouseMove(native, canvas_point(viewer, row, col))
+        qtbot.wait(5)
+    QTest.mouseRelease(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       canvas_point(viewer, *points[-1]))
+    qtbot.wait(20)
+
+
+
+
+def test_paint_with_brush_run_export_in_shown_window(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    image, truth, _ = two_region_scene(height=120, width=200, boundary=90)
+    path = tmp_path / "field photo.v1.png"
+    Image.fromarray(image).save(path)
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1400, 900)
+    viewer.open(str(path))
+    widget = CRFLabelWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="CRF labelling")
+    qtbot.waitExposed(viewer.window._qt_window)
+
+    widget.class_names.setText("dark, bright")
+    qtbot.mouseClick(widget.use_names_button, Qt.MouseButton.LeftButton)
+    strokes = viewer.layers["field photo.v1 strokes"]
+    viewer.camera.center = (60, 100)
+    native = viewer.window._qt_viewer.canvas.native
+    viewer.camera.zoom = 0.8 * min(native.width() / 200, native.height() / 120)
+    qtbot.wait(50)
+
+    strokes.brush_size = 5
+    qtbot.mouseClick(widget.class_list.viewport(), Qt.MouseButton.LeftButton,
+                     pos=widget.class_list.visualItemRect(widget.class_list.item(0)).center())
+    assert strokes.selected_label == 1 and strokes.mode == "paint"
+    brush_stroke(qtbot, viewer, [(r, 30) for r in range(30, 91, 5)])
+    qtbot.mouseClick(widget.class_list.viewport(), Qt.MouseButton.LeftButton,
+                     pos=widget.class_list.visualItemRect(widget.class_list.item(1)).center())
+    assert strokes.selected_label == 2
+    brush_stroke(qtbot, viewer, [(r, 150) for r in range(30, 91, 5)])
+
+    painted = np.asarray(strokes.data)
+    assert (painted == 1).sum() > 100 and (painted == 2).sum() > 100
+    assert np.all(truth[painted == 1] == 1) and np.all(truth[painted == 2] == 2)  # strokes landed where aimed
+    assert widget._state(viewer.layers["field photo.v1"]).clock.started
+
+    qtbot.mouseClick(widget.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    result = np.asarray(viewer.layers["field photo.v1 CRF labels"].data)
+    assert (result == truth).mean() > 0.99
+
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(out))
+    qtbot.mouseClick(widget.export_button, Qt.MouseButton.LeftButton)
+    mat = loadmat(out / "field photo.v1_mres.mat")
+    assert np.array_equal(mat["sparse"], painted.astype(np.int32))
+    assert np.array_equal(np.array(Image.open(out / "field photo.v1_label.png")), result)
+    report = (out / "field photo.v1_report.txt").read_text()
+    assert "annotation time: " in report and "not recorded" not in report.split("annotation time:")[1].split("\n")[0]
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = viewer.screenshot(str(ARTIFACTS / "end_to_end_window.png"), canvas_only=False)
+    assert shot.shape[0] > 500 and shot.shape[1] > 1000
