@@ -42,7 +42,7 @@ def scene_viewer(make_napari_viewer):
     return viewer, widget, truth, strokes
 
 
-def test_real_class_files_create_coloured_named_strokes_layer(make_napari_viewer, shared_data):
+def test_real_class_files_create_coloured_named_strokes_layer(shared_data, make_napari_viewer):
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((50, 60, 3), np.uint8), name="photo", rgb=True)
     w = CRFLabelWidget(viewer)
@@ -216,7 +216,7 @@ def test_autosave_and_restore(make_napari_viewer, qtbot, autosave_dir):
     assert w2.class_list.count() == 2 and "dark" in w2.class_list.item(0).text()
 
 
-def test_multiband_geotiff_composite_and_all_bands_used(make_napari_viewer, qtbot, shared_data):
+def test_multiband_geotiff_composite_and_all_bands_used(shared_data, make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     path = str(shared_data / "geotiff" / "L7_ETMs.tif")
     for data, kwargs, kind in get_reader(path)(path):
@@ -243,7 +243,7 @@ def test_multiband_geotiff_composite_and_all_bands_used(make_napari_viewer, qtbo
     assert (labels[320:, 330:] == 1).mean() > 0.9 and (labels[:100, :100] == 2).mean() > 0.9
 
 
-def test_geotiff_reader_writer_roundtrip(make_napari_viewer, qtbot, tmp_path, shared_data):
+def test_geotiff_reader_writer_roundtrip(shared_data, make_napari_viewer, qtbot, tmp_path):
     src = shared_data / "geotiff" / "SPOT_UTM2GTIF.TIF"
     viewer = make_napari_viewer()
     viewer.open(str(src), plugin="napari-crf-label")

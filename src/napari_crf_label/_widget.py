@@ -491,6 +491,7 @@ class CRFLabelWidget(QWidget):
             if not outdir:
                 return None
         stem = self._stem(image, data)
+        state.clock.tick()  # annotation time runs from the first stroke to export
         paths = output_paths(stem, outdir, data.is_georeferenced)
         existing = [p.name for p in paths.values() if p.exists()]
         overwrite = False
@@ -622,6 +623,11 @@ class CRFLabelWidget(QWidget):
                 box.setValue(session.params[name])
         if "scale" in session.params:
             self.scale.setValue(session.params["scale"])
+        if "window" in session.params:
+            self.window.setValue(session.params["window"] or 0)
+        if "overlap" in session.params:
+            overlap = session.params["overlap"]
+            self.overlap.setValue(-1 if overlap is None else overlap)
         self._state(image).clock.seconds = float(session.params.get("annotation_seconds", 0.0))
         self.restore_button.setVisible(False)
         return True

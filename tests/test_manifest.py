@@ -1,0 +1,15 @@
+import importlib
+
+from npe2 import PluginManifest
+
+
+def test_manifest_is_valid_and_complete():
+    manifest = PluginManifest.from_distribution("napari-crf-label")  # validates the schema
+    contributions = manifest.contributions
+    assert [w.display_name for w in contributions.widgets] == ["CRF labelling"]
+    assert {e for w in contributions.writers for e in w.filename_extensions} == {".png", ".tif", ".tiff", ".npz"}
+    assert "*_session.npz" in contributions.readers[0].filename_patterns
+    assert [s.key for s in contributions.sample_data] == ["bahamas"]
+    for command in contributions.commands:
+        module, _, attr = command.python_name.partition(":")
+        assert callable(getattr(importlib.import_module(module), attr)), command.id
