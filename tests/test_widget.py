@@ -300,3 +300,81 @@ def test_sample_data_opens_and_runs(make_napari_viewer, qtbot):
     labels = np.asarray(viewer.layers["bahamas_landsat CRF labels"].data)
     counts = np.bincount(labels.ravel(), minlength=5)
     assert counts[0] > 0 and all(counts[k] > 0.03 * labels.size for k in range(1, 5))
+
+
+PAINTER = r"""
+import sys, time
+import napari
+from qtpy.QtWidgets import QApplication
+from napari_crf_label._widget import CRFLabelWidget
+
+viewer = napari.Viewer(show=False)
+viewer.open(sys.argv[1])
+w = CRFLabelWidget(viewer)
+w.class_names.setText("dark, bright")
+w.use_names_button.click()
+layer = w.strokes_layer
+layer.brush_size = 3
+for row in range(30, 90, 2):  # brush dabs, as napari's paint tool makes them
+    layer.paint((row, 30), 1)
+    layer.paint((row, 150), 2)
+    QApplication.processEvents()
+while not list(w._autosave_path().parent.glob("*_session.npz")):
+    QApplication.processEvents()
+    time.sleep(0.05)
+print("SAVED", flush=True)
+while True:  # still "painting" when killed
+    QApplication.processEvents()
+    time.sleep(0.05)
+"""
+
+
+def test_autosave_survives_kill_9(tmp_path, make_napari_viewer, qtbot, autosave_dir):
+    import signal
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    image, truth, _ = two_region_scene()
+    path = tmp_path / "scene.png"
+    Image.fromarray(image).save(path)
+    proc = subprocess.Popen([sys.executable, "-c", PAINTER, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "SAVED"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    viewer = make_napari_viewer()
+    viewer.open(str(path))
+    w = CRFLabelWidget(viewer)
+    assert w.restore_button.isVisibleTo(w)
+    assert w.restore_autosave()
+    strokes = np.asarray(viewer.layers["scene strokes"].data)
+    assert (strokes[30:89, 30] == 1).all() and (strokes[30:89, 150] == 2).all()
+    assert w.class_list.count() == 2
+
+
+def test_corrupt_autosave_reported_and_kept(scene_viewer, autosave_dir, notes):
+    viewer, w, _, _ = scene_viewer
+    path = w._autosave_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a session")
+    assert not w.restore_autosave()
+    assert any("not a readable session" in m and "kept" in m for m in notes.messages)
+    assert path.read_bytes() == b"not a session"
+
+
+def test_memory_guard_is_a_notification(scene_viewer, qtbot, notes, monkeypatch):
+    viewer, w, truth, strokes = scene_viewer
+    monkeypatch.setattr("napari_crf_label.labelling.available_memory", lambda: 1000)
+    monkeypatch.setattr("napari_crf_label.resources.available_memory", lambda: 1000)
+    w.class_names.setText("dark, bright")
+    w.use_names_button.click()
+    viewer.layers["scene strokes"].data = strokes.astype(np.uint8)
+    w.run()
+    wait_for_run(qtbot, w)
+    assert any("of memory is available" in m for m in notes.messages)
+    assert "scene CRF labels" not in viewer.layers

@@ -33,33 +33,74 @@ from .image_io import ImageData, to_crf_uint8
 from .labelling import LabelResult
 from .session import SESSION_SUFFIX, Session, save_session
 
-__all__ = ["output_paths", "export_all", "atomic_path", "write_mat", "write_figure", "write_report",
+__all__ = ["output_paths", "export_all", "atomic_path", "Staging", "write_mat", "write_figure", "write_report",
            "write_label_png", "write_label_geotiff", "OutputExistsError"]
 
 #: Longest side of the images drawn in the mres figure (larger scenes are subsampled).
 FIGURE_MAX_SIDE = 1600
 
 
-@contextlib.contextmanager
-def atomic_path(path: Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it to ``path``.
+class Staging:
+    """Temporary files beside their targets, renamed into place together.
 
-    The temporary name keeps the suffix so writers that look at it work.
-    On error the temporary file is removed and ``path`` is untouched.
+    Used as a context manager: on success every temporary file is renamed
+    onto its target; on any error all of them are removed and no target is
+    touched. Temporary names keep the target's suffix so writers that look
+    at it work.
     """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get normal permissions
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+
+    def __init__(self, overwrite: bool = False) -> None:
+        self.overwrite = overwrite
+        self._pending: list[tuple[Path, Path]] = []
+
+    def path(self, target: str | Path) -> Path:
+        """Return a new temporary path for ``target`` (refused if it exists and overwrite is off)."""
+        target = Path(target)
+        if target.exists() and not self.overwrite:
+            raise OutputExistsError(f"{target} exists; pass overwrite=True (CLI: --overwrite) to replace it")
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent)
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get normal permissions
+        self._pending.append((Path(tmp), target))
+        return Path(tmp)
+
+    def commit(self) -> None:
+        """Rename every temporary file onto its target."""
+        for tmp, target in self._pending:
+            os.replace(tmp, target)
+        self._pending = []
+
+    def abort(self) -> None:
+        """Remove every temporary file."""
+        for tmp, _ in self._pending:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        self._pending = []
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, overwrite: bool = False, staging: Staging | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` that becomes ``path`` on success.
+
+    With ``staging`` the rename is left to the staging's commit (so several
+    files appear together); otherwise it happens when the block ends
+    without error. On error the temporary file is removed and ``path`` is
+    untouched.
+    """
+    if staging is not None:
+        yield staging.path(path)
+        return
+    with Staging(overwrite) as own:
+        yield own.path(path)
 
 
 def _read_umask() -> int:
@@ -87,12 +128,13 @@ def output_paths(stem: str, outdir: str | Path, georeferenced: bool = False) -> 
     return paths
 
 
-def write_mat(path: Path, result: LabelResult, overwrite: bool = False) -> Path:
+def write_mat(path: Path, result: LabelResult, overwrite: bool = False,
+              staging: Staging | None = None) -> Path:
     """Write the ``.mat`` file the original tutorial reads with ``loadmat``."""
     from scipy.io import savemat
 
     klass = result.labels.astype(np.int32) - 1
-    with atomic_path(path, overwrite) as tmp:
+    with atomic_path(path, overwrite, staging) as tmp:
         savemat(tmp, {
             "sparse": result.strokes.astype(np.int32),
             "class": klass,
@@ -110,7 +152,8 @@ def display_rgb(data: ImageData) -> np.ndarray:
     return u8[..., :3]
 
 
-def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bool = False) -> Path:
+def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bool = False,
+              staging: Staging | None = None) -> Path:
     """Write the three-panel ``mres`` figure with class-name colour bars."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import BoundaryNorm, ListedColormap
@@ -139,7 +182,7 @@ def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bo
         cb.ax.set_visible(overlay is not None)
         ax.set_title(title)
         ax.set_axis_off()
-    with atomic_path(path, overwrite) as tmp:
+    with atomic_path(path, overwrite, staging) as tmp:
         fig.savefig(tmp, format="png")
     return path
 
@@ -179,23 +222,25 @@ def _seconds(s: float | None) -> str:
 
 
 def write_report(path: Path, data: ImageData, result: LabelResult, annotation_seconds: float | None = None,
-                 overwrite: bool = False) -> Path:
+                 overwrite: bool = False, staging: Staging | None = None) -> Path:
     """Write the text report."""
-    with atomic_path(path, overwrite) as tmp:
+    with atomic_path(path, overwrite, staging) as tmp:
         tmp.write_text(report_text(data, result, annotation_seconds), encoding="utf-8")
     return path
 
 
-def write_label_png(path: Path, labels: np.ndarray, overwrite: bool = False) -> Path:
+def write_label_png(path: Path, labels: np.ndarray, overwrite: bool = False,
+              staging: Staging | None = None) -> Path:
     """Write the greyscale label PNG: pixel value = class index, not stretched."""
     from PIL import Image
 
-    with atomic_path(path, overwrite) as tmp:
+    with atomic_path(path, overwrite, staging) as tmp:
         Image.fromarray(labels.astype(np.uint8 if labels.max() < 256 else np.uint16)).save(tmp, format="PNG")
     return path
 
 
-def write_label_geotiff(path: Path, labels: np.ndarray, crs, transform, overwrite: bool = False) -> Path:
+def write_label_geotiff(path: Path, labels: np.ndarray, crs, transform, overwrite: bool = False,
+              staging: Staging | None = None) -> Path:
     """Write the label as a tiled, compressed uint8 GeoTIFF with nodata 0."""
     import rasterio
 
@@ -204,7 +249,7 @@ def write_label_geotiff(path: Path, labels: np.ndarray, crs, transform, overwrit
                "crs": crs, "transform": transform, "nodata": 0, "compress": "deflate"}
     if height >= 256 and width >= 256:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
-    with atomic_path(path, overwrite) as tmp:
+    with atomic_path(path, overwrite, staging) as tmp:
         with rasterio.open(tmp, "w", **profile) as dst:
             dst.write(labels.astype(np.uint8), 1)
     return path
@@ -245,13 +290,14 @@ def export_all(result: LabelResult, data: ImageData, outdir: str | Path, stem: s
     if existing and not overwrite:
         raise OutputExistsError(f"output file(s) exist: {', '.join(existing)}; "
                                 "pass overwrite=True (CLI: --overwrite) to replace them")
-    write_mat(paths["mat"], result, overwrite)
-    write_figure(paths["figure"], data, result, overwrite)
-    write_report(paths["report"], data, result, annotation_seconds, overwrite)
-    write_label_png(paths["label_png"], result.labels, overwrite)
-    if "label_tif" in paths:
-        write_label_geotiff(paths["label_tif"], result.labels, data.crs, data.transform, overwrite)
-    save_session(paths["session"], Session(strokes=result.strokes, classes=result.classes,
-                                           params=result.params,
-                                           image_path=str(data.path) if data.path else ""))
+    with Staging(overwrite) as staging:  # all files appear together, or none on error
+        write_mat(paths["mat"], result, overwrite, staging)
+        write_figure(paths["figure"], data, result, overwrite, staging)
+        write_report(paths["report"], data, result, annotation_seconds, overwrite, staging)
+        write_label_png(paths["label_png"], result.labels, overwrite, staging)
+        if "label_tif" in paths:
+            write_label_geotiff(paths["label_tif"], result.labels, data.crs, data.transform, overwrite, staging)
+        params = {**result.params, "annotation_seconds": annotation_seconds}
+        save_session(paths["session"], Session(strokes=result.strokes, classes=result.classes, params=params,
+                                               image_path=str(data.path) if data.path else ""), staging=staging)
     return paths

@@ -18,6 +18,7 @@ from .classes import ClassSet
 from .crf import CRFParams, TileCRF
 from .errors import InputError
 from .image_io import ImageData, as_image_data, to_crf_uint8
+from .resources import available_memory, check_memory, crf_bytes, estimate_run_bytes
 from .strokes import downscale_strokes, validate_strokes
 from .tiling import Blender, Tile, tile_grid
 
@@ -164,6 +165,15 @@ class CRFCache:
         self._base = None
 
 
+class _NoCache(CRFCache):
+    """A cache that keeps nothing: each tile's CRF is freed once used."""
+
+    def get(self, base: tuple, tile: object, build: Callable[[], TileCRF]) -> TileCRF:
+        """Build and return the CRF without keeping it."""
+        self.builds += 1
+        return build()
+
+
 def _fingerprint(image: np.ndarray) -> str:
     """Return a short digest of an array's bytes and shape."""
     h = hashlib.blake2b(digest_size=16)
@@ -194,7 +204,9 @@ def iter_label_image(
     """Do what :func:`label_image` does, yielding ``(tiles done, tiles total)`` as it goes.
 
     It yields often (after every CRF iteration), so a consumer that stops
-    iterating cancels the run within one iteration. The LabelResult is the
+    iterating cancels the run within one iteration. Unlike label_image it
+    does not warn about classes without strokes: check
+    ``result.missing_classes``. The LabelResult is the
     generator's return value. ``cache`` (a :class:`CRFCache`) keeps built
     lattices between calls so re-runs after stroke edits skip the build.
     """
@@ -220,9 +232,6 @@ def iter_label_image(
     n = len(cls)
     painted = np.bincount(strokes_i.ravel(), minlength=n + 1)[1:]
     missing = [name for name, c in zip(cls.names, painted) if c == 0]
-    if missing:
-        warnings.warn(f"no strokes for class(es) {', '.join(missing)}: they will be absent from the result",
-                      stacklevel=3)
 
     crf_shape = (max(1, round(height * scale)), max(1, round(width * scale)))
     crf_window = DEFAULT_WINDOW if window is None else max(1, round(window * scale))
@@ -232,11 +241,21 @@ def iter_label_image(
     strokes_c = downscale_strokes(strokes_i, crf_shape)
     tiles = tile_grid(*crf_shape, crf_window, crf_overlap)
 
+    tile_pixels = tiles[0].shape[0] * tiles[0].shape[1]
+    kept = sum(t.shape[0] * t.shape[1] for t in tiles) if cache is not None else 0
+    estimate = estimate_run_bytes((height, width), crf_shape, tile_pixels, n, data.array.shape[2], kept)
+    if cache is not None and crf_bytes(kept, n) > 0.5 * (available_memory() or float("inf")):
+        # keeping every tile's lattice would crowd the machine: run without keeping them
+        cache.clear()
+        cache = None
+        estimate = estimate_run_bytes((height, width), crf_shape, tile_pixels, n, data.array.shape[2])
+    check_memory(estimate, f"labelling {height} x {width} pixels ({len(tiles)} tile(s) at CRF resolution)")
+
     if n == 1:
         probs = np.ones((1, *crf_shape), np.float32)
         yield len(tiles), len(tiles)
     else:
-        cache = CRFCache() if cache is None else cache
+        cache = _NoCache() if cache is None else cache
         base = (_fingerprint(image_c), n, params.kernel_key())
         probs = yield from _iter_tiles(image_c, strokes_c, n, params, tiles, crf_overlap, cache, base)
     labels = upsample_argmax(probs, (height, width))
@@ -284,7 +303,10 @@ def label_image(
         Called as tiles complete; it may raise to cancel the run.
     cache : CRFCache, optional
         Keeps built CRFs between calls: pass the same cache to re-run fast
-        after the strokes change.
+        after the strokes change. Without it each tile's CRF is freed as
+        soon as it is used, so memory depends on the tile size only. When
+        keeping every tile would take over half the available memory, the
+        run goes on without keeping them.
     **crf_params
         Fields of :class:`~napari_crf_label.crf.CRFParams` (``gt_prob``,
         ``sxy_gaussian``, ``compat_gaussian``, ``sxy_bilateral``, ``schan``,
@@ -298,7 +320,9 @@ def label_image(
     Raises
     ------
     InputError
-        (or a subclass) for bad images, strokes, classes or parameters.
+        (or a subclass) for bad images, strokes, classes or parameters;
+        ``MemoryLimitError`` when the estimated peak memory exceeds what
+        the machine has available (checked before any CRF is built).
 
     Notes
     -----
@@ -323,7 +347,11 @@ def label_image(
         try:
             step = next(gen)
         except StopIteration as stop:
-            return stop.value
+            result = stop.value
+            if result.missing_classes:
+                warnings.warn(f"no strokes for class(es) {', '.join(result.missing_classes)}: "
+                              "they are absent from the result", stacklevel=2)
+            return result
         if progress is not None and step[0] > done:
             done = step[0]
             progress(*step)

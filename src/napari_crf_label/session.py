@@ -38,13 +38,17 @@ class Session:
     image_path: str = ""
 
 
-def save_session(path: str | Path, session: Session) -> Path:
-    """Write ``session`` to ``path`` atomically (temporary file, then rename)."""
+def save_session(path: str | Path, session: Session, staging=None) -> Path:
+    """Write ``session`` to ``path`` atomically (temporary file, then rename).
+
+    An existing file is replaced (sessions are saved over and over); pass an
+    export ``Staging`` to make the rename part of a larger commit.
+    """
     from .export import atomic_path
 
     path = Path(path)
     dtype = np.uint8 if len(session.classes) < 256 else np.uint16
-    with atomic_path(path, overwrite=True) as tmp:
+    with atomic_path(path, overwrite=True, staging=staging) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(
                 fh,
