@@ -107,7 +107,7 @@ def test_strokes_in_only_one_tile_of_many():
     only[40:60, 130] = 1  # both classes painted, in the top-middle tile only
     only[40:60, 170] = 2
     r = label_image(image, only, window=100, overlap=20)
-    assert r.params["tiles"] == 16
+    assert r.params["tiles"] == 9
     assert (r.labels == truth).mean() > 0.97
 
 

@@ -3,49 +3,39 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from napari_crf_label.tiling import Blender, tile_grid, tile_weights
+from napari_crf_label.tiling import split_axis, tile_tasks
 
 
 @settings(deadline=None)
-@given(h=st.integers(1, 300), w=st.integers(1, 300), window=st.integers(4, 120), data=st.data())
-def test_tiles_cover_every_pixel_with_consistent_overlap(h, w, window, data):
-    overlap = data.draw(st.integers(0, window - 1))
-    tiles = tile_grid(h, w, window, overlap)
+@given(h=st.integers(1, 400), w=st.integers(1, 400), window=st.integers(1, 150), halo=st.integers(0, 60))
+def test_cores_partition_the_scene_and_halos_are_consistent(h, w, window, halo):
+    tasks = tile_tasks(h, w, window, halo)
     cover = np.zeros((h, w), int)
-    for t in tiles:
-        assert 0 <= t.y0 < t.y1 <= h and 0 <= t.x0 < t.x1 <= w
-        assert t.shape == tiles[0].shape  # all tiles equal
-        assert t.shape[0] <= window and t.shape[1] <= window
-        cover[t.slices] += 1
-    assert cover.min() >= 1
-    # neighbouring tiles along a row share at least `overlap` columns
-    xs = sorted({t.x0 for t in tiles})
-    for a, b in zip(xs, xs[1:]):
-        assert a + tiles[0].shape[1] - b >= overlap
-    # as few tiles as possible: one fewer per axis could not cover the grid
-    n_x = len(xs)
-    assert n_x == 1 or (n_x - 1) * window - (n_x - 2) * overlap < w
-    # blending weights are positive everywhere and a constant field blends to itself
-    blender = Blender(2, h, w, overlap)
-    for t in tiles:
-        blender.add(t, np.full((2, *t.shape), 0.5, np.float32))
-    assert np.allclose(blender.result(), 0.5)
+    for t in tasks:
+        cover[t.core.slices] += 1
+        assert t.core.shape[0] <= window and t.core.shape[1] <= window
+        # outer = core grown by the halo on each side, clipped at the edges
+        assert t.outer.y0 == max(0, t.core.y0 - halo) and t.outer.y1 == min(h, t.core.y1 + halo)
+        assert t.outer.x0 == max(0, t.core.x0 - halo) and t.outer.x1 == min(w, t.core.x1 + halo)
+        ys, xs = t.core_in_outer
+        assert ys.stop - ys.start == t.core.shape[0] and xs.stop - xs.start == t.core.shape[1]
+    assert np.all(cover == 1)  # every pixel in exactly one core
+    # as few tiles as possible, near-equal sizes
+    rows = split_axis(h, window)
+    assert len(rows) == -(-h // window)
+    sizes = [b - a for a, b in rows]
+    assert max(sizes) - min(sizes) <= 1
+    assert [t.index for t in tasks] == list(range(len(tasks)))
 
 
-def test_weights_ramp_only_towards_neighbours():
-    tiles = tile_grid(10, 25, 10, 4)
-    # 4 tiles: ceil((25 - 4) / (10 - 4)); length ceil((25 + 3 * 4) / 4) = 10
-    assert [(t.x0, t.x1) for t in tiles] == [(0, 10), (5, 15), (10, 20), (15, 25)]
-    w0 = tile_weights(tiles[0], 10, 25, 4)
-    assert np.all(w0[:, :6] == 1)  # image edge side flat
-    assert np.all(np.diff(w0[0, 6:]) < 0)  # falls towards the neighbour
-    w_last = tile_weights(tiles[-1], 10, 25, 4)
-    assert np.all(w_last[:, 4:] == 1) and np.all(np.diff(w_last[0, :4]) > 0)
-    assert [(t.x0, t.x1) for t in tile_grid(10, 4000, 2048, 256)[:3]] == [(0, 1504), (1248, 2752), (2496, 4000)]
+def test_example_layout():
+    tasks = tile_tasks(10, 25, 10, 3)
+    assert [(t.core.x0, t.core.x1) for t in tasks] == [(0, 8), (8, 16), (16, 25)]
+    assert [(t.outer.x0, t.outer.x1) for t in tasks] == [(0, 11), (5, 19), (13, 25)]
 
 
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="overlap"):
-        tile_grid(10, 10, 5, 5)
+        tile_tasks(10, 10, 5, -1)
     with pytest.raises(ValueError, match="window"):
-        tile_grid(10, 10, 0, 0)
+        tile_tasks(10, 10, 0, 0)

@@ -24,6 +24,10 @@ __all__ = [
     "read_image",
     "to_crf_uint8",
     "as_image_data",
+    "band_stretch",
+    "band_histograms",
+    "merge_histograms",
+    "apply_stretch",
 ]
 
 #: File types accepted, compared in lower case (``.JPG`` and ``.TIFF`` work).
@@ -184,6 +188,89 @@ def _read_pillow(path: Path) -> ImageData:
                               "dtype": str(array.dtype)})
 
 
+def _percentile_of_counts(values: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """Return numpy's 'linear' percentile ``q`` of data given as sorted values and their counts."""
+    n = int(counts.sum())
+    pos = q / 100.0 * (n - 1)
+    lo, frac = int(np.floor(pos)), pos - np.floor(pos)
+    cum = np.cumsum(counts)
+    v_lo = values[np.searchsorted(cum, lo + 1)]
+    v_hi = values[np.searchsorted(cum, min(lo + 2, n))]
+    return float(v_lo + frac * (v_hi - v_lo))
+
+
+def band_histograms(array: np.ndarray, valid: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Return per band (values, counts) of valid pixels of an integer image, or None for uint8/float.
+
+    Histograms of windows add up, so a streamed raster gets the same stretch
+    as the same data in memory.
+    """
+    if array.dtype == np.uint8 or array.dtype.kind not in "ui":
+        return None
+    out = []
+    for b in range(array.shape[2]):
+        values, counts = np.unique(array[..., b][valid], return_counts=True)
+        out.append((values.astype(np.int64), counts.astype(np.int64)))
+    return out
+
+
+def merge_histograms(parts: list[list[tuple[np.ndarray, np.ndarray]]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Add per-band (values, counts) histograms of several windows."""
+    merged = []
+    for band_parts in zip(*parts):
+        values = np.concatenate([v for v, _ in band_parts])
+        counts = np.concatenate([c for _, c in band_parts])
+        uniq, inverse = np.unique(values, return_inverse=True)
+        merged.append((uniq, np.bincount(inverse, weights=counts).astype(np.int64)))
+    return merged
+
+
+def band_stretch(array: np.ndarray, valid: np.ndarray,
+                 histograms: list[tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray | None:
+    """Return the (C, 2) per-band (low, high) stretch limits, or None for uint8 data.
+
+    Limits are the 0.5th and 99.5th percentiles of valid, finite pixels:
+    exact from histograms for integer data, from the pixels for float.
+    """
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.dtype == np.uint8:
+        return None
+    if histograms is None:
+        histograms = band_histograms(array, valid)
+    limits = np.zeros((array.shape[2], 2))
+    for b in range(array.shape[2]):
+        if histograms is not None:
+            values, counts = histograms[b]
+            if counts.sum() == 0:
+                continue
+            lo, hi = (_percentile_of_counts(values, counts, q) for q in STRETCH_PERCENTILES)
+        else:
+            sample = array[..., b][valid]
+            sample = sample[np.isfinite(sample)]
+            if sample.size == 0:
+                continue
+            lo, hi = np.percentile(sample, STRETCH_PERCENTILES)
+        limits[b] = lo, (hi if hi > lo else lo + 1)
+    return limits
+
+
+def apply_stretch(array: np.ndarray, valid: np.ndarray, limits: np.ndarray | None) -> np.ndarray:
+    """Return an H x W x C uint8, C-contiguous image stretched by ``limits`` (None: uint8 as is); no data = 0."""
+    if array.ndim == 2:
+        array = array[..., None]
+    if limits is None:
+        out = np.array(array, dtype=np.uint8, order="C")
+    else:
+        out = np.zeros(array.shape, np.uint8)
+        for b in range(array.shape[2]):
+            lo, hi = limits[b]
+            scaled = (array[..., b].astype(np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo))
+            out[..., b] = np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255).astype(np.uint8)
+    out[~valid] = 0
+    return out
+
+
 def to_crf_uint8(array: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """Return an H x W x C uint8, C-contiguous copy for the CRF colour kernel.
 
@@ -197,24 +284,4 @@ def to_crf_uint8(array: np.ndarray, valid: np.ndarray | None = None) -> np.ndarr
         array = array[..., None]
     if valid is None:
         valid = np.ones(array.shape[:2], bool)
-    if array.dtype == np.uint8:
-        out = np.ascontiguousarray(array)
-        if not valid.all():
-            out = out.copy()
-            out[~valid] = 0
-        return out
-    out = np.zeros(array.shape, np.uint8)
-    for b in range(array.shape[2]):
-        band = array[..., b]
-        sample = band[valid]
-        sample = sample[np.isfinite(sample)] if sample.dtype.kind == "f" else sample
-        if sample.size == 0:
-            continue
-        lo, hi = np.percentile(sample, STRETCH_PERCENTILES)
-        if hi <= lo:
-            hi = lo + 1
-        scaled = (band.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo))
-        scaled = np.nan_to_num(scaled, nan=0.0)
-        out[..., b] = np.clip(scaled, 0, 255).astype(np.uint8)
-    out[~valid] = 0
-    return out
+    return apply_stretch(array, valid, band_stretch(array, valid))

@@ -1,7 +1,10 @@
 """The pipeline: image + sparse strokes -> dense label image.
 
-normalise bands -> downscale (``scale``) -> tiles (``window``, ``overlap``)
--> CRF per tile -> blend probabilities -> upsample -> argmax -> labels.
+stretch bands -> tile tasks (core + halo) -> per task: read window,
+downscale (``scale``), CRF, upsample, argmax, keep the core -> assemble.
+The same tasks run serially (with built CRFs kept between runs), in local
+worker processes or on a dask cluster, and on arrays in memory or on
+rasters read and written window by window (:func:`label_raster`).
 """
 
 from __future__ import annotations
@@ -11,24 +14,35 @@ import time
 import warnings
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .classes import ClassSet
 from .crf import CRFParams, TileCRF
 from .errors import InputError
-from .image_io import ImageData, as_image_data, to_crf_uint8
+from .image_io import ImageData, apply_stretch, as_image_data
+from .resample import resize_bands, upsample_argmax
 from .resources import available_memory, check_memory, crf_bytes, estimate_run_bytes
+from .sources import ArraySource, RasterSource
 from .strokes import downscale_strokes, validate_strokes
-from .tiling import Blender, Tile, tile_grid
+from .tiling import Tile, TileTask, tile_tasks
 
-__all__ = ["LabelResult", "CRFCache", "label_image", "iter_label_image", "DEFAULT_WINDOW", "COARSE_PIXELS"]
+__all__ = ["LabelResult", "RasterResult", "CRFCache", "label_image", "iter_label_image", "label_raster",
+           "DEFAULT_WINDOW", "DEFAULT_HALO", "COARSE_PIXELS"]
 
-#: Default tile size at CRF resolution: the CRF is both faster and more
-#: accurate at about 1-4 MP per call than on one huge lattice.
-DEFAULT_WINDOW = 2048
-#: Pixel budget of the coarse whole-scene pass that informs tiles without strokes.
+#: Default tile core size at CRF resolution (1 MP): tiles of about 1-2 MP
+#: keep the CRF fast, its kernel widths meaningful and memory per worker low.
+DEFAULT_WINDOW = 1024
+#: Default context read around each core, at CRF resolution: about twice
+#: the appearance kernel's spatial width, so cores join without seams.
+DEFAULT_HALO = 128
+#: Pixel budget of the coarse whole-scene pass that informs every tile of a tiled run.
 COARSE_PIXELS = 1_000_000
+#: Weight of the coarse pass in the unary of unpainted pixels of tiles that hold strokes
+#: (tiles without strokes take it fully).
+PRIOR_WEIGHT = 0.5
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -39,12 +53,13 @@ class LabelResult:
 
     Attributes
     ----------
-    labels : ndarray of uint8 (uint16 above 255 classes), shape (H, W)
+    labels : ndarray of uint8, shape (H, W)
         Class k (1..N) per pixel at full resolution; 0 only where the image
         has no data.
     probabilities : ndarray of float32, shape (N, h, w)
-        Blended CRF class probabilities at CRF resolution
-        (``h, w = round(H * scale), round(W * scale)``); channel k-1 is class k.
+        CRF class probabilities at CRF resolution
+        (``h, w = round(H * scale), round(W * scale)``), assembled from the
+        tile cores; channel k-1 is class k.
     classes : ClassSet
         The classes, in label order.
     strokes : ndarray of int32, shape (H, W)
@@ -55,7 +70,6 @@ class LabelResult:
         Everything that produced the result (scale, window, overlap, CRF).
     seconds : float
         Processing time.
-
     """
 
     labels: np.ndarray
@@ -73,71 +87,30 @@ class LabelResult:
         return {name: float(c) / total for name, c in zip(self.classes.names, counts)}
 
 
-def _resolve_classes(classes: ClassSet | list[str] | tuple[str, ...] | str | None, strokes_max: int) -> ClassSet:
-    """Return a ClassSet from what the caller gave (None: one class per stroke value)."""
-    if classes is None:
-        return ClassSet.from_names([f"class{k}" for k in range(1, max(strokes_max, 2) + 1)])
-    if isinstance(classes, ClassSet):
-        return classes
-    return ClassSet.from_names(classes)
+@dataclass
+class RasterResult:
+    """What :func:`label_raster` wrote: the label GeoTIFF, class pixel counts and run facts."""
 
+    path: Path
+    classes: ClassSet
+    counts: np.ndarray
+    missing_classes: list[str]
+    params: dict
+    seconds: float
 
-def _resize_bands(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Resample an (H, W, C) uint8 image to ``shape`` with area-aware bilinear filtering."""
-    from PIL import Image
-
-    if image.shape[:2] == tuple(shape):
-        return image
-    bands = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., b])).resize(
-        (shape[1], shape[0]), Image.Resampling.BILINEAR)) for b in range(image.shape[2])]
-    return np.ascontiguousarray(np.stack(bands, axis=-1))
-
-
-def _resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resample of a boolean mask."""
-    if mask.shape == tuple(shape):
-        return mask
-    ys = np.minimum((np.arange(shape[0]) + 0.5) * mask.shape[0] / shape[0], mask.shape[0] - 1).astype(int)
-    xs = np.minimum((np.arange(shape[1]) + 0.5) * mask.shape[1] / shape[1], mask.shape[1] - 1).astype(int)
-    return mask[np.ix_(ys, xs)]
-
-
-def _linear_axis(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source indices and weights for pixel-centre-aligned linear resampling."""
-    pos = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
-    i0 = np.floor(pos).astype(np.intp)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    return i0, i1, (pos - i0).astype(np.float32)
-
-
-def upsample_argmax(probabilities: np.ndarray, shape: tuple[int, int], max_elements: int = 32_000_000) -> np.ndarray:
-    """Upsample (N, h, w) probabilities bilinearly to ``shape`` and return the 1-based argmax.
-
-    Works in row blocks of at most ``max_elements`` values so memory stays bounded.
-    """
-    n, h, w = probabilities.shape
-    height, width = shape
-    dtype = np.uint8 if n < 256 else np.uint16
-    out = np.empty(shape, dtype)
-    y0, y1, wy = _linear_axis(height, h)
-    x0, x1, wx = _linear_axis(width, w)
-    block = max(1, max_elements // max(n * width, 1))
-    for r in range(0, height, block):
-        rows = slice(r, min(r + block, height))
-        wr = wy[rows][None, :, None]
-        a = probabilities[:, y0[rows]] * (1 - wr) + probabilities[:, y1[rows]] * wr
-        b = a[:, :, x0] * (1 - wx)[None, None, :] + a[:, :, x1] * wx[None, None, :]
-        out[rows] = b.argmax(axis=0) + 1
-    return out
+    def proportions(self) -> dict[str, float]:
+        """Return each class's share of the labelled (valid) pixels."""
+        total = max(int(self.counts[1:].sum()), 1)
+        return {name: float(c) / total for name, c in zip(self.classes.names, self.counts[1:])}
 
 
 class CRFCache:
     """Built CRFs (lattices) per tile, re-used while only the strokes change.
 
-    Keyed by a fingerprint of the CRF-resolution image, the tile, the class
-    count and the kernel parameters, so any change of image, scale, window
-    or kernel builds afresh. Holds the tiles of one configuration at a time
-    (older entries are dropped), since each costs about 0.2-0.35 GB/MP.
+    Keyed by the run's settings and each tile's CRF-resolution pixels, so
+    any change of image, scale, window or kernel builds afresh. Holds the
+    tiles of one configuration at a time (older entries are dropped), since
+    each costs about 0.2-0.35 GB/MP.
     """
 
     def __init__(self) -> None:
@@ -182,12 +155,245 @@ def _fingerprint(image: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def _resample_linear(q: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinearly resample (N, h, w) probabilities to (N, *shape)."""
-    y0, y1, wy = _linear_axis(shape[0], q.shape[1])
-    x0, x1, wx = _linear_axis(shape[1], q.shape[2])
-    a = q[:, y0] * (1 - wy)[None, :, None] + q[:, y1] * wy[None, :, None]
-    return a[:, :, x0] * (1 - wx)[None, None, :] + a[:, :, x1] * wx[None, None, :]
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a tile task needs besides its pixels (small, picklable)."""
+
+    n_classes: int
+    params: CRFParams
+    scale: float
+    stretch: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class CoarsePrior:
+    """Whole-scene CRF probabilities at coarse resolution (or a crop of them)."""
+
+    probabilities: np.ndarray  # (N, h, w) for the crop
+    scene_shape: tuple[int, int]  # full-resolution scene size
+    coarse_shape: tuple[int, int]  # size of the whole coarse grid
+    origin: tuple[int, int] = (0, 0)  # coarse row/column of the crop's first cell
+
+    def crop_for(self, window: Tile) -> CoarsePrior:
+        """Return the part of the coarse grid a full-resolution window needs (one cell of margin)."""
+        (h, w), (ch, cw) = self.scene_shape, self.coarse_shape
+        r0 = max(0, int(np.floor(window.y0 * ch / h)) - 1)
+        r1 = min(ch, int(np.ceil(window.y1 * ch / h)) + 1)
+        c0 = max(0, int(np.floor(window.x0 * cw / w)) - 1)
+        c1 = min(cw, int(np.ceil(window.x1 * cw / w)) + 1)
+        oy, ox = self.origin
+        crop = self.probabilities[:, r0 - oy:r1 - oy, c0 - ox:c1 - ox]
+        return CoarsePrior(np.ascontiguousarray(crop), self.scene_shape, self.coarse_shape, (r0, c0))
+
+    def sample(self, window: Tile, shape: tuple[int, int]) -> np.ndarray:
+        """Return (N, *shape) probabilities on a grid of ``shape`` cells spanning ``window``."""
+        (h, w), (ch, cw) = self.scene_shape, self.coarse_shape
+        ys = window.y0 + (np.arange(shape[0]) + 0.5) * window.shape[0] / shape[0]
+        xs = window.x0 + (np.arange(shape[1]) + 0.5) * window.shape[1] / shape[1]
+        cy = np.clip(ys * ch / h - 0.5 - self.origin[0], 0, self.probabilities.shape[1] - 1)
+        cx = np.clip(xs * cw / w - 0.5 - self.origin[1], 0, self.probabilities.shape[2] - 1)
+        y0, x0 = np.floor(cy).astype(int), np.floor(cx).astype(int)
+        y1 = np.minimum(y0 + 1, self.probabilities.shape[1] - 1)
+        x1 = np.minimum(x0 + 1, self.probabilities.shape[2] - 1)
+        wy, wx = (cy - y0)[None, :, None], (cx - x0)[None, None, :]
+        q = self.probabilities
+        top = q[:, y0][:, :, x0] * (1 - wx) + q[:, y0][:, :, x1] * wx
+        bottom = q[:, y1][:, :, x0] * (1 - wx) + q[:, y1][:, :, x1] * wx
+        return (top * (1 - wy) + bottom * wy).astype(np.float32)
+
+
+@dataclass
+class TileResult:
+    """Labels of one tile's core at full resolution and its probabilities at CRF resolution."""
+
+    task: TileTask
+    labels: np.ndarray
+    probabilities: np.ndarray
+
+
+def _crf_shape(shape: tuple[int, int], scale: float) -> tuple[int, int]:
+    """Return the CRF-resolution size of a full-resolution size."""
+    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
+
+
+def iter_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | None = None,
+              cache: CRFCache | None = None, base: tuple = ()) -> Generator[None, None, TileResult]:
+    """Label one tile task, yielding after every CRF iteration; return its TileResult."""
+    image, valid, strokes = source.read(task.outer)
+    crf_shape = _crf_shape(task.outer.shape, spec.scale)
+    image_c = resize_bands(apply_stretch(image, valid, spec.stretch), crf_shape)
+    strokes_c = downscale_strokes(strokes, crf_shape)
+    n = spec.n_classes
+    if n == 1:
+        q = np.ones((1, *crf_shape), np.float32)
+    else:
+        unary_prior = None
+        if prior is not None:
+            unary_prior = prior.sample(task.outer, crf_shape)
+            if strokes_c.any():  # the tile's own strokes lead; the coarse pass fills in
+                unary_prior = PRIOR_WEIGHT * unary_prior + (1 - PRIOR_WEIGHT) / n
+        cache = _NoCache() if cache is None else cache
+        crf = cache.get(base, (task.index, _fingerprint(image_c)), lambda: TileCRF(image_c, n, spec.params))
+        q = yield from crf.iter_infer(strokes_c, unary_prior)
+    rows, cols = task.core_in_outer
+    labels = upsample_argmax(q, task.outer.shape, rows, cols)
+    core_strokes, core_valid = strokes[rows, cols], valid[rows, cols]
+    labels[core_strokes > 0] = core_strokes[core_strokes > 0]
+    labels[~core_valid] = 0
+    # the core's share of the CRF grid, aligned with the scene's CRF grid
+    r = np.arange(round(task.core.y0 * spec.scale), round(task.core.y1 * spec.scale)) - round(
+        task.outer.y0 * spec.scale)
+    c = np.arange(round(task.core.x0 * spec.scale), round(task.core.x1 * spec.scale)) - round(
+        task.outer.x0 * spec.scale)
+    probs = q[:, np.clip(r, 0, q.shape[1] - 1)][:, :, np.clip(c, 0, q.shape[2] - 1)]
+    return TileResult(task, labels, probs)
+
+
+def run_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | None = None) -> TileResult:
+    """Label one tile task to the end (the function worker processes run)."""
+    gen = iter_tile(source, task, spec, prior)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def _resolve_classes(classes: ClassSet | list[str] | tuple[str, ...] | str | None, strokes_max: int) -> ClassSet:
+    """Return a ClassSet from what the caller gave (None: one class per stroke value)."""
+    if classes is None:
+        return ClassSet.from_names([f"class{k}" for k in range(1, max(strokes_max, 2) + 1)])
+    if isinstance(classes, ClassSet):
+        return classes
+    return ClassSet.from_names(classes)
+
+
+def _check_geometry(scale: float, window: int | None, overlap: int | None) -> None:
+    """Raise InputError for a bad scale, window or overlap."""
+    if not 0 < scale <= 1:
+        raise InputError(f"scale must be > 0 and <= 1, got {scale}")
+    if window is not None and window < 1:
+        raise InputError(f"window must be >= 1 pixel, got {window}")
+    if overlap is not None and overlap < 0:
+        raise InputError(f"overlap must be >= 0, got {overlap}")
+
+
+@dataclass
+class _Plan:
+    """Tasks and shared inputs of one run."""
+
+    tasks: list[TileTask]
+    spec: RunSpec
+    counts: np.ndarray  # stroke pixels per task outer and class, (T, N + 1)
+    window: int
+    halo: int
+
+
+def _plan(source: Any, n: int, params: CRFParams, scale: float, window: int | None, overlap: int | None,
+          stretch: np.ndarray | None) -> _Plan:
+    """Cut the scene into tasks and count the strokes each task sees."""
+    height, width = source.shape
+    core = max(1, round(DEFAULT_WINDOW / scale)) if window is None else window
+    halo = round(DEFAULT_HALO / scale) if overlap is None else overlap
+    tasks = tile_tasks(height, width, core, halo)
+    counts = source.stroke_counts([t.outer for t in tasks], n)
+    return _Plan(tasks, RunSpec(n, params, scale, stretch), counts, core, halo)
+
+
+def _coarse_prior(source: Any, plan: _Plan) -> Generator[tuple[int, int], None, CoarsePrior | None]:
+    """Run a CRF over the whole scene shrunk to about COARSE_PIXELS if some task has no strokes."""
+    if len(plan.tasks) == 1 or plan.spec.n_classes == 1:
+        return None
+    height, width = source.shape
+    f = min(1.0, (COARSE_PIXELS / (height * width)) ** 0.5)
+    shape = _crf_shape((height, width), f)
+    image, strokes = source.overview(shape, plan.spec.stretch)
+    q = yield from _with_progress(TileCRF(image, plan.spec.n_classes, plan.spec.params).iter_infer(strokes),
+                                  0, len(plan.tasks))
+    return CoarsePrior(q, (height, width), shape)
+
+
+def _with_progress(gen: Generator[None, None, Any], done: int, total: int
+                   ) -> Generator[tuple[int, int], None, Any]:
+    """Re-yield a CRF's per-iteration steps as (done, total) progress."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield done, total
+
+
+def _task_prior(plan: _Plan, prior: CoarsePrior | None, i: int) -> CoarsePrior | None:
+    """Return the coarse prior crop task ``i`` needs."""
+    if prior is None:
+        return None
+    return prior.crop_for(plan.tasks[i].outer)
+
+
+def _iter_results(source: Any, plan: _Plan, prior: CoarsePrior | None, cache: CRFCache | None,
+                  base: tuple, workers: int, client: Any) -> Generator[tuple[int, int] | TileResult, None, None]:
+    """Yield progress tuples and TileResults: serially, or on dask workers."""
+    total = len(plan.tasks)
+    if workers <= 1 and client is None:
+        for i, task in enumerate(plan.tasks):
+            yield i, total
+            result = yield from _with_progress(
+                iter_tile(source, task, plan.spec, _task_prior(plan, prior, i), cache, base), i, total)
+            yield result
+            yield i + 1, total
+        return
+    yield from _iter_dask(source, plan, prior, workers, client)
+
+
+def _iter_dask(source: Any, plan: _Plan, prior: CoarsePrior | None, workers: int, client: Any
+               ) -> Generator[tuple[int, int] | TileResult, None, None]:
+    """Run the tasks on a dask cluster (a local one of ``workers`` processes unless ``client`` is given).
+
+    At most two tasks per worker are in flight, so memory stays bounded by
+    the tile size whatever the scene size.
+    """
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    own = None
+    if client is None:
+        own = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=40)
+        client = Client(own)
+    elif isinstance(client, str):
+        client = Client(client)
+    try:
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
+        pending = iter(range(len(plan.tasks)))
+        futures = as_completed()
+
+        def submit_next() -> bool:
+            i = next(pending, None)
+            if i is None:
+                return False
+            task = plan.tasks[i]
+            # in-memory sources ship only the task's window; raster sources are paths
+            src = source.crop(task.outer) if isinstance(source, ArraySource) else source
+            futures.add(client.submit(run_tile, src, task, plan.spec, _task_prior(plan, prior, i),
+                                      pure=False, key=f"crf-tile-{i}-{time.time_ns()}"))
+            return True
+
+        for _ in range(2 * n_workers):
+            if not submit_next():
+                break
+        done = 0
+        yield 0, len(plan.tasks)
+        for future in futures:
+            result = future.result()
+            future.release()
+            submit_next()
+            done += 1
+            yield result
+            yield done, len(plan.tasks)
+    finally:
+        if own is not None:
+            client.close()
+            own.close()
 
 
 def iter_label_image(
@@ -199,16 +405,16 @@ def iter_label_image(
     overlap: int | None = None,
     scale: float = 1.0,
     cache: CRFCache | None = None,
+    workers: int = 1,
+    client: Any = None,
     **crf_params,
 ) -> Generator[tuple[int, int], None, LabelResult]:
     """Do what :func:`label_image` does, yielding ``(tiles done, tiles total)`` as it goes.
 
-    It yields often (after every CRF iteration), so a consumer that stops
-    iterating cancels the run within one iteration. Unlike label_image it
-    does not warn about classes without strokes: check
-    ``result.missing_classes``. The LabelResult is the
-    generator's return value. ``cache`` (a :class:`CRFCache`) keeps built
-    lattices between calls so re-runs after stroke edits skip the build.
+    It yields often (after every CRF iteration when run serially), so a
+    consumer that stops iterating cancels the run within one iteration.
+    Unlike label_image it does not warn about classes without strokes:
+    check ``result.missing_classes``.
     """
     t0 = time.perf_counter()
     data = as_image_data(image)
@@ -223,48 +429,60 @@ def iter_label_image(
     strokes_i[~data.valid] = 0
     if not strokes_i.any():
         raise InputError("all strokes lie on no-data pixels; paint on the image")
-    if not 0 < scale <= 1:
-        raise InputError(f"scale must be > 0 and <= 1, got {scale}")
-    if window is not None and window < 1:
-        raise InputError(f"window must be >= 1 pixel, got {window}")
-    if overlap is not None and (overlap < 0 or (window is not None and overlap >= window)):
-        raise InputError(f"overlap must be >= 0 and smaller than the window ({window}), got {overlap}")
+    _check_geometry(scale, window, overlap)
     n = len(cls)
     painted = np.bincount(strokes_i.ravel(), minlength=n + 1)[1:]
     missing = [name for name, c in zip(cls.names, painted) if c == 0]
 
-    crf_shape = (max(1, round(height * scale)), max(1, round(width * scale)))
-    crf_window = DEFAULT_WINDOW if window is None else max(1, round(window * scale))
-    crf_overlap = crf_window // 8 if overlap is None else round(overlap * scale)
-    crf_overlap = min(crf_overlap, crf_window - 1)
-    image_c = _resize_bands(to_crf_uint8(data.array, data.valid), crf_shape)
-    strokes_c = downscale_strokes(strokes_i, crf_shape)
-    tiles = tile_grid(*crf_shape, crf_window, crf_overlap)
-
-    tile_pixels = tiles[0].shape[0] * tiles[0].shape[1]
-    kept = sum(t.shape[0] * t.shape[1] for t in tiles) if cache is not None else 0
-    estimate = estimate_run_bytes((height, width), crf_shape, tile_pixels, n, data.array.shape[2], kept)
+    source = ArraySource(data, strokes_i)
+    plan = _plan(source, n, params, scale, window, overlap, source.stretch())
+    outer_pixels = [int(np.prod(_crf_shape(t.outer.shape, scale))) for t in plan.tasks]
+    crf_shape = _crf_shape((height, width), scale)
+    in_flight = max(outer_pixels) * (1 if workers <= 1 and client is None else 2 * max(workers, 1))
+    kept = sum(outer_pixels) if cache is not None else 0
+    estimate = estimate_run_bytes((height, width), crf_shape, in_flight, n, data.array.shape[2], kept)
     if cache is not None and crf_bytes(kept, n) > 0.5 * (available_memory() or float("inf")):
         # keeping every tile's lattice would crowd the machine: run without keeping them
         cache.clear()
         cache = None
-        estimate = estimate_run_bytes((height, width), crf_shape, tile_pixels, n, data.array.shape[2])
-    check_memory(estimate, f"labelling {height} x {width} pixels ({len(tiles)} tile(s) at CRF resolution)")
+        estimate = estimate_run_bytes((height, width), crf_shape, in_flight, n, data.array.shape[2])
+    check_memory(estimate, f"labelling {height} x {width} pixels ({len(plan.tasks)} tile(s))")
 
-    if n == 1:
-        probs = np.ones((1, *crf_shape), np.float32)
-        yield len(tiles), len(tiles)
-    else:
-        cache = _NoCache() if cache is None else cache
-        base = (_fingerprint(image_c), n, params.kernel_key())
-        probs = yield from _iter_tiles(image_c, strokes_c, n, params, tiles, crf_overlap, cache, base)
-    labels = upsample_argmax(probs, (height, width))
-    labels[strokes_i > 0] = strokes_i[strokes_i > 0]
-    labels[~data.valid] = 0
-    used = {"scale": scale, "window": window, "overlap": overlap, "crf_shape": list(crf_shape),
-            "crf_window": crf_window, "crf_overlap": crf_overlap, "tiles": len(tiles), **params.as_dict()}
+    base = (n, params.kernel_key(), scale, plan.window, plan.halo, (height, width),
+            None if plan.spec.stretch is None else plan.spec.stretch.tobytes())
+    prior = yield from _coarse_prior(source, plan)
+    labels = np.zeros((height, width), np.uint8 if n < 256 else np.uint16)
+    probs = np.zeros((n, *crf_shape), np.float32)
+
+    for item in _iter_results(source, plan, prior, cache, base, workers, client):
+        if isinstance(item, TileResult):
+            core = plan.tasks[item.task.index].core
+            labels[core.slices] = item.labels
+            probs[:, round(core.y0 * scale):round(core.y1 * scale),
+                  round(core.x0 * scale):round(core.x1 * scale)] = item.probabilities
+        else:
+            yield item
+    used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
+            "crf_shape": list(crf_shape), "tiles": len(plan.tasks), "workers": workers, **params.as_dict()}
     return LabelResult(labels=labels, probabilities=probs, classes=cls, strokes=strokes_i,
                        missing_classes=missing, params=used, seconds=time.perf_counter() - t0)
+
+
+def _consume(gen: Generator[tuple[int, int], None, Any], progress: ProgressCallback | None) -> Any:
+    """Run a progress generator to its end, calling ``progress`` when tiles complete."""
+    done = 0
+    while True:
+        try:
+            step = next(gen)
+        except StopIteration as stop:
+            result = stop.value
+            if result.missing_classes:
+                warnings.warn(f"no strokes for class(es) {', '.join(result.missing_classes)}: "
+                              "they are absent from the result", stacklevel=3)
+            return result
+        if progress is not None and step[0] > done:
+            done = step[0]
+            progress(*step)
 
 
 def label_image(
@@ -277,6 +495,8 @@ def label_image(
     scale: float = 1.0,
     progress: ProgressCallback | None = None,
     cache: CRFCache | None = None,
+    workers: int = 1,
+    client: Any = None,
     **crf_params,
 ) -> LabelResult:
     """Turn sparse strokes into a dense label image with a fully connected CRF.
@@ -292,21 +512,27 @@ def label_image(
     classes : ClassSet, list of names, comma-separated str, or None
         The classes; None makes ``class1..classK`` for K = max stroke value.
     window : int, optional
-        Largest tile size in full-resolution pixels. Default: tiles of at most
-        :data:`DEFAULT_WINDOW` pixels at CRF resolution (one tile for most photos).
+        Largest tile (core) size in full-resolution pixels. Default:
+        :data:`DEFAULT_WINDOW` pixels at CRF resolution.
     overlap : int, optional
-        Least overlap of neighbouring tiles in full-resolution pixels;
-        default an eighth of the window. Probabilities are blended across it.
+        Context read around each tile in full-resolution pixels (the tile's
+        halo; neighbouring tiles share twice this). Default:
+        :data:`DEFAULT_HALO` pixels at CRF resolution.
     scale : float
         Downscale factor for the CRF (0 < scale <= 1), like the original's ``-s``.
     progress : callable(done, total), optional
         Called as tiles complete; it may raise to cancel the run.
     cache : CRFCache, optional
-        Keeps built CRFs between calls: pass the same cache to re-run fast
-        after the strokes change. Without it each tile's CRF is freed as
-        soon as it is used, so memory depends on the tile size only. When
-        keeping every tile would take over half the available memory, the
-        run goes on without keeping them.
+        Keeps built CRFs between calls (serial runs): pass the same cache to
+        re-run fast after the strokes change. Without it each tile's CRF is
+        freed as soon as it is used, so memory depends on the tile size
+        only. When keeping every tile would take over half the available
+        memory, the run goes on without keeping them.
+    workers : int
+        Worker processes for the tiles (pydensecrf holds the GIL, so
+        threads would not help); > 1 starts a local dask cluster.
+    client : dask.distributed.Client or str, optional
+        Run the tiles on this dask cluster (or scheduler address) instead.
     **crf_params
         Fields of :class:`~napari_crf_label.crf.CRFParams` (``gt_prob``,
         ``sxy_gaussian``, ``compat_gaussian``, ``sxy_bilateral``, ``schan``,
@@ -330,6 +556,8 @@ def label_image(
     takes as prior the probabilities of a coarse CRF over the whole scene,
     so it follows its neighbours' evidence instead of guessing. Classes with
     no strokes at all are listed in ``missing_classes`` and never assigned.
+    The result does not depend on how the tiles are run (serially, in
+    processes or on a cluster).
 
     Examples
     --------
@@ -340,56 +568,91 @@ def label_image(
     >>> result.labels[0, 0], result.labels[0, -1]
     (np.uint8(1), np.uint8(2))
     """
-    gen = iter_label_image(image, strokes, classes=classes, window=window, overlap=overlap, scale=scale,
-                           cache=cache, **crf_params)
-    done = 0
-    while True:
-        try:
-            step = next(gen)
-        except StopIteration as stop:
-            result = stop.value
-            if result.missing_classes:
-                warnings.warn(f"no strokes for class(es) {', '.join(result.missing_classes)}: "
-                              "they are absent from the result", stacklevel=2)
-            return result
-        if progress is not None and step[0] > done:
-            done = step[0]
-            progress(*step)
+    return _consume(iter_label_image(image, strokes, classes=classes, window=window, overlap=overlap, scale=scale,
+                                     cache=cache, workers=workers, client=client, **crf_params), progress)
 
 
-def _iter_tiles(image: np.ndarray, strokes: np.ndarray, n: int, params: CRFParams, tiles: list[Tile],
-                overlap: int, cache: CRFCache, base: tuple) -> Generator[tuple[int, int], None, np.ndarray]:
-    """Run the CRF on every tile (serially) and return the blended probabilities."""
-    total = len(tiles)
-    prior = None
-    if total > 1 and any(not strokes[t.slices].any() for t in tiles):
-        # coarse whole-scene pass: the prior of tiles that hold no strokes
-        h, w = strokes.shape
-        f = min(1.0, (COARSE_PIXELS / (h * w)) ** 0.5)
-        shape = (max(1, round(h * f)), max(1, round(w * f)))
-        coarse_image = _resize_bands(image, shape)
-        crf = cache.get(base, ("coarse", shape), lambda: TileCRF(coarse_image, n, params))
-        q = yield from _with_progress(crf.iter_infer(downscale_strokes(strokes, shape)), 0, total)
-        prior = _resample_linear(q, strokes.shape)
-    blender = Blender(n, *strokes.shape, overlap)
-    for i, tile in enumerate(tiles):
-        ys, xs = tile.slices
-        s = strokes[ys, xs]
-        crf = cache.get(base, tile, lambda ys=ys, xs=xs: TileCRF(image[ys, xs], n, params))
-        yield i, total
-        tile_prior = prior[:, ys, xs] if prior is not None and not s.any() else None
-        q = yield from _with_progress(crf.iter_infer(s, tile_prior), i, total)
-        blender.add(tile, q)
-        yield i + 1, total
-    return blender.result()
+def label_raster(
+    image_path: str | Path,
+    strokes_path: str | Path,
+    out_path: str | Path,
+    *,
+    classes: ClassSet | list[str] | str | None = None,
+    window: int | None = None,
+    overlap: int | None = None,
+    scale: float = 1.0,
+    progress: ProgressCallback | None = None,
+    workers: int = 1,
+    client: Any = None,
+    overwrite: bool = False,
+    **crf_params,
+) -> RasterResult:
+    """Label a (Geo)TIFF larger than memory, window by window, into a tiled GeoTIFF.
+
+    The image and the strokes (a raster of the same grid: 0 = none, k =
+    class k) are read per tile window and the labels written per window
+    into ``out_path`` (uint8, deflate, 512-pixel blocks, nodata 0, the
+    input's CRS and transform), so peak memory depends on the tile size,
+    not the image size. Tiles are the same as :func:`label_image`'s, so on
+    an image that fits in memory both give the same labels. Parameters as
+    for :func:`label_image`; the file appears only when complete.
+
+    Returns
+    -------
+    RasterResult
+    """
+    return _consume(iter_label_raster(image_path, strokes_path, out_path, classes=classes, window=window,
+                                      overlap=overlap, scale=scale, workers=workers, client=client,
+                                      overwrite=overwrite, **crf_params), progress)
 
 
-def _with_progress(gen: Generator[None, None, np.ndarray], done: int, total: int
-                   ) -> Generator[tuple[int, int], None, np.ndarray]:
-    """Re-yield a CRF's per-iteration steps as (done, total) progress."""
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-        yield done, total
+def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path: str | Path, *,
+                      classes: ClassSet | list[str] | str | None = None, window: int | None = None,
+                      overlap: int | None = None, scale: float = 1.0, workers: int = 1, client: Any = None,
+                      overwrite: bool = False, **crf_params) -> Generator[tuple[int, int], None, RasterResult]:
+    """Do what :func:`label_raster` does, yielding ``(tiles done, tiles total)``."""
+    import rasterio
+
+    from .export import atomic_path
+
+    t0 = time.perf_counter()
+    try:
+        params = CRFParams(**crf_params)
+    except TypeError as exc:
+        raise InputError(f"unknown CRF parameter: {exc}") from None
+    _check_geometry(scale, window, overlap)
+    source = RasterSource(Path(image_path), Path(strokes_path))
+    info = source.describe()
+    height, width = info["shape"]
+    cls = _resolve_classes(classes, source.max_stroke() if classes is None else 0)
+    n = len(cls)
+    plan = _plan(source, n, params, scale, window, overlap, source.stretch())
+    core_counts = source.stroke_counts([t.core for t in plan.tasks], n).sum(axis=0)
+    if core_counts[1:].sum() == 0:
+        raise InputError("no strokes: paint at least one stroke (label > 0) before running")
+    missing = [name for name, c in zip(cls.names, core_counts[1:]) if c == 0]
+    in_flight = max(int(np.prod(_crf_shape(t.outer.shape, scale))) for t in plan.tasks)
+    in_flight *= 1 if workers <= 1 and client is None else 2 * max(workers, 1)
+    tile_full = max(int(np.prod(t.outer.shape)) for t in plan.tasks)
+    side = int(np.sqrt(tile_full))
+    check_memory(estimate_run_bytes((side, side), _crf_shape((side, side), scale), in_flight, n, source.bands),
+                 f"labelling {height} x {width} pixels in {len(plan.tasks)} tile(s)")
+    prior = yield from _coarse_prior(source, plan)
+    profile = {"driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
+               "crs": info["crs"], "transform": info["transform"], "nodata": 0, "compress": "deflate",
+               "tiled": True, "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER"}
+    counts = np.zeros(n + 1, np.int64)
+    from rasterio.windows import Window
+
+    with atomic_path(Path(out_path), overwrite) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        for item in _iter_results(source, plan, prior, None, (), workers, client):
+            if isinstance(item, TileResult):
+                core = plan.tasks[item.task.index].core
+                dst.write(item.labels.astype(np.uint8), 1,
+                          window=Window(core.x0, core.y0, core.x1 - core.x0, core.y1 - core.y0))
+                counts += np.bincount(item.labels.ravel(), minlength=n + 1)[: n + 1]
+            else:
+                yield item
+    used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
+            "tiles": len(plan.tasks), "workers": workers, **params.as_dict()}
+    return RasterResult(Path(out_path), cls, counts, missing, used, time.perf_counter() - t0)
