@@ -102,3 +102,28 @@ def test_demo_writes_every_output(tmp_path, capsys):
     # all four classes present, each a sizeable share; no-data corner unlabelled
     counts = np.bincount(labels.ravel(), minlength=5)
     assert counts[0] > 0 and all(counts[k] > 0.03 * labels.size for k in range(1, 5))
+
+
+def test_stream_and_workers(tmp_path, capsys):
+    from affine import Affine
+
+    image, truth, strokes = two_region_scene(height=150, width=220)
+    profile = {"driver": "GTiff", "width": 220, "height": 150, "crs": "EPSG:32618",
+               "transform": Affine(30, 0, 1e5, 0, -30, 2e6)}
+    with rasterio.open(tmp_path / "scene.tif", "w", count=3, dtype="uint8", **profile) as dst:
+        dst.write(np.moveaxis(image, -1, 0))
+    with rasterio.open(tmp_path / "strokes.tif", "w", count=1, dtype="uint8", **profile) as dst:
+        dst.write(strokes[None].astype(np.uint8))
+    args = ["run", str(tmp_path / "scene.tif"), "--strokes", str(tmp_path / "strokes.tif"), "--classes", "d,b",
+            "-w", "100", "--overlap", "20"]
+    assert main([*args, "--stream", "-o", str(tmp_path / "s")]) == 0
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["scene_label.tif", "scene_report.txt"]
+    assert "streamed" in (tmp_path / "s" / "scene_report.txt").read_text()
+    with rasterio.open(tmp_path / "s" / "scene_label.tif") as lab:
+        streamed = lab.read(1)
+        assert lab.transform == profile["transform"]
+    assert (streamed == truth).mean() > 0.99
+    assert main([*args, "--workers", "2", "-o", str(tmp_path / "p")]) == 0
+    with rasterio.open(tmp_path / "p" / "scene_label.tif") as lab:
+        assert np.array_equal(lab.read(1), streamed)  # same tiles, same labels
+    assert "tiles 6/6" in capsys.readouterr().err

@@ -164,3 +164,18 @@ def test_docstring_example():
 
     failures, tried = doctest.testmod(mod)
     assert tried > 0 and failures == 0
+
+
+def test_warm_start_rerun_close_to_fresh_run():
+    from napari_crf_label.labelling import CRFCache
+
+    image, truth, strokes = two_region_scene(height=150, width=260, boundary=120)
+    cache = CRFCache(warm_start=3)
+    first = label_image(image, strokes, cache=cache)
+    assert (first.labels == truth).mean() > 0.99
+    more = strokes.copy()
+    more[140, 10:110] = 1
+    warm = label_image(image, more, cache=cache)
+    fresh = label_image(image, more)
+    assert cache.builds == 1 and cache.hits == 1
+    assert (warm.labels == fresh.labels).mean() > 0.999

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import rasterio
@@ -112,3 +114,40 @@ def test_raster_refuses_existing_output_and_bad_strokes(tmp_path):
     with pytest.raises(OutputExistsError):
         label_raster(tmp_path / "img.tif", tmp_path / "strokes.tif", tmp_path / "out.tif")
     assert (tmp_path / "out.tif").read_bytes() == b"user file"
+
+
+def test_worker_process_killed_mid_run_is_recovered():
+    import psutil
+    from dask.distributed import Client, LocalCluster
+
+    image, truth, strokes = three_class_scene(height=400, width=400)
+    kw = {"window": 100, "overlap": 30, "classes": ["a", "b", "c"], "iterations": 30}
+    serial = label_image(image, strokes, **kw)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as lc, Client(lc) as client:
+        pids = list(client.run(os.getpid).values())
+        killed = []
+
+        def kill_one(done, total):
+            if not killed:
+                psutil.Process(pids[0]).kill()  # SIGKILL, as the OOM killer would
+                killed.append(pids[0])
+
+        result = label_image(image, strokes, client=client, progress=kill_one, **kw)
+    assert killed
+    assert np.array_equal(result.labels, serial.labels)  # lost tiles were recomputed elsewhere
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path, capsys):
+    from PIL import Image
+
+    from napari_crf_label.cli import main
+
+    image, _, strokes = three_class_scene(height=60, width=80)
+    Image.fromarray(image).save(tmp_path / "i.png")
+    Image.fromarray(strokes.astype(np.uint8)).save(tmp_path / "s.png")
+    code = main(["run", str(tmp_path / "i.png"), "--strokes", str(tmp_path / "s.png"),
+                 "--scheduler", "tcp://127.0.0.1:9"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("napari-crf-label: error:") and "127.0.0.1:9" in err[-1]
+    assert not list(tmp_path.glob("i_*"))

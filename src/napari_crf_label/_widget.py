@@ -61,6 +61,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CRFLabelWidget"]
 
+#: Mean-field iterations of a re-run after stroke edits, started from the previous result.
+WARM_ITERATIONS = 5
+
 #: Seconds between autosaves while painting.
 AUTOSAVE_SECONDS = 3.0
 
@@ -79,7 +82,7 @@ _TOOLTIPS = {
 class _ImageState:
     """What the widget keeps per image layer."""
 
-    cache: CRFCache = field(default_factory=CRFCache)
+    cache: CRFCache = field(default_factory=lambda: CRFCache(warm_start=WARM_ITERATIONS))
     clock: AnnotationClock = field(default_factory=AnnotationClock)
     result: LabelResult | None = None
     result_layer: Labels | None = None

@@ -20,6 +20,9 @@ from .strokes import read_strokes
 
 __all__ = ["main"]
 
+#: TIFF inputs above this many pixels are labelled window by window (``--stream``).
+STREAM_PIXELS = 150_000_000
+
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     """Add the options shared by ``run`` and ``demo``."""
@@ -28,6 +31,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: an eighth of the window)")
     p.add_argument("-s", "--scale", type=float, default=1.0, help="downscale factor for the CRF, 0 < s <= 1")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes for the tiles (a local dask cluster when > 1; default 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the tiles on an existing dask cluster, e.g. tcp://10.0.0.5:8786")
     defaults = CRFParams()
     crf = p.add_argument_group("CRF parameters")
     for name, value in defaults.as_dict().items():
@@ -49,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     classes.add_argument("--classes", help="comma-separated class names, e.g. water,sand,veg")
     classes.add_argument("--labels", type=Path, help="labels file: one class name a line")
     run.add_argument("--colors", type=Path, help="colors file: one color a line (with --labels)")
+    run.add_argument("--stream", action="store_true",
+                     help="read and write a (Geo)TIFF window by window (for rasters larger than memory); "
+                          "writes only <stem>_label.tif and <stem>_report.txt. Automatic above "
+                          f"{STREAM_PIXELS // 1_000_000} MP")
     _add_run_options(run)
     demo = sub.add_parser("demo", help="run on the bundled example and write all outputs")
     _add_run_options(demo)
@@ -73,25 +84,73 @@ def _classes(args: argparse.Namespace) -> ClassSet | None:
 
 def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: argparse.Namespace) -> int:
     """Label one image, write the outputs and print their paths."""
-    data = read_image(image_path)
     if classes is None and strokes_path.suffix.lower() == ".npz":
         from .session import load_session
 
         classes = load_session(strokes_path).classes
-    strokes = read_strokes(strokes_path)
     outdir = args.outdir if args.outdir is not None else image_path.parent
     outdir.mkdir(parents=True, exist_ok=True)
     crf = {k: getattr(args, k) for k in CRFParams().as_dict()}
+    common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": _progress,
+              "workers": args.workers, "client": args.scheduler, **crf}
+    if getattr(args, "stream", False) or _is_huge_tiff(image_path):
+        return _run_streamed(image_path, strokes_path, classes, outdir, common, args.overwrite)
+    data = read_image(image_path)
+    strokes = read_strokes(strokes_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = label_image(data, strokes, classes=classes, window=args.window, overlap=args.overlap,
-                             scale=args.scale, progress=_progress, **crf)
+        result = label_image(data, strokes, classes=classes, **common)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     paths = export_all(result, data, outdir, overwrite=args.overwrite)
     print(f"labelled {image_path} in {result.seconds:.1f} s ({result.params['tiles']} tile(s))")
     for p in paths.values():
         print(p)
+    return 0
+
+
+def _is_huge_tiff(path: Path) -> bool:
+    """Return True for a TIFF with more than STREAM_PIXELS pixels."""
+    if path.suffix.lower() not in (".tif", ".tiff") or not path.is_file():
+        return False
+    try:
+        from .sources import RasterSource
+
+        height, width = RasterSource(path, path).shape
+    except InputError:
+        return False
+    return height * width > STREAM_PIXELS
+
+
+def _run_streamed(image_path: Path, strokes_path: Path, classes: ClassSet | None, outdir: Path, common: dict,
+                  overwrite: bool) -> int:
+    """Label a raster window by window; write the label GeoTIFF and a report."""
+    from .export import atomic_path
+    from .labelling import label_raster
+
+    if image_path.suffix.lower() not in (".tif", ".tiff"):
+        raise InputError("--stream needs a TIFF or GeoTIFF image")
+    if strokes_path.suffix.lower() == ".npz":
+        raise InputError("--stream needs the strokes as a raster of the image's grid, not a session")
+    out = outdir / f"{image_path.stem}_label.tif"
+    report = outdir / f"{image_path.stem}_report.txt"
+    if report.exists() and not overwrite:
+        raise OutputExistsError(f"{report} exists; pass --overwrite to replace it")
+    result = label_raster(image_path, strokes_path, out, classes=classes, overwrite=overwrite, **common)
+    lines = ["napari-crf-label report (streamed)", f"image: {image_path}", f"strokes: {strokes_path}",
+             f"pixels: {int(result.counts.sum())} total, {int(result.counts[1:].sum())} with data", "",
+             "class proportions (of pixels with data):"]
+    lines += [f"  {k:3d} {name}: {share:.4f} ({share * 100:.2f}%)"
+              for k, (name, share) in enumerate(result.proportions().items(), start=1)]
+    if result.missing_classes:
+        lines.append(f"classes without strokes (absent): {', '.join(result.missing_classes)}")
+    lines += ["", f"processing time: {result.seconds:.1f} s", "", "parameters:"]
+    lines += [f"  {k}: {v}" for k, v in result.params.items()]
+    with atomic_path(report, overwrite=overwrite) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"labelled {image_path} in {result.seconds:.1f} s ({result.params['tiles']} tile(s), streamed)")
+    print(out)
+    print(report)
     return 0
 
 

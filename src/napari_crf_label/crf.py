@@ -162,18 +162,24 @@ class TileCRF:
                                         kernel=dcrf.DIAG_KERNEL, normalization=dcrf.NORMALIZE_SYMMETRIC)
 
     def iter_infer(self, strokes: np.ndarray, prior: np.ndarray | None = None,
-                   gt_prob: float | None = None, iterations: int | None = None) -> Generator[None, None, np.ndarray]:
+                   gt_prob: float | None = None, iterations: int | None = None,
+                   init: np.ndarray | None = None) -> Generator[None, None, np.ndarray]:
         """Run mean-field inference, yielding after each iteration (so callers can cancel).
 
         Returns (as the generator's value) the (N, H, W) float32 marginals;
-        see :meth:`infer`.
+        see :meth:`infer`. ``init`` (N, H, W) starts the iterations from
+        earlier marginals instead of from the unary (a warm start).
         """
+        from pydensecrf import eigen
+
         if strokes.shape != self.shape:
             raise ValueError(f"strokes shape {strokes.shape} differs from image shape {self.shape}")
         gt_prob = self.params.gt_prob if gt_prob is None else gt_prob
         iterations = self.params.iterations if iterations is None else iterations
         self._crf.setUnaryEnergy(unary_from_strokes(strokes, self.n_classes, gt_prob, prior))
         q, tmp1, tmp2 = self._crf.startInference()
+        if init is not None:
+            q = eigen.matrixXf(np.ascontiguousarray(init.reshape(self.n_classes, -1), dtype=np.float32))
         for _ in range(int(iterations)):
             self._crf.stepInference(q, tmp1, tmp2)
             yield

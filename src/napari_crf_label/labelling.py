@@ -113,9 +113,14 @@ class CRFCache:
     each costs about 0.2-0.35 GB/MP.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, warm_start: int | None = None) -> None:
         self._base: tuple | None = None
         self._crfs: dict[object, TileCRF] = {}
+        self._last: dict[object, np.ndarray] = {}
+        #: When set, re-runs start from each tile's previous marginals and run
+        #: only this many iterations (fast interactive updates; results differ
+        #: slightly from a fresh run).
+        self.warm_start = warm_start
         self.hits = 0
         self.builds = 0
 
@@ -123,6 +128,7 @@ class CRFCache:
         """Return the cached CRF for (base, tile), building it with ``build`` if needed."""
         if base != self._base:
             self._crfs.clear()
+            self._last.clear()
             self._base = base
         crf = self._crfs.get(tile)
         if crf is None:
@@ -135,7 +141,19 @@ class CRFCache:
     def clear(self) -> None:
         """Drop every built CRF."""
         self._crfs.clear()
+        self._last.clear()
         self._base = None
+
+    def start(self, tile: object) -> tuple[np.ndarray | None, int | None]:
+        """Return (initial marginals, iterations) for a tile: a warm start if enabled and known."""
+        if self.warm_start is None or tile not in self._last:
+            return None, None
+        return self._last[tile], self.warm_start
+
+    def remember(self, tile: object, q: np.ndarray) -> None:
+        """Keep a tile's marginals for the next warm start."""
+        if self.warm_start is not None:
+            self._last[tile] = q
 
 
 class _NoCache(CRFCache):
@@ -163,6 +181,7 @@ class RunSpec:
     params: CRFParams
     scale: float
     stretch: np.ndarray | None
+    keep_probabilities: bool = True  # streamed runs only need the labels
 
 
 @dataclass(frozen=True)
@@ -233,8 +252,11 @@ def iter_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | N
             if strokes_c.any():  # the tile's own strokes lead; the coarse pass fills in
                 unary_prior = PRIOR_WEIGHT * unary_prior + (1 - PRIOR_WEIGHT) / n
         cache = _NoCache() if cache is None else cache
-        crf = cache.get(base, (task.index, _fingerprint(image_c)), lambda: TileCRF(image_c, n, spec.params))
-        q = yield from crf.iter_infer(strokes_c, unary_prior)
+        key = (task.index, _fingerprint(image_c))
+        crf = cache.get(base, key, lambda: TileCRF(image_c, n, spec.params))
+        init, iterations = cache.start(key)
+        q = yield from crf.iter_infer(strokes_c, unary_prior, iterations=iterations, init=init)
+        cache.remember(key, q)
     rows, cols = task.core_in_outer
     labels = upsample_argmax(q, task.outer.shape, rows, cols)
     core_strokes, core_valid = strokes[rows, cols], valid[rows, cols]
@@ -245,6 +267,8 @@ def iter_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | N
         task.outer.y0 * spec.scale)
     c = np.arange(round(task.core.x0 * spec.scale), round(task.core.x1 * spec.scale)) - round(
         task.outer.x0 * spec.scale)
+    if not spec.keep_probabilities:
+        return TileResult(task, labels, np.zeros((n, 0, 0), np.float32))
     probs = q[:, np.clip(r, 0, q.shape[1] - 1)][:, :, np.clip(c, 0, q.shape[2] - 1)]
     return TileResult(task, labels, probs)
 
@@ -290,26 +314,31 @@ class _Plan:
 
 
 def _plan(source: Any, n: int, params: CRFParams, scale: float, window: int | None, overlap: int | None,
-          stretch: np.ndarray | None) -> _Plan:
+          stretch: np.ndarray | None, keep_probabilities: bool = True) -> _Plan:
     """Cut the scene into tasks and count the strokes each task sees."""
     height, width = source.shape
     core = max(1, round(DEFAULT_WINDOW / scale)) if window is None else window
     halo = round(DEFAULT_HALO / scale) if overlap is None else overlap
     tasks = tile_tasks(height, width, core, halo)
     counts = source.stroke_counts([t.outer for t in tasks], n)
-    return _Plan(tasks, RunSpec(n, params, scale, stretch), counts, core, halo)
+    return _Plan(tasks, RunSpec(n, params, scale, stretch, keep_probabilities), counts, core, halo)
 
 
-def _coarse_prior(source: Any, plan: _Plan) -> Generator[tuple[int, int], None, CoarsePrior | None]:
-    """Run a CRF over the whole scene shrunk to about COARSE_PIXELS if some task has no strokes."""
+def _coarse_prior(source: Any, plan: _Plan, cache: CRFCache | None = None, base: tuple = ()
+                  ) -> Generator[tuple[int, int], None, CoarsePrior | None]:
+    """Run a CRF over the whole scene shrunk to about COARSE_PIXELS (tiled runs only)."""
     if len(plan.tasks) == 1 or plan.spec.n_classes == 1:
         return None
     height, width = source.shape
     f = min(1.0, (COARSE_PIXELS / (height * width)) ** 0.5)
     shape = _crf_shape((height, width), f)
     image, strokes = source.overview(shape, plan.spec.stretch)
-    q = yield from _with_progress(TileCRF(image, plan.spec.n_classes, plan.spec.params).iter_infer(strokes),
-                                  0, len(plan.tasks))
+    cache = _NoCache() if cache is None else cache
+    key = ("coarse", _fingerprint(image))
+    crf = cache.get(base, key, lambda: TileCRF(image, plan.spec.n_classes, plan.spec.params))
+    init, iterations = cache.start(key)
+    q = yield from _with_progress(crf.iter_infer(strokes, iterations=iterations, init=init), 0, len(plan.tasks))
+    cache.remember(key, q)
     return CoarsePrior(q, (height, width), shape)
 
 
@@ -353,6 +382,7 @@ def _iter_dask(source: Any, plan: _Plan, prior: CoarsePrior | None, workers: int
     At most two tasks per worker are in flight, so memory stays bounded by
     the tile size whatever the scene size.
     """
+    import dask
     from dask.distributed import Client, LocalCluster, as_completed
 
     own = None
@@ -361,7 +391,14 @@ def _iter_dask(source: Any, plan: _Plan, prior: CoarsePrior | None, workers: int
                            silence_logs=40)
         client = Client(own)
     elif isinstance(client, str):
-        client = Client(client)
+        own_client = Client(client, timeout="10s")  # a wrong address fails in seconds, not minutes
+        try:
+            yield from _iter_dask(source, plan, prior, workers, own_client)
+        finally:
+            own_client.close()
+        return
+    # each task carries its own window of pixels: large by design, not a graph to optimise
+    quiet = dask.config.set({"distributed.admin.large-graph-warning-threshold": "2GB"})
     try:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
         pending = iter(range(len(plan.tasks)))
@@ -391,6 +428,7 @@ def _iter_dask(source: Any, plan: _Plan, prior: CoarsePrior | None, workers: int
             yield result
             yield done, len(plan.tasks)
     finally:
+        quiet.__exit__(None, None, None)  # dask.config.set restores the old value on exit
         if own is not None:
             client.close()
             own.close()
@@ -450,7 +488,7 @@ def iter_label_image(
 
     base = (n, params.kernel_key(), scale, plan.window, plan.halo, (height, width),
             None if plan.spec.stretch is None else plan.spec.stretch.tobytes())
-    prior = yield from _coarse_prior(source, plan)
+    prior = yield from _coarse_prior(source, plan, cache, base)
     labels = np.zeros((height, width), np.uint8 if n < 256 else np.uint16)
     probs = np.zeros((n, *crf_shape), np.float32)
 
@@ -626,7 +664,7 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     height, width = info["shape"]
     cls = _resolve_classes(classes, source.max_stroke() if classes is None else 0)
     n = len(cls)
-    plan = _plan(source, n, params, scale, window, overlap, source.stretch())
+    plan = _plan(source, n, params, scale, window, overlap, source.stretch(), keep_probabilities=False)
     core_counts = source.stroke_counts([t.core for t in plan.tasks], n).sum(axis=0)
     if core_counts[1:].sum() == 0:
         raise InputError("no strokes: paint at least one stroke (label > 0) before running")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["confusion_matrix", "iou_per_class", "mean_iou", "pixel_accuracy"]
+__all__ = ["confusion_matrix", "iou_per_class", "mean_iou", "pixel_accuracy", "boundary_f_score"]
 
 
 def confusion_matrix(pred: np.ndarray, truth: np.ndarray, classes: list[int],
@@ -46,3 +46,34 @@ def pixel_accuracy(pred: np.ndarray, truth: np.ndarray, ignore: np.ndarray | Non
     """Return the share of (non-ignored) pixels whose prediction equals the truth."""
     keep = np.ones(truth.shape, bool) if ignore is None else ~ignore
     return float((pred[keep] == truth[keep]).mean())
+
+
+def _boundaries(labels: np.ndarray) -> np.ndarray:
+    """Return pixels whose right or lower neighbour has another label."""
+    edge = np.zeros(labels.shape, bool)
+    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+    edge[:-1, :] |= labels[:-1, :] != labels[1:, :]
+    return edge
+
+
+def boundary_f_score(pred: np.ndarray, truth: np.ndarray, tolerance: float = 3.0,
+                     ignore: np.ndarray | None = None) -> float:
+    """Return the boundary F-score: boundary pixels matched within ``tolerance`` pixels.
+
+    Precision is the share of predicted boundary pixels within ``tolerance``
+    of a true boundary pixel, recall the converse; pixels where ``ignore``
+    is True are left out. 1.0 when neither image has a boundary.
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    bp, bt = _boundaries(pred), _boundaries(truth)
+    if ignore is not None:
+        bt &= ~ignore
+        bp &= ~ignore
+    if not bp.any() and not bt.any():
+        return 1.0
+    if not bp.any() or not bt.any():
+        return 0.0
+    precision = float((distance_transform_edt(~bt)[bp] <= tolerance).mean())
+    recall = float((distance_transform_edt(~bp)[bt] <= tolerance).mean())
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)

@@ -36,8 +36,10 @@ class ArraySource:
     def crop(self, tile: Tile) -> ArraySource:
         """Return a source holding only ``tile`` (what a worker process needs), in scene coordinates."""
         ys, xs = self._slices(tile)
+        strokes = self.strokes[ys, xs]
+        small = np.uint8 if strokes.max(initial=0) < 256 else np.uint16  # less to send to the worker
         return ArraySource(ImageData(array=self.data.array[ys, xs], valid=self.data.valid[ys, xs]),
-                           self.strokes[ys, xs], (tile.y0, tile.x0))
+                           strokes.astype(small), (tile.y0, tile.x0))
 
     def _slices(self, tile: Tile) -> tuple[slice, slice]:
         """Array slices of a scene rectangle."""
