@@ -43,6 +43,21 @@ def test_run_with_classes_window_scale_and_outdir(scene, capsys):
     assert code == 0
     report = (folder / "new" / "out" / "beach photo.2020_report.txt").read_text()
     assert "tiles: 6" in report and "iterations: 5" in report and "scale: 0.5" in report
+    assert "method: crf" in report
+
+
+def test_method_switch(scene, capsys):
+    folder, truth = scene
+    assert main(["run", str(folder / "beach photo.2020.JPG"), "--strokes", str(folder / "strokes.png"),
+                 "--method", "features", "-o", str(folder / "f")]) == 0
+    assert "method: features" in (folder / "f" / "beach photo.2020_report.txt").read_text()
+    label = np.array(Image.open(folder / "f" / "beach photo.2020_label.png"))
+    assert (label == truth).mean() > 0.98
+    with pytest.raises(SystemExit) as exit_info:  # argparse rejects unknown choices with usage and code 2
+        main(["run", str(folder / "beach photo.2020.JPG"), "--strokes", str(folder / "strokes.png"),
+              "--method", "magic"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'magic'" in capsys.readouterr().err
 
 
 def test_refuses_to_overwrite_then_overwrites(scene, capsys):

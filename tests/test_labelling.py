@@ -179,3 +179,19 @@ def test_warm_start_rerun_close_to_fresh_run():
     fresh = label_image(image, more)
     assert cache.builds == 1 and cache.hits == 1
     assert (warm.labels == fresh.labels).mean() > 0.999
+
+
+@pytest.mark.parametrize("method", ["features+crf", "features"])
+def test_feature_methods_label_multiband_scene(method):
+    image, truth, strokes = two_region_scene(height=120, width=240, boundary=100)
+    five = np.concatenate([image, image[..., :2]], axis=2)
+    r = label_image(five, strokes, method=method)
+    assert (r.labels == truth).mean() > 0.97 and r.params["method"] == method
+    tiled = label_image(five, strokes, method=method, window=80, overlap=20)
+    assert tiled.params["tiles"] > 1 and (tiled.labels == truth).mean() > 0.97
+
+
+def test_unknown_method():
+    image, _, strokes = two_region_scene()
+    with pytest.raises(InputError, match="method must be one of"):
+        label_image(image, strokes, method="magic")

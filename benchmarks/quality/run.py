@@ -124,7 +124,7 @@ def main() -> int:
             settings.append(("human strokes", None))
         for label, budget in settings:
             acc: dict[str, list] = {}
-            for i, (name, image, truth, ignore, human) in enumerate(items):
+            for i, (_name, image, truth, ignore, human) in enumerate(items):
                 truth_ok = np.where(ignore, 0, truth)
                 strokes = human if budget is None else simulate_strokes(truth_ok, budget, seed=args.seed + i)
                 if not strokes.any():

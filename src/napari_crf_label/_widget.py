@@ -53,7 +53,7 @@ from .crf import CRFParams
 from .errors import InputError, OutputExistsError
 from .export import export_all, output_paths
 from .image_io import ImageData
-from .labelling import CRFCache, LabelResult, iter_label_image
+from .labelling import METHODS, CRFCache, LabelResult, iter_label_image
 from .session import AnnotationClock, Session, SessionError, autosave_path, load_session, save_session
 
 if TYPE_CHECKING:
@@ -159,6 +159,11 @@ class CRFLabelWidget(QWidget):
         self.scale = QDoubleSpinBox(minimum=0.01, maximum=1.0, singleStep=0.05, value=1.0, decimals=3,
                                     toolTip="Downscale factor for the CRF (like the original -s): 0.25 runs "
                                             "the CRF at a quarter of the size and scales the result back.")
+        self.method = QComboBox(toolTip="crf: the CRF on your strokes (default, best measured on photos with "
+                                        "human strokes). features+crf: a pixel classifier trained on your strokes "
+                                        "guides the CRF. features: the classifier alone (if the CRF flips a class).")
+        self.method.addItems(list(METHODS))
+        form.addRow("Method", self.method)
         form.addRow("Window", self.window)
         form.addRow("Overlap", self.overlap)
         form.addRow("Scale", self.scale)
@@ -391,6 +396,7 @@ class CRFLabelWidget(QWidget):
         kw["scale"] = float(self.scale.value())
         kw["window"] = self.window.value() or None
         kw["overlap"] = None if self.overlap.value() < 0 else self.overlap.value()
+        kw["method"] = self.method.currentText()
         return kw
 
     def run(self) -> Any:
@@ -626,6 +632,8 @@ class CRFLabelWidget(QWidget):
                 box.setValue(session.params[name])
         if "scale" in session.params:
             self.scale.setValue(session.params["scale"])
+        if session.params.get("method") in METHODS:
+            self.method.setCurrentText(session.params["method"])
         if "window" in session.params:
             self.window.setValue(session.params["window"] or 0)
         if "overlap" in session.params:

@@ -14,7 +14,7 @@ from .crf import CRFParams
 from .errors import InputError, OutputExistsError
 from .export import export_all
 from .image_io import read_image
-from .labelling import label_image
+from .labelling import METHODS, label_image
 from .sample import sample_files
 from .strokes import read_strokes
 
@@ -31,6 +31,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: an eighth of the window)")
     p.add_argument("-s", "--scale", type=float, default=1.0, help="downscale factor for the CRF, 0 < s <= 1")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--method", choices=METHODS, default="crf",
+                   help="crf: the CRF on the strokes (default); features+crf: a pixel classifier trained on the "
+                        "strokes gives the CRF's prior; features: the classifier alone")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes for the tiles (a local dask cluster when > 1; default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -92,7 +95,7 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
     outdir.mkdir(parents=True, exist_ok=True)
     crf = {k: getattr(args, k) for k in CRFParams().as_dict()}
     common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": _progress,
-              "workers": args.workers, "client": args.scheduler, **crf}
+              "workers": args.workers, "client": args.scheduler, "method": args.method, **crf}
     if getattr(args, "stream", False) or _is_huge_tiff(image_path):
         return _run_streamed(image_path, strokes_path, classes, outdir, common, args.overwrite)
     data = read_image(image_path)

@@ -13,7 +13,7 @@ import hashlib
 import time
 import warnings
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ DEFAULT_WINDOW = 1024
 #: Default context read around each core, at CRF resolution: about twice
 #: the appearance kernel's spatial width, so cores join without seams.
 DEFAULT_HALO = 128
+#: Labelling methods: CRF alone, CRF with a pixel-classifier prior, classifier alone.
+METHODS = ("crf", "features+crf", "features")
 #: Pixel budget of the coarse whole-scene pass that informs every tile of a tiled run.
 COARSE_PIXELS = 1_000_000
 #: Weight of the coarse pass in the unary of unpainted pixels of tiles that hold strokes
@@ -182,6 +184,8 @@ class RunSpec:
     scale: float
     stretch: np.ndarray | None
     keep_probabilities: bool = True  # streamed runs only need the labels
+    method: str = "crf"
+    classifier: Any = None  # a fitted features.PixelClassifier for the feature methods
 
 
 @dataclass(frozen=True)
@@ -245,6 +249,14 @@ def iter_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | N
     n = spec.n_classes
     if n == 1:
         q = np.ones((1, *crf_shape), np.float32)
+    elif spec.classifier is not None:
+        q = _classifier_probabilities(spec, image_c)
+        if spec.method == "features+crf":
+            cache = _NoCache() if cache is None else cache
+            key = (task.index, _fingerprint(image_c))
+            crf = cache.get(base, key, lambda: TileCRF(image_c, n, spec.params))
+            prior_q = spec.classifier.params.prior_weight * q + (1 - spec.classifier.params.prior_weight) / n
+            q = yield from crf.iter_infer(strokes_c, prior_q)
     else:
         unary_prior = None
         if prior is not None:
@@ -271,6 +283,36 @@ def iter_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | N
         return TileResult(task, labels, np.zeros((n, 0, 0), np.float32))
     probs = q[:, np.clip(r, 0, q.shape[1] - 1)][:, :, np.clip(c, 0, q.shape[2] - 1)]
     return TileResult(task, labels, probs)
+
+
+def _classifier_probabilities(spec: RunSpec, image_c: np.ndarray) -> np.ndarray:
+    """Return the pixel classifier's (N, h, w) probabilities for a CRF-resolution tile."""
+    from .features import pixel_features
+
+    return spec.classifier.predict_proba(pixel_features(image_c, spec.classifier.params.sigmas))
+
+
+def _fit_classifier(source: Any, plan: _Plan) -> Generator[tuple[int, int], None, Any]:
+    """Train the pixel classifier on the stroke pixels of every tile core (at CRF resolution)."""
+    from .features import PixelClassifier, pixel_features
+
+    spec = plan.spec
+    classifier = PixelClassifier(spec.n_classes)
+    for i, task in enumerate(plan.tasks):
+        if not plan.counts[i, 1:].any():
+            continue
+        image, valid, strokes = source.read(task.outer)
+        crf_shape = _crf_shape(task.outer.shape, spec.scale)
+        features = pixel_features(resize_bands(apply_stretch(image, valid, spec.stretch), crf_shape),
+                                  classifier.params.sigmas)
+        strokes_c = downscale_strokes(strokes, crf_shape)
+        r0, r1 = (round((t - task.outer.y0) * spec.scale) for t in (task.core.y0, task.core.y1))
+        c0, c1 = (round((t - task.outer.x0) * spec.scale) for t in (task.core.x0, task.core.x1))
+        core_only = np.zeros_like(strokes_c)
+        core_only[r0:r1, c0:c1] = strokes_c[r0:r1, c0:c1]  # each stroke pixel trains once
+        classifier.add_samples(features, core_only)
+        yield 0, len(plan.tasks)
+    return classifier.fit()
 
 
 def run_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | None = None) -> TileResult:
@@ -327,7 +369,7 @@ def _plan(source: Any, n: int, params: CRFParams, scale: float, window: int | No
 def _coarse_prior(source: Any, plan: _Plan, cache: CRFCache | None = None, base: tuple = ()
                   ) -> Generator[tuple[int, int], None, CoarsePrior | None]:
     """Run a CRF over the whole scene shrunk to about COARSE_PIXELS (tiled runs only)."""
-    if len(plan.tasks) == 1 or plan.spec.n_classes == 1:
+    if len(plan.tasks) == 1 or plan.spec.n_classes == 1 or plan.spec.method != "crf":
         return None
     height, width = source.shape
     f = min(1.0, (COARSE_PIXELS / (height * width)) ** 0.5)
@@ -445,6 +487,7 @@ def iter_label_image(
     cache: CRFCache | None = None,
     workers: int = 1,
     client: Any = None,
+    method: str = "crf",
     **crf_params,
 ) -> Generator[tuple[int, int], None, LabelResult]:
     """Do what :func:`label_image` does, yielding ``(tiles done, tiles total)`` as it goes.
@@ -472,8 +515,13 @@ def iter_label_image(
     painted = np.bincount(strokes_i.ravel(), minlength=n + 1)[1:]
     missing = [name for name, c in zip(cls.names, painted) if c == 0]
 
+    if method not in METHODS:
+        raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     source = ArraySource(data, strokes_i)
     plan = _plan(source, n, params, scale, window, overlap, source.stretch())
+    if method != "crf" and n > 1:
+        classifier = yield from _fit_classifier(source, plan)
+        plan.spec = replace(plan.spec, method=method, classifier=classifier)
     outer_pixels = [int(np.prod(_crf_shape(t.outer.shape, scale))) for t in plan.tasks]
     crf_shape = _crf_shape((height, width), scale)
     in_flight = max(outer_pixels) * (1 if workers <= 1 and client is None else 2 * max(workers, 1))
@@ -501,7 +549,8 @@ def iter_label_image(
         else:
             yield item
     used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
-            "crf_shape": list(crf_shape), "tiles": len(plan.tasks), "workers": workers, **params.as_dict()}
+            "crf_shape": list(crf_shape), "tiles": len(plan.tasks), "workers": workers, "method": method,
+            **params.as_dict()}
     return LabelResult(labels=labels, probabilities=probs, classes=cls, strokes=strokes_i,
                        missing_classes=missing, params=used, seconds=time.perf_counter() - t0)
 
@@ -535,6 +584,7 @@ def label_image(
     cache: CRFCache | None = None,
     workers: int = 1,
     client: Any = None,
+    method: str = "crf",
     **crf_params,
 ) -> LabelResult:
     """Turn sparse strokes into a dense label image with a fully connected CRF.
@@ -571,6 +621,12 @@ def label_image(
         threads would not help); > 1 starts a local dask cluster.
     client : dask.distributed.Client or str, optional
         Run the tiles on this dask cluster (or scheduler address) instead.
+    method : {"crf", "features+crf", "features"}
+        "crf": the CRF on the strokes alone (default; best measured on the
+        GrabCut human strokes). "features+crf": a pixel classifier trained
+        on the strokes (multi-scale features of all bands, see
+        :mod:`~napari_crf_label.features`) gives the CRF's unary prior.
+        "features": the classifier alone (no CRF).
     **crf_params
         Fields of :class:`~napari_crf_label.crf.CRFParams` (``gt_prob``,
         ``sxy_gaussian``, ``compat_gaussian``, ``sxy_bilateral``, ``schan``,
@@ -607,7 +663,8 @@ def label_image(
     (np.uint8(1), np.uint8(2))
     """
     return _consume(iter_label_image(image, strokes, classes=classes, window=window, overlap=overlap, scale=scale,
-                                     cache=cache, workers=workers, client=client, **crf_params), progress)
+                                     cache=cache, workers=workers, client=client, method=method, **crf_params),
+                    progress)
 
 
 def label_raster(
@@ -623,6 +680,7 @@ def label_raster(
     workers: int = 1,
     client: Any = None,
     overwrite: bool = False,
+    method: str = "crf",
     **crf_params,
 ) -> RasterResult:
     """Label a (Geo)TIFF larger than memory, window by window, into a tiled GeoTIFF.
@@ -641,13 +699,14 @@ def label_raster(
     """
     return _consume(iter_label_raster(image_path, strokes_path, out_path, classes=classes, window=window,
                                       overlap=overlap, scale=scale, workers=workers, client=client,
-                                      overwrite=overwrite, **crf_params), progress)
+                                      overwrite=overwrite, method=method, **crf_params), progress)
 
 
 def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path: str | Path, *,
                       classes: ClassSet | list[str] | str | None = None, window: int | None = None,
                       overlap: int | None = None, scale: float = 1.0, workers: int = 1, client: Any = None,
-                      overwrite: bool = False, **crf_params) -> Generator[tuple[int, int], None, RasterResult]:
+                      overwrite: bool = False, method: str = "crf",
+                      **crf_params) -> Generator[tuple[int, int], None, RasterResult]:
     """Do what :func:`label_raster` does, yielding ``(tiles done, tiles total)``."""
     import rasterio
 
@@ -664,6 +723,8 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     height, width = info["shape"]
     cls = _resolve_classes(classes, source.max_stroke() if classes is None else 0)
     n = len(cls)
+    if method not in METHODS:
+        raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     plan = _plan(source, n, params, scale, window, overlap, source.stretch(), keep_probabilities=False)
     core_counts = source.stroke_counts([t.core for t in plan.tasks], n).sum(axis=0)
     if core_counts[1:].sum() == 0:
@@ -675,6 +736,9 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     side = int(np.sqrt(tile_full))
     check_memory(estimate_run_bytes((side, side), _crf_shape((side, side), scale), in_flight, n, source.bands),
                  f"labelling {height} x {width} pixels in {len(plan.tasks)} tile(s)")
+    if method != "crf" and n > 1:
+        classifier = yield from _fit_classifier(source, plan)
+        plan.spec = replace(plan.spec, method=method, classifier=classifier)
     prior = yield from _coarse_prior(source, plan)
     profile = {"driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
                "crs": info["crs"], "transform": info["transform"], "nodata": 0, "compress": "deflate",
@@ -692,5 +756,5 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
             else:
                 yield item
     used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
-            "tiles": len(plan.tasks), "workers": workers, **params.as_dict()}
+            "tiles": len(plan.tasks), "workers": workers, "method": method, **params.as_dict()}
     return RasterResult(Path(out_path), cls, counts, missing, used, time.perf_counter() - t0)
