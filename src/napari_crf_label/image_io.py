@@ -139,6 +139,16 @@ def _read_tiff(path: Path) -> ImageData:
             transform = src.transform if crs is not None else None
             colorinterp = [c.name for c in src.colorinterp]
             profile = {"driver": src.driver, "dtype": src.dtypes[0], "nodata": nodata, "count": src.count}
+    array, valid = bands_to_image(bands, nodata, colorinterp)
+    return ImageData(array=np.ascontiguousarray(array), valid=valid, crs=crs, transform=transform, profile=profile)
+
+
+def bands_to_image(bands: np.ndarray, nodata: float | None, colorinterp: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Turn rasterio's (C, H, W) bands into an (H, W, C) array and its valid mask.
+
+    An alpha band becomes the mask (0 = no data) and is dropped; pixels equal
+    to ``nodata`` in every band, and NaN pixels of float data, are no data.
+    """
     array = np.moveaxis(bands, 0, -1)
     valid = np.ones(array.shape[:2], bool)
     if "alpha" in colorinterp and array.shape[2] > 1:
@@ -146,13 +156,10 @@ def _read_tiff(path: Path) -> ImageData:
         valid &= array[..., a] > 0
         array = np.delete(array, a, axis=2)
     if nodata is not None:
-        if np.isnan(nodata):
-            valid &= ~np.isnan(array).all(axis=2)
-        else:
-            valid &= ~(array == nodata).all(axis=2)
+        valid &= ~(np.isnan(array).all(axis=2) if np.isnan(nodata) else (array == nodata).all(axis=2))
     if array.dtype.kind == "f":
         valid &= ~np.isnan(array).any(axis=2)
-    return ImageData(array=np.ascontiguousarray(array), valid=valid, crs=crs, transform=transform, profile=profile)
+    return np.ascontiguousarray(array), valid
 
 
 def _read_pillow(path: Path) -> ImageData:

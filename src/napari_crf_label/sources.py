@@ -13,7 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .image_io import ImageData, ImageReadError, band_histograms, band_stretch, merge_histograms
+from .image_io import (
+    ImageData,
+    ImageReadError,
+    band_histograms,
+    band_stretch,
+    bands_to_image,
+    merge_histograms,
+)
 from .strokes import StrokesError
 from .tiling import Tile, split_axis
 
@@ -146,16 +153,7 @@ class RasterSource:
             colorinterp = [c.name for c in src.colorinterp]
         with self._open(self.strokes_path) as st:
             strokes = st.read(1, window=window).astype(np.int32)
-        array = np.moveaxis(bands, 0, -1)
-        valid = np.ones(array.shape[:2], bool)
-        if "alpha" in colorinterp and array.shape[2] > 1:
-            a = colorinterp.index("alpha")
-            valid &= array[..., a] > 0
-            array = np.delete(array, a, axis=2)
-        if nodata is not None:
-            valid &= ~(np.isnan(array).all(axis=2) if np.isnan(nodata) else (array == nodata).all(axis=2))
-        if array.dtype.kind == "f":
-            valid &= ~np.isnan(array).any(axis=2)
+        array, valid = bands_to_image(bands, nodata, colorinterp)
         if strokes.min(initial=0) < 0:
             raise StrokesError(f"{self.strokes_path}: strokes hold negative values")
         strokes[~valid] = 0
