@@ -35,7 +35,10 @@ def test_strokes_inside_eroded_regions_and_budget(budget):
     assert not (s == 4).any() and not s[5:9, 5:9].any()
     labelled = (truth != 4).sum()
     assert budget * labelled <= painted.sum() <= budget * labelled + 3 * 80 + 9  # stops right after the budget
-    assert set(np.unique(s[painted])) == {1, 2, 3}  # every paintable region got a stroke
+    if budget >= 0.01:
+        assert set(np.unique(s[painted])) == {1, 2, 3}  # every paintable region got a stroke
+    else:  # a tiny budget runs out after the largest regions' first strokes
+        assert {1, 2} <= set(np.unique(s[painted]))
 
 
 def test_seeded_determinism():
