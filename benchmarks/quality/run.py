@@ -29,8 +29,22 @@ from simulate import simulate_strokes  # noqa: E402
 from napari_crf_label import label_image  # noqa: E402
 from napari_crf_label.metrics import boundary_f_score, mean_iou, pixel_accuracy  # noqa: E402
 
-ORIGINAL = {"gt_prob": 0.5, "compat_gaussian": 0, "sxy_bilateral": 60, "schan": 1, "compat_bilateral": 100,
-            "iterations": 30}
+ORIGINAL = {"compat_gaussian": 0, "sxy_bilateral": 60, "schan": 1, "compat_bilateral": 100, "iterations": 30}
+
+
+def original_tool(image: np.ndarray, strokes: np.ndarray, names: list[str]) -> np.ndarray:
+    """Return labels as the original tool made them (see ../shared/reference/original-tool.md).
+
+    It used pydensecrf's unary_from_labels with N + 1 labels and gt_prob 0.5
+    (a painted class 0.5, each other label 0.5 / N); over N labels that is
+    gt_prob N / (2N - 1). Bilateral kernel only, 30 iterations, then a
+    5-pixel median filter.
+    """
+    from scipy.ndimage import median_filter
+
+    n = len(names)
+    labels = label_image(image, strokes, classes=names, gt_prob=n / (2 * n - 1), **ORIGINAL).labels
+    return median_filter(labels, size=5)
 
 
 def load_set(name: str, root: Path) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]:
@@ -64,14 +78,17 @@ def load_folder(folder: Path, ignore: list[int]) -> Iterator[tuple]:
         yield img.stem, np.array(Image.open(img).convert("RGB")), truth, np.isin(mask, ignore), None
 
 
-def method_results(image: np.ndarray, strokes: np.ndarray, n: int) -> dict[str, tuple[np.ndarray, float]]:
-    """Return {method: (labels, seconds)} for the five methods on one image."""
+def method_results(image: np.ndarray, strokes: np.ndarray, n: int, only: list[str] | None = None
+                   ) -> dict[str, tuple[np.ndarray, float]]:
+    """Return {method: (labels, seconds)} for the five methods (or those whose letter is in ``only``)."""
     from skimage.segmentation import random_walker
 
     out = {}
     names = [f"c{k}" for k in range(1, n + 1)]
 
     def timed(key, fn):
+        if only and key[0] not in only:
+            return
         t0 = time.perf_counter()
         with np.errstate(all="ignore"):
             import warnings
@@ -81,7 +98,7 @@ def method_results(image: np.ndarray, strokes: np.ndarray, n: int) -> dict[str, 
                 labels = fn()
         out[key] = (labels, time.perf_counter() - t0)
 
-    timed("a original CRF", lambda: label_image(image, strokes, classes=names, **ORIGINAL).labels)
+    timed("a original CRF", lambda: original_tool(image, strokes, names))
     timed("b CRF (default)", lambda: label_image(image, strokes, classes=names, method="crf").labels)
     timed("c CRF + features", lambda: label_image(image, strokes, classes=names, method="features+crf").labels)
     timed("d random_walker", lambda: random_walker(image.astype(float) / 255, strokes, beta=130,
@@ -108,6 +125,7 @@ def main() -> int:
     parser.add_argument("--split", choices=["all", "even", "odd"], default="all")
     parser.add_argument("--limit", type=int, help="at most this many images per set")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", nargs="*", default=None, help="letters of the methods to run (default all)")
     args = parser.parse_args()
 
     sets = {s: list(load_set(s, args.data)) for s in args.sets}
@@ -129,7 +147,7 @@ def main() -> int:
                 strokes = human if budget is None else simulate_strokes(truth_ok, budget, seed=args.seed + i)
                 if not strokes.any():
                     continue
-                for method, (labels, seconds) in method_results(image, strokes, n).items():
+                for method, (labels, seconds) in method_results(image, strokes, n, args.methods).items():
                     acc.setdefault(method, []).append((*score(labels, truth, ignore, strokes, n), seconds))
             for method, values in acc.items():
                 v = np.array(values)
