@@ -195,3 +195,13 @@ def test_unknown_method():
     image, _, strokes = two_region_scene()
     with pytest.raises(InputError, match="method must be one of"):
         label_image(image, strokes, method="magic")
+
+
+def test_feature_methods_on_a_coarser_classifier_grid(monkeypatch):
+    import napari_crf_label.labelling as labelling
+
+    monkeypatch.setattr(labelling, "CLASSIFIER_PIXELS", 4000)  # classify a 120 x 240 tile on a ~45 x 90 grid
+    image, truth, strokes = two_region_scene(height=120, width=240, boundary=100)
+    for method in ("features", "features+crf"):
+        r = label_image(image, strokes, method=method)
+        assert (r.labels == truth).mean() > 0.97

@@ -23,7 +23,7 @@ from .classes import ClassSet
 from .crf import CRFParams, TileCRF
 from .errors import InputError
 from .image_io import ImageData, apply_stretch, as_image_data
-from .resample import resize_bands, upsample_argmax
+from .resample import resample_linear, resize_bands, upsample_argmax
 from .resources import available_memory, check_memory, crf_bytes, estimate_run_bytes
 from .sources import ArraySource, RasterSource
 from .strokes import downscale_strokes, validate_strokes
@@ -40,6 +40,8 @@ DEFAULT_WINDOW = 1024
 DEFAULT_HALO = 128
 #: Labelling methods: CRF alone, CRF with a pixel-classifier prior, classifier alone.
 METHODS = ("crf", "features+crf", "features")
+#: Largest grid the pixel classifier of the feature methods works on, per tile.
+CLASSIFIER_PIXELS = 1_000_000
 #: Pixel budget of the coarse whole-scene pass that informs every tile of a tiled run.
 COARSE_PIXELS = 1_000_000
 #: Weight of the coarse pass in the unary of unpainted pixels of tiles that hold strokes
@@ -285,11 +287,22 @@ def iter_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | N
     return TileResult(task, labels, probs)
 
 
+def _classifier_shape(shape: tuple[int, int]) -> tuple[int, int]:
+    """Return the grid the pixel classifier works on for a CRF-resolution tile (at most CLASSIFIER_PIXELS)."""
+    return _crf_shape(shape, min(1.0, (CLASSIFIER_PIXELS / (shape[0] * shape[1])) ** 0.5))
+
+
 def _classifier_probabilities(spec: RunSpec, image_c: np.ndarray) -> np.ndarray:
-    """Return the pixel classifier's (N, h, w) probabilities for a CRF-resolution tile."""
+    """Return the pixel classifier's (N, h, w) probabilities for a CRF-resolution tile.
+
+    Large tiles are classified on a coarser grid and the probabilities
+    resampled back: features and prediction cost grow with the pixels.
+    """
     from .features import pixel_features
 
-    return spec.classifier.predict_proba(pixel_features(image_c, spec.classifier.params.sigmas))
+    grid = _classifier_shape(image_c.shape[:2])
+    p = spec.classifier.predict_proba(pixel_features(resize_bands(image_c, grid), spec.classifier.params.sigmas))
+    return p if grid == image_c.shape[:2] else resample_linear(p, image_c.shape[:2]).astype(np.float32)
 
 
 def _fit_classifier(source: Any, plan: _Plan) -> Generator[tuple[int, int], None, Any]:
@@ -302,15 +315,13 @@ def _fit_classifier(source: Any, plan: _Plan) -> Generator[tuple[int, int], None
         if not plan.counts[i, 1:].any():
             continue
         image, valid, strokes = source.read(task.outer)
-        crf_shape = _crf_shape(task.outer.shape, spec.scale)
-        features = pixel_features(resize_bands(apply_stretch(image, valid, spec.stretch), crf_shape),
+        grid = _classifier_shape(_crf_shape(task.outer.shape, spec.scale))
+        features = pixel_features(resize_bands(apply_stretch(image, valid, spec.stretch), grid),
                                   classifier.params.sigmas)
-        strokes_c = downscale_strokes(strokes, crf_shape)
-        r0, r1 = (round((t - task.outer.y0) * spec.scale) for t in (task.core.y0, task.core.y1))
-        c0, c1 = (round((t - task.outer.x0) * spec.scale) for t in (task.core.x0, task.core.x1))
-        core_only = np.zeros_like(strokes_c)
-        core_only[r0:r1, c0:c1] = strokes_c[r0:r1, c0:c1]  # each stroke pixel trains once
-        classifier.add_samples(features, core_only)
+        rows, cols = task.core_in_outer
+        core_only = np.zeros_like(strokes)
+        core_only[rows, cols] = strokes[rows, cols]  # each stroke pixel trains once
+        classifier.add_samples(features, downscale_strokes(core_only, grid))
         yield 0, len(plan.tasks)
     return classifier.fit()
 
