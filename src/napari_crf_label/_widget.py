@@ -153,9 +153,10 @@ class CRFLabelWidget(QWidget):
         run = QGroupBox("Run")
         form = QFormLayout(run)
         self.window = QSpinBox(minimum=0, maximum=100_000, singleStep=256, specialValueText="auto",
-                               toolTip="Tile size in image pixels; auto = 2048 pixels at CRF resolution.")
+                               toolTip="Largest tile in image pixels; auto = 1024 pixels at CRF resolution.")
         self.overlap = QSpinBox(minimum=-1, maximum=50_000, singleStep=32, value=-1, specialValueText="auto",
-                                toolTip="Overlap of neighbouring tiles in image pixels; auto = 1/8 of the window.")
+                                toolTip="Context read around each tile, in image pixels; "
+                                        "auto = 128 pixels at CRF resolution.")
         self.scale = QDoubleSpinBox(minimum=0.01, maximum=1.0, singleStep=0.05, value=1.0, decimals=3,
                                     toolTip="Downscale factor for the CRF (like the original -s): 0.25 runs "
                                             "the CRF at a quarter of the size and scales the result back.")
