@@ -88,6 +88,8 @@ def test_paint_with_brush_run_export_in_shown_window(make_napari_viewer, qtbot, 
     out.mkdir()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(out))
     qtbot.mouseClick(widget.export_button, Qt.MouseButton.LeftButton)
+    assert not widget.export_button.isEnabled()  # writing in the background
+    qtbot.waitUntil(lambda: widget.export_worker is None, timeout=30_000)
     mat = loadmat(out / "field photo.v1_mres.mat")
     assert np.array_equal(mat["sparse"], painted.astype(np.int32))
     assert np.array_equal(np.array(Image.open(out / "field photo.v1_label.png")), result)

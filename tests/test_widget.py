@@ -177,7 +177,9 @@ def test_export_asks_before_overwriting(scene_viewer, qtbot, tmp_path, monkeypat
     viewer.layers["scene strokes"].data = strokes.astype(np.uint8)
     w.run()
     wait_for_run(qtbot, w)
-    paths = w.export(tmp_path)
+    assert w.export(tmp_path) is not None
+    qtbot.waitUntil(lambda: w.export_worker is None, timeout=30_000)
+    paths = w.last_export
     assert sorted(p.name for p in tmp_path.glob("scene_*")) == sorted(
         ["scene_mres.mat", "scene_mres.png", "scene_report.txt", "scene_label.png", "scene_session.npz"])
     mat = loadmat(paths["mat"])
@@ -188,6 +190,7 @@ def test_export_asks_before_overwriting(scene_viewer, qtbot, tmp_path, monkeypat
     assert paths["report"].read_text() == "keep me"
     monkeypatch.setattr(w, "_confirm_overwrite", lambda names: True)
     w.export(tmp_path)
+    qtbot.waitUntil(lambda: w.export_worker is None, timeout=30_000)
     assert paths["report"].read_text().startswith("napari-crf-label report")
 
 
@@ -378,3 +381,23 @@ def test_memory_guard_is_a_notification(scene_viewer, qtbot, notes, monkeypatch)
     wait_for_run(qtbot, w)
     assert any("of memory is available" in m for m in notes.messages)
     assert "scene CRF labels" not in viewer.layers
+
+
+def test_export_failure_is_a_notification(scene_viewer, qtbot, tmp_path, monkeypatch, notes):
+    import errno
+
+    viewer, w, truth, strokes = scene_viewer
+    w.class_names.setText("dark, bright")
+    w.use_names_button.click()
+    viewer.layers["scene strokes"].data = strokes.astype(np.uint8)
+    w.run()
+    wait_for_run(qtbot, w)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("napari_crf_label._widget.export_all", full)
+    w.export(tmp_path)
+    qtbot.waitUntil(lambda: w.export_worker is None, timeout=30_000)
+    assert any("Export failed" in m and "No space left" in m for m in notes.messages)
+    assert w.export_button.isEnabled() and w.last_export is None

@@ -50,7 +50,7 @@ from ._layers import (
 )
 from .classes import ClassSet, read_class_files
 from .crf import CRFParams
-from .errors import InputError, OutputExistsError
+from .errors import InputError
 from .export import export_all, output_paths
 from .image_io import ImageData
 from .labelling import METHODS, CRFCache, LabelResult, iter_label_image
@@ -95,6 +95,8 @@ class CRFLabelWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.worker = None
+        self.export_worker = None
+        self.last_export: dict[str, Path] | None = None
         self._progress: progress | None = None
         self._states: dict[int, _ImageState] = {}
         self._watched: set[int] = set()
@@ -487,12 +489,20 @@ class CRFLabelWidget(QWidget):
         """Return the output file stem of an image."""
         return data.path.stem if data.path is not None else image.name
 
-    def export(self, outdir: str | Path | None = None) -> dict[str, Path] | None:
-        """Write all outputs of the last run into ``outdir`` (asked for if None)."""
+    def export(self, outdir: str | Path | None = None) -> Any:
+        """Write all outputs of the last run into ``outdir`` (asked for if None).
+
+        The files are written in a worker thread, so the viewer stays
+        responsive; returns that worker (None when nothing is exported).
+        ``last_export`` holds the written paths once it is done.
+        """
         image = self.image_layer
         state = self._states.get(id(image)) if image is not None else None
         if image is None or state is None or state.result is None:
             show_error("Run the CRF before exporting.")
+            return None
+        if self.export_worker is not None:
+            show_info("An export is already going on.")
             return None
         data = image_data_from_layer(image)
         if outdir is None:
@@ -510,14 +520,26 @@ class CRFLabelWidget(QWidget):
                 show_info("Export cancelled; existing files kept.")
                 return None
             overwrite = True
-        try:
-            written = export_all(state.result, data, outdir, stem, annotation_seconds=state.clock.seconds or None,
-                                 overwrite=overwrite)
-        except (OSError, OutputExistsError, InputError) as exc:
-            show_error(f"Export failed: {exc}")
-            return None
+        self.last_export = None
+        self.export_worker = create_worker(export_all, state.result, data, outdir, stem,
+                                           annotation_seconds=state.clock.seconds or None, overwrite=overwrite,
+                                           _start_thread=False, _ignore_errors=True)
+        self.export_worker.returned.connect(lambda written: self._on_exported(written, outdir))
+        self.export_worker.errored.connect(lambda exc: show_error(f"Export failed: {exc}"))
+        self.export_worker.finished.connect(self._on_export_finished)
+        self.export_button.setEnabled(False)
+        self.export_worker.start()
+        return self.export_worker
+
+    def _on_exported(self, written: dict[str, Path], outdir: str | Path) -> None:
+        """Report the written files."""
+        self.last_export = written
         self._update_status(f"Exported {len(written)} files to {outdir}.")
-        return written
+
+    def _on_export_finished(self) -> None:
+        """Allow the next export."""
+        self.export_worker = None
+        self.export_button.setEnabled(True)
 
     def _confirm_overwrite(self, names: list[str]) -> bool:
         """Ask whether to replace existing output files."""
