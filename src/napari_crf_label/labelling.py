@@ -51,6 +51,12 @@ PRIOR_WEIGHT = 0.5
 ProgressCallback = Callable[[int, int], None]
 
 
+def _proportions(classes: ClassSet, counts: np.ndarray) -> dict[str, float]:
+    """Return each class's share of labelled pixels from label counts (index 0 = no data)."""
+    total = max(int(counts[1:].sum()), 1)
+    return {name: float(c) / total for name, c in zip(classes.names, counts[1:])}
+
+
 @dataclass
 class LabelResult:
     """The dense labelling of one image.
@@ -86,9 +92,7 @@ class LabelResult:
 
     def proportions(self) -> dict[str, float]:
         """Return each class's share of the labelled (valid) pixels."""
-        counts = np.bincount(self.labels.ravel(), minlength=len(self.classes) + 1)[1:]
-        total = max(int(counts.sum()), 1)
-        return {name: float(c) / total for name, c in zip(self.classes.names, counts)}
+        return _proportions(self.classes, np.bincount(self.labels.ravel(), minlength=len(self.classes) + 1))
 
 
 @dataclass
@@ -104,8 +108,7 @@ class RasterResult:
 
     def proportions(self) -> dict[str, float]:
         """Return each class's share of the labelled (valid) pixels."""
-        total = max(int(self.counts[1:].sum()), 1)
-        return {name: float(c) / total for name, c in zip(self.classes.names, self.counts[1:])}
+        return _proportions(self.classes, self.counts)
 
 
 class CRFCache:
@@ -254,37 +257,48 @@ def iter_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | N
     elif spec.classifier is not None:
         q = _classifier_probabilities(spec, image_c)
         if spec.method == "features+crf":
-            cache = _NoCache() if cache is None else cache
-            key = (task.index, _fingerprint(image_c))
-            crf = cache.get(base, key, lambda: TileCRF(image_c, n, spec.params))
-            prior_q = spec.classifier.params.prior_weight * q + (1 - spec.classifier.params.prior_weight) / n
-            q = yield from crf.iter_infer(strokes_c, prior_q)
+            weight = spec.classifier.params.prior_weight
+            q = yield from _cached_infer(cache, base, task.index, image_c, strokes_c, spec,
+                                         weight * q + (1 - weight) / n, warm=False)
     else:
         unary_prior = None
         if prior is not None:
             unary_prior = prior.sample(task.outer, crf_shape)
             if strokes_c.any():  # the tile's own strokes lead; the coarse pass fills in
                 unary_prior = PRIOR_WEIGHT * unary_prior + (1 - PRIOR_WEIGHT) / n
-        cache = _NoCache() if cache is None else cache
-        key = (task.index, _fingerprint(image_c))
-        crf = cache.get(base, key, lambda: TileCRF(image_c, n, spec.params))
-        init, iterations = cache.start(key)
-        q = yield from crf.iter_infer(strokes_c, unary_prior, iterations=iterations, init=init)
-        cache.remember(key, q)
+        q = yield from _cached_infer(cache, base, task.index, image_c, strokes_c, spec, unary_prior)
     rows, cols = task.core_in_outer
     labels = upsample_argmax(q, task.outer.shape, rows, cols)
     core_strokes, core_valid = strokes[rows, cols], valid[rows, cols]
     labels[core_strokes > 0] = core_strokes[core_strokes > 0]
     labels[~core_valid] = 0
+    if not spec.keep_probabilities:
+        return TileResult(task, labels, np.zeros((n, 0, 0), np.float32))
     # the core's share of the CRF grid, aligned with the scene's CRF grid
     r = np.arange(round(task.core.y0 * spec.scale), round(task.core.y1 * spec.scale)) - round(
         task.outer.y0 * spec.scale)
     c = np.arange(round(task.core.x0 * spec.scale), round(task.core.x1 * spec.scale)) - round(
         task.outer.x0 * spec.scale)
-    if not spec.keep_probabilities:
-        return TileResult(task, labels, np.zeros((n, 0, 0), np.float32))
     probs = q[:, np.clip(r, 0, q.shape[1] - 1)][:, :, np.clip(c, 0, q.shape[2] - 1)]
     return TileResult(task, labels, probs)
+
+
+def _cached_infer(cache: CRFCache | None, base: tuple, name: object, image: np.ndarray, strokes: np.ndarray,
+                  spec: RunSpec, prior: np.ndarray | None = None, warm: bool = True
+                  ) -> Generator[None, None, np.ndarray]:
+    """Run the CRF of ``image`` (built once per cache configuration) and return its marginals.
+
+    ``name`` tells the tile (or the coarse pass) apart; ``warm`` lets a
+    warm-start cache start from this CRF's previous marginals.
+    """
+    cache = _NoCache() if cache is None else cache
+    key = (name, _fingerprint(image))
+    crf = cache.get(base, key, lambda: TileCRF(image, spec.n_classes, spec.params))
+    init, iterations = cache.start(key) if warm else (None, None)
+    q = yield from crf.iter_infer(strokes, prior, iterations=iterations, init=init)
+    if warm:
+        cache.remember(key, q)
+    return q
 
 
 def _classifier_shape(shape: tuple[int, int]) -> tuple[int, int]:
@@ -386,12 +400,7 @@ def _coarse_prior(source: Any, plan: _Plan, cache: CRFCache | None = None, base:
     f = min(1.0, (COARSE_PIXELS / (height * width)) ** 0.5)
     shape = _crf_shape((height, width), f)
     image, strokes = source.overview(shape, plan.spec.stretch)
-    cache = _NoCache() if cache is None else cache
-    key = ("coarse", _fingerprint(image))
-    crf = cache.get(base, key, lambda: TileCRF(image, plan.spec.n_classes, plan.spec.params))
-    init, iterations = cache.start(key)
-    q = yield from _with_progress(crf.iter_infer(strokes, iterations=iterations, init=init), 0, len(plan.tasks))
-    cache.remember(key, q)
+    q = yield from _with_progress(_cached_infer(cache, base, "coarse", image, strokes, plan.spec), 0, len(plan.tasks))
     return CoarsePrior(q, (height, width), shape)
 
 
