@@ -129,7 +129,7 @@ def _is_huge_tiff(path: Path) -> bool:
 def _run_streamed(image_path: Path, strokes_path: Path, classes: ClassSet | None, outdir: Path, common: dict,
                   overwrite: bool) -> int:
     """Label a raster window by window; write the label GeoTIFF and a report."""
-    from .export import atomic_path
+    from .export import atomic_path, raster_report_text
     from .labelling import label_raster
 
     if image_path.suffix.lower() not in (".tif", ".tiff"):
@@ -141,17 +141,8 @@ def _run_streamed(image_path: Path, strokes_path: Path, classes: ClassSet | None
     if report.exists() and not overwrite:
         raise OutputExistsError(f"{report} exists; pass --overwrite to replace it")
     result = label_raster(image_path, strokes_path, out, classes=classes, overwrite=overwrite, **common)
-    lines = ["napari-crf-label report (streamed)", f"image: {image_path}", f"strokes: {strokes_path}",
-             f"pixels: {int(result.counts.sum())} total, {int(result.counts[1:].sum())} with data", "",
-             "class proportions (of pixels with data):"]
-    lines += [f"  {k:3d} {name}: {share:.4f} ({share * 100:.2f}%)"
-              for k, (name, share) in enumerate(result.proportions().items(), start=1)]
-    if result.missing_classes:
-        lines.append(f"classes without strokes (absent): {', '.join(result.missing_classes)}")
-    lines += ["", f"processing time: {result.seconds:.1f} s", "", "parameters:"]
-    lines += [f"  {k}: {v}" for k, v in result.params.items()]
     with atomic_path(report, overwrite=overwrite) as tmp:
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        tmp.write_text(raster_report_text(image_path, strokes_path, result), encoding="utf-8")
     print(f"labelled {image_path} in {result.seconds:.1f} s ({result.params['tiles']} tile(s), streamed)")
     print(out)
     print(report)

@@ -201,18 +201,35 @@ def report_text(data: ImageData, result: LabelResult, annotation_seconds: float 
         "class proportions (of pixels with data):",
     ]
     painted = np.bincount(result.strokes.ravel(), minlength=len(result.classes) + 1)[1:]
-    for (name, share), k in zip(result.proportions().items(), range(len(result.classes))):
-        lines.append(f"  {k + 1:3d} {name}: {share:.4f} ({share * 100:.2f}%), {int(painted[k])} stroke pixels")
-    if result.missing_classes:
-        lines.append(f"classes without strokes (absent): {', '.join(result.missing_classes)}")
-    lines += [
-        "",
-        f"annotation time: {_seconds(annotation_seconds)}",
-        f"processing time: {_seconds(result.seconds)}",
-        "",
-        "parameters:",
-    ]
-    lines += [f"  {k}: {v}" for k, v in result.params.items()]
+    lines += _class_lines(result.proportions(), result.missing_classes,
+                          [f", {int(c)} stroke pixels" for c in painted])
+    lines += ["", f"annotation time: {_seconds(annotation_seconds)}"]
+    lines += _tail_lines(result.seconds, result.params)
+    return "\n".join(lines) + "\n"
+
+
+def _class_lines(proportions: dict[str, float], missing: list[str], extra: list[str] | None = None) -> list[str]:
+    """Return the report's per-class lines (and the classes without strokes)."""
+    extra = extra or [""] * len(proportions)
+    lines = [f"  {k:3d} {name}: {share:.4f} ({share * 100:.2f}%){more}"
+             for k, ((name, share), more) in enumerate(zip(proportions.items(), extra), start=1)]
+    if missing:
+        lines.append(f"classes without strokes (absent): {', '.join(missing)}")
+    return lines
+
+
+def _tail_lines(seconds: float, params: dict) -> list[str]:
+    """Return the report's processing time and parameter lines."""
+    return [f"processing time: {_seconds(seconds)}", "", "parameters:", *(f"  {k}: {v}" for k, v in params.items())]
+
+
+def raster_report_text(image_path: Path, strokes_path: Path, result) -> str:
+    """Return the report of a streamed run (a RasterResult): paths, pixel counts, classes, time, parameters."""
+    lines = ["napari-crf-label report (streamed)", f"image: {image_path}", f"strokes: {strokes_path}",
+             f"pixels: {int(result.counts.sum())} total, {int(result.counts[1:].sum())} with data", "",
+             "class proportions (of pixels with data):"]
+    lines += _class_lines(result.proportions(), result.missing_classes)
+    lines += ["", *_tail_lines(result.seconds, result.params)]
     return "\n".join(lines) + "\n"
 
 
