@@ -32,6 +32,15 @@ def wait_for_run(qtbot, widget, timeout=60_000):
     qtbot.waitUntil(lambda: widget.worker is None, timeout=timeout)
 
 
+def paint_and_run(qtbot, viewer, widget, strokes, names="dark, bright", image="scene"):
+    """Type class names, put strokes on the new strokes layer, run the CRF and wait for it."""
+    widget.class_names.setText(names)
+    widget.use_names_button.click()
+    viewer.layers[f"{image} strokes"].data = strokes.astype(np.uint8)
+    widget.run()
+    wait_for_run(qtbot, widget)
+
+
 @pytest.fixture
 def scene_viewer(make_napari_viewer):
     viewer = make_napari_viewer()
@@ -133,11 +142,7 @@ def test_run_errors_become_notifications(scene_viewer, qtbot, notes):
 
 def test_class_without_strokes_warns(scene_viewer, qtbot, notes):
     viewer, w, truth, strokes = scene_viewer
-    w.class_names.setText("dark, bright, cloud")
-    w.use_names_button.click()
-    viewer.layers["scene strokes"].data = strokes.astype(np.uint8)
-    w.run()
-    wait_for_run(qtbot, w)
+    paint_and_run(qtbot, viewer, w, strokes, names="dark, bright, cloud")
     assert any("No strokes for cloud" in m for m in notes.messages)
     assert not (np.asarray(viewer.layers["scene CRF labels"].data) == 3).any()
 
@@ -172,11 +177,7 @@ def test_cancel_mid_run(make_napari_viewer, qtbot, notes):
 
 def test_export_asks_before_overwriting(scene_viewer, qtbot, tmp_path, monkeypatch):
     viewer, w, truth, strokes = scene_viewer
-    w.class_names.setText("dark, bright")
-    w.use_names_button.click()
-    viewer.layers["scene strokes"].data = strokes.astype(np.uint8)
-    w.run()
-    wait_for_run(qtbot, w)
+    paint_and_run(qtbot, viewer, w, strokes)
     assert w.export(tmp_path) is not None
     qtbot.waitUntil(lambda: w.export_worker is None, timeout=30_000)
     paths = w.last_export
@@ -374,11 +375,7 @@ def test_memory_guard_is_a_notification(scene_viewer, qtbot, notes, monkeypatch)
     viewer, w, truth, strokes = scene_viewer
     monkeypatch.setattr("napari_crf_label.labelling.available_memory", lambda: 1000)
     monkeypatch.setattr("napari_crf_label.resources.available_memory", lambda: 1000)
-    w.class_names.setText("dark, bright")
-    w.use_names_button.click()
-    viewer.layers["scene strokes"].data = strokes.astype(np.uint8)
-    w.run()
-    wait_for_run(qtbot, w)
+    paint_and_run(qtbot, viewer, w, strokes)
     assert any("of memory is available" in m for m in notes.messages)
     assert "scene CRF labels" not in viewer.layers
 
@@ -387,11 +384,7 @@ def test_export_failure_is_a_notification(scene_viewer, qtbot, tmp_path, monkeyp
     import errno
 
     viewer, w, truth, strokes = scene_viewer
-    w.class_names.setText("dark, bright")
-    w.use_names_button.click()
-    viewer.layers["scene strokes"].data = strokes.astype(np.uint8)
-    w.run()
-    wait_for_run(qtbot, w)
+    paint_and_run(qtbot, viewer, w, strokes)
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
