@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -110,6 +111,15 @@ def _position_features(height: int, width: int, sxy: float) -> np.ndarray:
     return np.stack([xx.ravel() / sxy, yy.ravel() / sxy])
 
 
+def drain(gen: Generator) -> Any:
+    """Run a generator to its end and return its return value (its yields only mark progress)."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
 class TileCRF:
     """A dense CRF whose pairwise kernels are built for one image tile.
 
@@ -198,12 +208,7 @@ class TileCRF:
         gt_prob, iterations : optional
             Override the values in ``params``.
         """
-        gen = self.iter_infer(strokes, prior, gt_prob, iterations)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                return stop.value
+        return drain(self.iter_infer(strokes, prior, gt_prob, iterations))
 
 
 def crf_probabilities(image: np.ndarray, strokes: np.ndarray, n_classes: int,

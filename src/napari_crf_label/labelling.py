@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .classes import ClassSet
-from .crf import CRFParams, TileCRF
+from .crf import CRFParams, TileCRF, drain
 from .errors import InputError
 from .image_io import ImageData, apply_stretch, as_image_data
 from .resample import resample_linear, resize_bands, upsample_argmax
@@ -342,12 +342,7 @@ def _fit_classifier(source: Any, plan: _Plan) -> Generator[tuple[int, int], None
 
 def run_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | None = None) -> TileResult:
     """Label one tile task to the end (the function worker processes run)."""
-    gen = iter_tile(source, task, spec, prior)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    return drain(iter_tile(source, task, spec, prior))
 
 
 def _resolve_classes(classes: ClassSet | list[str] | tuple[str, ...] | str | None, strokes_max: int) -> ClassSet:
