@@ -11,6 +11,7 @@ from scipy.io import loadmat
 from napari_crf_label._layers import META_KEY
 from napari_crf_label._reader import get_reader
 from napari_crf_label._widget import CRFLabelWidget
+from napari_crf_label.labelling import DEFAULT_METHOD
 
 from .conftest import two_region_scene
 
@@ -110,6 +111,20 @@ def test_paint_run_rerun_result_layer(scene_viewer, qtbot):
     assert [lay.name for lay in viewer.layers].count("scene CRF labels") == 1
     assert state.cache.builds == builds and state.cache.hits >= 1
     assert w.progress_bar.value() == w.progress_bar.maximum() == 1
+
+
+def test_method_defaults_to_the_best_measured_and_switches_to_crf_alone(scene_viewer, qtbot):
+    viewer, w, truth, strokes = scene_viewer
+    assert w.method.currentText() == DEFAULT_METHOD == "features+crf"
+    paint_and_run(qtbot, viewer, w, strokes)
+    state = w._states[id(viewer.layers["scene"])]
+    assert state.result.params["method"] == "features+crf"
+    assert (np.asarray(viewer.layers["scene CRF labels"].data) == truth).mean() > 0.99
+    w.method.setCurrentText("crf")
+    w.run_button.click()
+    wait_for_run(qtbot, w)
+    assert state.result.params["method"] == "crf"
+    assert (np.asarray(viewer.layers["scene CRF labels"].data) == truth).mean() > 0.99
 
 
 def test_result_layer_follows_image_transform(make_napari_viewer, qtbot):

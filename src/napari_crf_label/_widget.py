@@ -53,7 +53,7 @@ from .crf import CRFParams
 from .errors import InputError
 from .export import export_all, output_paths
 from .image_io import ImageData
-from .labelling import METHODS, CRFCache, LabelResult, iter_label_image
+from .labelling import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
 from .session import AnnotationClock, Session, SessionError, autosave_path, load_session, save_session
 
 if TYPE_CHECKING:
@@ -162,10 +162,13 @@ class CRFLabelWidget(QWidget):
         self.scale = QDoubleSpinBox(minimum=0.01, maximum=1.0, singleStep=0.05, value=1.0, decimals=3,
                                     toolTip="Downscale factor for the CRF (like the original -s): 0.25 runs "
                                             "the CRF at a quarter of the size and scales the result back.")
-        self.method = QComboBox(toolTip="crf: the CRF on your strokes (default, best measured on photos with "
-                                        "human strokes). features+crf: a pixel classifier trained on your strokes "
-                                        "guides the CRF. features: the classifier alone (if the CRF flips a class).")
+        self.method = QComboBox(toolTip="features+crf (default): a pixel classifier trained on your strokes, "
+                                        "and how near each pixel is to each class's strokes without crossing an "
+                                        "edge, guide the CRF. crf: the CRF on your strokes alone (often better "
+                                        "for a two-class cut-out). features: the classifier alone (if the CRF "
+                                        "flips a class).")
         self.method.addItems(list(METHODS))
+        self.method.setCurrentText(DEFAULT_METHOD)
         form.addRow("Method", self.method)
         form.addRow("Window", self.window)
         form.addRow("Overlap", self.overlap)

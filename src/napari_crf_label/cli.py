@@ -14,7 +14,7 @@ from .crf import CRFParams
 from .errors import InputError, OutputExistsError
 from .export import export_all
 from .image_io import read_image
-from .labelling import METHODS, label_image
+from .labelling import DEFAULT_METHOD, METHODS, label_image
 from .sample import sample_files
 from .strokes import read_strokes
 
@@ -32,9 +32,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="context read around each tile, in pixels (default: 128 at CRF resolution)")
     p.add_argument("-s", "--scale", type=float, default=1.0, help="downscale factor for the CRF, 0 < s <= 1")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.add_argument("--method", choices=METHODS, default="crf",
-                   help="crf: the CRF on the strokes (default); features+crf: a pixel classifier trained on the "
-                        "strokes gives the CRF's prior; features: the classifier alone")
+    p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
+                   help="features+crf (default): a pixel classifier trained on the strokes and the distance to "
+                        "them across edges give the CRF's prior; crf: the CRF on the strokes alone; "
+                        "features: the classifier alone")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes for the tiles (a local dask cluster when > 1; default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS",

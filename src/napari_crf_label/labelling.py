@@ -22,6 +22,7 @@ import numpy as np
 from .classes import ClassSet
 from .crf import CRFParams, TileCRF, drain
 from .errors import InputError
+from .geodesic import geodesic_distances, proximity
 from .image_io import ImageData, apply_stretch, as_image_data
 from .resample import resample_linear, resize_bands, upsample_argmax
 from .resources import available_memory, check_memory, crf_bytes, estimate_run_bytes
@@ -30,7 +31,7 @@ from .strokes import downscale_strokes, validate_strokes
 from .tiling import Tile, TileTask, tile_tasks
 
 __all__ = ["LabelResult", "RasterResult", "CRFCache", "label_image", "iter_label_image", "label_raster",
-           "DEFAULT_WINDOW", "DEFAULT_HALO", "COARSE_PIXELS"]
+           "DEFAULT_WINDOW", "DEFAULT_HALO", "COARSE_PIXELS", "DEFAULT_METHOD", "METHODS"]
 
 #: Default tile core size at CRF resolution (1 MP): tiles of about 1-2 MP
 #: keep the CRF fast, its kernel widths meaningful and memory per worker low.
@@ -38,12 +39,20 @@ DEFAULT_WINDOW = 1024
 #: Default context read around each core, at CRF resolution: about twice
 #: the appearance kernel's spatial width, so cores join without seams.
 DEFAULT_HALO = 128
-#: Labelling methods: CRF alone, CRF with a pixel-classifier prior, classifier alone.
+#: Labelling methods: CRF alone, CRF with a prior from the pixel classifier and the geodesic
+#: proximity to the strokes, classifier alone.
 METHODS = ("crf", "features+crf", "features")
+#: The method a run uses unless told otherwise: the best measured (benchmarks/quality/RESULTS.md).
+DEFAULT_METHOD = "features+crf"
 #: Largest grid the pixel classifier of the feature methods works on, per tile.
 CLASSIFIER_PIXELS = 1_000_000
 #: Pixel budget of the coarse whole-scene pass that informs every tile of a tiled run.
 COARSE_PIXELS = 1_000_000
+#: Pixel budget of the whole-scene grid of the geodesic proximity (``features+crf``).
+GEODESIC_PIXELS = 1_000_000
+#: Added to the classifier's probabilities before they meet the proximity, so
+#: that a class the classifier rules out can still win where only it is near.
+CLASSIFIER_FLOOR = 1e-3
 #: Weight of the coarse pass in the unary of unpainted pixels of tiles that hold strokes
 #: (tiles without strokes take it fully).
 PRIOR_WEIGHT = 0.5
@@ -195,7 +204,10 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class CoarsePrior:
-    """Whole-scene CRF probabilities at coarse resolution (or a crop of them)."""
+    """Whole-scene class probabilities at coarse resolution (or a crop of them).
+
+    Those of a coarse CRF (``crf`` runs) or the geodesic proximity (``features+crf``).
+    """
 
     probabilities: np.ndarray  # (N, h, w) for the crop
     scene_shape: tuple[int, int]  # full-resolution scene size
@@ -255,8 +267,11 @@ def iter_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | N
     if n == 1:
         q = np.ones((1, *crf_shape), np.float32)
     elif spec.classifier is not None:
-        q = _classifier_probabilities(spec, image_c)
+        q = _classifier_probabilities(spec, image_c, _extent(task.outer, source.shape))
         if spec.method == "features+crf":
+            if prior is not None:  # what a pixel looks like, times which strokes it is connected to
+                q = (q + CLASSIFIER_FLOOR) * prior.sample(task.outer, crf_shape)
+                q /= q.sum(axis=0, keepdims=True)
             weight = spec.classifier.params.prior_weight
             q = yield from _cached_infer(cache, base, task.index, image_c, strokes_c, spec,
                                          weight * q + (1 - weight) / n, warm=False)
@@ -306,7 +321,13 @@ def _classifier_shape(shape: tuple[int, int]) -> tuple[int, int]:
     return _crf_shape(shape, min(1.0, (CLASSIFIER_PIXELS / (shape[0] * shape[1])) ** 0.5))
 
 
-def _classifier_probabilities(spec: RunSpec, image_c: np.ndarray) -> np.ndarray:
+def _extent(window: Tile, scene: tuple[int, int]) -> tuple[float, float, float, float]:
+    """Return where a window lies in the scene: (top, bottom, left, right) as fractions."""
+    return window.y0 / scene[0], window.y1 / scene[0], window.x0 / scene[1], window.x1 / scene[1]
+
+
+def _classifier_probabilities(spec: RunSpec, image_c: np.ndarray, extent: tuple[float, float, float, float]
+                              ) -> np.ndarray:
     """Return the pixel classifier's (N, h, w) probabilities for a CRF-resolution tile.
 
     Large tiles are classified on a coarser grid and the probabilities
@@ -315,7 +336,8 @@ def _classifier_probabilities(spec: RunSpec, image_c: np.ndarray) -> np.ndarray:
     from .features import pixel_features
 
     grid = _classifier_shape(image_c.shape[:2])
-    p = spec.classifier.predict_proba(pixel_features(resize_bands(image_c, grid), spec.classifier.params.sigmas))
+    features = pixel_features(resize_bands(image_c, grid), spec.classifier.params.sigmas, extent)
+    p = spec.classifier.predict_proba(features)
     return p if grid == image_c.shape[:2] else resample_linear(p, image_c.shape[:2]).astype(np.float32)
 
 
@@ -331,7 +353,7 @@ def _fit_classifier(source: Any, plan: _Plan) -> Generator[tuple[int, int], None
         image, valid, strokes = source.read(task.outer)
         grid = _classifier_shape(_crf_shape(task.outer.shape, spec.scale))
         features = pixel_features(resize_bands(apply_stretch(image, valid, spec.stretch), grid),
-                                  classifier.params.sigmas)
+                                  classifier.params.sigmas, _extent(task.outer, source.shape))
         rows, cols = task.core_in_outer
         core_only = np.zeros_like(strokes)
         core_only[rows, cols] = strokes[rows, cols]  # each stroke pixel trains once
@@ -386,10 +408,36 @@ def _plan(source: Any, n: int, params: CRFParams, scale: float, window: int | No
     return _Plan(tasks, RunSpec(n, params, scale, stretch, keep_probabilities), counts, core, halo)
 
 
+def _scene_prior(source: Any, plan: _Plan, cache: CRFCache | None = None, base: tuple = ()
+                 ) -> Generator[tuple[int, int], None, CoarsePrior | None]:
+    """Return the whole-scene context every tile takes: geodesic proximity or a coarse CRF (or None)."""
+    if plan.spec.n_classes == 1:
+        return None
+    if plan.spec.method == "features+crf":
+        return (yield from _geodesic_prior(source, plan))
+    return (yield from _coarse_prior(source, plan, cache, base))
+
+
+def _geodesic_prior(source: Any, plan: _Plan) -> Generator[tuple[int, int], None, CoarsePrior]:
+    """Compute the geodesic proximity to the strokes over the whole scene (at most GEODESIC_PIXELS).
+
+    One scene-wide grid, so that a tile also knows the strokes of its
+    neighbours; the reach is kept in CRF pixels on a coarser grid.
+    """
+    height, width = source.shape
+    f = min(plan.spec.scale, (GEODESIC_PIXELS / (height * width)) ** 0.5)
+    shape = _crf_shape((height, width), f)
+    image, strokes = source.overview(shape, plan.spec.stretch)
+    params = plan.spec.classifier.params
+    distances = geodesic_distances(image, strokes, plan.spec.n_classes, params.edge_weight)
+    yield 0, len(plan.tasks)
+    return CoarsePrior(proximity(distances, params.reach * f / plan.spec.scale), (height, width), shape)
+
+
 def _coarse_prior(source: Any, plan: _Plan, cache: CRFCache | None = None, base: tuple = ()
                   ) -> Generator[tuple[int, int], None, CoarsePrior | None]:
-    """Run a CRF over the whole scene shrunk to about COARSE_PIXELS (tiled runs only)."""
-    if len(plan.tasks) == 1 or plan.spec.n_classes == 1 or plan.spec.method != "crf":
+    """Run a CRF over the whole scene shrunk to about COARSE_PIXELS (tiled CRF-only runs)."""
+    if len(plan.tasks) == 1 or plan.spec.method != "crf":
         return None
     height, width = source.shape
     f = min(1.0, (COARSE_PIXELS / (height * width)) ** 0.5)
@@ -502,7 +550,7 @@ def iter_label_image(
     cache: CRFCache | None = None,
     workers: int = 1,
     client: Any = None,
-    method: str = "crf",
+    method: str = DEFAULT_METHOD,
     **crf_params,
 ) -> Generator[tuple[int, int], None, LabelResult]:
     """Do what :func:`label_image` does, yielding ``(tiles done, tiles total)`` as it goes.
@@ -551,7 +599,7 @@ def iter_label_image(
 
     base = (n, params.kernel_key(), scale, plan.window, plan.halo, (height, width),
             None if plan.spec.stretch is None else plan.spec.stretch.tobytes())
-    prior = yield from _coarse_prior(source, plan, cache, base)
+    prior = yield from _scene_prior(source, plan, cache, base)
     labels = np.zeros((height, width), np.uint8 if n < 256 else np.uint16)
     probs = np.zeros((n, *crf_shape), np.float32)
 
@@ -599,7 +647,7 @@ def label_image(
     cache: CRFCache | None = None,
     workers: int = 1,
     client: Any = None,
-    method: str = "crf",
+    method: str = DEFAULT_METHOD,
     **crf_params,
 ) -> LabelResult:
     """Turn sparse strokes into a dense label image with a fully connected CRF.
@@ -636,12 +684,15 @@ def label_image(
         threads would not help); > 1 starts a local dask cluster.
     client : dask.distributed.Client or str, optional
         Run the tiles on this dask cluster (or scheduler address) instead.
-    method : {"crf", "features+crf", "features"}
-        "crf": the CRF on the strokes alone (default; best measured on the
-        GrabCut human strokes). "features+crf": a pixel classifier trained
-        on the strokes (multi-scale features of all bands, see
-        :mod:`~napari_crf_label.features`) gives the CRF's unary prior.
-        "features": the classifier alone (no CRF).
+    method : {"features+crf", "crf", "features"}
+        "features+crf" (default, :data:`DEFAULT_METHOD`): a random forest
+        trained on the strokes (multi-scale features of all bands, see
+        :mod:`~napari_crf_label.features`), times the geodesic proximity to
+        each class's strokes (:mod:`~napari_crf_label.geodesic`), gives the
+        CRF's unary prior. "crf": the CRF on the strokes alone (best for
+        two-class cut-outs with human strokes, see
+        ``benchmarks/quality/RESULTS.md``). "features": the classifier alone
+        (no CRF, no proximity), for when the CRF flips a class.
     **crf_params
         Fields of :class:`~napari_crf_label.crf.CRFParams` (``gt_prob``,
         ``sxy_gaussian``, ``compat_gaussian``, ``sxy_bilateral``, ``schan``,
@@ -695,7 +746,7 @@ def label_raster(
     workers: int = 1,
     client: Any = None,
     overwrite: bool = False,
-    method: str = "crf",
+    method: str = DEFAULT_METHOD,
     **crf_params,
 ) -> RasterResult:
     """Label a (Geo)TIFF larger than memory, window by window, into a tiled GeoTIFF.
@@ -720,7 +771,7 @@ def label_raster(
 def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path: str | Path, *,
                       classes: ClassSet | list[str] | str | None = None, window: int | None = None,
                       overlap: int | None = None, scale: float = 1.0, workers: int = 1, client: Any = None,
-                      overwrite: bool = False, method: str = "crf",
+                      overwrite: bool = False, method: str = DEFAULT_METHOD,
                       **crf_params) -> Generator[tuple[int, int], None, RasterResult]:
     """Do what :func:`label_raster` does, yielding ``(tiles done, tiles total)``."""
     import rasterio
@@ -754,7 +805,7 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     if method != "crf" and n > 1:
         classifier = yield from _fit_classifier(source, plan)
         plan.spec = replace(plan.spec, method=method, classifier=classifier)
-    prior = yield from _coarse_prior(source, plan)
+    prior = yield from _scene_prior(source, plan)
     profile = {"driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
                "crs": info["crs"], "transform": info["transform"], "nodata": 0, "compress": "deflate",
                "tiled": True, "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER"}

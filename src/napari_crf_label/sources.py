@@ -34,11 +34,12 @@ class ArraySource:
     data: ImageData
     strokes: np.ndarray
     origin: tuple[int, int] = (0, 0)  # scene row/column of the arrays' first pixel (a crop sent to a worker)
+    scene_shape: tuple[int, int] | None = None  # the whole scene's size, when this is a crop
 
     @property
     def shape(self) -> tuple[int, int]:
-        """Height and width of the scene."""
-        return self.data.shape
+        """Height and width of the scene (of the whole scene, also for a crop)."""
+        return self.data.shape if self.scene_shape is None else self.scene_shape
 
     def crop(self, tile: Tile) -> ArraySource:
         """Return a source holding only ``tile`` (what a worker process needs), in scene coordinates."""
@@ -46,7 +47,7 @@ class ArraySource:
         strokes = self.strokes[ys, xs]
         small = np.uint8 if strokes.max(initial=0) < 256 else np.uint16  # less to send to the worker
         return ArraySource(ImageData(array=self.data.array[ys, xs], valid=self.data.valid[ys, xs]),
-                           strokes.astype(small), (tile.y0, tile.x0))
+                           strokes.astype(small), (tile.y0, tile.x0), self.shape)
 
     def _slices(self, tile: Tile) -> tuple[slice, slice]:
         """Array slices of a scene rectangle."""

@@ -1,0 +1,95 @@
+"""Geodesic proximity of every pixel to each class's strokes.
+
+A pixel belongs more likely to a class whose strokes it can reach without
+crossing an edge. The geodesic distance to class k is the cheapest path
+from k's stroke pixels, where a step costs ``1 + edge_weight * |grad I|**2``
+(colour gradient of the lightly smoothed image): cheap inside uniform
+regions, dear across boundaries (Criminisi et al., "GeoS: Geodesic image
+segmentation", ECCV 2008; Bai & Sapiro, ICCV 2007). The distances become
+class probabilities by a soft minimum, which the labelling multiplies with
+the pixel classifier's probabilities to form the CRF's prior: the
+classifier says what a pixel looks like, the distance says which painted
+regions it is connected to.
+
+The gradient is squared so that noise and texture stay cheap while real
+edges stay dear: with ``|grad I|`` itself, a path through a noisy region
+cost as much per pixel as a fraction of an edge, and the distance to a
+far stroke of the right class grew past that of a near stroke of another
+class across one edge (a measured failure on a noisy synthetic scene).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .features import gradient_2d
+
+__all__ = ["edge_costs", "geodesic_distances", "proximity"]
+
+
+def edge_costs(image: np.ndarray, edge_weight: float, sigma: float = 1.0) -> np.ndarray:
+    """Return the (H, W) float64 cost of stepping onto each pixel.
+
+    ``1 + edge_weight * g**2``, where g is the colour gradient magnitude
+    (all bands, values scaled to 0..1) after a Gaussian of ``sigma`` pixels.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    squared = np.zeros(image.shape[:2], np.float64)
+    for b in range(image.shape[2]):
+        band = gaussian_filter(image[..., b].astype(np.float32) / 255.0, sigma)
+        gy, gx = gradient_2d(band)
+        squared += gy.astype(np.float64) ** 2 + gx**2
+    return 1.0 + edge_weight * squared
+
+
+def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int, edge_weight: float = 30000.0
+                       ) -> np.ndarray:
+    """Return (N, H, W) float32 geodesic distances from each class's stroke pixels.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, C)
+        Any number of bands; all enter the colour gradient.
+    strokes : ndarray of int, shape (H, W)
+        0 = not painted, k = class k (1-based).
+    n_classes : int
+        Number of classes N.
+    edge_weight : float
+        Extra cost of a step per unit of squared colour gradient.
+
+    Returns
+    -------
+    ndarray of float32
+        Channel k-1 holds the distance to class k; ``inf`` everywhere for
+        a class without strokes.
+    """
+    from skimage.graph import MCP_Geometric
+
+    if strokes.shape != image.shape[:2]:
+        raise ValueError(f"strokes shape {strokes.shape} differs from image shape {image.shape[:2]}")
+    costs = edge_costs(image, edge_weight)
+    out = np.full((n_classes, *strokes.shape), np.inf, np.float32)
+    for k in range(1, n_classes + 1):
+        starts = np.argwhere(strokes == k)
+        if len(starts):
+            out[k - 1], _ = MCP_Geometric(costs).find_costs(starts)
+    return out
+
+
+def proximity(distances: np.ndarray, reach: float = 100.0) -> np.ndarray:
+    """Return (N, H, W) float32 class probabilities from geodesic distances (a soft minimum).
+
+    A class whose distance exceeds the nearest class's by ``reach`` gets
+    1/e of its weight. Classes at infinite distance get 0; a pixel no class
+    reaches gets the uniform distribution.
+    """
+    nearest = distances.min(axis=0, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        weights = np.exp(-(distances - nearest) / np.float32(reach))
+    weights[~np.isfinite(distances)] = 0.0
+    total = weights.sum(axis=0, keepdims=True)
+    unreached = total[0] == 0
+    weights[:, unreached] = 1.0
+    total[0, unreached] = distances.shape[0]
+    return (weights / total).astype(np.float32)
