@@ -1,6 +1,6 @@
 """End to end on a large RGB GeoTIFF built by tiling the real images: wall time and peak memory.
 
-Usage: python benchmarks/big_raster.py --mp 100 [--workers 2] [--scale 0.5] [--keep DIR]
+Usage: python benchmarks/big_raster.py --mp 100 [--workers 2] [--scale 0.5] [--keep DIR] [--method crf]
        python benchmarks/big_raster.py --mp 1000
 
 Builds (once, in DIR or a temporary folder) a mosaic of 2048-pixel blocks
@@ -96,6 +96,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scale", type=float, default=0.5)
     parser.add_argument("--keep", type=Path, help="folder for the built rasters (kept between runs)")
+    parser.add_argument("--method", default="crf", help="labelling method (default crf, as in RESULTS.md)")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="crf-big-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -108,7 +109,7 @@ def main() -> int:
     out = folder / "out"
     cmd = [sys.executable, "-m", "napari_crf_label.cli", "run", str(image_path), "--strokes", str(strokes_path),
            "--classes", "c1,c2,c3,c4", "--stream", "-s", str(args.scale), "--workers", str(args.workers),
-           "-o", str(out), "--overwrite"]
+           "-o", str(out), "--overwrite", "--method", args.method]
     peak = 0
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -1,6 +1,7 @@
 """Mean IoU of ``label_image`` on GrabCut with the real human strokes.
 
 Usage: python benchmarks/grabcut_quality.py [SHARED_DATA] [--strokes strokes_sparse|strokes_dense]
+                                           [--method features+crf|crf|features]
 
 Metric: two classes (foreground, background); the uncertain boundary band
 (mask value 128) and the stroke pixels themselves are excluded. Prints one
@@ -19,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from napari_crf_label import label_image
+from napari_crf_label.labelling import DEFAULT_METHOD, METHODS
 from napari_crf_label.metrics import mean_iou
 
 
@@ -51,16 +53,17 @@ def main() -> int:
     parser.add_argument("shared_data", nargs="?", type=Path,
                         default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--strokes", default="strokes_sparse")
+    parser.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
     args = parser.parse_args()
     folder = args.shared_data / "eval" / "grabcut"
     if not folder.is_dir():
         print(f"GrabCut data not found at {folder}", file=sys.stderr)
         return 1
     t0 = time.perf_counter()
-    scores = evaluate(folder, args.strokes)
+    scores = evaluate(folder, args.strokes, method=args.method)
     seconds = time.perf_counter() - t0
     values = list(scores.values())
-    print(f"label_image defaults, GrabCut, {args.strokes} ({seconds:.1f} s for {len(values)} images):")
+    print(f"label_image, method {args.method}, GrabCut, {args.strokes} ({seconds:.1f} s, {len(values)} images):")
     for name, s in scores.items():
         print(f"  {name:10s} {s:6.2f}")
     print(f"  mean IoU {np.mean(values):.2f}  (tuning half {np.mean(values[::2]):.2f}, "

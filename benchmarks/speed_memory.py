@@ -50,11 +50,12 @@ def main() -> int:
     parser.add_argument("--classes", type=int, default=4)
     parser.add_argument("--options", default="{}", help='label_image keywords as JSON, e.g. \'{"scale": 0.5}\'')
     args = parser.parse_args()
-    print(f"label_image, {args.classes} classes, options {args.options}")
+    options = json.dumps({"method": "crf", **json.loads(args.options)})  # RESULTS.md figures: CRF alone
+    print(f"label_image, {args.classes} classes, options {options}")
     print(f"{'MP':>6} {'seconds':>8} {'s/MP':>6} {'peak GB (run)':>14} "
           f"{'peak GB (process)':>18} {'tiles':>6} {'acc':>6}")
     for mp in args.sizes:
-        out = subprocess.run([sys.executable, "-c", CHILD, str(mp), str(args.classes), args.options],
+        out = subprocess.run([sys.executable, "-c", CHILD, str(mp), str(args.classes), options],
                              capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{r['mp']:6.1f} {r['seconds']:8.2f} {r['seconds'] / r['mp']:6.2f} {r['peak_gb']:14.2f} "

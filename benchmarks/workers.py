@@ -1,6 +1,6 @@
 """1 vs 2 worker processes on a 16 MP scene (tiles on a local dask cluster).
 
-Usage: python benchmarks/workers.py [--mp 16] [--workers 2]
+Usage: python benchmarks/workers.py [--mp 16] [--workers 2] [--method crf|features+crf|features]
 
 The cluster is started before timing (its start-up is printed apart); both
 runs must give identical labels.
@@ -21,13 +21,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mp", type=float, default=16.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--method", default="crf", help="labelling method (default crf, as in RESULTS.md)")
     args = parser.parse_args()
     from dask.distributed import Client, LocalCluster
 
     image, truth, strokes = synthetic_scene(args.mp)
     print(f"scene {image.shape[1]} x {image.shape[0]} ({image.shape[0] * image.shape[1] / 1e6:.1f} MP)")
     t0 = time.perf_counter()
-    serial = label_image(image, strokes)
+    serial = label_image(image, strokes, method=args.method)
     t_serial = time.perf_counter() - t0
     accuracy = (serial.labels == truth).mean()
     print(f"1 process:   {t_serial:7.2f} s  ({serial.params['tiles']} tiles, accuracy {accuracy:.3f})")
@@ -37,7 +38,7 @@ def main() -> None:
     client = Client(cluster)
     print(f"cluster start-up: {time.perf_counter() - t0:.2f} s")
     t0 = time.perf_counter()
-    parallel = label_image(image, strokes, client=client)
+    parallel = label_image(image, strokes, client=client, method=args.method)
     t_par = time.perf_counter() - t0
     client.close()
     cluster.close()
