@@ -43,7 +43,7 @@ def test_run_with_classes_window_scale_and_outdir(scene, capsys):
     assert code == 0
     report = (folder / "new" / "out" / "beach photo.2020_report.txt").read_text()
     assert "tiles: 6" in report and "iterations: 5" in report and "scale: 0.5" in report
-    assert "method: features+crf" in report  # the default
+    assert "method: features+crf" in report and "reach: 100" in report  # the default
 
 
 def test_method_switch(scene, capsys):

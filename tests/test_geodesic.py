@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from napari_crf_label import label_image
+from napari_crf_label import InputError, label_image
 from napari_crf_label.geodesic import edge_costs, geodesic_distances, proximity
 
 
@@ -84,3 +84,37 @@ def test_tiles_without_strokes_take_the_scene_wide_proximity():
     field = np.ones(truth.shape, bool)
     field[:, 58:62] = False
     assert r.params["tiles"] > 10 and (r.labels == truth)[field].mean() > 0.99
+
+
+def two_squares_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two white squares (class 1) on grey (class 2); only the left square has a stroke."""
+    rng = np.random.default_rng(0)
+    image = np.full((200, 400, 3), 90.0)
+    image[40:100, 40:100] = 230
+    image[120:170, 300:360] = 230
+    image = np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+    truth = np.full((200, 400), 2)
+    truth[40:100, 40:100] = 1
+    truth[120:170, 300:360] = 1
+    strokes = np.zeros((200, 400), np.int32)
+    strokes[70, 55:85] = 1
+    strokes[10, 10:390] = 2
+    strokes[190, 10:390] = 2
+    return image, truth, strokes
+
+
+def test_reach_decides_whether_an_unpainted_instance_far_away_is_found():
+    image, truth, strokes = two_squares_scene()
+    far = (slice(120, 170), slice(300, 360))
+    default = label_image(image, strokes)
+    assert default.params["reach"] == 100.0
+    assert (default.labels[far] == 1).mean() < 0.05  # the grey strokes are nearer: the square is lost
+    wide = label_image(image, strokes, reach=10_000)
+    assert wide.params["reach"] == 10_000
+    assert (wide.labels == truth).mean() > 0.99  # now the classifier's "white = class 1" wins there too
+
+
+def test_reach_must_be_positive():
+    image, _, strokes = two_squares_scene()
+    with pytest.raises(InputError, match="reach must be > 0"):
+        label_image(image, strokes, reach=0)

@@ -116,11 +116,13 @@ def test_paint_run_rerun_result_layer(scene_viewer, qtbot):
 def test_method_defaults_to_the_best_measured_and_switches_to_crf_alone(scene_viewer, qtbot):
     viewer, w, truth, strokes = scene_viewer
     assert w.method.currentText() == DEFAULT_METHOD == "features+crf"
+    w.reach.setValue(250)
     paint_and_run(qtbot, viewer, w, strokes)
     state = w._states[id(viewer.layers["scene"])]
-    assert state.result.params["method"] == "features+crf"
+    assert state.result.params["method"] == "features+crf" and state.result.params["reach"] == 250
     assert (np.asarray(viewer.layers["scene CRF labels"].data) == truth).mean() > 0.99
     w.method.setCurrentText("crf")
+    assert not w.reach.isEnabled()  # reach only matters to features+crf
     w.run_button.click()
     wait_for_run(qtbot, w)
     assert state.result.params["method"] == "crf"

@@ -52,6 +52,7 @@ from .classes import ClassSet, read_class_files
 from .crf import CRFParams
 from .errors import InputError
 from .export import export_all, output_paths
+from .features import FeatureParams
 from .image_io import ImageData
 from .labelling import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
 from .session import AnnotationClock, Session, SessionError, autosave_path, load_session, save_session
@@ -170,6 +171,13 @@ class CRFLabelWidget(QWidget):
         self.method.addItems(list(METHODS))
         self.method.setCurrentText(DEFAULT_METHOD)
         form.addRow("Method", self.method)
+        self.reach = QDoubleSpinBox(minimum=1.0, maximum=100_000.0, decimals=0, singleStep=50.0,
+                                    value=FeatureParams.reach,
+                                    toolTip="features+crf: how far (CRF pixels of uniform ground) a class's "
+                                            "strokes reach before their pull fades. Raise it when a class is "
+                                            "missed far from its strokes; lower it when a class leaks.")
+        self.method.currentTextChanged.connect(lambda m: self.reach.setEnabled(m == "features+crf"))
+        form.addRow("Reach", self.reach)
         form.addRow("Window", self.window)
         form.addRow("Overlap", self.overlap)
         form.addRow("Scale", self.scale)
@@ -403,6 +411,7 @@ class CRFLabelWidget(QWidget):
         kw["window"] = self.window.value() or None
         kw["overlap"] = None if self.overlap.value() < 0 else self.overlap.value()
         kw["method"] = self.method.currentText()
+        kw["reach"] = float(self.reach.value())
         return kw
 
     def run(self) -> Any:
@@ -660,6 +669,8 @@ class CRFLabelWidget(QWidget):
             self.scale.setValue(session.params["scale"])
         if session.params.get("method") in METHODS:
             self.method.setCurrentText(session.params["method"])
+        if "reach" in session.params:
+            self.reach.setValue(session.params["reach"])
         if "window" in session.params:
             self.window.setValue(session.params["window"] or 0)
         if "overlap" in session.params:

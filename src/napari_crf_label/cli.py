@@ -13,6 +13,7 @@ from .classes import ClassSet, read_class_files
 from .crf import CRFParams
 from .errors import InputError, OutputExistsError
 from .export import export_all
+from .features import FeatureParams
 from .image_io import read_image
 from .labelling import DEFAULT_METHOD, METHODS, label_image
 from .sample import sample_files
@@ -36,6 +37,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="features+crf (default): a pixel classifier trained on the strokes and the distance to "
                         "them across edges give the CRF's prior; crf: the CRF on the strokes alone; "
                         "features: the classifier alone")
+    p.add_argument("--reach", type=float, default=FeatureParams.reach,
+                   help="features+crf: how far (CRF pixels of uniform ground) a class's strokes reach before "
+                        "their pull fades (default %(default)g); raise it when a class is missed far from its "
+                        "strokes")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes for the tiles (a local dask cluster when > 1; default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -97,7 +102,8 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
     outdir.mkdir(parents=True, exist_ok=True)
     crf = {k: getattr(args, k) for k in CRFParams().as_dict()}
     common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": _progress,
-              "workers": args.workers, "client": args.scheduler, "method": args.method, **crf}
+              "workers": args.workers, "client": args.scheduler, "method": args.method,
+              "reach": args.reach, **crf}
     if getattr(args, "stream", False) or _is_huge_tiff(image_path):
         return _run_streamed(image_path, strokes_path, classes, outdir, common, args.overwrite)
     data = read_image(image_path)

@@ -22,6 +22,7 @@ import numpy as np
 from .classes import ClassSet
 from .crf import CRFParams, TileCRF, drain
 from .errors import InputError
+from .features import FeatureParams
 from .geodesic import geodesic_distances, proximity
 from .image_io import ImageData, apply_stretch, as_image_data
 from .resample import resample_linear, resize_bands, upsample_argmax
@@ -341,12 +342,26 @@ def _classifier_probabilities(spec: RunSpec, image_c: np.ndarray, extent: tuple[
     return p if grid == image_c.shape[:2] else resample_linear(p, image_c.shape[:2]).astype(np.float32)
 
 
-def _fit_classifier(source: Any, plan: _Plan) -> Generator[tuple[int, int], None, Any]:
+def _feature_params(method: str, reach: float) -> FeatureParams:
+    """Check the method and the proximity's reach; return the feature settings of the run."""
+    if method not in METHODS:
+        raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if not reach > 0:
+        raise InputError(f"reach must be > 0 (pixels at CRF resolution), got {reach}")
+    return FeatureParams(reach=float(reach))
+
+
+def _method_settings(method: str, features: FeatureParams) -> dict[str, float]:
+    """Return the method's own settings to record with a result (the reach of features+crf)."""
+    return {"reach": features.reach} if method == "features+crf" else {}
+
+
+def _fit_classifier(source: Any, plan: _Plan, params: FeatureParams) -> Generator[tuple[int, int], None, Any]:
     """Train the pixel classifier on the stroke pixels of every tile core (at CRF resolution)."""
     from .features import PixelClassifier, pixel_features
 
     spec = plan.spec
-    classifier = PixelClassifier(spec.n_classes)
+    classifier = PixelClassifier(spec.n_classes, params)
     for i, task in enumerate(plan.tasks):
         if not plan.counts[i, 1:].any():
             continue
@@ -551,6 +566,7 @@ def iter_label_image(
     workers: int = 1,
     client: Any = None,
     method: str = DEFAULT_METHOD,
+    reach: float = FeatureParams.reach,
     **crf_params,
 ) -> Generator[tuple[int, int], None, LabelResult]:
     """Do what :func:`label_image` does, yielding ``(tiles done, tiles total)`` as it goes.
@@ -578,12 +594,11 @@ def iter_label_image(
     painted = np.bincount(strokes_i.ravel(), minlength=n + 1)[1:]
     missing = [name for name, c in zip(cls.names, painted) if c == 0]
 
-    if method not in METHODS:
-        raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    features = _feature_params(method, reach)
     source = ArraySource(data, strokes_i)
     plan = _plan(source, n, params, scale, window, overlap, source.stretch())
     if method != "crf" and n > 1:
-        classifier = yield from _fit_classifier(source, plan)
+        classifier = yield from _fit_classifier(source, plan, features)
         plan.spec = replace(plan.spec, method=method, classifier=classifier)
     outer_pixels = [int(np.prod(_crf_shape(t.outer.shape, scale))) for t in plan.tasks]
     crf_shape = _crf_shape((height, width), scale)
@@ -613,7 +628,7 @@ def iter_label_image(
             yield item
     used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
             "crf_shape": list(crf_shape), "tiles": len(plan.tasks), "workers": workers, "method": method,
-            **params.as_dict()}
+            **_method_settings(method, features), **params.as_dict()}
     return LabelResult(labels=labels, probabilities=probs, classes=cls, strokes=strokes_i,
                        missing_classes=missing, params=used, seconds=time.perf_counter() - t0)
 
@@ -648,6 +663,7 @@ def label_image(
     workers: int = 1,
     client: Any = None,
     method: str = DEFAULT_METHOD,
+    reach: float = FeatureParams.reach,
     **crf_params,
 ) -> LabelResult:
     """Turn sparse strokes into a dense label image with a fully connected CRF.
@@ -693,6 +709,11 @@ def label_image(
         two-class cut-outs with human strokes, see
         ``benchmarks/quality/RESULTS.md``). "features": the classifier alone
         (no CRF, no proximity), for when the CRF flips a class.
+    reach : float
+        "features+crf" only: how far, in CRF pixels of uniform ground, a
+        class's strokes reach before their pull fades to 1/e (crossing an
+        edge costs much more). Raise it when a class is missed in places
+        far from its strokes; lower it when a class leaks away from them.
     **crf_params
         Fields of :class:`~napari_crf_label.crf.CRFParams` (``gt_prob``,
         ``sxy_gaussian``, ``compat_gaussian``, ``sxy_bilateral``, ``schan``,
@@ -729,7 +750,8 @@ def label_image(
     (np.uint8(1), np.uint8(2))
     """
     return _consume(iter_label_image(image, strokes, classes=classes, window=window, overlap=overlap, scale=scale,
-                                     cache=cache, workers=workers, client=client, method=method, **crf_params),
+                                     cache=cache, workers=workers, client=client, method=method, reach=reach,
+                                     **crf_params),
                     progress)
 
 
@@ -747,6 +769,7 @@ def label_raster(
     client: Any = None,
     overwrite: bool = False,
     method: str = DEFAULT_METHOD,
+    reach: float = FeatureParams.reach,
     **crf_params,
 ) -> RasterResult:
     """Label a (Geo)TIFF larger than memory, window by window, into a tiled GeoTIFF.
@@ -765,13 +788,13 @@ def label_raster(
     """
     return _consume(iter_label_raster(image_path, strokes_path, out_path, classes=classes, window=window,
                                       overlap=overlap, scale=scale, workers=workers, client=client,
-                                      overwrite=overwrite, method=method, **crf_params), progress)
+                                      overwrite=overwrite, method=method, reach=reach, **crf_params), progress)
 
 
 def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path: str | Path, *,
                       classes: ClassSet | list[str] | str | None = None, window: int | None = None,
                       overlap: int | None = None, scale: float = 1.0, workers: int = 1, client: Any = None,
-                      overwrite: bool = False, method: str = DEFAULT_METHOD,
+                      overwrite: bool = False, method: str = DEFAULT_METHOD, reach: float = FeatureParams.reach,
                       **crf_params) -> Generator[tuple[int, int], None, RasterResult]:
     """Do what :func:`label_raster` does, yielding ``(tiles done, tiles total)``."""
     import rasterio
@@ -789,8 +812,7 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     height, width = info["shape"]
     cls = _resolve_classes(classes, source.max_stroke() if classes is None else 0)
     n = len(cls)
-    if method not in METHODS:
-        raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    features = _feature_params(method, reach)
     plan = _plan(source, n, params, scale, window, overlap, source.stretch(), keep_probabilities=False)
     core_counts = source.stroke_counts([t.core for t in plan.tasks], n).sum(axis=0)
     if core_counts[1:].sum() == 0:
@@ -803,7 +825,7 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     check_memory(estimate_run_bytes((side, side), _crf_shape((side, side), scale), in_flight, n, source.bands),
                  f"labelling {height} x {width} pixels in {len(plan.tasks)} tile(s)")
     if method != "crf" and n > 1:
-        classifier = yield from _fit_classifier(source, plan)
+        classifier = yield from _fit_classifier(source, plan, features)
         plan.spec = replace(plan.spec, method=method, classifier=classifier)
     prior = yield from _scene_prior(source, plan)
     profile = {"driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
@@ -822,5 +844,6 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
             else:
                 yield item
     used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
-            "tiles": len(plan.tasks), "workers": workers, "method": method, **params.as_dict()}
+            "tiles": len(plan.tasks), "workers": workers, "method": method, **_method_settings(method, features),
+            **params.as_dict()}
     return RasterResult(Path(out_path), cls, counts, missing, used, time.perf_counter() - t0)
