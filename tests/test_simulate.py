@@ -46,3 +46,18 @@ def test_seeded_determinism():
     a = simulate_strokes(truth, 0.01, seed=7)
     assert np.array_equal(a, simulate_strokes(truth, 0.01, seed=7))
     assert not np.array_equal(a, simulate_strokes(truth, 0.01, seed=8))
+
+
+def test_region_share_skips_instances_but_keeps_each_class_largest_region():
+    truth = np.full((200, 300), 2, np.int32)
+    squares = [(10, 10), (10, 110), (10, 210), (110, 10), (110, 110), (110, 210)]
+    for i, (y, x) in enumerate(squares):
+        truth[y:y + 60 + i, x:x + 60 + i] = 1  # six instances of class 1, the last the largest
+    def visited(s):
+        return [bool(s[y:y + 60, x:x + 60].any()) for y, x in squares]
+    every = simulate_strokes(truth, 0.03, seed=1)
+    assert all(visited(every))
+    half = simulate_strokes(truth, 0.03, seed=1, region_share=0.5)
+    assert visited(half)[-1] and not all(visited(half))  # the largest always, some others skipped
+    assert set(np.unique(half[half > 0])) == {1, 2}
+    assert np.array_equal(half, simulate_strokes(truth, 0.03, seed=1, region_share=0.5))

@@ -127,6 +127,8 @@ def main() -> int:
     parser.add_argument("--split", choices=["all", "even", "odd"], default="all")
     parser.add_argument("--limit", type=int, help="at most this many images per set")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--region-share", type=float, default=1.0,
+                        help="share of regions the simulated strokes visit (largest per class always; default 1)")
     parser.add_argument("--methods", nargs="*", default=None, help="letters of the methods to run (default all)")
     args = parser.parse_args()
 
@@ -146,7 +148,8 @@ def main() -> int:
             acc: dict[str, list] = {}
             for i, (_name, image, truth, ignore, human) in enumerate(items):
                 truth_ok = np.where(ignore, 0, truth)
-                strokes = human if budget is None else simulate_strokes(truth_ok, budget, seed=args.seed + i)
+                strokes = human if budget is None else simulate_strokes(truth_ok, budget, seed=args.seed + i,
+                                                                          region_share=args.region_share)
                 if not strokes.any():
                     continue
                 for method, (labels, seconds) in method_results(image, strokes, n, args.methods).items():

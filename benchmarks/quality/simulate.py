@@ -50,7 +50,7 @@ def _walk(skeleton: np.ndarray, start: tuple[int, int], length: int, rng: np.ran
 
 def simulate_strokes(truth: np.ndarray, budget: float, *, seed: int = 0, ignore: tuple[int, ...] = (),
                      min_area: int = 100, margin: int = 5, length: int = 80, width: int = 3,
-                     max_strokes: int = 2000) -> np.ndarray:
+                     max_strokes: int = 2000, region_share: float = 1.0) -> np.ndarray:
     """Return strokes (0 = none, k = truth class k) painted from ground truth.
 
     Parameters
@@ -68,6 +68,10 @@ def simulate_strokes(truth: np.ndarray, budget: float, *, seed: int = 0, ignore:
         along the skeleton and brush width (pixels).
     max_strokes : int
         Upper bound on strokes, whatever the budget.
+    region_share : float
+        Share of regions painted at all: each class's largest region always
+        is, every other region with this probability, as a person who skips
+        some instances (1.0, the protocol above, paints every region).
     """
     from skimage.morphology import skeletonize
 
@@ -97,6 +101,14 @@ def simulate_strokes(truth: np.ndarray, budget: float, *, seed: int = 0, ignore:
     if not regions:
         return strokes
     regions.sort(key=lambda r: -r["area"])
+    if region_share < 1.0:
+        seen: set[int] = set()
+        kept = []
+        for r in regions:  # largest first: a class's first region is its largest
+            if r["k"] not in seen or rng.random() < region_share:
+                kept.append(r)
+            seen.add(r["k"])
+        regions = kept
     areas = np.array([r["area"] for r in regions], float)
     order = list(range(len(regions)))
     brush = np.ones((width, width), bool)
