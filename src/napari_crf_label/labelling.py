@@ -334,12 +334,16 @@ def _classifier_probabilities(spec: RunSpec, image_c: np.ndarray, extent: tuple[
     Large tiles are classified on a coarser grid and the probabilities
     resampled back: features and prediction cost grow with the pixels.
     """
+    p = spec.classifier.predict_proba(_classifier_features(image_c, spec.classifier.params.sigmas, extent))
+    return p if p.shape[1:] == image_c.shape[:2] else resample_linear(p, image_c.shape[:2]).astype(np.float32)
+
+
+def _classifier_features(image_c: np.ndarray, sigmas: tuple[float, ...], extent: tuple[float, float, float, float]
+                         ) -> np.ndarray:
+    """Return the features of a CRF-resolution tile on the classifier's grid (training and prediction alike)."""
     from .features import pixel_features
 
-    grid = _classifier_shape(image_c.shape[:2])
-    features = pixel_features(resize_bands(image_c, grid), spec.classifier.params.sigmas, extent)
-    p = spec.classifier.predict_proba(features)
-    return p if grid == image_c.shape[:2] else resample_linear(p, image_c.shape[:2]).astype(np.float32)
+    return pixel_features(resize_bands(image_c, _classifier_shape(image_c.shape[:2])), sigmas, extent)
 
 
 def _feature_params(method: str, reach: float) -> FeatureParams:
@@ -358,7 +362,7 @@ def _method_settings(method: str, features: FeatureParams) -> dict[str, float]:
 
 def _fit_classifier(source: Any, plan: _Plan, params: FeatureParams) -> Generator[tuple[int, int], None, Any]:
     """Train the pixel classifier on the stroke pixels of every tile core (at CRF resolution)."""
-    from .features import PixelClassifier, pixel_features
+    from .features import PixelClassifier
 
     spec = plan.spec
     classifier = PixelClassifier(spec.n_classes, params)
@@ -366,13 +370,12 @@ def _fit_classifier(source: Any, plan: _Plan, params: FeatureParams) -> Generato
         if not plan.counts[i, 1:].any():
             continue
         image, valid, strokes = source.read(task.outer)
-        grid = _classifier_shape(_crf_shape(task.outer.shape, spec.scale))
-        features = pixel_features(resize_bands(apply_stretch(image, valid, spec.stretch), grid),
-                                  classifier.params.sigmas, _extent(task.outer, source.shape))
+        image_c = resize_bands(apply_stretch(image, valid, spec.stretch), _crf_shape(task.outer.shape, spec.scale))
+        features = _classifier_features(image_c, classifier.params.sigmas, _extent(task.outer, source.shape))
         rows, cols = task.core_in_outer
         core_only = np.zeros_like(strokes)
         core_only[rows, cols] = strokes[rows, cols]  # each stroke pixel trains once
-        classifier.add_samples(features, downscale_strokes(core_only, grid))
+        classifier.add_samples(features, downscale_strokes(core_only, features.shape[:2]))
         yield 0, len(plan.tasks)
     return classifier.fit()
 
