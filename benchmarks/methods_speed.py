@@ -19,9 +19,9 @@ import numpy as np
 from _scenes import synthetic_scene
 from napari_crf_label import label_image
 from napari_crf_label.crf import CRFParams, TileCRF
-from napari_crf_label.features import PixelClassifier, pixel_features
+from napari_crf_label.features import FeatureParams, PixelClassifier, pixel_features
 from napari_crf_label.geodesic import geodesic_distances, proximity
-from napari_crf_label.labelling import METHODS
+from napari_crf_label.labelling import CLASSIFIER_FLOOR, METHODS
 
 
 def best_of(repeat: int, fn) -> tuple[float, object]:
@@ -64,9 +64,10 @@ def main() -> None:
     print(f"  forest prediction         {t:6.2f} s")
     t, d = best_of(args.repeat, lambda: geodesic_distances(crop, crop_strokes, n))
     print(f"  geodesic distances        {t:6.2f} s  ({n} classes)")
-    prior = proximity(d) * (p + 1e-3)
+    prior = proximity(d) * (p + CLASSIFIER_FLOOR)  # as labelling.iter_tile combines them
     prior /= prior.sum(axis=0, keepdims=True)
-    t, _ = best_of(args.repeat, lambda: TileCRF(crop, n, CRFParams()).infer(crop_strokes, 0.9 * prior + 0.1 / n))
+    w = FeatureParams().prior_weight
+    t, _ = best_of(args.repeat, lambda: TileCRF(crop, n, CRFParams()).infer(crop_strokes, w * prior + (1 - w) / n))
     print(f"  CRF (build + 10 iter)     {t:6.2f} s")
 
 

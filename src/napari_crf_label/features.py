@@ -177,11 +177,9 @@ class PixelClassifier:
             return out
         if self._model is None:
             raise RuntimeError("fit the classifier first")
-        flat = features.reshape(-1, features.shape[2])
-        rows = max(1, 2_000_000 // max(flat.shape[1], 1))
+        flat, out_flat = features.reshape(-1, features.shape[2]), out.reshape(self.n_classes, -1)
+        rows = max(1, 2_000_000 // max(flat.shape[1], 1))  # bounds the classifier's temporary arrays
         for start in range(0, flat.shape[0], rows):
-            p = self._model.predict_proba(flat[start:start + rows])
-            sl = np.unravel_index(np.arange(start, min(start + rows, flat.shape[0])), (height, width))
-            for j, k in enumerate(self._model.classes_):
-                out[k - 1][sl] = p[:, j]
+            out_flat[self._model.classes_ - 1, start:start + rows] = self._model.predict_proba(
+                flat[start:start + rows]).T
         return out

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features import gradient_2d
+from .features import FeatureParams, gradient_2d
 
 __all__ = ["edge_costs", "geodesic_distances", "proximity"]
 
@@ -43,8 +43,8 @@ def edge_costs(image: np.ndarray, edge_weight: float, sigma: float = 1.0) -> np.
     return 1.0 + edge_weight * squared
 
 
-def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int, edge_weight: float = 30000.0
-                       ) -> np.ndarray:
+def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
+                       edge_weight: float = FeatureParams.edge_weight) -> np.ndarray:
     """Return (N, H, W) float32 geodesic distances from each class's stroke pixels.
 
     Parameters
@@ -68,16 +68,16 @@ def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int, e
 
     if strokes.shape != image.shape[:2]:
         raise ValueError(f"strokes shape {strokes.shape} differs from image shape {image.shape[:2]}")
-    costs = edge_costs(image, edge_weight)
+    mcp = MCP_Geometric(edge_costs(image, edge_weight))  # built once: each find_costs starts afresh
     out = np.full((n_classes, *strokes.shape), np.inf, np.float32)
     for k in range(1, n_classes + 1):
         starts = np.argwhere(strokes == k)
         if len(starts):
-            out[k - 1], _ = MCP_Geometric(costs).find_costs(starts)
+            out[k - 1], _ = mcp.find_costs(starts)
     return out
 
 
-def proximity(distances: np.ndarray, reach: float = 100.0) -> np.ndarray:
+def proximity(distances: np.ndarray, reach: float = FeatureParams.reach) -> np.ndarray:
     """Return (N, H, W) float32 class probabilities from geodesic distances (a soft minimum).
 
     A class whose distance exceeds the nearest class's by ``reach`` gets

@@ -260,9 +260,8 @@ def _crf_shape(shape: tuple[int, int], scale: float) -> tuple[int, int]:
 def iter_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | None = None,
               cache: CRFCache | None = None, base: tuple = ()) -> Generator[None, None, TileResult]:
     """Label one tile task, yielding after every CRF iteration; return its TileResult."""
-    image, valid, strokes = source.read(task.outer)
-    crf_shape = _crf_shape(task.outer.shape, spec.scale)
-    image_c = resize_bands(apply_stretch(image, valid, spec.stretch), crf_shape)
+    valid, strokes, image_c = _read_tile(source, task, spec)
+    crf_shape = image_c.shape[:2]
     strokes_c = downscale_strokes(strokes, crf_shape)
     n = spec.n_classes
     if n == 1:
@@ -297,6 +296,13 @@ def iter_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | N
         task.outer.x0 * spec.scale)
     probs = q[:, np.clip(r, 0, q.shape[1] - 1)][:, :, np.clip(c, 0, q.shape[2] - 1)]
     return TileResult(task, labels, probs)
+
+
+def _read_tile(source: Any, task: TileTask, spec: RunSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read a task's window: (valid mask, strokes) at full resolution and the stretched image at CRF resolution."""
+    image, valid, strokes = source.read(task.outer)
+    return valid, strokes, resize_bands(apply_stretch(image, valid, spec.stretch), _crf_shape(task.outer.shape,
+                                                                                              spec.scale))
 
 
 def _cached_infer(cache: CRFCache | None, base: tuple, name: object, image: np.ndarray, strokes: np.ndarray,
@@ -369,8 +375,7 @@ def _fit_classifier(source: Any, plan: _Plan, params: FeatureParams) -> Generato
     for i, task in enumerate(plan.tasks):
         if not plan.counts[i, 1:].any():
             continue
-        image, valid, strokes = source.read(task.outer)
-        image_c = resize_bands(apply_stretch(image, valid, spec.stretch), _crf_shape(task.outer.shape, spec.scale))
+        _, strokes, image_c = _read_tile(source, task, spec)
         features = _classifier_features(image_c, classifier.params.sigmas, _extent(task.outer, source.shape))
         rows, cols = task.core_in_outer
         core_only = np.zeros_like(strokes)
@@ -378,6 +383,14 @@ def _fit_classifier(source: Any, plan: _Plan, params: FeatureParams) -> Generato
         classifier.add_samples(features, downscale_strokes(core_only, features.shape[:2]))
         yield 0, len(plan.tasks)
     return classifier.fit()
+
+
+def _attach_classifier(source: Any, plan: _Plan, method: str, features: FeatureParams
+                       ) -> Generator[tuple[int, int], None, None]:
+    """For the feature methods, train the pixel classifier and put it, with the method, into the plan's spec."""
+    if method != "crf" and plan.spec.n_classes > 1:
+        classifier = yield from _fit_classifier(source, plan, features)
+        plan.spec = replace(plan.spec, method=method, classifier=classifier)
 
 
 def run_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | None = None) -> TileResult:
@@ -600,9 +613,6 @@ def iter_label_image(
     features = _feature_params(method, reach)
     source = ArraySource(data, strokes_i)
     plan = _plan(source, n, params, scale, window, overlap, source.stretch())
-    if method != "crf" and n > 1:
-        classifier = yield from _fit_classifier(source, plan, features)
-        plan.spec = replace(plan.spec, method=method, classifier=classifier)
     outer_pixels = [int(np.prod(_crf_shape(t.outer.shape, scale))) for t in plan.tasks]
     crf_shape = _crf_shape((height, width), scale)
     in_flight = max(outer_pixels) * (1 if workers <= 1 and client is None else 2 * max(workers, 1))
@@ -614,6 +624,7 @@ def iter_label_image(
         cache = None
         estimate = estimate_run_bytes((height, width), crf_shape, in_flight, n, data.array.shape[2])
     check_memory(estimate, f"labelling {height} x {width} pixels ({len(plan.tasks)} tile(s))")
+    yield from _attach_classifier(source, plan, method, features)
 
     base = (n, params.kernel_key(), scale, plan.window, plan.halo, (height, width),
             None if plan.spec.stretch is None else plan.spec.stretch.tobytes())
@@ -827,9 +838,7 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     side = int(np.sqrt(tile_full))
     check_memory(estimate_run_bytes((side, side), _crf_shape((side, side), scale), in_flight, n, source.bands),
                  f"labelling {height} x {width} pixels in {len(plan.tasks)} tile(s)")
-    if method != "crf" and n > 1:
-        classifier = yield from _fit_classifier(source, plan, features)
-        plan.spec = replace(plan.spec, method=method, classifier=classifier)
+    yield from _attach_classifier(source, plan, method, features)
     prior = yield from _scene_prior(source, plan)
     profile = {"driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
                "crs": info["crs"], "transform": info["transform"], "nodata": 0, "compress": "deflate",
