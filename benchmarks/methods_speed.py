@@ -1,9 +1,10 @@
 """Seconds of each labelling method on a synthetic scene, and of the feature pipeline's stages.
 
-Usage: python benchmarks/methods_speed.py [--mp 4] [--repeat 2]
+Usage: python benchmarks/methods_speed.py [--mp 4] [--repeat 2] [--workers 1]
 
 Rows: ``label_image`` end to end with each method (best of ``--repeat``
-runs, one process, every core the machine has for the random forest).
+runs; one process unless ``--workers``, every core the machine has for
+the random forest).
 Then the stages of ``features+crf`` on a 1 MP crop (the classifier's
 largest grid per tile): features, forest training, prediction, geodesic
 distances, one CRF.
@@ -38,15 +39,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mp", type=float, default=4.0)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes for the tiles (a local cluster)")
     args = parser.parse_args()
     image, truth, strokes = synthetic_scene(args.mp)
     n = int(truth.max())
     print(f"scene {image.shape[1]} x {image.shape[0]} ({truth.size / 1e6:.1f} MP), {n} classes, "
           f"{(strokes > 0).mean() * 100:.2f}% painted")
     for method in METHODS:
-        t, r = best_of(args.repeat, lambda m=method: label_image(image, strokes, method=m))
+        t, r = best_of(args.repeat, lambda m=method: label_image(image, strokes, method=m, workers=args.workers))
         print(f"  {method:13s} {t:7.2f} s  ({r.params['tiles']} tiles, accuracy {(r.labels == truth).mean():.3f})")
 
+    if args.workers > 1:
+        return
     side = 1000
     crop, crop_strokes = image[:side, :side], strokes[:side, :side]
     print(f"stages of features+crf on a {side} x {side} crop:")
