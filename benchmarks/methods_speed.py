@@ -6,8 +6,9 @@ Rows: ``label_image`` end to end with each method (best of ``--repeat``
 runs; one process unless ``--workers``, every core the machine has for
 the random forest).
 Then the stages of ``features+crf`` on a 1 MP crop (the classifier's
-largest grid per tile): features, forest training, prediction, geodesic
-distances, one CRF.
+largest grid per tile): features of every pixel (for prediction), features
+of the (capped) stroke pixels and forest training (the training pass),
+prediction, geodesic distances, one CRF.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from _scenes import synthetic_scene
 from napari_crf_label import label_image
 from napari_crf_label.crf import CRFParams, TileCRF
-from napari_crf_label.features import FeatureParams, PixelClassifier, pixel_features
+from napari_crf_label.features import FeatureParams, PixelClassifier, cap_per_class, pixel_features, pixel_features_at
 from napari_crf_label.geodesic import geodesic_distances, proximity
 from napari_crf_label.labelling import CLASSIFIER_FLOOR, METHODS
 
@@ -56,14 +57,19 @@ def main() -> None:
     print(f"stages of features+crf on a {side} x {side} crop:")
     t, f = best_of(args.repeat, lambda: pixel_features(crop))
     print(f"  features ({f.shape[2]} per pixel)   {t:6.2f} s")
+    painted = crop_strokes.ravel()
+    points = np.flatnonzero(painted)
+    points = points[cap_per_class(painted[points], FeatureParams.max_samples_per_class, FeatureParams.seed)]
+    t, x = best_of(args.repeat, lambda: pixel_features_at(crop, *np.unravel_index(points, crop_strokes.shape)))
+    print(f"  features of stroke pixels {t:6.2f} s  ({len(points)} of {(crop_strokes > 0).sum()} stroke pixels)")
     clf = PixelClassifier(n)
 
     def fit():
-        clf.add_samples(f, crop_strokes)
+        clf.add_samples(x, painted[points])
         return clf.fit()
 
     t, _ = best_of(args.repeat, fit)
-    print(f"  forest training           {t:6.2f} s  ({(crop_strokes > 0).sum()} stroke pixels)")
+    print(f"  forest training           {t:6.2f} s")
     t, p = best_of(args.repeat, lambda: clf.predict_proba(f))
     print(f"  forest prediction         {t:6.2f} s")
     t, d = best_of(args.repeat, lambda: geodesic_distances(crop, crop_strokes, n))

@@ -140,7 +140,7 @@ def main() -> int:
         if args.split != "all":
             items = items[0::2] if args.split == "even" else items[1::2]
         items = items[: args.limit] if args.limit else items
-        n = max(int(t.max()) for _, _, t, ign, _ in items)
+        n = max(int(t[~ign].max()) for _, _, t, ign, _ in items)  # ignored values (CamVid 12) are no class
         settings = [(f"{b * 100:g}% simulated", b) for b in args.budgets]
         if items and items[0][4] is not None:
             settings.append(("human strokes", None))

@@ -165,9 +165,9 @@ class CRFLabelWidget(QWidget):
                                             "the CRF at a quarter of the size and scales the result back.")
         self.method = QComboBox(toolTip="features+crf (default): a pixel classifier trained on your strokes, "
                                         "and how near each pixel is to each class's strokes without crossing an "
-                                        "edge, guide the CRF. crf: the CRF on your strokes alone (often better "
-                                        "for a two-class cut-out). features: the classifier alone (if the CRF "
-                                        "flips a class).")
+                                        "edge, guide the CRF. crf: the CRF on your strokes alone (try it for a "
+                                        "cut-out whose parts are cut off from your strokes by strong edges). "
+                                        "features: the classifier alone (if the CRF flips a class).")
         self.method.addItems(list(METHODS))
         self.method.setCurrentText(DEFAULT_METHOD)
         form.addRow("Method", self.method)

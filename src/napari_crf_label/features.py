@@ -24,11 +24,13 @@ scale instead of six.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FeatureParams", "pixel_features", "PixelClassifier", "gradient_2d"]
+__all__ = ["FeatureParams", "pixel_features", "pixel_features_at", "PixelClassifier", "gradient_2d",
+           "cap_per_class"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class FeatureParams:
     edge_weight : float
         Cost of crossing a colour edge in the geodesic distance
         (:func:`~napari_crf_label.geodesic.geodesic_distances`).
+    edge_sigma : float
+        Gaussian (pixels of the geodesic grid) applied before that colour
+        gradient: wide enough that texture inside an object stays cheap.
     reach : float
         Softness of the geodesic proximity
         (:func:`~napari_crf_label.geodesic.proximity`), in CRF pixels.
@@ -59,8 +64,9 @@ class FeatureParams:
     sigmas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
     max_samples_per_class: int = 5000
     n_trees: int = 50
-    prior_weight: float = 0.9
-    edge_weight: float = 30000.0
+    prior_weight: float = 0.97
+    edge_weight: float = 120000.0
+    edge_sigma: float = 2.0
     reach: float = 100.0
     seed: int = 0
 
@@ -74,6 +80,26 @@ def gradient_2d(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return tuple(np.gradient(a, axis=ax) if a.shape[ax] > 1 else np.zeros_like(a) for ax in (0, 1))
 
 
+def _scale_features(s: np.ndarray, gy: np.ndarray, gx: np.ndarray, hyy: np.ndarray, hyx: np.ndarray,
+                    hxx: np.ndarray, sigma: float) -> tuple[np.ndarray, ...]:
+    """Return one band's five features at one scale from its smoothed values and derivatives.
+
+    Smoothed intensity, gradient magnitude, Laplacian of Gaussian and the
+    two Hessian eigenvalues, scale-normalised by sigma and sigma squared.
+    """
+    half_trace = (hxx + hyy) / 2
+    root = np.sqrt(((hxx - hyy) / 2) ** 2 + hyx ** 2)
+    return (s, np.hypot(gx, gy) * sigma, (hxx + hyy) * sigma**2, (half_trace + root) * sigma**2,
+            (half_trace - root) * sigma**2)
+
+
+def _positions(height: int, width: int, extent: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Return the scene position (0..1) of each row and of each column of an image lying at ``extent``."""
+    top, bottom, left, right = extent
+    return ((np.arange(height, dtype=np.float32) + 0.5) / height * (bottom - top) + top,
+            (np.arange(width, dtype=np.float32) + 0.5) / width * (right - left) + left)
+
+
 def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.sigmas,
                    extent: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 1.0)) -> np.ndarray:
     """Return (H, W, F) float32 features of an (H, W, C) uint8 image.
@@ -83,35 +109,105 @@ def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.
     the row and column position in the scene, 0..1. ``extent`` (top,
     bottom, left, right, as fractions of the scene) says where the image
     lies in the scene, so that a tile's pixels get scene positions.
-    F = C * (5 * len(sigmas) + 1) + 2.
+    F = C * (5 * len(sigmas) + 1) + 2. The result is a view of F
+    contiguous planes (writing one interleaved array took longer than
+    computing the features); :meth:`PixelClassifier.predict_proba` reads
+    them block by block.
     """
     from scipy.ndimage import gaussian_filter
 
     height, width, bands = image.shape
     n_feat = bands * (5 * len(sigmas) + 1) + 2
-    out = np.empty((height, width, n_feat), np.float32)
+    out = np.empty((n_feat, height, width), np.float32)  # planes: each feature written as one block
     k = 0
     for b in range(bands):
         band = image[..., b].astype(np.float32) / 255.0
-        out[..., k] = band
+        out[k] = band
         k += 1
         for sigma in sigmas:
             s = gaussian_filter(band, sigma, mode="reflect", truncate=3.0)
             gy, gx = gradient_2d(s)
             hyy, hyx = gradient_2d(gy)
             _, hxx = gradient_2d(gx)
-            half_trace = (hxx + hyy) / 2
-            root = np.sqrt(((hxx - hyy) / 2) ** 2 + hyx ** 2)
-            out[..., k] = s
-            out[..., k + 1] = np.hypot(gx, gy) * sigma
-            out[..., k + 2] = (hxx + hyy) * sigma**2
-            out[..., k + 3] = (half_trace + root) * sigma**2
-            out[..., k + 4] = (half_trace - root) * sigma**2
-            k += 5
-    top, bottom, left, right = extent
-    out[..., k] = ((np.arange(height, dtype=np.float32) + 0.5) / height * (bottom - top) + top)[:, None]
-    out[..., k + 1] = ((np.arange(width, dtype=np.float32) + 0.5) / width * (right - left) + left)[None, :]
+            for feature in _scale_features(s, gy, gx, hyy, hyx, hxx, sigma):
+                out[k] = feature
+                k += 1
+    row_pos, col_pos = _positions(height, width, extent)
+    out[k], out[k + 1] = row_pos[:, None], col_pos[None, :]
+    return out.transpose(1, 2, 0)
+
+
+def _gradient_at(field: Callable[[np.ndarray, np.ndarray], np.ndarray], rows: np.ndarray, cols: np.ndarray,
+                 axis: int, size: int) -> np.ndarray:
+    """Return ``gradient_2d(F)[axis][rows, cols]`` of a field F given only as a function of points.
+
+    Central differences inside, one-sided at the ends, 0 on an axis
+    shorter than two pixels: the rules (and float32 arithmetic) of
+    ``np.gradient``, so values match the full-image features bit for bit.
+    """
+    if size < 2:
+        return np.zeros(rows.shape, np.float32)
+    at = rows if axis == 0 else cols
+    lo, hi = np.maximum(at - 1, 0), np.minimum(at + 1, size - 1)
+    if axis == 0:
+        diff = field(hi, cols) - field(lo, cols)
+    else:
+        diff = field(rows, hi) - field(rows, lo)
+    return np.where((at > 0) & (at < size - 1), diff / 2.0, diff)
+
+
+def pixel_features_at(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                      sigmas: tuple[float, ...] = FeatureParams.sigmas,
+                      extent: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 1.0)) -> np.ndarray:
+    """Return (P, F) float32 features of P pixels: ``pixel_features(image, ...)[rows, cols]``.
+
+    Training needs the features of the stroke pixels only: the Gaussians
+    still cover the image, but the derivatives, four fifths of the cost of
+    :func:`pixel_features`, are taken at the P pixels alone.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    height, width, bands = image.shape
+    rows, cols = np.asarray(rows, np.intp), np.asarray(cols, np.intp)
+    out = np.empty((rows.size, bands * (5 * len(sigmas) + 1) + 2), np.float32)
+    k = 0
+    for b in range(bands):
+        band = image[..., b].astype(np.float32) / 255.0
+        out[:, k] = band[rows, cols]
+        k += 1
+        for sigma in sigmas:
+            s = gaussian_filter(band, sigma, mode="reflect", truncate=3.0)
+
+            def smooth(r: np.ndarray, c: np.ndarray, s: np.ndarray = s) -> np.ndarray:
+                return s[r, c]
+
+            def d_row(r: np.ndarray, c: np.ndarray, smooth=smooth) -> np.ndarray:
+                return _gradient_at(smooth, r, c, 0, height)
+
+            def d_col(r: np.ndarray, c: np.ndarray, smooth=smooth) -> np.ndarray:
+                return _gradient_at(smooth, r, c, 1, width)
+
+            gy, gx = d_row(rows, cols), d_col(rows, cols)
+            hyy, hyx = _gradient_at(d_row, rows, cols, 0, height), _gradient_at(d_row, rows, cols, 1, width)
+            hxx = _gradient_at(d_col, rows, cols, 1, width)
+            for feature in _scale_features(s[rows, cols], gy, gx, hyy, hyx, hxx, sigma):
+                out[:, k] = feature
+                k += 1
+    row_pos, col_pos = _positions(height, width, extent)
+    out[:, k], out[:, k + 1] = row_pos[rows], col_pos[cols]
     return out
+
+
+def cap_per_class(labels: np.ndarray, cap: int, seed: int) -> np.ndarray:
+    """Return the sorted indices of at most ``cap`` entries of each label value (a seeded random draw)."""
+    rng = np.random.default_rng(seed)
+    keep = []
+    for k in np.unique(labels):
+        idx = np.flatnonzero(labels == k)
+        if idx.size > cap:
+            idx = rng.choice(idx, cap, replace=False)
+        keep.append(idx)
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.intp)
 
 
 class PixelClassifier:
@@ -133,12 +229,11 @@ class PixelClassifier:
         self._x: list[np.ndarray] = []
         self._y: list[np.ndarray] = []
 
-    def add_samples(self, features: np.ndarray, strokes: np.ndarray) -> None:
-        """Collect the features of painted pixels ((H, W, F) features, (H, W) strokes)."""
-        painted = strokes > 0
-        if painted.any():
-            self._x.append(features[painted])
-            self._y.append(strokes[painted].astype(np.int32))
+    def add_samples(self, features: np.ndarray, labels: np.ndarray) -> None:
+        """Collect training samples: (P, F) features of painted pixels and their (P,) classes 1..N."""
+        if labels.size:
+            self._x.append(np.asarray(features, np.float32))
+            self._y.append(np.asarray(labels, np.int32))
 
     def fit(self) -> PixelClassifier:
         """Train on the collected samples (at most ``max_samples_per_class`` per class)."""
@@ -148,14 +243,7 @@ class PixelClassifier:
             raise ValueError("no stroke samples to train the pixel classifier")
         x, y = np.concatenate(self._x), np.concatenate(self._y)
         self._x, self._y = [], []
-        rng = np.random.default_rng(self.params.seed)
-        keep = []
-        for k in np.unique(y):
-            idx = np.flatnonzero(y == k)
-            if idx.size > self.params.max_samples_per_class:
-                idx = rng.choice(idx, self.params.max_samples_per_class, replace=False)
-            keep.append(idx)
-        keep = np.sort(np.concatenate(keep))
+        keep = cap_per_class(y, self.params.max_samples_per_class, self.params.seed)
         x, y = x[keep], y[keep]
         if np.unique(y).size == 1:
             self._constant = int(y[0])
@@ -177,9 +265,10 @@ class PixelClassifier:
             return out
         if self._model is None:
             raise RuntimeError("fit the classifier first")
-        flat, out_flat = features.reshape(-1, features.shape[2]), out.reshape(self.n_classes, -1)
-        rows = max(1, 2_000_000 // max(flat.shape[1], 1))  # bounds the classifier's temporary arrays
-        for start in range(0, flat.shape[0], rows):
-            out_flat[self._model.classes_ - 1, start:start + rows] = self._model.predict_proba(
-                flat[start:start + rows]).T
+        planes = np.moveaxis(features, 2, 0).reshape(features.shape[2], -1)  # free for pixel_features' output
+        out_flat = out.reshape(self.n_classes, -1)
+        rows = max(1, 2_000_000 // max(planes.shape[0], 1))  # bounds the classifier's temporary arrays
+        for start in range(0, planes.shape[1], rows):
+            block = np.ascontiguousarray(planes[:, start:start + rows].T)  # (pixels, F), as the trees read it
+            out_flat[self._model.classes_ - 1, start:start + rows] = self._model.predict_proba(block).T
         return out

@@ -3,7 +3,7 @@
 A pixel belongs more likely to a class whose strokes it can reach without
 crossing an edge. The geodesic distance to class k is the cheapest path
 from k's stroke pixels, where a step costs ``1 + edge_weight * |grad I|**2``
-(colour gradient of the lightly smoothed image): cheap inside uniform
+(colour gradient after a Gaussian of 2 px): cheap inside uniform
 regions, dear across boundaries (Criminisi et al., "GeoS: Geodesic image
 segmentation", ECCV 2008; Bai & Sapiro, ICCV 2007). The distances become
 class probabilities by a soft minimum, which the labelling multiplies with
@@ -16,6 +16,10 @@ edges stay dear: with ``|grad I|`` itself, a path through a noisy region
 cost as much per pixel as a fraction of an edge, and the distance to a
 far stroke of the right class grew past that of a near stroke of another
 class across one edge (a measured failure on a noisy synthetic scene).
+The Gaussian of 2 px (rather than 1) keeps fine texture inside an object
+(a marbled book cover, fur) from walling its parts off from the stroke
+painted on it; a higher edge weight keeps the real edges dear
+(``benchmarks/quality/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from .features import FeatureParams, gradient_2d
 __all__ = ["edge_costs", "geodesic_distances", "proximity"]
 
 
-def edge_costs(image: np.ndarray, edge_weight: float, sigma: float = 1.0) -> np.ndarray:
+def edge_costs(image: np.ndarray, edge_weight: float, sigma: float = FeatureParams.edge_sigma) -> np.ndarray:
     """Return the (H, W) float64 cost of stepping onto each pixel.
 
     ``1 + edge_weight * g**2``, where g is the colour gradient magnitude
@@ -44,7 +48,8 @@ def edge_costs(image: np.ndarray, edge_weight: float, sigma: float = 1.0) -> np.
 
 
 def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
-                       edge_weight: float = FeatureParams.edge_weight) -> np.ndarray:
+                       edge_weight: float = FeatureParams.edge_weight,
+                       edge_sigma: float = FeatureParams.edge_sigma) -> np.ndarray:
     """Return (N, H, W) float32 geodesic distances from each class's stroke pixels.
 
     Parameters
@@ -57,6 +62,8 @@ def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
         Number of classes N.
     edge_weight : float
         Extra cost of a step per unit of squared colour gradient.
+    edge_sigma : float
+        Gaussian (pixels) applied to each band before the gradient.
 
     Returns
     -------
@@ -68,7 +75,7 @@ def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
 
     if strokes.shape != image.shape[:2]:
         raise ValueError(f"strokes shape {strokes.shape} differs from image shape {image.shape[:2]}")
-    mcp = MCP_Geometric(edge_costs(image, edge_weight))  # built once: each find_costs starts afresh
+    mcp = MCP_Geometric(edge_costs(image, edge_weight, edge_sigma))  # built once: each find_costs starts afresh
     out = np.full((n_classes, *strokes.shape), np.inf, np.float32)
     for k in range(1, n_classes + 1):
         starts = np.argwhere(strokes == k)

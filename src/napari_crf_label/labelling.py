@@ -28,7 +28,7 @@ from .image_io import ImageData, apply_stretch, as_image_data
 from .resample import resample_linear, resize_bands, upsample_argmax
 from .resources import available_memory, check_memory, crf_bytes, estimate_run_bytes
 from .sources import ArraySource, RasterSource
-from .strokes import downscale_strokes, validate_strokes
+from .strokes import check_stroke_classes, downscale_strokes, validate_strokes
 from .tiling import Tile, TileTask, tile_tasks
 
 __all__ = ["LabelResult", "RasterResult", "CRFCache", "label_image", "iter_label_image", "label_raster",
@@ -340,16 +340,16 @@ def _classifier_probabilities(spec: RunSpec, image_c: np.ndarray, extent: tuple[
     Large tiles are classified on a coarser grid and the probabilities
     resampled back: features and prediction cost grow with the pixels.
     """
-    p = spec.classifier.predict_proba(_classifier_features(image_c, spec.classifier.params.sigmas, extent))
+    from .features import pixel_features
+
+    features = pixel_features(_classifier_image(image_c), spec.classifier.params.sigmas, extent)
+    p = spec.classifier.predict_proba(features)
     return p if p.shape[1:] == image_c.shape[:2] else resample_linear(p, image_c.shape[:2]).astype(np.float32)
 
 
-def _classifier_features(image_c: np.ndarray, sigmas: tuple[float, ...], extent: tuple[float, float, float, float]
-                         ) -> np.ndarray:
-    """Return the features of a CRF-resolution tile on the classifier's grid (training and prediction alike)."""
-    from .features import pixel_features
-
-    return pixel_features(resize_bands(image_c, _classifier_shape(image_c.shape[:2])), sigmas, extent)
+def _classifier_image(image_c: np.ndarray) -> np.ndarray:
+    """Return a CRF-resolution tile on the classifier's grid (training and prediction alike)."""
+    return resize_bands(image_c, _classifier_shape(image_c.shape[:2]))
 
 
 def _feature_params(method: str, reach: float) -> FeatureParams:
@@ -367,8 +367,13 @@ def _method_settings(method: str, features: FeatureParams) -> dict[str, float]:
 
 
 def _fit_classifier(source: Any, plan: _Plan, params: FeatureParams) -> Generator[tuple[int, int], None, Any]:
-    """Train the pixel classifier on the stroke pixels of every tile core (at CRF resolution)."""
-    from .features import PixelClassifier
+    """Train the pixel classifier on the stroke pixels of every tile core (at CRF resolution).
+
+    Each tile gives at most ``max_samples_per_class`` pixels per class, and
+    only their features are computed (the cap bounds memory on heavily
+    painted scenes; ``fit`` caps the union again).
+    """
+    from .features import PixelClassifier, cap_per_class, pixel_features_at
 
     spec = plan.spec
     classifier = PixelClassifier(spec.n_classes, params)
@@ -376,11 +381,16 @@ def _fit_classifier(source: Any, plan: _Plan, params: FeatureParams) -> Generato
         if not plan.counts[i, 1:].any():
             continue
         _, strokes, image_c = _read_tile(source, task, spec)
-        features = _classifier_features(image_c, classifier.params.sigmas, _extent(task.outer, source.shape))
         rows, cols = task.core_in_outer
         core_only = np.zeros_like(strokes)
         core_only[rows, cols] = strokes[rows, cols]  # each stroke pixel trains once
-        classifier.add_samples(features, downscale_strokes(core_only, features.shape[:2]))
+        image_k = _classifier_image(image_c)
+        painted = downscale_strokes(core_only, image_k.shape[:2]).ravel()
+        points = np.flatnonzero(painted)
+        points = points[cap_per_class(painted[points], params.max_samples_per_class, params.seed)]
+        r, c = np.unravel_index(points, image_k.shape[:2])
+        features = pixel_features_at(image_k, r, c, params.sigmas, _extent(task.outer, source.shape))
+        classifier.add_samples(features, painted[points])
         yield 0, len(plan.tasks)
     return classifier.fit()
 
@@ -460,7 +470,7 @@ def _geodesic_prior(source: Any, plan: _Plan) -> Generator[tuple[int, int], None
     shape = _crf_shape((height, width), f)
     image, strokes = source.overview(shape, plan.spec.stretch)
     params = plan.spec.classifier.params
-    distances = geodesic_distances(image, strokes, plan.spec.n_classes, params.edge_weight)
+    distances = geodesic_distances(image, strokes, plan.spec.n_classes, params.edge_weight, params.edge_sigma)
     yield 0, len(plan.tasks)
     return CoarsePrior(proximity(distances, params.reach * f / plan.spec.scale), (height, width), shape)
 
@@ -599,9 +609,10 @@ def iter_label_image(
         params = CRFParams(**crf_params)
     except TypeError as exc:
         raise InputError(f"unknown CRF parameter: {exc}") from None
-    raw = validate_strokes(strokes, (height, width))
-    cls = _resolve_classes(classes, int(raw.max()))
-    strokes_i = validate_strokes(raw, (height, width), len(cls))
+    strokes_i = validate_strokes(strokes, (height, width))  # a copy: no-data pixels are cleared below
+    highest = int(strokes_i.max())
+    cls = _resolve_classes(classes, highest)
+    check_stroke_classes(highest, len(cls))
     strokes_i[~data.valid] = 0
     if not strokes_i.any():
         raise InputError("all strokes lie on no-data pixels; paint on the image")

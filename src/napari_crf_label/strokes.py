@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["StrokesError", "validate_strokes", "read_strokes", "downscale_strokes"]
+__all__ = ["StrokesError", "validate_strokes", "check_stroke_classes", "read_strokes", "downscale_strokes"]
 
 
 class StrokesError(InputError):
@@ -50,11 +50,17 @@ def validate_strokes(strokes: np.ndarray, shape: tuple[int, int], n_classes: int
     lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
     if lo < 0:
         raise StrokesError(f"strokes hold negative values (min {lo}); use 0 for 'not annotated' and 1..N for classes")
-    if n_classes is not None and hi > n_classes:
-        raise StrokesError(f"strokes hold class {hi} but only {n_classes} classes are defined")
+    if n_classes is not None:
+        check_stroke_classes(hi, n_classes)
     if hi == 0:
         raise StrokesError("no strokes: paint at least one stroke (label > 0) before running")
     return arr.astype(np.int32)
+
+
+def check_stroke_classes(highest: int, n_classes: int) -> None:
+    """Raise StrokesError if the highest stroke value names a class beyond the ``n_classes`` defined."""
+    if highest > n_classes:
+        raise StrokesError(f"strokes hold class {highest} but only {n_classes} classes are defined")
 
 
 def read_strokes(path: str | Path) -> np.ndarray:

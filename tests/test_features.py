@@ -1,0 +1,32 @@
+"""Pixel features: the training path (features at stroke pixels) must equal the prediction path."""
+
+import numpy as np
+import pytest
+
+from napari_crf_label.features import cap_per_class, pixel_features, pixel_features_at
+
+
+@pytest.mark.parametrize("shape", [(37, 52, 3), (1, 40, 2), (30, 1, 1), (2, 2, 4)])
+def test_features_at_points_equal_full_image_features(shape):
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, shape, dtype=np.uint8)
+    h, w = shape[:2]
+    # every border pixel and corner, plus random inner ones
+    border = [(r, c) for r in range(h) for c in range(w) if r in (0, 1, h - 2, h - 1) or c in (0, 1, w - 2, w - 1)]
+    inner = list(zip(rng.integers(0, h, 50), rng.integers(0, w, 50)))
+    rows, cols = np.array(border + inner).T
+    extent = (0.25, 0.5, 0.1, 0.9)
+    full = pixel_features(image, (1.0, 3.0), extent)
+    at = pixel_features_at(image, rows, cols, (1.0, 3.0), extent)
+    assert at.shape == (len(rows), full.shape[2])
+    np.testing.assert_array_equal(at, full[rows, cols])
+
+
+def test_cap_per_class_is_a_seeded_draw_of_at_most_cap_per_class():
+    labels = np.repeat([1, 2, 3], [10, 3, 7])
+    keep = cap_per_class(labels, 5, seed=0)
+    assert np.all(np.diff(keep) > 0)
+    assert np.bincount(labels[keep], minlength=4).tolist() == [0, 5, 3, 5]
+    np.testing.assert_array_equal(keep, cap_per_class(labels, 5, seed=0))
+    assert not np.array_equal(keep, cap_per_class(labels, 5, seed=1))
+    assert cap_per_class(np.zeros(0, int), 5, seed=0).size == 0
