@@ -21,7 +21,7 @@ import numpy as np
 from _scenes import synthetic_scene
 from napari_crf_label import label_image
 from napari_crf_label.crf import CRFParams, TileCRF
-from napari_crf_label.features import FeatureParams, PixelClassifier, cap_per_class, pixel_features, pixel_features_at
+from napari_crf_label.features import FeatureParams, PixelClassifier, pixel_features, pixel_features_at, stroke_samples
 from napari_crf_label.geodesic import geodesic_distances, proximity
 from napari_crf_label.labelling import CLASSIFIER_FLOOR, METHODS
 
@@ -57,15 +57,13 @@ def main() -> None:
     print(f"stages of features+crf on a {side} x {side} crop:")
     t, f = best_of(args.repeat, lambda: pixel_features(crop))
     print(f"  features ({f.shape[2]} per pixel)   {t:6.2f} s")
-    painted = crop_strokes.ravel()
-    points = np.flatnonzero(painted)
-    points = points[cap_per_class(painted[points], FeatureParams.max_samples_per_class, FeatureParams.seed)]
-    t, x = best_of(args.repeat, lambda: pixel_features_at(crop, *np.unravel_index(points, crop_strokes.shape)))
-    print(f"  features of stroke pixels {t:6.2f} s  ({len(points)} of {(crop_strokes > 0).sum()} stroke pixels)")
+    rows, cols, labels = stroke_samples(crop_strokes, FeatureParams.max_samples_per_class, FeatureParams.seed)
+    t, x = best_of(args.repeat, lambda: pixel_features_at(crop, rows, cols))
+    print(f"  features of stroke pixels {t:6.2f} s  ({len(labels)} of {(crop_strokes > 0).sum()} stroke pixels)")
     clf = PixelClassifier(n)
 
     def fit():
-        clf.add_samples(x, painted[points])
+        clf.add_samples(x, labels)
         return clf.fit()
 
     t, _ = best_of(args.repeat, fit)

@@ -79,6 +79,16 @@ def load_folder(folder: Path, ignore: list[int]) -> Iterator[tuple]:
         yield img.stem, np.array(Image.open(img).convert("RGB")), truth, np.isin(mask, ignore), None
 
 
+def half(items: list, split: str) -> list:
+    """Return the images of a split: all, the even-indexed (tuning) or the odd-indexed (held-out) half."""
+    return items if split == "all" else items[0::2] if split == "even" else items[1::2]
+
+
+def class_count(items: list) -> int:
+    """Return the number of classes of a set's items (ignored mask values, CamVid's 12, are no class)."""
+    return max(int(t[~ign].max()) for _, _, t, ign, _ in items)
+
+
 def method_results(image: np.ndarray, strokes: np.ndarray, n: int, only: list[str] | None = None
                    ) -> dict[str, tuple[np.ndarray, float]]:
     """Return {method: (labels, seconds)} for the five methods (or those whose letter is in ``only``)."""
@@ -137,10 +147,9 @@ def main() -> int:
         sets[args.folder.name] = list(load_folder(args.folder, args.ignore))
     rows = []
     for set_name, items in sets.items():
-        if args.split != "all":
-            items = items[0::2] if args.split == "even" else items[1::2]
+        items = half(items, args.split)
         items = items[: args.limit] if args.limit else items
-        n = max(int(t[~ign].max()) for _, _, t, ign, _ in items)  # ignored values (CamVid 12) are no class
+        n = class_count(items)
         settings = [(f"{b * 100:g}% simulated", b) for b in args.budgets]
         if items and items[0][4] is not None:
             settings.append(("human strokes", None))

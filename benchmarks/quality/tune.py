@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import load_set, score  # noqa: E402
+from run import class_count, half, load_set, score  # noqa: E402
 from simulate import simulate_strokes  # noqa: E402
 
 from napari_crf_label import label_image, labelling  # noqa: E402
@@ -42,9 +42,8 @@ def use_settings(edge_sigma: float, edge_weight: float, prior_weight: float) -> 
 
 def set_score(name: str, data: Path, budget: float | None, split: str, reach: float) -> float:
     """Return the mean IoU of features+crf over one half of a set (budget None: the human strokes)."""
-    items = list(load_set(name, data))
-    items = items if split == "all" else items[0::2] if split == "even" else items[1::2]
-    n = max(int(t[~ign].max()) for _, _, t, ign, _ in items)  # ignored values are no class
+    items = half(list(load_set(name, data)), split)
+    n = class_count(items)
     values = []
     for i, (_name, image, truth, ignore, human) in enumerate(items):
         strokes = human if budget is None else simulate_strokes(np.where(ignore, 0, truth), budget, seed=i)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["FeatureParams", "pixel_features", "pixel_features_at", "PixelClassifier", "gradient_2d",
-           "cap_per_class"]
+           "cap_per_class", "stroke_samples"]
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,15 @@ def cap_per_class(labels: np.ndarray, cap: int, seed: int) -> np.ndarray:
             idx = rng.choice(idx, cap, replace=False)
         keep.append(idx)
     return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.intp)
+
+
+def stroke_samples(strokes: np.ndarray, cap: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (rows, cols, classes) of the painted pixels training uses: at most ``cap`` per class, seeded."""
+    flat = strokes.ravel()
+    points = np.flatnonzero(flat)
+    points = points[cap_per_class(flat[points], cap, seed)]
+    rows, cols = np.unravel_index(points, strokes.shape)
+    return rows, cols, flat[points]
 
 
 class PixelClassifier:

@@ -373,7 +373,7 @@ def _fit_classifier(source: Any, plan: _Plan, params: FeatureParams) -> Generato
     only their features are computed (the cap bounds memory on heavily
     painted scenes; ``fit`` caps the union again).
     """
-    from .features import PixelClassifier, cap_per_class, pixel_features_at
+    from .features import PixelClassifier, pixel_features_at, stroke_samples
 
     spec = plan.spec
     classifier = PixelClassifier(spec.n_classes, params)
@@ -385,12 +385,10 @@ def _fit_classifier(source: Any, plan: _Plan, params: FeatureParams) -> Generato
         core_only = np.zeros_like(strokes)
         core_only[rows, cols] = strokes[rows, cols]  # each stroke pixel trains once
         image_k = _classifier_image(image_c)
-        painted = downscale_strokes(core_only, image_k.shape[:2]).ravel()
-        points = np.flatnonzero(painted)
-        points = points[cap_per_class(painted[points], params.max_samples_per_class, params.seed)]
-        r, c = np.unravel_index(points, image_k.shape[:2])
-        features = pixel_features_at(image_k, r, c, params.sigmas, _extent(task.outer, source.shape))
-        classifier.add_samples(features, painted[points])
+        r, c, labels = stroke_samples(downscale_strokes(core_only, image_k.shape[:2]), params.max_samples_per_class,
+                                      params.seed)
+        classifier.add_samples(pixel_features_at(image_k, r, c, params.sigmas, _extent(task.outer, source.shape)),
+                               labels)
         yield 0, len(plan.tasks)
     return classifier.fit()
 
@@ -730,8 +728,8 @@ def label_image(
         trained on the strokes (multi-scale features of all bands, see
         :mod:`~napari_crf_label.features`), times the geodesic proximity to
         each class's strokes (:mod:`~napari_crf_label.geodesic`), gives the
-        CRF's unary prior. "crf": the CRF on the strokes alone (best for
-        two-class cut-outs with human strokes, see
+        CRF's unary prior. "crf": the CRF on the strokes alone (better where
+        part of an object is walled off from its strokes by strong edges, see
         ``benchmarks/quality/RESULTS.md``). "features": the classifier alone
         (no CRF, no proximity), for when the CRF flips a class.
     reach : float
