@@ -1,19 +1,29 @@
-"""The dock widget in a real napari viewer (needs a display: run under Xvfb)."""
+"""The panel as a user gets it: opened the way napari's Plugins menu opens it, in a real viewer.
+
+``viewer.window.add_plugin_dock_widget`` hands the panel a proxy of the
+viewer (napari's ``PublicOnlyProxy``); every test goes through it and acts
+through the panel's controls or its public ``run()`` / ``export()``.
+"""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pytest
 import rasterio
 from napari.utils.notifications import notification_manager
+from PIL import Image as PILImage
 from scipy.io import loadmat
 
 from napari_crf_label._layers import META_KEY
 from napari_crf_label._reader import get_reader
-from napari_crf_label._widget import CRFLabelWidget
+from napari_crf_label._widget import KEYS
 from napari_crf_label.labelling import DEFAULT_METHOD
 
 from .conftest import two_region_scene
+
+PLUGIN, PANEL = "napari-crf-label", "CRF labelling"
 
 
 @pytest.fixture
@@ -29,17 +39,70 @@ def notes():
     return Notes()
 
 
-def wait_for_run(qtbot, widget, timeout=60_000):
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=timeout)
+def open_panel(viewer):
+    """Open the panel as Plugins > CRF labelling does; return it."""
+    _, panel = viewer.window.add_plugin_dock_widget(PLUGIN, PANEL)
+    return panel
 
 
-def paint_and_run(qtbot, viewer, widget, strokes, names="dark, bright", image="scene"):
-    """Type class names, put strokes on the new strokes layer, run the CRF and wait for it."""
-    widget.class_names.setText(names)
-    widget.use_names_button.click()
+def shown(widget):
+    """Whether the panel shows ``widget`` (the viewer window itself may be hidden in tests)."""
+    return not widget.native.isHidden()
+
+
+def press(qtbot, viewer, key):
+    """Press a key combination (``"Shift+Down"``) on the canvas, as a user does."""
+    from qtpy.QtCore import Qt
+
+    *mods, name = key.split("+")
+    modifiers = Qt.KeyboardModifier.NoModifier
+    for mod in mods:
+        modifiers |= {"Shift": Qt.KeyboardModifier.ShiftModifier, "Ctrl": Qt.KeyboardModifier.ControlModifier,
+                      "Alt": Qt.KeyboardModifier.AltModifier}[mod]
+    canvas = viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()
+    qtbot.keyClick(canvas, getattr(Qt.Key, f"Key_{name}"), modifiers)
+
+
+def answer_next_question(qtbot, yes):
+    """Click Yes (or No) in the next question box the panel asks, as a user does."""
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication, QMessageBox
+
+    asked = []
+
+    def answer():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer)
+            return
+        asked.append(box.text())
+        box.button(QMessageBox.StandardButton.Yes if yes else QMessageBox.StandardButton.No).click()
+
+    QTimer.singleShot(0, answer)
+    return asked
+
+
+def click(button):
+    """Click a magicgui push button as a user does."""
+    button.native.click()
+
+
+def wait_idle(qtbot, panel, timeout=60_000):
+    qtbot.waitUntil(lambda: panel.worker is None and panel.export_worker is None, timeout=timeout)
+
+
+def use_names(panel, names):
+    panel.class_names.value = names
+    click(panel.use_names_button)
+
+
+def paint_and_run(qtbot, viewer, panel, strokes, names="dark, bright", image="scene"):
+    """Type class names, put strokes on the new strokes layer, click Run CRF and wait for it."""
+    use_names(panel, names)
     viewer.layers[f"{image} strokes"].data = strokes.astype(np.uint8)
-    widget.run()
-    wait_for_run(qtbot, widget)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
 
 
 @pytest.fixture
@@ -47,18 +110,28 @@ def scene_viewer(make_napari_viewer):
     viewer = make_napari_viewer()
     image, truth, strokes = two_region_scene(height=120, width=200, boundary=90)
     viewer.add_image(image, name="scene", rgb=True)
-    widget = CRFLabelWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    return viewer, widget, truth, strokes
+    return viewer, open_panel(viewer), truth, strokes
+
+
+def test_panel_gets_napari_proxy_and_fits_a_small_screen(scene_viewer, qtbot):
+    viewer, panel, _, _ = scene_viewer
+    assert type(panel.viewer).__name__ == "PublicOnlyProxy"  # what the Plugins menu hands out
+    assert panel.image_layer.name == "scene"
+    assert not shown(panel.bands_row) and not shown(panel.composite)  # no empty band fields for RGB
+    panel.show_advanced.value = True
+    assert shown(panel.advanced)
+    # the dock fits a 1366 x 768 screen with every section open: it scrolls instead of growing
+    assert panel.native.minimumSizeHint().height() <= 700
+    assert panel.native.parent().minimumSizeHint().height() <= 700
 
 
 def test_real_class_files_create_coloured_named_strokes_layer(shared_data, make_napari_viewer):
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((50, 60, 3), np.uint8), name="photo", rgb=True)
-    w = CRFLabelWidget(viewer)
-    w.labels_file.setText(str(shared_data / "class_files" / "monterey_labels.txt"))
-    w.colors_file.setText(str(shared_data / "class_files" / "monterey_label_colors.txt"))
-    w.load_classes_button.click()
+    panel = open_panel(viewer)
+    panel.labels_file.value = shared_data / "class_files" / "monterey_labels.txt"
+    panel.colors_file.value = shared_data / "class_files" / "monterey_label_colors.txt"
+    click(panel.load_classes_button)
     layer = viewer.layers["photo strokes"]
     assert layer.data.shape == (50, 60)
     assert layer.colormap.map(1) == pytest.approx([0x55 / 255, 0x6B / 255, 0x2F / 255, 1], abs=1e-3)  # #556B2F
@@ -67,8 +140,9 @@ def test_real_class_files_create_coloured_named_strokes_layer(shared_data, make_
     assert list(layer.features["class"][1:]) == ["agricultural", "anthro", "cliff", "drysand", "dune", "duneveg",
                                                  "foam", "marsh", "road", "shrubland", "swash", "terrain", "veg",
                                                  "water", "wetsand"]
-    assert w.class_list.count() == 15
-    w._class_clicked(w.class_list.item(13))
+    assert panel.class_list.count() == 15
+    item = panel.class_list.item(13)
+    panel.class_list.itemClicked.emit(item)
     assert layer.selected_label == 14 and layer.mode == "paint"
     # the status bar names the class under the cursor
     layer.data[10, 10] = 14
@@ -76,271 +150,446 @@ def test_real_class_files_create_coloured_named_strokes_layer(shared_data, make_
 
 
 def test_bad_class_files_notify_without_exception(scene_viewer, tmp_path, notes):
-    viewer, w, _, _ = scene_viewer
+    viewer, panel, _, _ = scene_viewer
     (tmp_path / "l.txt").write_text("a\nb\nc\n")
     (tmp_path / "c.txt").write_text("r\ng\n")
-    w.labels_file.setText(str(tmp_path / "l.txt"))
-    w.colors_file.setText(str(tmp_path / "c.txt"))
-    w.load_classes_button.click()
+    panel.labels_file.value = tmp_path / "l.txt"
+    panel.colors_file.value = tmp_path / "c.txt"
+    click(panel.load_classes_button)
     assert any("has 3 classes but" in m for m in notes.messages)
     assert "scene strokes" not in viewer.layers
-    w.class_names.setText("water,,sand")
-    w.use_names_button.click()
+    use_names(panel, "water,,sand")
     assert any("blank class name" in m for m in notes.messages)
 
 
-def test_paint_run_rerun_result_layer(scene_viewer, qtbot):
-    viewer, w, truth, strokes = scene_viewer
-    w.class_names.setText("dark, bright")
-    w.use_names_button.click()
-    layer = viewer.layers["scene strokes"]
-    layer.data = strokes.astype(np.uint8)
-    w.run_button.click()
-    wait_for_run(qtbot, w)
+def test_run_rerun_reuses_lattices_and_replaces_the_result_layer(scene_viewer, qtbot):
+    viewer, panel, truth, strokes = scene_viewer
+    bar = []
+    panel.progress_bar.changed.connect(bar.append)
+    paint_and_run(qtbot, viewer, panel, strokes)
     result = viewer.layers["scene CRF labels"]
+    layer = viewer.layers["scene strokes"]
     assert (np.asarray(result.data) == truth).mean() > 0.99
     assert result.colormap.map(2) == pytest.approx(layer.colormap.map(2))
-    state = w._states[id(viewer.layers["scene"])]
+    # the result sits under the strokes (they stay visible) and lets the image show through
+    names = [lay.name for lay in viewer.layers]
+    assert names.index("scene CRF labels") < names.index("scene strokes")
+    assert 0 < result.opacity < 1
+    # the bar moved through the stages inside the single tile, not straight from 0 to done
+    assert any(0 < v < panel.progress_bar.max for v in bar) and bar[-1] == panel.progress_bar.max
+    assert panel.stage_label.value == "Done."
+    state = panel.image_state()
     builds = state.cache.builds
     # more strokes, run again: same layer updated, lattices re-used
     more = strokes.copy()
     more[5, 100:190] = 2
     layer.data = more.astype(np.uint8)
-    w.run_button.click()
-    wait_for_run(qtbot, w)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
     assert [lay.name for lay in viewer.layers].count("scene CRF labels") == 1
+    assert not any(lay.name.startswith("scene CRF labels [") for lay in viewer.layers)
     assert state.cache.builds == builds and state.cache.hits >= 1
-    assert w.progress_bar.value() == w.progress_bar.maximum() == 1
+    assert panel.image_state().result.strokes[5, 150] == 2
 
 
 def test_method_defaults_to_the_best_measured_and_switches_to_crf_alone(scene_viewer, qtbot):
-    viewer, w, truth, strokes = scene_viewer
-    assert w.method.currentText() == DEFAULT_METHOD == "features+crf"
-    w.reach.setValue(250)
-    paint_and_run(qtbot, viewer, w, strokes)
-    state = w._states[id(viewer.layers["scene"])]
+    viewer, panel, truth, strokes = scene_viewer
+    assert panel.method.value == DEFAULT_METHOD == "features+crf"
+    panel.reach.value = 250
+    paint_and_run(qtbot, viewer, panel, strokes)
+    state = panel.image_state()
     assert state.result.params["method"] == "features+crf" and state.result.params["reach"] == 250
     assert (np.asarray(viewer.layers["scene CRF labels"].data) == truth).mean() > 0.99
-    w.method.setCurrentText("crf")
-    assert not w.reach.isEnabled()  # reach only matters to features+crf
-    w.run_button.click()
-    wait_for_run(qtbot, w)
+    panel.method.value = "crf"
+    assert not panel.reach.enabled  # reach only matters to features+crf
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
     assert state.result.params["method"] == "crf"
     assert (np.asarray(viewer.layers["scene CRF labels"].data) == truth).mean() > 0.99
+
+
+def test_confidence_layer_on_request(scene_viewer, qtbot):
+    viewer, panel, truth, strokes = scene_viewer
+    panel.scale.value = 0.5
+    paint_and_run(qtbot, viewer, panel, strokes)
+    assert "scene CRF confidence" not in viewer.layers
+    panel.confidence.value = True
+    conf = viewer.layers["scene CRF confidence"]
+    probs = panel.image_state().result.probabilities
+    assert np.allclose(np.asarray(conf.data), probs.max(axis=0))
+    assert conf.data.shape == (60, 100)
+    # shown over the image's full extent: one CRF pixel covers 2 x 2 image pixels
+    assert tuple(conf.scale) == (2.0, 2.0) and tuple(conf.translate) == (0.5, 0.5)
+    assert conf.data.min() >= 0.5 - 1e-6  # two classes: the winner has at least half
+    # least sure along the boundary between the regions (column 90), sure far from it
+    data = np.asarray(conf.data)
+    assert data[:, 44:46].mean() < data[:, 5:15].mean()
+    names = [lay.name for lay in viewer.layers]
+    assert names.index("scene CRF confidence") < names.index("scene strokes")
+    panel.confidence.value = False
+    assert "scene CRF confidence" not in viewer.layers
 
 
 def test_result_layer_follows_image_transform(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     image, truth, strokes = two_region_scene()
     viewer.add_image(image, name="scene", rgb=True, scale=(2.0, 0.5), translate=(10, -4))
-    w = CRFLabelWidget(viewer)
-    w.class_names.setText("a, b")
-    w.use_names_button.click()
+    panel = open_panel(viewer)
+    use_names(panel, "a, b")
     viewer.layers["scene strokes"].data = strokes.astype(np.uint8)
     assert tuple(viewer.layers["scene strokes"].scale) == (2.0, 0.5)
-    w.run()
-    wait_for_run(qtbot, w)
+    panel.run()
+    wait_idle(qtbot, panel)
     result = viewer.layers["scene CRF labels"]
     assert tuple(result.scale) == (2.0, 0.5) and tuple(result.translate) == (10, -4)
 
 
 def test_run_errors_become_notifications(scene_viewer, qtbot, notes):
-    viewer, w, _, _ = scene_viewer
-    w.run()  # no strokes layer yet
+    viewer, panel, _, _ = scene_viewer
+    click(panel.run_button)  # no strokes layer yet
     assert any("Choose an image and a strokes layer" in m for m in notes.messages)
-    w.class_names.setText("dark, bright")
-    w.use_names_button.click()
-    w.run()  # strokes layer is empty
-    wait_for_run(qtbot, w)
+    use_names(panel, "dark, bright")
+    click(panel.run_button)  # strokes layer is empty
+    wait_idle(qtbot, panel)
     assert any("no strokes" in m for m in notes.messages)
     assert "scene CRF labels" not in viewer.layers
-    assert w.run_button.isEnabled()
+    assert panel.run_button.enabled
 
 
 def test_class_without_strokes_warns(scene_viewer, qtbot, notes):
-    viewer, w, truth, strokes = scene_viewer
-    paint_and_run(qtbot, viewer, w, strokes, names="dark, bright, cloud")
+    viewer, panel, truth, strokes = scene_viewer
+    paint_and_run(qtbot, viewer, panel, strokes, names="dark, bright, cloud")
     assert any("No strokes for cloud" in m for m in notes.messages)
     assert not (np.asarray(viewer.layers["scene CRF labels"].data) == 3).any()
 
 
-def test_cancel_mid_run(make_napari_viewer, qtbot, notes):
+def test_typing_new_names_over_painted_strokes_asks_first(scene_viewer, qtbot):
+    viewer, panel, _, strokes = scene_viewer
+    use_names(panel, "dark, bright")
+    layer = viewer.layers["scene strokes"]
+    layer.data = strokes.astype(np.uint8)
+    asked = answer_next_question(qtbot, yes=False)
+    use_names(panel, "water, sand")
+    assert "1: dark -> water" in asked[0] and "2: bright -> sand" in asked[0]
+    assert list(layer.features["class"][1:]) == ["dark", "bright"]  # declined: unchanged
+    asked = answer_next_question(qtbot, yes=True)
+    use_names(panel, "water, sand")
+    assert asked and list(layer.features["class"][1:]) == ["water", "sand"]
+    assert np.array_equal(np.asarray(layer.data), strokes)  # the strokes themselves are kept
+    use_names(panel, "water, sand, cloud")  # a class added: nothing painted is renamed, no question
+    assert list(layer.features["class"][1:]) == ["water", "sand", "cloud"]
+
+
+def test_class_keys_step_through_classes(scene_viewer, qtbot):
+    viewer, panel, _, _ = scene_viewer
+    use_names(panel, "dark, bright, cloud")
+    layer = viewer.layers["scene strokes"]
+    assert layer.selected_label == 1
+    press(qtbot, viewer, KEYS["next_class"])
+    assert layer.selected_label == 2 and panel.class_list.currentRow() == 1
+    press(qtbot, viewer, KEYS["previous_class"])
+    press(qtbot, viewer, KEYS["previous_class"])
+    assert layer.selected_label == 3  # wraps around
+
+
+def test_keys_are_napari_keymap_bindings_that_clash_with_none_of_napari(scene_viewer, qtbot):
+    from app_model.types import KeyBinding
+    from napari._app_model import get_app_model
+    from napari.layers import Image, Labels, Points, Shapes
+
+    viewer, panel, truth, strokes = scene_viewer
+    ours = {KeyBinding.from_str(k) for k in KEYS.values()}
+    assert ours <= {KeyBinding.from_str(str(k)) for k in viewer.keymap}
+    napari_keys = {KeyBinding.from_str(str(kb.keybinding)) for kb in get_app_model().keybindings}
+    for layer_type in (Image, Labels, Points, Shapes):
+        napari_keys |= {KeyBinding.from_str(str(k)) for k in layer_type.class_keymap}
+    assert not ours & napari_keys
+    assert KEYS["run"] in panel.run_button.tooltip and KEYS["cancel"] in panel.cancel_button.tooltip
+    # the run key runs the CRF
+    use_names(panel, "dark, bright")
+    viewer.layers["scene strokes"].data = strokes.astype(np.uint8)
+    press(qtbot, viewer, KEYS["run"])
+    wait_idle(qtbot, panel)
+    assert "scene CRF labels" in viewer.layers
+
+
+def big_scene_panel(make_napari_viewer):
     viewer = make_napari_viewer()
     image, truth, strokes = two_region_scene(height=900, width=900, boundary=400)
     viewer.add_image(image, name="big", rgb=True)
-    w = CRFLabelWidget(viewer)
-    w.class_names.setText("dark, bright")
-    w.use_names_button.click()
+    panel = open_panel(viewer)
+    use_names(panel, "dark, bright")
     viewer.layers["big strokes"].data = strokes.astype(np.uint8)
-    w.crf_fields["iterations"].setValue(200)
-    w.window.setValue(300)
-    seen = []
-    worker = w.run()
-    worker.yielded.connect(seen.append)
-    qtbot.waitUntil(lambda: len(seen) > 2, timeout=30_000)
-    w.cancel()
-    wait_for_run(qtbot, w, timeout=10_000)
-    assert seen[-1][0] < seen[-1][1]  # stopped before the last tile
+    return viewer, panel
+
+
+@pytest.mark.parametrize("stage", ["training", "features", "classifier", "CRF"])
+def test_cancel_at_any_stage(make_napari_viewer, qtbot, notes, stage):
+    viewer, panel = big_scene_panel(make_napari_viewer)
+    panel.crf_fields["iterations"].value = 200
+    panel.window.value = 300
+    stages = []
+    panel._relay.stage.connect(lambda name, fraction: stages.append(name))
+    labels_seen = []
+    panel.stage_label.changed.connect(labels_seen.append)
+    click(panel.run_button)
+    qtbot.waitUntil(lambda: stage in stages, timeout=60_000)
+    click(panel.cancel_button)
+    assert panel.stage_label.value == "Cancelling..."
+    wait_idle(qtbot, panel, timeout=10_000)
+    assert panel.stage_label.value == "Cancelled."
     assert "big CRF labels" not in viewer.layers
     assert any("cancelled" in m for m in notes.messages)
-    assert w.run_button.isEnabled()
-    # the viewer is usable: a quick run works afterwards
-    w.crf_fields["iterations"].setValue(2)
-    w.scale.setValue(0.25)
-    w.run()
-    wait_for_run(qtbot, w)
+    assert panel.run_button.enabled and not panel.cancel_button.enabled
+    assert panel.image_state().result is None
+
+
+def test_cancelled_run_then_a_quick_run_works(make_napari_viewer, qtbot):
+    viewer, panel = big_scene_panel(make_napari_viewer)
+    panel.method.value = "crf"
+    panel.crf_fields["iterations"].value = 200
+    panel.window.value = 300
+    seen = []
+    worker = panel.run()
+    worker.yielded.connect(seen.append)
+    qtbot.waitUntil(lambda: len(seen) > 2, timeout=30_000)
+    panel.cancel()
+    wait_idle(qtbot, panel, timeout=10_000)
+    assert seen[-1][0] < seen[-1][1]  # stopped before the last tile
+    panel.crf_fields["iterations"].value = 2
+    panel.scale.value = 0.25
+    panel.run()
+    wait_idle(qtbot, panel)
     assert "big CRF labels" in viewer.layers
 
 
-def test_export_asks_before_overwriting(scene_viewer, qtbot, tmp_path, monkeypatch):
-    viewer, w, truth, strokes = scene_viewer
-    paint_and_run(qtbot, viewer, w, strokes)
-    assert w.export(tmp_path) is not None
-    qtbot.waitUntil(lambda: w.export_worker is None, timeout=30_000)
-    paths = w.last_export
+def test_export_writes_every_output_and_asks_before_overwriting(scene_viewer, qtbot, tmp_path):
+    viewer, panel, truth, strokes = scene_viewer
+    paint_and_run(qtbot, viewer, panel, strokes)
+    panel.outdir.value = tmp_path
+    click(panel.export_button)
+    wait_idle(qtbot, panel)
+    paths = panel.last_export
     assert sorted(p.name for p in tmp_path.glob("scene_*")) == sorted(
         ["scene_mres.mat", "scene_mres.png", "scene_report.txt", "scene_label.png", "scene_session.npz"])
     mat = loadmat(paths["mat"])
     assert (mat["class"] + 1 == truth).mean() > 0.99
+    shown_labels = np.asarray(viewer.layers["scene CRF labels"].data)
+    assert np.array_equal(np.array(PILImage.open(paths["label_png"])), shown_labels)
     paths["report"].write_text("keep me")
-    monkeypatch.setattr(w, "_confirm_overwrite", lambda names: False)
-    assert w.export(tmp_path) is None
-    assert paths["report"].read_text() == "keep me"
-    monkeypatch.setattr(w, "_confirm_overwrite", lambda names: True)
-    w.export(tmp_path)
-    qtbot.waitUntil(lambda: w.export_worker is None, timeout=30_000)
+    asked = answer_next_question(qtbot, yes=False)
+    assert panel.export(tmp_path) is None
+    assert "scene_report.txt" in asked[0] and paths["report"].read_text() == "keep me"
+    answer_next_question(qtbot, yes=True)
+    panel.export(tmp_path)
+    wait_idle(qtbot, panel)
     assert paths["report"].read_text().startswith("napari-crf-label report")
 
 
-def test_autosave_and_restore(make_napari_viewer, qtbot, autosave_dir):
+def test_export_cancelled_writes_nothing(scene_viewer, qtbot, tmp_path, notes):
+    viewer, panel, truth, strokes = scene_viewer
+    paint_and_run(qtbot, viewer, panel, strokes)
+    stages = []
+    panel._relay.stage.connect(lambda name, fraction: stages.append(name))
+    panel.export(tmp_path)
+    panel.cancel()  # before the first file is staged
+    wait_idle(qtbot, panel)
+    assert list(tmp_path.iterdir()) == []
+    assert any("Export cancelled; nothing was written" in m for m in notes.messages)
+    assert panel.last_export is None
+
+
+def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_viewer, qtbot, autosave_dir):
     image, truth, strokes = two_region_scene()
     viewer = make_napari_viewer()
     viewer.add_image(image, name="scene", rgb=True)
-    w = CRFLabelWidget(viewer)
-    w.class_names.setText("dark, bright")
-    w.use_names_button.click()
+    panel = open_panel(viewer)
+    use_names(panel, "dark, bright")
     layer = viewer.layers["scene strokes"]
-    layer.data = strokes.astype(np.uint8)  # a data event counts as an edit
-    assert w._autosave_timer.isActive()
+    layer.brush_size = 3
+    for row in range(30, 90, 4):  # brush dabs, as napari's paint tool makes them
+        layer.paint((row, 30), 1)
+        layer.paint((row, 150), 2)
+        qtbot.wait(20)
+    assert panel.image_state().clock.seconds > 0.2  # the time between dabs is annotation time
     qtbot.waitUntil(lambda: any(autosave_dir.glob("*_session.npz")), timeout=10_000)
-    assert str(autosave_dir) in w.status.text()
-    viewer.layers.clear()
+    assert str(autosave_dir) in panel.status.value and "Annotation time" in panel.status.value
+    painted = np.asarray(layer.data).copy()
 
     # a new viewer on the same image is offered the autosave
     viewer2 = make_napari_viewer()
     viewer2.add_image(image, name="scene", rgb=True)
-    w2 = CRFLabelWidget(viewer2)
-    assert w2.restore_button.isVisibleTo(w2)
-    assert w2.restore_autosave()
+    panel2 = open_panel(viewer2)
+    qtbot.waitUntil(lambda: shown(panel2.restore_button), timeout=5_000)
+    click(panel2.restore_button)
     restored = viewer2.layers["scene strokes"]
-    assert np.array_equal(np.asarray(restored.data), strokes)
-    assert w2.class_list.count() == 2 and "dark" in w2.class_list.item(0).text()
+    assert np.array_equal(np.asarray(restored.data), painted)
+    assert panel2.class_list.count() == 2 and "dark" in panel2.class_list.item(0).text()
+    assert not shown(panel2.restore_button)
+    assert panel2.image_state().clock.seconds > 0.2  # the time spent before is carried on
 
 
-def test_multiband_geotiff_composite_and_all_bands_used(shared_data, make_napari_viewer, qtbot):
+def test_session_save_and_open_restores_settings_without_offering_the_autosave(
+        make_napari_viewer, qtbot, tmp_path, autosave_dir):
+    from napari_crf_label.sample import sample_files
+
+    viewer = make_napari_viewer()
+    viewer.open(str(sample_files().image), plugin=PLUGIN)
+    panel = open_panel(viewer)
+    panel.labels_file.value = sample_files().labels
+    panel.colors_file.value = sample_files().colors
+    click(panel.load_classes_button)
+    layer = viewer.layers["bahamas_landsat strokes"]
+    layer.data = np.asarray(PILImage.open(sample_files().strokes)).astype(np.uint8)
+    panel.method.value = "crf"
+    panel.scale.value = 0.5
+    panel.crf_fields["iterations"].value = 7
+    assert panel.autosave() is not None  # an autosave of the same strokes exists
+    path = panel.save_session(tmp_path / "work")
+    assert path.name == "work_session.npz"
+
+    viewer2 = make_napari_viewer()
+    viewer2.open(str(path), plugin=PLUGIN)
+    panel2 = open_panel(viewer2)
+    qtbot.wait(50)
+    assert [lay.name for lay in viewer2.layers] == ["bahamas_landsat", "bahamas_landsat strokes"]
+    assert np.array_equal(np.asarray(viewer2.layers["bahamas_landsat strokes"].data), np.asarray(layer.data))
+    assert panel2.method.value == "crf" and panel2.scale.value == 0.5
+    assert panel2.crf_fields["iterations"].value == 7
+    assert not shown(panel2.restore_button)
+    click(panel2.run_button)
+    wait_idle(qtbot, panel2)
+    assert panel2.image_state().result.params["method"] == "crf"
+
+
+def test_multiband_composites_band_values_and_figure(shared_data, make_napari_viewer, qtbot, tmp_path):
     viewer = make_napari_viewer()
     path = str(shared_data / "geotiff" / "L7_ETMs.tif")
     for data, kwargs, kind in get_reader(path)(path):
         getattr(viewer, f"add_{kind}")(data, **kwargs)
     layer = viewer.layers["L7_ETMs"]
-    assert layer.rgb and layer.data.shape == (352, 349, 3)
-    w = CRFLabelWidget(viewer)
-    assert all(box.isVisibleTo(w) for box in w.bands) and w.bands[0].maximum() == 6
-    before = np.array(layer.data)
-    w.bands[0].setValue(4)  # near infrared as red
-    assert not np.array_equal(before, layer.data)
     full = layer.metadata[META_KEY]["image"].array
-    assert full.shape == (352, 349, 6)
-    w.class_names.setText("water, land")
-    w.use_names_button.click()
+    assert full.shape == (352, 349, 6) and layer.rgb
+    panel = open_panel(viewer)
+    assert shown(panel.bands_row) and panel.band_boxes[0].max == 6
+    names = [panel.composite.native.itemText(i) for i in range(panel.composite.native.count())]
+    assert "natural colour: Landsat 4-7 TM/ETM+ (bands 1-5, 7)" in names
+    # a 6-band Landsat TM/ETM+ stack opens in natural colour: bands 3, 2, 1
+    assert [box.value for box in panel.band_boxes] == [3, 2, 1]
+    panel.composite.value = (3, 2, 1)  # colour infrared
+    assert [box.value for box in panel.band_boxes] == [4, 3, 2]
+    from napari_crf_label._layers import composite
+
+    assert np.array_equal(np.asarray(layer.data), composite(layer.metadata[META_KEY]["image"], (3, 2, 1)))
+    panel.band_boxes[0].value = 6  # a free choice
+    assert panel.composite.value is None and layer.metadata[META_KEY]["bands"] == (5, 2, 1)
+    panel.composite.value = (3, 2, 1)
+
+    use_names(panel, "water, land")
     strokes = np.zeros((352, 349), np.uint8)
     strokes[250:300, 320:330] = 1  # ocean (east)
     strokes[100:150, 50:60] = 2  # city / vegetation (west)
     viewer.layers["L7_ETMs strokes"].data = strokes
-    w.run()
-    wait_for_run(qtbot, w)
+    # the status bar (of the strokes layer being painted, and of the image) gives the file's band values
+    status = viewer.layers["L7_ETMs strokes"].get_status((20, 30), world=True)["coordinates"]
+    assert "B1 {}, B2 {}".format(*full[20, 30, :2]) in status and f"B6 {full[20, 30, 5]}" in status
+    assert f"B4 {full[20, 30, 3]}" in layer.get_status((20, 30), world=True)["coordinates"]
+    panel.run()
+    wait_idle(qtbot, panel)
     labels = np.asarray(viewer.layers["L7_ETMs CRF labels"].data)
     # sea in the south-east corner, land in the north-west
     assert (labels[320:, 330:] == 1).mean() > 0.9 and (labels[:100, :100] == 2).mean() > 0.9
+    # the mres figure shows the composite on screen (colour infrared), not bands 1-3
+    panel.export(tmp_path)
+    wait_idle(qtbot, panel)
+    figure = np.asarray(PILImage.open(tmp_path / "L7_ETMs_mres.png").convert("RGB"))
+    from napari_crf_label.export import write_figure
+
+    write_figure(tmp_path / "default.png", layer.metadata[META_KEY]["image"], panel.image_state().result)
+    default = np.asarray(PILImage.open(tmp_path / "default.png").convert("RGB"))
+    assert figure.shape == default.shape and not np.array_equal(figure, default)
+    write_figure(tmp_path / "cir.png", layer.metadata[META_KEY]["image"], panel.image_state().result,
+                 bands=(3, 2, 1))
+    assert np.array_equal(figure, np.asarray(PILImage.open(tmp_path / "cir.png").convert("RGB")))
 
 
 def test_geotiff_reader_writer_roundtrip(shared_data, make_napari_viewer, qtbot, tmp_path):
     src = shared_data / "geotiff" / "SPOT_UTM2GTIF.TIF"
     viewer = make_napari_viewer()
-    viewer.open(str(src), plugin="napari-crf-label")
+    viewer.open(str(src), plugin=PLUGIN)
     image = viewer.layers["SPOT_UTM2GTIF"]
     assert image.metadata[META_KEY]["image"].crs.to_epsg() == 26716
-    w = CRFLabelWidget(viewer)
-    w.class_names.setText("dark, bright")
-    w.use_names_button.click()
+    panel = open_panel(viewer)
+    use_names(panel, "dark, bright")
     grey = image.metadata[META_KEY]["image"].array[..., 0]
     strokes = np.zeros(grey.shape, np.uint8)
     strokes[grey < np.percentile(grey, 5)] = 1
     strokes[grey > np.percentile(grey, 95)] = 2
     viewer.layers["SPOT_UTM2GTIF strokes"].data = strokes
-    w.run()
-    wait_for_run(qtbot, w)
+    panel.run()
+    wait_idle(qtbot, panel)
     out = tmp_path / "label.tif"
-    viewer.layers["SPOT_UTM2GTIF CRF labels"].save(str(out), plugin="napari-crf-label")
+    viewer.layers["SPOT_UTM2GTIF CRF labels"].save(str(out), plugin=PLUGIN)
     with rasterio.open(out) as lab, rasterio.open(src) as ref:
         assert lab.crs == ref.crs and lab.transform == ref.transform
         assert np.array_equal(lab.read(1), np.asarray(viewer.layers["SPOT_UTM2GTIF CRF labels"].data))
     png = tmp_path / "label.png"
-    viewer.layers["SPOT_UTM2GTIF CRF labels"].save(str(png), plugin="napari-crf-label")
-    from PIL import Image
-
-    assert np.array_equal(np.array(Image.open(png)), np.asarray(viewer.layers["SPOT_UTM2GTIF CRF labels"].data))
-
-
-def test_session_writer_and_reader(make_napari_viewer, tmp_path):
-    from napari_crf_label.sample import sample_files
-
-    viewer = make_napari_viewer()
-    viewer.open_sample("napari-crf-label", "bahamas")
-    strokes = viewer.layers["bahamas_landsat strokes"]
-    strokes.metadata[META_KEY]["image_path"] = str(sample_files().image)
-    out = tmp_path / "work_session.npz"
-    strokes.save(str(out), plugin="napari-crf-label")
-    viewer2 = make_napari_viewer()
-    viewer2.open(str(out), plugin="napari-crf-label")
-    assert [lay.name for lay in viewer2.layers] == ["bahamas_landsat", "bahamas_landsat strokes"]
-    again = viewer2.layers["bahamas_landsat strokes"]
-    assert np.array_equal(np.asarray(again.data), np.asarray(strokes.data))
-    assert list(again.features["class"][1:]) == ["deep_water", "shallow_water", "land", "cloud"]
+    viewer.layers["SPOT_UTM2GTIF CRF labels"].save(str(png), plugin=PLUGIN)
+    assert np.array_equal(np.array(PILImage.open(png)), np.asarray(viewer.layers["SPOT_UTM2GTIF CRF labels"].data))
+    panel.export(tmp_path)
+    wait_idle(qtbot, panel)
+    with rasterio.open(tmp_path / "SPOT_UTM2GTIF_label.tif") as lab, rasterio.open(src) as ref:
+        assert lab.crs == ref.crs and lab.transform == ref.transform
 
 
 def test_sample_data_opens_and_runs(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
-    viewer.open_sample("napari-crf-label", "bahamas")
-    w = CRFLabelWidget(viewer)
-    assert w.image_combo.currentText() == "bahamas_landsat"
-    assert w.strokes_combo.currentText() == "bahamas_landsat strokes"
-    assert w.class_list.count() == 4
-    w.run()
-    wait_for_run(qtbot, w)
+    viewer.open_sample(PLUGIN, "bahamas")
+    panel = open_panel(viewer)
+    assert panel.image_layer.name == "bahamas_landsat"
+    assert panel.strokes_layer.name == "bahamas_landsat strokes"
+    assert panel.class_list.count() == 4
+    panel.run()
+    wait_idle(qtbot, panel)
     labels = np.asarray(viewer.layers["bahamas_landsat CRF labels"].data)
     counts = np.bincount(labels.ravel(), minlength=5)
     assert counts[0] > 0 and all(counts[k] > 0.03 * labels.size for k in range(1, 5))
+
+
+def test_layer_pickers_follow_the_layer_list(scene_viewer, qtbot):
+    viewer, panel, truth, strokes = scene_viewer
+    use_names(panel, "dark, bright")
+    viewer.layers["scene strokes"].name = "my strokes"
+    assert panel.strokes_layer.name == "my strokes"
+    viewer.add_image(np.zeros((10, 10), np.uint8), name="other")
+    assert {lay.name for lay in panel.image_picker.choices} == {"scene", "other"}
+    viewer.layers["my strokes"].data = strokes.astype(np.uint8)
+    panel.image_picker.value = viewer.layers["scene"]
+    panel.run()
+    wait_idle(qtbot, panel)
+    # the result layer is not offered as a strokes layer
+    assert [lay.name for lay in panel.strokes_picker.choices if lay is not None] == ["my strokes"]
+    viewer.layers.remove("other")
+    assert [lay.name for lay in panel.image_picker.choices] == ["scene"]
 
 
 PAINTER = r"""
 import sys, time
 import napari
 from qtpy.QtWidgets import QApplication
-from napari_crf_label._widget import CRFLabelWidget
 
 viewer = napari.Viewer(show=False)
 viewer.open(sys.argv[1])
-w = CRFLabelWidget(viewer)
-w.class_names.setText("dark, bright")
-w.use_names_button.click()
-layer = w.strokes_layer
+_, panel = viewer.window.add_plugin_dock_widget("napari-crf-label", "CRF labelling")
+panel.class_names.value = "dark, bright"
+panel.use_names_button.native.click()
+layer = panel.strokes_layer
 layer.brush_size = 3
 for row in range(30, 90, 2):  # brush dabs, as napari's paint tool makes them
     layer.paint((row, 30), 1)
     layer.paint((row, 150), 2)
     QApplication.processEvents()
-while not list(w._autosave_path().parent.glob("*_session.npz")):
+while not list(panel._autosave_path().parent.glob("*_session.npz")):
     QApplication.processEvents()
     time.sleep(0.05)
 print("SAVED", flush=True)
@@ -355,11 +604,9 @@ def test_autosave_survives_kill_9(tmp_path, make_napari_viewer, qtbot, autosave_
     import subprocess
     import sys
 
-    from PIL import Image
-
     image, truth, _ = two_region_scene()
     path = tmp_path / "scene.png"
-    Image.fromarray(image).save(path)
+    PILImage.fromarray(image).save(path)
     proc = subprocess.Popen([sys.executable, "-c", PAINTER, str(path)], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "SAVED"
@@ -370,29 +617,29 @@ def test_autosave_survives_kill_9(tmp_path, make_napari_viewer, qtbot, autosave_
 
     viewer = make_napari_viewer()
     viewer.open(str(path))
-    w = CRFLabelWidget(viewer)
-    assert w.restore_button.isVisibleTo(w)
-    assert w.restore_autosave()
+    panel = open_panel(viewer)
+    qtbot.waitUntil(lambda: shown(panel.restore_button), timeout=5_000)
+    assert panel.restore_autosave()
     strokes = np.asarray(viewer.layers["scene strokes"].data)
     assert (strokes[30:89, 30] == 1).all() and (strokes[30:89, 150] == 2).all()
-    assert w.class_list.count() == 2
+    assert panel.class_list.count() == 2
 
 
 def test_corrupt_autosave_reported_and_kept(scene_viewer, autosave_dir, notes):
-    viewer, w, _, _ = scene_viewer
-    path = w._autosave_path()
+    viewer, panel, _, _ = scene_viewer
+    path = panel._autosave_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"not a session")
-    assert not w.restore_autosave()
+    assert not panel.restore_autosave()
     assert any("not a readable session" in m and "kept" in m for m in notes.messages)
     assert path.read_bytes() == b"not a session"
 
 
 def test_memory_guard_is_a_notification(scene_viewer, qtbot, notes, monkeypatch):
-    viewer, w, truth, strokes = scene_viewer
+    viewer, panel, truth, strokes = scene_viewer
     monkeypatch.setattr("napari_crf_label.labelling.available_memory", lambda: 1000)
     monkeypatch.setattr("napari_crf_label.resources.available_memory", lambda: 1000)
-    paint_and_run(qtbot, viewer, w, strokes)
+    paint_and_run(qtbot, viewer, panel, strokes)
     assert any("of memory is available" in m for m in notes.messages)
     assert "scene CRF labels" not in viewer.layers
 
@@ -400,14 +647,26 @@ def test_memory_guard_is_a_notification(scene_viewer, qtbot, notes, monkeypatch)
 def test_export_failure_is_a_notification(scene_viewer, qtbot, tmp_path, monkeypatch, notes):
     import errno
 
-    viewer, w, truth, strokes = scene_viewer
-    paint_and_run(qtbot, viewer, w, strokes)
+    viewer, panel, truth, strokes = scene_viewer
+    paint_and_run(qtbot, viewer, panel, strokes)
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("napari_crf_label._widget.export_all", full)
-    w.export(tmp_path)
-    qtbot.waitUntil(lambda: w.export_worker is None, timeout=30_000)
+    panel.export(tmp_path)
+    wait_idle(qtbot, panel)
     assert any("Export failed" in m and "No space left" in m for m in notes.messages)
-    assert w.export_button.isEnabled() and w.last_export is None
+    assert panel.export_button.enabled and panel.last_export is None
+
+
+def test_closing_the_image_mid_run_adds_no_layer(scene_viewer, qtbot):
+    viewer, panel, truth, strokes = scene_viewer
+    use_names(panel, "dark, bright")
+    viewer.layers["scene strokes"].data = strokes.astype(np.uint8)
+    panel.crf_fields["iterations"].value = 50
+    panel.run()
+    viewer.layers.remove("scene")
+    wait_idle(qtbot, panel)
+    time.sleep(0.05)
+    assert "scene CRF labels" not in viewer.layers

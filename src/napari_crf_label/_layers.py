@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from .bands import Composite, composites
 from .classes import ClassSet
 from .image_io import ImageData, to_crf_uint8
 
 __all__ = ["META_KEY", "image_layer_data", "composite", "class_layer_kwargs", "strokes_layer_data",
-           "image_data_from_layer", "classes_from_layer", "default_bands"]
+           "image_data_from_layer", "classes_from_layer", "default_bands",
+           "image_composites"]
 
 #: Key of this plugin's entry in ``layer.metadata``.
 META_KEY = "napari_crf_label"
@@ -26,9 +28,14 @@ META_KEY = "napari_crf_label"
 LayerData = tuple[Any, dict, str]
 
 
-def default_bands(n_bands: int) -> tuple[int, ...]:
-    """Return the bands shown by default: the band itself, or the first three."""
-    return (0,) if n_bands == 1 else tuple(min(i, n_bands - 1) for i in range(3))
+def image_composites(data: ImageData) -> list[Composite]:
+    """Return the composites offered for an image, its default first (from the file's metadata when it has any)."""
+    return composites(data.array.shape[2], data.profile.get("band_colors", ()), data.profile.get("band_names", ()))
+
+
+def default_bands(data: ImageData) -> tuple[int, ...]:
+    """Return the bands an image is shown with at first."""
+    return image_composites(data)[0][1]
 
 
 def composite(data: ImageData, bands: tuple[int, ...] | None = None) -> np.ndarray:
@@ -38,7 +45,7 @@ def composite(data: ImageData, bands: tuple[int, ...] | None = None) -> np.ndarr
     band as for the CRF.
     """
     n = data.array.shape[2]
-    bands = default_bands(n) if bands is None else tuple(bands)
+    bands = default_bands(data) if bands is None else tuple(bands)
     for b in bands:
         if not 0 <= b < n:
             raise ValueError(f"band {b + 1} does not exist; the image has {n} band(s)")
@@ -49,8 +56,9 @@ def composite(data: ImageData, bands: tuple[int, ...] | None = None) -> np.ndarr
 
 def image_layer_data(data: ImageData, name: str | None = None, bands: tuple[int, ...] | None = None) -> LayerData:
     """Return napari layer data for an image: a displayable picture, the full image in metadata."""
+    bands = default_bands(data) if bands is None else tuple(bands)
     picture = composite(data, bands)
-    meta = {META_KEY: {"image": data, "bands": bands or default_bands(data.array.shape[2])}}
+    meta = {META_KEY: {"image": data, "bands": bands}}
     kwargs: dict[str, Any] = {"rgb": picture.ndim == 3, "metadata": meta}
     if name is None and data.path is not None:
         name = data.path.stem

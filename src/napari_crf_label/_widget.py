@@ -1,53 +1,63 @@
-"""The dock widget: classes, strokes, Run CRF, export, sessions.
+"""The dock panel: classes, strokes, Run CRF, export, sessions (a magicgui Container).
 
-A thin layer over the core: it maps napari layers to arrays, buttons to
+A thin layer over the core: it maps napari layers to arrays and buttons to
 :func:`~napari_crf_label.labelling.iter_label_image` (run in a napari
 ``thread_worker`` so the viewer stays responsive) and
-:func:`~napari_crf_label.export.export_all`.
+:func:`~napari_crf_label.export.export_all`. napari opens it from the
+Plugins menu with a proxy of the viewer, so layers are found again by
+their ``unique_id`` (:mod:`._panel_state`), never by identity.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Generator, Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    ProgressBar,
+    PushButton,
+    SpinBox,
+    create_widget,
+)
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import Qt, QTimer
+from qtpy.QtCore import QObject, Qt, QTimer, Signal
 from qtpy.QtGui import QColor, QIcon, QPixmap
 from qtpy.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
+    QAbstractItemView,
     QFileDialog,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
+    QFrame,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
+    QScrollArea,
+    QSizePolicy,
 )
-from superqt import QCollapsible
 
+from ._band_status import show_band_values
 from ._layers import (
     META_KEY,
     class_layer_kwargs,
     classes_from_layer,
     composite,
+    image_composites,
     image_data_from_layer,
     strokes_layer_data,
 )
+from ._panel_state import ImageState, PanelState, find_layer, layer_key, same_layer, unwrap
+from ._tooltips import CRF_TOOLTIPS, TOOLTIPS
 from .classes import ClassSet, read_class_files
 from .crf import CRFParams
 from .errors import InputError
@@ -55,275 +65,360 @@ from .export import export_all, output_paths
 from .features import FeatureParams
 from .image_io import ImageData
 from .labelling import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
-from .session import AnnotationClock, Session, SessionError, autosave_path, load_session, save_session
+from .progress import Cancelled, reporting
+from .session import Session, SessionError, autosave_path, load_session, save_session
 
 if TYPE_CHECKING:
     import napari
 
-__all__ = ["CRFLabelWidget"]
-
-#: Mean-field iterations of a re-run after stroke edits, started from the previous result.
-WARM_ITERATIONS = 5
+__all__ = ["CRFLabelWidget", "KEYS"]
 
 #: Seconds between autosaves while painting.
 AUTOSAVE_SECONDS = 3.0
 
-_TOOLTIPS = {
-    "gt_prob": "Confidence that a painted pixel belongs to its class (0-1).",
-    "sxy_gaussian": "Width (pixels at CRF resolution) of the smoothness kernel.",
-    "compat_gaussian": "Weight of the smoothness kernel: removes isolated pixels.",
-    "sxy_bilateral": "Spatial reach (pixels at CRF resolution) of the appearance kernel.",
-    "schan": "Colour tolerance of the appearance kernel (0-255 units): larger merges more different colours.",
-    "compat_bilateral": "Weight of the appearance kernel: similar nearby colours get the same class.",
-    "iterations": "Mean-field iterations.",
-}
+#: Key bindings of the panel (none of them is one of napari's own).
+KEYS = {"run": "Shift+R", "cancel": "Shift+C", "next_class": "Shift+Down", "previous_class": "Shift+Up"}
+
+#: Share of a tile's progress bar span taken by each stage inside a tile (start, end).
+_TILE_STAGES = {"features": (0.0, 0.25), "classifier": (0.25, 0.45), "building the CRF": (0.45, 0.5),
+                "CRF": (0.5, 1.0)}
+_BAR_STEPS = 1000
+_RESULT_ROLE = "result"
 
 
-@dataclass
-class _ImageState:
-    """What the widget keeps per image layer."""
+class _Relay(QObject):
+    """Carries stage reports from a worker thread to the panel (queued into the main thread)."""
 
-    cache: CRFCache = field(default_factory=lambda: CRFCache(warm_start=WARM_ITERATIONS))
-    clock: AnnotationClock = field(default_factory=AnnotationClock)
-    result: LabelResult | None = None
-    result_layer: Labels | None = None
+    stage = Signal(str, float)
 
 
-class CRFLabelWidget(QWidget):
-    """Dock widget turning strokes on a Labels layer into a dense label layer."""
+def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, cache: CRFCache,
+               params: dict[str, Any], stop: threading.Event, relay: _Relay
+               ) -> Generator[tuple[int, int], None, LabelResult]:
+    """Run :func:`iter_label_image`, relaying stage checkpoints and stopping at the first one after ``stop``."""
+
+    def reporter(stage: str, fraction: float) -> None:
+        if stop.is_set():
+            raise Cancelled
+        relay.stage.emit(stage, fraction)
+
+    with reporting(reporter):
+        return (yield from iter_label_image(data, strokes, classes=classes, cache=cache, **params))
+
+
+def _export_job(stop: threading.Event, relay: _Relay, *args: Any, **kwargs: Any) -> dict[str, Path]:
+    """Run :func:`export_all`, stopping (and writing nothing) at the first checkpoint after ``stop``."""
+
+    def reporter(stage: str, fraction: float) -> None:
+        if stop.is_set():
+            raise Cancelled
+        relay.stage.emit(stage, fraction)
+
+    with reporting(reporter):
+        return export_all(*args, **kwargs)
+
+
+def _row(*widgets: Any) -> Container:
+    """Return widgets side by side without labels or margins."""
+    row = Container(widgets=list(widgets), layout="horizontal", labels=False)
+    row.margins = (0, 0, 0, 0)
+    return row
+
+
+def _heading(text: str) -> Label:
+    """Return a bold section heading."""
+    return Label(value=f"<b>{text}</b>")
+
+
+class CRFLabelWidget(Container):
+    """Dock panel turning strokes on a Labels layer into a dense label layer."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
-        super().__init__()
+        super().__init__(labels=False)
         self.viewer = napari_viewer
-        self.worker = None
-        self.export_worker = None
+        self.worker: Any = None
+        self.export_worker: Any = None
         self.last_export: dict[str, Path] | None = None
+        self._state = PanelState()
+        self._stop = threading.Event()
+        self._relay = _Relay()
+        self._relay.stage.connect(self._on_stage)
         self._progress: progress | None = None
-        self._states: dict[int, _ImageState] = {}
-        self._watched: set[int] = set()
-        self._autosave_timer = QTimer(self)
+        self._tiles = (0, 1)
+        self._autosave_timer = QTimer(self.native)
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.setInterval(int(AUTOSAVE_SECONDS * 1000))
         self._autosave_timer.timeout.connect(self.autosave)
         self._build()
-        self.viewer.layers.events.inserted.connect(self._refresh_layers)
-        self.viewer.layers.events.removed.connect(self._refresh_layers)
-        self.viewer.layers.events.moved.connect(self._refresh_layers)
-        self._refresh_layers()
+        self._connect()
+        self._bind_keys()
+        self._layers_changed()
 
     # ----------------------------------------------------------------- layout
     def _build(self) -> None:
-        """Create the controls."""
-        layout = QVBoxLayout(self)
+        """Create the controls, in four sections."""
+        self.image_picker = create_widget(annotation=Image, label="Image", options={"tooltip": TOOLTIPS["image"]})
+        self.strokes_picker = create_widget(annotation=Labels, label="Strokes",
+                                            options={"nullable": True, "choices": self._stroke_choices,
+                                                     "tooltip": TOOLTIPS["strokes"]})
+        self.composite = ComboBox(label="Shown bands", choices=self._composite_choices, nullable=True,
+                                  tooltip=TOOLTIPS["composite"], visible=False)
+        self.band_boxes = [SpinBox(min=1, max=1, value=1, tooltip=f"{TOOLTIPS['bands']} ({c})") for c in "RGB"]
+        self.bands_row = _row(*self.band_boxes)
+        self.bands_row.label = "R, G, B"
+        self.bands_row.visible = False
+        layers = Container(widgets=[self.image_picker, self.strokes_picker, self.composite, self.bands_row])
 
-        layers = QFormLayout()
-        self.image_combo = QComboBox(toolTip="The image to label (all its bands feed the CRF).")
-        self.strokes_combo = QComboBox(toolTip="The Labels layer you paint strokes on (value k = class k).")
-        self.image_combo.currentIndexChanged.connect(self._image_changed)
-        self.strokes_combo.currentIndexChanged.connect(self._strokes_changed)
-        layers.addRow("Image", self.image_combo)
-        layers.addRow("Strokes", self.strokes_combo)
-        self.bands = [QSpinBox(minimum=1, maximum=1, toolTip=f"Band shown as {c}") for c in "RGB"]
-        band_row = QHBoxLayout()
-        for box in self.bands:
-            box.valueChanged.connect(self._bands_changed)
-            band_row.addWidget(box)
-        self.bands_label = QLabel("Shown bands (R, G, B)")
-        layers.addRow(self.bands_label, band_row)
-        layout.addLayout(layers)
+        self.labels_file = FileEdit(label="Labels file", mode="r", filter="*.txt", nullable=True,
+                                    tooltip=TOOLTIPS["labels_file"])
+        self.colors_file = FileEdit(label="Colors file", mode="r", filter="*.txt", nullable=True,
+                                    tooltip=TOOLTIPS["colors_file"])
+        self.load_classes_button = PushButton(text="Load class files", tooltip=TOOLTIPS["load_classes"])
+        self.class_names = LineEdit(tooltip=TOOLTIPS["class_names"])
+        self.class_names.native.setPlaceholderText("or type names: water, sand, vegetation")
+        self.use_names_button = PushButton(text="Use names", tooltip=TOOLTIPS["use_names"])
+        # magicgui has no list with colour swatches: a QListWidget in a magicgui holder
+        self.class_list = QListWidget(toolTip=TOOLTIPS["class_list"].format(next=KEYS["next_class"],
+                                                                            previous=KEYS["previous_class"]))
+        self.class_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.class_list.setMaximumHeight(150)
+        holder = Container(labels=False)
+        holder.margins = (0, 0, 0, 0)
+        holder.native.layout().addWidget(self.class_list)
+        files = Container(widgets=[self.labels_file, self.colors_file])
+        classes = Container(widgets=[files, self.load_classes_button, _row(self.class_names, self.use_names_button),
+                                     holder], labels=False)
 
-        classes = QGroupBox("Classes")
-        form = QFormLayout(classes)
-        self.labels_file = QLineEdit(placeholderText="labels file: one class name a line")
-        self.colors_file = QLineEdit(placeholderText="colors file: one color a line")
-        form.addRow("Labels file", self._with_browse(self.labels_file))
-        form.addRow("Colors file", self._with_browse(self.colors_file))
-        self.load_classes_button = QPushButton("Load class files")
-        self.load_classes_button.clicked.connect(self.load_class_files)
-        form.addRow(self.load_classes_button)
-        self.class_names = QLineEdit(placeholderText="or type names: water, sand, vegetation")
-        self.use_names_button = QPushButton("Use names")
-        self.use_names_button.clicked.connect(self.use_typed_names)
-        row = QHBoxLayout()
-        row.addWidget(self.class_names)
-        row.addWidget(self.use_names_button)
-        form.addRow(row)
-        self.class_list = QListWidget(toolTip="Click a class to paint it with napari's brush.")
-        self.class_list.itemClicked.connect(self._class_clicked)
-        form.addRow(self.class_list)
-        layout.addWidget(classes)
-
-        run = QGroupBox("Run")
-        form = QFormLayout(run)
-        self.window = QSpinBox(minimum=0, maximum=100_000, singleStep=256, specialValueText="auto",
-                               toolTip="Largest tile in image pixels; auto = 1024 pixels at CRF resolution.")
-        self.overlap = QSpinBox(minimum=-1, maximum=50_000, singleStep=32, value=-1, specialValueText="auto",
-                                toolTip="Context read around each tile, in image pixels; "
-                                        "auto = 128 pixels at CRF resolution.")
-        self.scale = QDoubleSpinBox(minimum=0.01, maximum=1.0, singleStep=0.05, value=1.0, decimals=3,
-                                    toolTip="Downscale factor for the CRF (like the original -s): 0.25 runs "
-                                            "the CRF at a quarter of the size and scales the result back.")
-        self.method = QComboBox(toolTip="features+crf (default): a pixel classifier trained on your strokes, "
-                                        "and how near each pixel is to each class's strokes without crossing an "
-                                        "edge, guide the CRF. crf: the CRF on your strokes alone (try it for a "
-                                        "cut-out whose parts are cut off from your strokes by strong edges). "
-                                        "features: the classifier alone (if the CRF flips a class).")
-        self.method.addItems(list(METHODS))
-        self.method.setCurrentText(DEFAULT_METHOD)
-        form.addRow("Method", self.method)
-        self.reach = QDoubleSpinBox(minimum=1.0, maximum=100_000.0, decimals=0, singleStep=50.0,
-                                    value=FeatureParams.reach,
-                                    toolTip="features+crf: how far (CRF pixels of uniform ground) a class's "
-                                            "strokes reach before their pull fades. Raise it when a class is "
-                                            "missed far from its strokes; lower it when a class leaks.")
-        self.method.currentTextChanged.connect(lambda m: self.reach.setEnabled(m == "features+crf"))
-        form.addRow("Reach", self.reach)
-        form.addRow("Window", self.window)
-        form.addRow("Overlap", self.overlap)
-        form.addRow("Scale", self.scale)
-        advanced = QCollapsible("Advanced CRF parameters")
-        inner = QWidget()
-        adv_form = QFormLayout(inner)
-        self.crf_fields: dict[str, QDoubleSpinBox | QSpinBox] = {}
+        self.method = ComboBox(label="Method", choices=list(METHODS), value=DEFAULT_METHOD, tooltip=TOOLTIPS["method"])
+        self.reach = FloatSpinBox(label="Reach", min=1.0, max=100_000.0, step=50.0, value=FeatureParams.reach,
+                                  tooltip=TOOLTIPS["reach"])
+        self.window = SpinBox(label="Window (0: auto)", min=0, max=100_000, step=256, value=0,
+                              tooltip=TOOLTIPS["window"])
+        self.overlap = SpinBox(label="Overlap (-1: auto)", min=-1, max=50_000, step=32, value=-1,
+                               tooltip=TOOLTIPS["overlap"])
+        self.scale = FloatSpinBox(label="Scale", min=0.01, max=1.0, step=0.05, value=1.0, tooltip=TOOLTIPS["scale"])
+        self.scale.native.setDecimals(3)
+        self.crf_fields: dict[str, SpinBox | FloatSpinBox] = {}
         for name, value in CRFParams().as_dict().items():
             if isinstance(value, int):
-                box = QSpinBox(minimum=1, maximum=200, value=value)
+                box: SpinBox | FloatSpinBox = SpinBox(label=name, min=1, max=200, value=value)
+            elif name == "gt_prob":
+                box = FloatSpinBox(label=name, min=0.01, max=0.99, step=0.05, value=value)
             else:
-                box = QDoubleSpinBox(minimum=0.0, maximum=1000.0, decimals=3, value=value,
-                                     singleStep=0.05 if name == "gt_prob" else 1.0)
-                if name == "gt_prob":
-                    box.setRange(0.01, 0.99)
-            box.setToolTip(_TOOLTIPS[name])
+                box = FloatSpinBox(label=name, min=0.0, max=1000.0, step=1.0, value=value)
+            box.tooltip = CRF_TOOLTIPS[name]
             self.crf_fields[name] = box
-            adv_form.addRow(name, box)
-        advanced.addWidget(inner)
-        form.addRow(advanced)
-        buttons = QHBoxLayout()
-        self.run_button = QPushButton("Run CRF")
-        self.run_button.clicked.connect(self.run)
-        self.cancel_button = QPushButton("Cancel", enabled=False)
-        self.cancel_button.clicked.connect(self.cancel)
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        form.addRow(buttons)
-        self.progress_bar = QProgressBar(minimum=0, maximum=1, value=0, format="tiles %v/%m")
-        form.addRow(self.progress_bar)
-        layout.addWidget(run)
+        self.advanced = Container(widgets=list(self.crf_fields.values()), visible=False)
+        self.show_advanced = CheckBox(text="Advanced CRF settings", value=False, tooltip=TOOLTIPS["advanced"])
+        self.confidence = CheckBox(text="Show confidence layer", value=False, tooltip=TOOLTIPS["confidence"])
+        self.run_button = PushButton(text="Run CRF", tooltip=TOOLTIPS["run"].format(key=KEYS["run"]))
+        self.cancel_button = PushButton(text="Cancel", enabled=False,
+                                        tooltip=TOOLTIPS["cancel"].format(key=KEYS["cancel"]))
+        self.progress_bar = ProgressBar(min=0, max=_BAR_STEPS, value=0)
+        self.progress_bar.native.setFormat("")
+        self.stage_label = Label(value="")
+        settings = Container(widgets=[self.method, self.reach, self.window, self.overlap, self.scale])
+        run = Container(widgets=[settings, self.show_advanced, self.advanced, self.confidence,
+                                 _row(self.run_button, self.cancel_button), self.progress_bar, self.stage_label],
+                        labels=False)
 
-        out = QGroupBox("Output")
-        box = QVBoxLayout(out)
-        self.export_button = QPushButton("Export...")
-        self.export_button.setToolTip("Write the .mat, mres figure, report, label PNG (and GeoTIFF) and session.")
-        self.export_button.clicked.connect(lambda: self.export())
-        self.save_session_button = QPushButton("Save session...")
-        self.save_session_button.clicked.connect(lambda: self.save_session())
-        self.restore_button = QPushButton("Restore autosaved strokes", visible=False)
-        self.restore_button.clicked.connect(self.restore_autosave)
-        self.status = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
-        for w in (self.export_button, self.save_session_button, self.restore_button, self.status):
-            box.addWidget(w)
-        layout.addWidget(out)
-        layout.addStretch()
+        self.outdir = FileEdit(label="Output folder", mode="d", nullable=True, tooltip=TOOLTIPS["outdir"])
+        self.export_button = PushButton(text="Export", tooltip=TOOLTIPS["export"])
+        self.save_session_button = PushButton(text="Save session...", tooltip=TOOLTIPS["save_session"])
+        self.restore_button = PushButton(text="Restore autosaved strokes", visible=False, tooltip=TOOLTIPS["restore"])
+        self.status = Label(value="")
+        self.status.native.setWordWrap(True)
+        # a long autosave path must wrap, not widen the dock
+        self.status.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.native.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        output = Container(widgets=[Container(widgets=[self.outdir]), _row(self.export_button,
+                                                                            self.save_session_button),
+                                    self.restore_button, self.status], labels=False)
 
-    def _with_browse(self, edit: QLineEdit) -> QWidget:
-        """Return ``edit`` with a Browse button that fills it from a file dialog."""
-        holder = QWidget()
-        row = QHBoxLayout(holder)
-        row.setContentsMargins(0, 0, 0, 0)
-        button = QPushButton("Browse...")
-        button.clicked.connect(lambda: self._browse(edit))
-        row.addWidget(edit)
-        row.addWidget(button)
-        return holder
+        body = Container(widgets=[_heading("Image"), layers, _heading("Classes"), classes, _heading("Run"), run,
+                                  _heading("Output"), output], labels=False)
+        self.append(body)
+        # napari docks ``.native`` (not magicgui's own scroll area): scroll the body inside it, so the
+        # panel fits small screens with every section open
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.native.layout().removeWidget(body.native)
+        scroll.setWidget(body.native)
+        self.native.layout().addWidget(scroll)
+        self.margins = (0, 0, 0, 0)
 
-    def _browse(self, edit: QLineEdit) -> None:
-        """Fill ``edit`` with a text file chosen in a dialog."""
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a text file", "", "Text files (*.txt);;All files (*)")
-        if path:
-            edit.setText(path)
+    def _connect(self) -> None:
+        """Wire the controls and the layer list to the panel's actions."""
+        self.image_picker.changed.connect(self._image_changed)
+        self.strokes_picker.changed.connect(self._strokes_changed)
+        self.composite.changed.connect(self._composite_chosen)
+        for box in self.band_boxes:
+            box.changed.connect(self._bands_changed)
+        self.load_classes_button.changed.connect(self.load_class_files)
+        self.use_names_button.changed.connect(self.use_typed_names)
+        self.class_list.itemClicked.connect(lambda item: self.choose_class(item.data(Qt.ItemDataRole.UserRole)))
+        self.method.changed.connect(lambda m: setattr(self.reach, "enabled", m == "features+crf"))
+        self.show_advanced.changed.connect(lambda shown: setattr(self.advanced, "visible", shown))
+        self.confidence.changed.connect(self._confidence_toggled)
+        self.run_button.changed.connect(self.run)
+        self.cancel_button.changed.connect(self.cancel)
+        self.export_button.changed.connect(lambda: self.export())
+        self.save_session_button.changed.connect(lambda: self.save_session())
+        self.restore_button.changed.connect(self.restore_autosave)
+        events = self.viewer.layers.events
+        events.inserted.connect(self._layers_changed)
+        events.removed.connect(self._layers_changed)
+
+    def _bind_keys(self) -> None:
+        """Register the panel's keys on the viewer (napari's keymap; they do not clash with napari's own)."""
+        actions = {"run": lambda v: self.run(), "cancel": lambda v: self.cancel(),
+                   "next_class": lambda v: self.step_class(1), "previous_class": lambda v: self.step_class(-1)}
+        for name, key in KEYS.items():
+            self.viewer.bind_key(key, actions[name], overwrite=True)
 
     # ------------------------------------------------------------- layer lists
-    def _refresh_layers(self, event: Any = None) -> None:
-        """Refill the image and strokes combo boxes, keeping the current choices."""
-        for combo, kind in ((self.image_combo, Image), (self.strokes_combo, Labels)):
-            current = combo.currentText()
-            names = [lay.name for lay in self.viewer.layers if isinstance(lay, kind)
-                     and not (kind is Labels and lay.name.endswith(" CRF labels"))]
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItems(names)
-            if current in names:
-                combo.setCurrentText(current)
-            combo.blockSignals(False)
+    def _stroke_choices(self, widget: Any = None) -> list[tuple[str, Labels]]:
+        """Return the Labels layers one can paint strokes on (results excluded)."""
+        return [(lay.name, unwrap(lay)) for lay in self.viewer.layers
+                if isinstance(unwrap(lay), Labels) and lay.metadata.get(META_KEY, {}).get("role") != _RESULT_ROLE]
+
+    def _layers_changed(self, event: Any = None) -> None:
+        """Follow layer additions and removals: pick new layers, forget removed images."""
+        self.reset_choices()
+        self._state.forget({layer_key(lay) for lay in self.viewer.layers})
         self._image_changed()
+
+    def reset_choices(self, *args: Any) -> None:
+        """Refill the layer pickers from the layer list, keeping the chosen layers (a rename included)."""
+        pickers = (self.image_picker, self.strokes_picker)
+        kept = [(picker, layer_key(picker.value)) for picker in pickers if picker.value is not None]
+        with self.image_picker.changed.blocked(), self.strokes_picker.changed.blocked():
+            super().reset_choices(*args)
+            for picker, key in kept:
+                again = find_layer([c for c in picker.choices if c is not None], key)
+                if again is not None:
+                    picker.value = again
+        if any(picker.value is None or layer_key(picker.value) != key for picker, key in kept):
+            self._image_changed()  # a chosen layer left the viewer
 
     @property
     def image_layer(self) -> Image | None:
         """The chosen image layer."""
-        name = self.image_combo.currentText()
-        return self.viewer.layers[name] if name in self.viewer.layers else None
+        return self.image_picker.value
 
     @property
     def strokes_layer(self) -> Labels | None:
         """The chosen strokes layer."""
-        name = self.strokes_combo.currentText()
-        return self.viewer.layers[name] if name in self.viewer.layers else None
+        return self.strokes_picker.value
 
-    def _state(self, layer: Image) -> _ImageState:
-        """Return the per-image state of ``layer``."""
-        return self._states.setdefault(id(layer), _ImageState())
+    def image_state(self) -> ImageState | None:
+        """Return what the panel keeps for the chosen image (built CRFs, clock, last result)."""
+        image = self.image_layer
+        return None if image is None else self._state.of(image)
 
     def _image_changed(self, *_: Any) -> None:
-        """Pick the image's strokes layer, show band choices, offer an autosave."""
+        """Pick the image's strokes layer, offer its composites and any autosave."""
         image = self.image_layer
         if image is None:
+            self.composite.visible = self.bands_row.visible = False
+            self._update_status()
             return
-        wanted = f"{image.name} strokes"
-        if self.strokes_combo.findText(wanted) >= 0:
-            self.strokes_combo.setCurrentText(wanted)
-        data = image_data_from_layer(image)
-        n_bands = data.array.shape[2]
-        multi = n_bands not in (1, 3)
-        shown = image.metadata.get(META_KEY, {}).get("bands", (0, 1, 2))
-        for box, b in zip(self.bands, shown):
-            box.blockSignals(True)
-            box.setMaximum(n_bands)
-            box.setValue(b + 1)
-            box.blockSignals(False)
-            box.setVisible(multi)
-        self.bands_label.setVisible(multi)
+        self._pick_strokes(image)
+        self._show_composites(image)
         self._strokes_changed()
-        path = self._autosave_path()
-        has_autosave = path is not None and path.exists() and not self._strokes_painted()
-        self.restore_button.setVisible(has_autosave)
-        if has_autosave:
-            show_info(f"Autosaved strokes found for {image.name}: click 'Restore autosaved strokes' to resume.")
+        QTimer.singleShot(0, self._offer_autosave)  # after every layer of a multi-layer open has arrived
         self._update_status()
 
+    def _pick_strokes(self, image: Image) -> None:
+        """Choose the image's own strokes layer, else keep the choice, else the first of the image's size."""
+        choices = self._stroke_choices()
+        wanted = next((lay for name, lay in choices if name == f"{image.name} strokes"), None)
+        if wanted is None and self.strokes_layer is None:
+            shape = image_data_from_layer(image).shape
+            wanted = next((lay for _, lay in choices if np.shape(lay.data)[-2:] == shape), None)
+        if wanted is not None and not same_layer(wanted, self.strokes_layer):
+            self.strokes_picker.value = wanted
+
     def _strokes_changed(self, *_: Any) -> None:
-        """Show the classes of the chosen strokes layer and watch it for edits."""
+        """Show the classes of the chosen strokes layer, watch it for edits, take a session's settings."""
         layer = self.strokes_layer
         if layer is None:
             self._show_classes(None)
             return
         self._show_classes(classes_from_layer(layer))
-        if id(layer) not in self._watched:
-            self._watched.add(id(layer))
-            layer.events.paint.connect(lambda e, lay=layer: self._on_paint(lay))
-            layer.events.data.connect(lambda e, lay=layer: self._on_paint(lay))
+        key = layer_key(layer)
+        if key not in self._state.watched:
+            self._state.watched.add(key)
+            layer.events.paint.connect(self._on_paint)
+            layer.events.data.connect(self._on_paint)
+            show_band_values(layer, self._image_data)
+        params = layer.metadata.get(META_KEY, {}).get("params")
+        if params and key not in self._state.applied_params:
+            self._state.applied_params.add(key)
+            self._apply_params(params)
 
-    def _strokes_painted(self) -> bool:
-        """Return True when the chosen strokes layer holds any stroke."""
-        layer = self.strokes_layer
-        return layer is not None and bool(np.any(np.asarray(layer.data)))
+    def _image_data(self) -> ImageData | None:
+        """Return the chosen image's full data (for the status bar), or None."""
+        image = self.image_layer
+        return None if image is None else image_data_from_layer(image)
+
+    # ----------------------------------------------------------------- bands
+    def _show_composites(self, image: Image) -> None:
+        """Offer the image's composites and band choices when it has other than 1 or 3 bands or band metadata."""
+        data = image_data_from_layer(image)
+        n_bands = data.array.shape[2]
+        offered = image_composites(data)
+        shown = tuple(image.metadata.get(META_KEY, {}).get("bands", offered[0][1]))
+        if META_KEY in image.metadata and layer_key(image) not in self._state.watched:
+            self._state.watched.add(layer_key(image))  # shown values are stretched: report the file's
+            show_band_values(image, self._image_data)
+        multi = META_KEY in image.metadata and len(offered) > 1
+        self.composite.visible = self.bands_row.visible = multi
+        if not multi:
+            return
+        with self.composite.changed.blocked():
+            self.composite.reset_choices()
+            self.composite.value = shown if shown in [b for _, b in offered] else None
+        for box, band in zip(self.band_boxes, (*shown, *shown, *shown)[:3]):
+            with box.changed.blocked():
+                box.max = n_bands
+                box.value = band + 1
+
+    def _composite_choices(self, widget: Any = None) -> list[tuple[str, tuple[int, ...]]]:
+        """Return the composites offered for the chosen image (none for images not read by this plugin)."""
+        image = self.image_picker.value if hasattr(self, "image_picker") else None
+        if image is None or META_KEY not in image.metadata:
+            return []
+        return image_composites(image_data_from_layer(image))
+
+    def _composite_chosen(self, bands: tuple[int, ...] | None) -> None:
+        """Show a preset composite."""
+        if bands is None:
+            return
+        for box, band in zip(self.band_boxes, (*bands, *bands, *bands)[:3]):
+            with box.changed.blocked():
+                box.value = band + 1
+        self._show_bands(tuple(bands))
 
     def _bands_changed(self, *_: Any) -> None:
-        """Show the chosen bands of a multi-band image as its RGB composite."""
+        """Show the bands typed in the R, G, B boxes."""
+        bands = tuple(box.value - 1 for box in self.band_boxes)
+        with self.composite.changed.blocked():
+            self.composite.value = bands if bands in self.composite.choices else None
+        self._show_bands(bands)
+
+    def _show_bands(self, bands: tuple[int, ...]) -> None:
+        """Show ``bands`` of the chosen multi-band image as its picture."""
         image = self.image_layer
         if image is None or META_KEY not in image.metadata:
             return
-        bands = tuple(box.value() - 1 for box in self.bands)
-        image.data = composite(image.metadata[META_KEY]["image"], bands)
+        picture = composite(image.metadata[META_KEY]["image"], bands)
+        if picture.ndim != np.asarray(image.data).ndim:
+            show_info("Open the image again to switch between grey and colour display.")
+            return
+        image.data = picture
         image.metadata[META_KEY]["bands"] = bands
 
     # ----------------------------------------------------------------- classes
@@ -339,20 +434,27 @@ class CRFLabelWidget(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, k)
             self.class_list.addItem(item)
 
-    def _class_clicked(self, item: QListWidgetItem) -> None:
-        """Select the clicked class as the brush label and switch to painting."""
+    def choose_class(self, label: int) -> None:
+        """Make class ``label`` (1-based) the brush label, highlight it in the list, switch to painting."""
         layer = self.strokes_layer
         if layer is None:
             return
-        layer.selected_label = int(item.data(Qt.ItemDataRole.UserRole))
+        self.class_list.setCurrentRow(int(label) - 1)
+        layer.selected_label = int(label)
         layer.mode = "paint"
         self.viewer.layers.selection.active = layer
 
+    def step_class(self, step: int) -> None:
+        """Make the next (``step`` = 1) or previous (-1) class the brush label."""
+        layer = self.strokes_layer
+        classes = None if layer is None else classes_from_layer(layer)
+        if layer is not None and classes is not None:
+            self.choose_class((int(layer.selected_label) - 1 + step) % len(classes) + 1)
+
     def load_class_files(self) -> ClassSet | None:
         """Read the labels and colors files and apply the classes."""
-        labels = self.labels_file.text().strip()
-        colors = self.colors_file.text().strip() or None
-        if not labels:
+        labels, colors = self.labels_file.value, self.colors_file.value
+        if labels is None:
             show_error("Choose a labels file first (one class name a line).")
             return None
         try:
@@ -360,31 +462,30 @@ class CRFLabelWidget(QWidget):
         except InputError as exc:
             show_error(str(exc))
             return None
-        self.set_classes(classes)
-        return classes
+        return classes if self.set_classes(classes) is not None else None
 
     def use_typed_names(self) -> ClassSet | None:
         """Apply the class names typed in the text field."""
         try:
-            classes = ClassSet.from_names(self.class_names.text())
+            classes = ClassSet.from_names(self.class_names.value)
         except InputError as exc:
             show_error(str(exc))
             return None
-        self.set_classes(classes)
-        return classes
+        return classes if self.set_classes(classes) is not None else None
 
     def set_classes(self, classes: ClassSet) -> Labels | None:
-        """Colour the strokes layer by ``classes``, creating it for the image if needed."""
+        """Colour the strokes layer by ``classes``, creating it for the image if needed.
+
+        Painted strokes keep their numbers; when that would give painted
+        classes new names, the user is asked first.
+        """
         image = self.image_layer
         if image is None:
             show_error("Open an image first.")
             return None
         layer = self.strokes_layer
         if layer is not None:
-            painted = int(np.asarray(layer.data).max(initial=0))
-            if painted > len(classes):
-                show_error(f"The strokes layer '{layer.name}' uses class {painted} but only "
-                           f"{len(classes)} classes were given; strokes were left unchanged.")
+            if not self._may_rename(layer, classes):
                 return None
             for key, value in class_layer_kwargs(classes).items():
                 setattr(layer, key, value)
@@ -394,25 +495,61 @@ class CRFLabelWidget(QWidget):
             data, kwargs, _ = strokes_layer_data(np.zeros(shape, np.uint8), classes, f"{image.name} strokes",
                                                  scale=image.scale, translate=image.translate,
                                                  affine=image.affine.affine_matrix)
-            layer = self.viewer.add_labels(data, **kwargs)
-            self._refresh_layers()
-            self.strokes_combo.setCurrentText(layer.name)
+            layer = unwrap(self.viewer.add_labels(data, **kwargs))
+            self.reset_choices()
+            self.strokes_picker.value = layer
         layer.selected_label = 1
         layer.mode = "paint"
         self.viewer.layers.selection.active = layer
         self._show_classes(classes)
         return layer
 
+    def _may_rename(self, layer: Labels, classes: ClassSet) -> bool:
+        """Return whether new classes may be applied to a painted layer (asking before renaming classes)."""
+        painted = np.unique(np.asarray(layer.data))
+        painted = painted[painted > 0]
+        if painted.size and int(painted.max()) > len(classes):
+            show_error(f"The strokes layer '{layer.name}' uses class {int(painted.max())} but only "
+                       f"{len(classes)} classes were given; strokes were left unchanged.")
+            return False
+        old = classes_from_layer(layer)
+        renamed = [f"{k}: {old.names[k - 1]} -> {classes.names[k - 1]}" for k in map(int, painted)
+                   if old is not None and k <= len(old) and old.names[k - 1] != classes.names[k - 1]]
+        if renamed and not self._confirm("Rename painted classes?",
+                                         "Painted strokes would change class name:\n" + "\n".join(renamed)):
+            show_info("Classes left unchanged.")
+            return False
+        return True
+
     # --------------------------------------------------------------------- run
     def params(self) -> dict[str, Any]:
-        """Return the label_image keywords set in the widget."""
-        kw: dict[str, Any] = {name: box.value() for name, box in self.crf_fields.items()}
-        kw["scale"] = float(self.scale.value())
-        kw["window"] = self.window.value() or None
-        kw["overlap"] = None if self.overlap.value() < 0 else self.overlap.value()
-        kw["method"] = self.method.currentText()
-        kw["reach"] = float(self.reach.value())
+        """Return the label_image keywords set in the panel."""
+        kw: dict[str, Any] = {name: box.value for name, box in self.crf_fields.items()}
+        kw["scale"] = float(self.scale.value)
+        kw["window"] = self.window.value or None
+        kw["overlap"] = None if self.overlap.value < 0 else self.overlap.value
+        kw["method"] = self.method.value
+        kw["reach"] = float(self.reach.value)
         return kw
+
+    def _apply_params(self, params: dict[str, Any]) -> None:
+        """Set the panel's controls from saved run parameters (a session's)."""
+        for name, box in self.crf_fields.items():
+            if name in params:
+                box.value = params[name]
+        if "scale" in params:
+            self.scale.value = params["scale"]
+        if params.get("method") in METHODS:
+            self.method.value = params["method"]
+        if "reach" in params:
+            self.reach.value = params["reach"]
+        if "window" in params:
+            self.window.value = params["window"] or 0
+        if "overlap" in params:
+            self.overlap.value = -1 if params["overlap"] is None else params["overlap"]
+        image = self.image_layer
+        if image is not None and params.get("annotation_seconds"):
+            self._state.of(image).clock.seconds = float(params["annotation_seconds"])
 
     def run(self) -> Any:
         """Start the CRF on the chosen image and strokes in a worker thread; return the worker."""
@@ -425,73 +562,170 @@ class CRFLabelWidget(QWidget):
             return None
         data = image_data_from_layer(image)
         strokes = np.array(strokes_layer.data, copy=True)
-        classes = classes_from_layer(strokes_layer)
-        state = self._state(image)
-        kwargs = self.params()
-        self.worker = create_worker(iter_label_image, data, strokes, classes=classes, cache=state.cache,
-                                    **kwargs, _start_thread=False, _ignore_errors=True)
-        self.worker.yielded.connect(self._on_progress)
-        self.worker.returned.connect(lambda result, lay=image: self._on_result(lay, data, result))
+        state = self._state.of(image)
+        state.bands = image.metadata.get(META_KEY, {}).get("bands")
+        self._stop.clear()
+        self.worker = create_worker(_label_job, data, strokes, classes_from_layer(strokes_layer), state.cache,
+                                    self.params(), self._stop, self._relay, _start_thread=False,
+                                    _ignore_errors=True)
+        self.worker.yielded.connect(self._on_tiles)
+        image_key = layer_key(image)
+        self.worker.returned.connect(lambda result: self._on_result(image_key, data, result))
         self.worker.errored.connect(self._on_error)
+        self.worker.aborted.connect(self._on_cancelled)
         self.worker.finished.connect(self._on_finished)
-        self.worker.aborted.connect(lambda: show_info("CRF run cancelled; no layer or file was changed."))
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress_bar.setValue(0)
-        self._progress = progress(total=1, desc="CRF tiles")
-        self._started = time.perf_counter()
+        self._start_feedback("CRF", "Starting...")
         self.worker.start()
         return self.worker
 
     def cancel(self) -> None:
-        """Ask the running CRF to stop (it stops within one iteration)."""
-        if self.worker is not None:
-            self.worker.quit()
-            self.cancel_button.setEnabled(False)
+        """Stop the running CRF or export at its next step (well within a second); nothing is changed."""
+        worker = self.worker or self.export_worker
+        if worker is None:
+            return
+        self._stop.set()
+        if worker is self.worker:
+            worker.quit()
+        self.cancel_button.enabled = False
+        self.stage_label.value = "Cancelling..."
 
-    def _on_progress(self, step: tuple[int, int]) -> None:
-        """Show tiles done / total."""
-        done, total = step
-        self.progress_bar.setMaximum(total)
-        self.progress_bar.setValue(done)
-        if self._progress is not None:
-            self._progress.total = total
-            self._progress.n = done
-            self._progress.refresh()
+    def _start_feedback(self, desc: str, text: str) -> None:
+        """Reset the progress bar and show the Cancel button for a new run or export."""
+        self.run_button.enabled = False
+        self.export_button.enabled = False
+        self.cancel_button.enabled = True
+        self._tiles = (0, 1)
+        self.progress_bar.value = 0
+        self.progress_bar.native.setFormat("%p%")
+        self.stage_label.value = text
+        self._progress = progress(total=_BAR_STEPS, desc=desc)
 
-    def _on_result(self, image: Image, data: ImageData, result: LabelResult) -> None:
-        """Show the dense labels as the image's result layer (re-used across runs)."""
-        state = self._state(image)
+    def _on_tiles(self, step: tuple[int, int]) -> None:
+        """Record tiles done / total (stages inside a tile move the bar between them)."""
+        if tuple(step) != self._tiles:
+            self._tiles = tuple(step)
+            self._set_bar(step[0] / max(step[1], 1))
+
+    def _on_stage(self, stage: str, fraction: float) -> None:
+        """Show a stage's progress: inside a tile it moves the bar, before the tiles it is named."""
+        if self._stop.is_set():
+            return
+        done, total = self._tiles
+        if stage in _TILE_STAGES and (self.worker is not None):
+            start, end = _TILE_STAGES[stage]
+            self._set_bar((done + start + (end - start) * fraction) / max(total, 1))
+            where = f"tile {min(done + 1, total)}/{total}: " if total > 1 else ""
+            self.stage_label.value = f"{where}{stage} {fraction:.0%}"
+        else:
+            if self.export_worker is not None:
+                self._set_bar(fraction)
+            self.stage_label.value = f"{stage} {fraction:.0%}"
+
+    def _set_bar(self, fraction: float) -> None:
+        """Move the panel's bar and napari's activity entry to ``fraction`` (never backwards)."""
+        value = int(round(min(max(fraction, 0.0), 1.0) * _BAR_STEPS))
+        if value > self.progress_bar.value:
+            self.progress_bar.value = value
+            if self._progress is not None:
+                self._progress.n = value
+                self._progress.refresh()
+
+    def _on_result(self, image_key: Hashable, data: ImageData, result: LabelResult) -> None:
+        """Show the dense labels as the image's result layer (re-used across runs), under the strokes."""
+        image = find_layer(self.viewer.layers, image_key)
+        if image is None:  # the image was closed while its CRF ran
+            return
+        state = self._state.of(image)
         state.result = result
-        name = f"{image.name} CRF labels"
-        meta = {META_KEY: {"image": data, "classes": result.classes}}
+        self._set_bar(1.0)
+        meta = {META_KEY: {"image": data, "classes": result.classes, "role": _RESULT_ROLE}}
         kwargs = class_layer_kwargs(result.classes)
-        layer = state.result_layer
-        if layer is None or layer not in self.viewer.layers:
-            layer = self.viewer.add_labels(result.labels, name=name, opacity=0.5, metadata=meta,
-                                           scale=image.scale, translate=image.translate,
-                                           affine=image.affine.affine_matrix, **kwargs)
-            state.result_layer = layer
+        layer = find_layer(self.viewer.layers, state.result_key)
+        if layer is None:
+            layer = unwrap(self.viewer.add_labels(result.labels, name=f"{image.name} CRF labels", opacity=0.45,
+                                                  metadata=meta, scale=image.scale, translate=image.translate,
+                                                  affine=image.affine.affine_matrix, **kwargs))
+            state.result_key = layer_key(layer)
         else:
             layer.data = result.labels
             for key, value in kwargs.items():
                 setattr(layer, key, value)
             layer.metadata.update(meta)
+        self._place_below_strokes(layer)
+        self._show_confidence(image, state)
         if result.missing_classes:
             show_warning(f"No strokes for {', '.join(result.missing_classes)}: absent from the result.")
         if self.strokes_layer is not None:
             self.viewer.layers.selection.active = self.strokes_layer
         self._update_status(f"CRF done in {result.seconds:.1f} s ({result.params['tiles']} tile(s)).")
 
+    def _place_below_strokes(self, layer: Any) -> None:
+        """Move a result layer just under the strokes layer, so the strokes stay visible on top."""
+        strokes = self.strokes_layer
+        if strokes is None:
+            return
+        names = [lay.name for lay in self.viewer.layers]
+        here, target = names.index(layer.name), names.index(strokes.name)
+        if here > target:
+            self.viewer.layers.move(here, target)
+
+    def _confidence_toggled(self, shown: bool) -> None:
+        """Add or remove the confidence layer of the chosen image's last result."""
+        image = self.image_layer
+        state = self._state.get(image)
+        if image is not None and state is not None:
+            self._show_confidence(image, state)
+
+    def _show_confidence(self, image: Image, state: ImageState) -> None:
+        """Show (or remove) the last result's per-pixel confidence: the winning class's probability."""
+        layer = find_layer(self.viewer.layers, state.confidence_key)
+        if not self.confidence.value or state.result is None:
+            if layer is not None:
+                self.viewer.layers.remove(layer.name)
+            state.confidence_key = None
+            return
+        probs = state.result.probabilities
+        confidence = probs.max(axis=0) if probs.size else np.ones(state.result.labels.shape, np.float32)
+        height, width = state.result.labels.shape
+        factor = np.array([height / confidence.shape[0], width / confidence.shape[1]])
+        scale = np.asarray(image.scale)[-2:] * factor
+        translate = np.asarray(image.translate)[-2:] + np.asarray(image.scale)[-2:] * (factor - 1) / 2
+        floor = 1.0 / max(len(state.result.classes), 1)
+        if layer is None:
+            layer = unwrap(self.viewer.add_image(confidence, name=f"{image.name} CRF confidence", colormap="magma",
+                                                 contrast_limits=(floor, 1.0), opacity=0.6, scale=scale,
+                                                 translate=translate, affine=image.affine.affine_matrix,
+                                                 metadata={META_KEY: {"role": _RESULT_ROLE}}))
+            state.confidence_key = layer_key(layer)
+        else:
+            layer.data = confidence
+            layer.scale, layer.translate = scale, translate
+        self._place_below_strokes(layer)
+
     def _on_error(self, exc: Exception) -> None:
-        """Report a failed run as a plain notification."""
-        show_error(f"CRF run failed: {exc}" if not isinstance(exc, InputError) else str(exc))
+        """Report a failed run or export as a plain notification."""
+        if isinstance(exc, Cancelled):
+            self._on_cancelled()
+            return
+        what = "Export failed" if self.export_worker is not None else "CRF run failed"
+        show_error(str(exc) if isinstance(exc, InputError) else f"{what}: {exc}")
+
+    def _on_cancelled(self) -> None:
+        """Say that the run or export stopped without changing anything."""
+        if self.export_worker is not None:
+            show_info("Export cancelled; nothing was written.")
+        else:
+            show_info("CRF run cancelled; no layer or file was changed.")
 
     def _on_finished(self) -> None:
-        """Reset the buttons and progress after any end of a run."""
+        """Reset the buttons and progress after any end of a run or export."""
         self.worker = None
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
+        self.export_worker = None
+        self.run_button.enabled = True
+        self.export_button.enabled = True
+        self.cancel_button.enabled = False
+        self.stage_label.value = "Cancelled." if self._stop.is_set() else "Done."
+        self._stop.clear()
         if self._progress is not None:
             self._progress.close()
             self._progress = None
@@ -502,61 +736,62 @@ class CRFLabelWidget(QWidget):
         return data.path.stem if data.path is not None else image.name
 
     def export(self, outdir: str | Path | None = None) -> Any:
-        """Write all outputs of the last run into ``outdir`` (asked for if None).
+        """Write all outputs of the last run into ``outdir`` (the Output folder field, or asked for).
 
         The files are written in a worker thread, so the viewer stays
         responsive; returns that worker (None when nothing is exported).
         ``last_export`` holds the written paths once it is done.
         """
         image = self.image_layer
-        state = self._states.get(id(image)) if image is not None else None
+        state = self._state.get(image)
         if image is None or state is None or state.result is None:
             show_error("Run the CRF before exporting.")
             return None
-        if self.export_worker is not None:
-            show_info("An export is already going on.")
+        if self.export_worker is not None or self.worker is not None:
+            show_info("Wait for the running CRF or export to finish (or cancel it).")
             return None
         data = image_data_from_layer(image)
-        if outdir is None:
-            start = str(data.path.parent) if data.path is not None else ""
-            outdir = QFileDialog.getExistingDirectory(self, "Export to folder", start)
-            if not outdir:
-                return None
+        outdir = outdir or self.outdir.value or self._ask_folder(data)
+        if not outdir:
+            return None
+        if not Path(outdir).is_dir():
+            show_error(f"Output folder {outdir} does not exist.")
+            return None
         stem = self._stem(image, data)
         state.clock.tick()  # annotation time runs from the first stroke to export
         paths = output_paths(stem, outdir, data.is_georeferenced)
         existing = [p.name for p in paths.values() if p.exists()]
-        overwrite = False
-        if existing:
-            if not self._confirm_overwrite(existing):
-                show_info("Export cancelled; existing files kept.")
-                return None
-            overwrite = True
+        if existing and not self._confirm("Replace files?",
+                                          "These files exist and would be replaced:\n" + "\n".join(existing)):
+            show_info("Export cancelled; existing files kept.")
+            return None
         self.last_export = None
-        self.export_worker = create_worker(export_all, state.result, data, outdir, stem,
-                                           annotation_seconds=state.clock.seconds or None, overwrite=overwrite,
+        self._stop.clear()
+        self.export_worker = create_worker(_export_job, self._stop, self._relay, state.result, data, outdir, stem,
+                                           annotation_seconds=state.clock.seconds or None,
+                                           overwrite=bool(existing), bands=state.bands,
                                            _start_thread=False, _ignore_errors=True)
         self.export_worker.returned.connect(lambda written: self._on_exported(written, outdir))
-        self.export_worker.errored.connect(lambda exc: show_error(f"Export failed: {exc}"))
-        self.export_worker.finished.connect(self._on_export_finished)
-        self.export_button.setEnabled(False)
+        self.export_worker.errored.connect(self._on_error)
+        self.export_worker.finished.connect(self._on_finished)
+        self._start_feedback("Export", "Exporting...")
         self.export_worker.start()
         return self.export_worker
+
+    def _ask_folder(self, data: ImageData) -> str:
+        """Ask for an output folder (starting beside the image)."""
+        start = str(data.path.parent) if data.path is not None else ""
+        return QFileDialog.getExistingDirectory(self.native, "Export to folder", start)
 
     def _on_exported(self, written: dict[str, Path], outdir: str | Path) -> None:
         """Report the written files."""
         self.last_export = written
+        self._set_bar(1.0)
         self._update_status(f"Exported {len(written)} files to {outdir}.")
 
-    def _on_export_finished(self) -> None:
-        """Allow the next export."""
-        self.export_worker = None
-        self.export_button.setEnabled(True)
-
-    def _confirm_overwrite(self, names: list[str]) -> bool:
-        """Ask whether to replace existing output files."""
-        answer = QMessageBox.question(self, "Replace files?",
-                                      "These files exist and would be replaced:\n" + "\n".join(names),
+    def _confirm(self, title: str, text: str) -> bool:
+        """Ask a yes/no question (No is the default)."""
+        answer = QMessageBox.question(self.native, title, text,
                                       QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                       QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
@@ -573,7 +808,7 @@ class CRFLabelWidget(QWidget):
             n = max(int(strokes.max(initial=0)), 2)
             classes = ClassSet.from_names([f"class{k}" for k in range(1, n + 1)])
         data = image_data_from_layer(image)
-        params = {**self.params(), "annotation_seconds": self._state(image).clock.seconds}
+        params = {**self.params(), "annotation_seconds": self._state.of(image).clock.seconds}
         return Session(strokes=strokes, classes=classes, params=params,
                        image_path=str(data.path) if data.path else "")
 
@@ -586,13 +821,27 @@ class CRFLabelWidget(QWidget):
         key = str(data.path.resolve()) if data.path is not None else image.name
         return autosave_path(key, self._stem(image, data))
 
-    def _on_paint(self, layer: Labels) -> None:
-        """Count annotation time and schedule an autosave after a stroke edit."""
-        image = self.image_layer
-        if image is None or layer is not self.strokes_layer:
+    def _offer_autosave(self) -> None:
+        """Show *Restore autosaved strokes* when the image has an autosave and nothing is painted yet."""
+        try:
+            path = self._autosave_path()
+        except RuntimeError:  # the panel was closed before this deferred call
             return
-        self._state(image).clock.tick()
-        self.restore_button.setVisible(False)
+        layer = self.strokes_layer
+        painted = layer is not None and bool(np.any(np.asarray(layer.data)))
+        offer = path is not None and path.exists() and not painted
+        self.restore_button.visible = offer
+        if offer:
+            show_info(f"Autosaved strokes found for {self.image_layer.name}: "
+                      "click 'Restore autosaved strokes' to resume.")
+
+    def _on_paint(self, event: Any = None) -> None:
+        """Count annotation time and schedule an autosave after a stroke edit of the chosen strokes layer."""
+        image = self.image_layer
+        if image is None or not same_layer(getattr(event, "source", None), self.strokes_layer):
+            return
+        self._state.of(image).clock.tick()
+        self.restore_button.visible = False
         if not self._autosave_timer.isActive():
             self._autosave_timer.start()
 
@@ -617,7 +866,7 @@ class CRFLabelWidget(QWidget):
             show_error("Choose an image and a strokes layer first.")
             return None
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Save session", "", "Session (*_session.npz)")
+            path, _ = QFileDialog.getSaveFileName(self.native, "Save session", "", "Session (*_session.npz)")
             if not path:
                 return None
         path = Path(path)
@@ -643,41 +892,25 @@ class CRFLabelWidget(QWidget):
         return self.apply_session(session)
 
     def apply_session(self, session: Session) -> bool:
-        """Put a session's strokes, classes and parameters into the widget and layers."""
+        """Put a session's strokes, classes and parameters into the panel and layers."""
         image = self.image_layer
         if image is None:
             show_error("Open the session's image first.")
             return False
-        if session.strokes.shape != image_data_from_layer(image).shape:
-            show_error(f"The session's strokes are {session.strokes.shape} but the image is "
-                       f"{image_data_from_layer(image).shape}; nothing was loaded.")
+        shape = image_data_from_layer(image).shape
+        if session.strokes.shape != shape:
+            show_error(f"The session's strokes are {session.strokes.shape} but the image is {shape}; "
+                       "nothing was loaded.")
             return False
         layer = self.strokes_layer
         if layer is not None and np.asarray(layer.data).shape != session.strokes.shape:
-            layer = None
-        if layer is None:
-            layer = self.set_classes(session.classes)
-        else:
-            self.set_classes(session.classes)
+            self.strokes_picker.value = None
+        layer = self.set_classes(session.classes)
         if layer is None:
             return False
         layer.data = session.strokes.astype(np.asarray(layer.data).dtype)
-        for name, box in self.crf_fields.items():
-            if name in session.params:
-                box.setValue(session.params[name])
-        if "scale" in session.params:
-            self.scale.setValue(session.params["scale"])
-        if session.params.get("method") in METHODS:
-            self.method.setCurrentText(session.params["method"])
-        if "reach" in session.params:
-            self.reach.setValue(session.params["reach"])
-        if "window" in session.params:
-            self.window.setValue(session.params["window"] or 0)
-        if "overlap" in session.params:
-            overlap = session.params["overlap"]
-            self.overlap.setValue(-1 if overlap is None else overlap)
-        self._state(image).clock.seconds = float(session.params.get("annotation_seconds", 0.0))
-        self.restore_button.setVisible(False)
+        self._apply_params(session.params)
+        self.restore_button.visible = False
         return True
 
     def _update_status(self, message: str = "") -> None:
@@ -686,7 +919,7 @@ class CRFLabelWidget(QWidget):
         image = self.image_layer
         parts = [message] if message else []
         if image is not None:
-            parts.append(f"Annotation time: {self._state(image).clock.seconds:.0f} s")
+            parts.append(f"Annotation time: {self._state.of(image).clock.seconds:.0f} s")
         if path is not None:
             parts.append(f"Autosave: {path}")
-        self.status.setText("\n".join(parts))
+        self.status.value = "\n".join(parts)

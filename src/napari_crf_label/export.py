@@ -31,6 +31,7 @@ import numpy as np
 from .errors import OutputExistsError
 from .image_io import ImageData, to_crf_uint8
 from .labelling import LabelResult
+from .progress import checkpoint
 from .session import SESSION_SUFFIX, Session, save_session
 
 __all__ = ["output_paths", "export_all", "atomic_path", "Staging", "write_mat", "write_figure", "write_report",
@@ -144,23 +145,23 @@ def write_mat(path: Path, result: LabelResult, overwrite: bool = False,
     return path
 
 
-def display_rgb(data: ImageData) -> np.ndarray:
-    """Return an (H, W, 3) uint8 picture of the image: grey for 1 band, else bands 1-3."""
-    u8 = to_crf_uint8(data.array, data.valid)
-    if u8.shape[2] < 3:
-        return np.repeat(u8[..., :1], 3, axis=2)
-    return u8[..., :3]
+def display_rgb(data: ImageData, bands: tuple[int, ...] | None = None) -> np.ndarray:
+    """Return an (H, W, 3) uint8 picture of the image: ``bands`` as RGB (or grey), default grey or bands 1-3."""
+    if bands is None:
+        bands = (0,) if data.array.shape[2] < 3 else (0, 1, 2)
+    u8 = to_crf_uint8(data.array[..., list(bands)], data.valid)
+    return np.repeat(u8[..., :1], 3, axis=2) if len(bands) < 3 else u8[..., :3]
 
 
 def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bool = False,
-              staging: Staging | None = None) -> Path:
+                 staging: Staging | None = None, bands: tuple[int, ...] | None = None) -> Path:
     """Write the three-panel ``mres`` figure with class-name colour bars."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.figure import Figure
 
     step = max(1, int(np.ceil(max(result.labels.shape) / FIGURE_MAX_SIDE)))
-    rgb = display_rgb(data)[::step, ::step]
+    rgb = display_rgb(data, bands)[::step, ::step]
     n = len(result.classes)
     cmap = ListedColormap(result.classes.rgba()[:, :3])
     norm = BoundaryNorm(np.arange(0.5, n + 1.5), n)
@@ -273,7 +274,8 @@ def write_label_geotiff(path: Path, labels: np.ndarray, crs, transform, overwrit
 
 
 def export_all(result: LabelResult, data: ImageData, outdir: str | Path, stem: str | None = None, *,
-               annotation_seconds: float | None = None, overwrite: bool = False) -> dict[str, Path]:
+               annotation_seconds: float | None = None, overwrite: bool = False,
+               bands: tuple[int, ...] | None = None) -> dict[str, Path]:
     """Write every output for one labelled image into ``outdir``.
 
     Parameters
@@ -291,6 +293,9 @@ def export_all(result: LabelResult, data: ImageData, outdir: str | Path, stem: s
     overwrite : bool
         Replace existing outputs. When False and any output exists, nothing
         is written and OutputExistsError lists them.
+    bands : tuple of int, optional
+        The bands (0-based) the figure shows as red, green, blue (one for
+        grey); default the first three (or the only one).
 
     Returns
     -------
@@ -307,13 +312,18 @@ def export_all(result: LabelResult, data: ImageData, outdir: str | Path, stem: s
     if existing and not overwrite:
         raise OutputExistsError(f"output file(s) exist: {', '.join(existing)}; "
                                 "pass overwrite=True (CLI: --overwrite) to replace them")
-    with Staging(overwrite) as staging:  # all files appear together, or none on error
+    with Staging(overwrite) as staging:  # all files appear together, or none on error (or on Cancelled)
+        checkpoint("export", 0.0)
         write_mat(paths["mat"], result, overwrite, staging)
-        write_figure(paths["figure"], data, result, overwrite, staging)
+        checkpoint("export", 0.3)
+        write_figure(paths["figure"], data, result, overwrite, staging, bands=bands)
+        checkpoint("export", 0.7)
         write_report(paths["report"], data, result, annotation_seconds, overwrite, staging)
         write_label_png(paths["label_png"], result.labels, overwrite, staging)
+        checkpoint("export", 0.8)
         if "label_tif" in paths:
             write_label_geotiff(paths["label_tif"], result.labels, data.crs, data.transform, overwrite, staging)
+        checkpoint("export", 0.9)
         params = {**result.params, "annotation_seconds": annotation_seconds}
         save_session(paths["session"], Session(strokes=result.strokes, classes=result.classes, params=params,
                                                image_path=str(data.path) if data.path else ""), staging=staging)

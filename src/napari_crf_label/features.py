@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .progress import checkpoint
+
 __all__ = ["FeatureParams", "pixel_features", "pixel_features_at", "PixelClassifier", "gradient_2d",
            "cap_per_class", "stroke_samples"]
 
@@ -132,6 +134,7 @@ def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.
             for feature in _scale_features(s, gy, gx, hyy, hyx, hxx, sigma):
                 out[k] = feature
                 k += 1
+            checkpoint("features", k / n_feat)
     row_pos, col_pos = _positions(height, width, extent)
     out[k], out[k + 1] = row_pos[:, None], col_pos[None, :]
     return out.transpose(1, 2, 0)
@@ -259,6 +262,7 @@ class PixelClassifier:
             return self
         self._model = RandomForestClassifier(self.params.n_trees, min_samples_leaf=2, max_features="sqrt",
                                              class_weight="balanced", n_jobs=-1, random_state=self.params.seed)
+        checkpoint("training", 0.0)
         self._model.fit(x, y)  # trees are built on every core; they do not depend on it
         # threads add the trees' votes in whatever order they finish: predict in one, so that the
         # probabilities (not only the labels) are the same serially, in worker processes and on a cluster
@@ -280,4 +284,5 @@ class PixelClassifier:
         for start in range(0, planes.shape[1], rows):
             block = np.ascontiguousarray(planes[:, start:start + rows].T)  # (pixels, F), as the trees read it
             out_flat[self._model.classes_ - 1, start:start + rows] = self._model.predict_proba(block).T
+            checkpoint("classifier", (start + rows) / planes.shape[1])
         return out

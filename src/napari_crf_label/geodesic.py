@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .features import FeatureParams, gradient_2d
+from .progress import checkpoint
 
 __all__ = ["edge_costs", "geodesic_distances", "proximity"]
 
@@ -81,6 +82,7 @@ def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
         starts = np.argwhere(strokes == k)
         if len(starts):
             out[k - 1], _ = mcp.find_costs(starts)
+        checkpoint("proximity", k / n_classes)
     return out
 
 

@@ -138,9 +138,19 @@ def _read_tiff(path: Path) -> ImageData:
             crs = src.crs
             transform = src.transform if crs is not None else None
             colorinterp = [c.name for c in src.colorinterp]
-            profile = {"driver": src.driver, "dtype": src.dtypes[0], "nodata": nodata, "count": src.count}
+            profile = {"driver": src.driver, "dtype": src.dtypes[0], "nodata": nodata, "count": src.count,
+                       **_band_facts(colorinterp, list(src.descriptions))}
     array, valid = bands_to_image(bands, nodata, colorinterp)
     return ImageData(array=np.ascontiguousarray(array), valid=valid, crs=crs, transform=transform, profile=profile)
+
+
+def _band_facts(colorinterp: list[str], descriptions: list[str | None]) -> dict[str, list[str]]:
+    """Return each kept band's colour interpretation and description (the alpha band is dropped, as for pixels)."""
+    keep = list(range(len(colorinterp)))
+    if "alpha" in colorinterp and len(colorinterp) > 1:
+        keep.remove(colorinterp.index("alpha"))
+    return {"band_colors": [colorinterp[i] for i in keep],
+            "band_names": [(descriptions[i] or "") if i < len(descriptions) else "" for i in keep]}
 
 
 def bands_to_image(bands: np.ndarray, nodata: float | None, colorinterp: list[str]) -> tuple[np.ndarray, np.ndarray]:

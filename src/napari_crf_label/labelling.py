@@ -25,6 +25,7 @@ from .errors import InputError
 from .features import FeatureParams
 from .geodesic import geodesic_distances, proximity
 from .image_io import ImageData, apply_stretch, as_image_data
+from .progress import checkpoint
 from .resample import resample_linear, resize_bands, upsample_argmax
 from .resources import available_memory, check_memory, crf_bytes, estimate_run_bytes
 from .sources import ArraySource, RasterSource
@@ -315,12 +316,27 @@ def _cached_infer(cache: CRFCache | None, base: tuple, name: object, image: np.n
     """
     cache = _NoCache() if cache is None else cache
     key = (name, _fingerprint(image))
+    checkpoint("building the CRF", 0.0)
     crf = cache.get(base, key, lambda: TileCRF(image, spec.n_classes, spec.params))
     init, iterations = cache.start(key) if warm else (None, None)
-    q = yield from crf.iter_infer(strokes, prior, iterations=iterations, init=init)
+    total = spec.params.iterations if iterations is None else iterations
+    q = yield from _counted(crf.iter_infer(strokes, prior, iterations=iterations, init=init), "CRF", total)
     if warm:
         cache.remember(key, q)
     return q
+
+
+def _counted(gen: Generator[None, None, Any], stage: str, total: int) -> Generator[None, None, Any]:
+    """Re-yield a CRF's iterations, reporting each as a checkpoint of ``stage`` (``total`` iterations)."""
+    done = 0
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+        done += 1
+        checkpoint(stage, done / max(total, 1))
+        yield
 
 
 def _classifier_shape(shape: tuple[int, int]) -> tuple[int, int]:

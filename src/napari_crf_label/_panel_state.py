@@ -1,0 +1,80 @@
+"""What the panel remembers per image, found again through napari's viewer proxy.
+
+napari hands a plugin panel a ``PublicOnlyProxy`` of the viewer, which
+returns a new wrapper object on every layer access: neither ``id(layer)``
+nor ``is`` can tell two accesses to one layer apart. Layers are therefore
+keyed and compared by their ``unique_id``, which napari keeps for the
+layer's lifetime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .labelling import CRFCache, LabelResult
+from .session import AnnotationClock
+
+__all__ = ["WARM_ITERATIONS", "ImageState", "PanelState", "layer_key", "same_layer", "find_layer", "unwrap"]
+
+#: Mean-field iterations of a re-run after stroke edits, started from the previous result.
+WARM_ITERATIONS = 5
+
+
+def unwrap(obj: Any) -> Any:
+    """Return the object behind a napari proxy (the object itself when it is none)."""
+    return getattr(obj, "__wrapped__", obj)
+
+
+def layer_key(layer: Any) -> Hashable:
+    """Return a key that identifies ``layer`` whatever wrapper napari handed out."""
+    return layer.unique_id
+
+
+def same_layer(a: Any, b: Any) -> bool:
+    """Return True when ``a`` and ``b`` are the same layer (None matches nothing)."""
+    return a is not None and b is not None and layer_key(a) == layer_key(b)
+
+
+def find_layer(layers: Iterable[Any], key: Hashable | None) -> Any:
+    """Return the layer whose key is ``key`` among ``layers``, else None."""
+    if key is None:
+        return None
+    return next((unwrap(lay) for lay in layers if layer_key(lay) == key), None)
+
+
+@dataclass
+class ImageState:
+    """The built CRFs, annotation clock, last result and its layers of one image."""
+
+    cache: CRFCache = field(default_factory=lambda: CRFCache(warm_start=WARM_ITERATIONS))
+    clock: AnnotationClock = field(default_factory=AnnotationClock)
+    result: LabelResult | None = None
+    result_key: Hashable | None = None
+    confidence_key: Hashable | None = None
+    #: The shown bands when the result was made (the mres figure shows the same composite).
+    bands: tuple[int, ...] | None = None
+
+
+class PanelState:
+    """Per-image states and watched strokes layers, keyed by layer ``unique_id``."""
+
+    def __init__(self) -> None:
+        self._images: dict[Hashable, ImageState] = {}
+        self.watched: set[Hashable] = set()
+        self.applied_params: set[Hashable] = set()
+
+    def of(self, image: Any) -> ImageState:
+        """Return the state of an image layer (created on first use)."""
+        return self._images.setdefault(layer_key(image), ImageState())
+
+    def get(self, image: Any) -> ImageState | None:
+        """Return the state of an image layer if it has one."""
+        return None if image is None else self._images.get(layer_key(image))
+
+    def forget(self, keys: set[Hashable]) -> None:
+        """Drop the states of images that left the viewer (their built CRFs hold memory)."""
+        for key in list(self._images):
+            if key not in keys:
+                del self._images[key]

@@ -1,0 +1,48 @@
+"""The panel's tooltips, in one place."""
+
+from __future__ import annotations
+
+__all__ = ["TOOLTIPS", "CRF_TOOLTIPS"]
+
+TOOLTIPS: dict[str, str] = {
+    "image": "The image to label (all its bands feed the CRF).",
+    "strokes": "The Labels layer you paint strokes on (value k = class k).",
+    "composite": "Which bands are shown as red, green, blue (the CRF always uses every band). "
+                 "From the file's metadata when it has any, else common sensors' band orders.",
+    "bands": "Band shown as red, green, blue (1-based).",
+    "labels_file": "Labels file: one class name a line, as in the original tool.",
+    "colors_file": "Colors file: one matplotlib colour name or hex code a line.",
+    "load_classes": "Read the labels and colors files and colour the strokes layer by them.",
+    "class_names": "Or type class names, separated by commas: water, sand, vegetation.",
+    "use_names": "Use the typed names as the classes (asks before renaming painted classes).",
+    "class_list": "Click a class to paint it with napari's brush ({next} / {previous}: next / previous class).",
+    "method": "features+crf (default): a pixel classifier trained on your strokes, and how near each pixel is to "
+              "each class's strokes without crossing an edge, guide the CRF. crf: the CRF on your strokes alone "
+              "(try it for a cut-out whose parts are cut off from your strokes by strong edges). features: the "
+              "classifier alone (if the CRF flips a class).",
+    "reach": "features+crf: how far (CRF pixels of uniform ground) a class's strokes reach before their pull "
+             "fades. Raise it when a class is missed far from its strokes; lower it when a class leaks.",
+    "window": "Largest tile in image pixels; auto = 1024 pixels at CRF resolution.",
+    "overlap": "Context read around each tile, in image pixels; auto = 128 pixels at CRF resolution.",
+    "scale": "Downscale factor for the CRF (like the original -s): 0.25 runs the CRF at a quarter of the size "
+             "and scales the result back.",
+    "advanced": "Show the CRF's kernel settings.",
+    "confidence": "Also show the CRF's confidence (the winning class's probability) as an image layer: "
+                  "dark where the CRF hesitates, which is where more strokes help most.",
+    "run": "Run the CRF on the image and strokes in the background ({key}).",
+    "cancel": "Stop the running CRF or export ({key}); nothing is changed.",
+    "outdir": "Folder the outputs are written to (asked for when empty).",
+    "export": "Write the .mat, mres figure, report, label PNG (and GeoTIFF) and session into the output folder.",
+    "save_session": "Save strokes, classes and settings to a *_session.npz (File > Open brings them back).",
+    "restore": "Bring back the strokes autosaved for this image.",
+}
+
+CRF_TOOLTIPS: dict[str, str] = {
+    "gt_prob": "Confidence that a painted pixel belongs to its class (0-1).",
+    "sxy_gaussian": "Width (pixels at CRF resolution) of the smoothness kernel.",
+    "compat_gaussian": "Weight of the smoothness kernel: removes isolated pixels.",
+    "sxy_bilateral": "Spatial reach (pixels at CRF resolution) of the appearance kernel.",
+    "schan": "Colour tolerance of the appearance kernel (0-255 units): larger merges more different colours.",
+    "compat_bilateral": "Weight of the appearance kernel: similar nearby colours get the same class.",
+    "iterations": "Mean-field iterations.",
+}

@@ -1,0 +1,44 @@
+"""Progress inside long stages, and cancelling them (no Qt).
+
+The pipeline's generators yield ``(tiles done, total)`` between tiles and
+CRF iterations. Stages that run as one call (features, the classifier, the
+geodesic proximity, an export) call :func:`checkpoint` between their steps
+instead: a no-op unless the caller installed a reporter with
+:func:`reporting`, which then sees the stage and how far it is, and may
+raise :class:`Cancelled` to stop the work at that point.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+__all__ = ["Cancelled", "Reporter", "checkpoint", "reporting"]
+
+#: ``reporter(stage, fraction)``: stage name and its share done (0..1).
+Reporter = Callable[[str, float], None]
+
+_local = threading.local()
+
+
+class Cancelled(Exception):  # noqa: N818 - it is a request, not a failure
+    """Raised inside a stage when its caller asked it to stop."""
+
+
+@contextmanager
+def reporting(reporter: Reporter) -> Iterator[None]:
+    """Send the checkpoints of this thread to ``reporter`` while the block runs."""
+    previous = getattr(_local, "reporter", None)
+    _local.reporter = reporter
+    try:
+        yield
+    finally:
+        _local.reporter = previous
+
+
+def checkpoint(stage: str, fraction: float = 0.0) -> None:
+    """Report that ``stage`` is ``fraction`` done; raises Cancelled when the reporter does."""
+    reporter = getattr(_local, "reporter", None)
+    if reporter is not None:
+        reporter(stage, min(max(float(fraction), 0.0), 1.0))
