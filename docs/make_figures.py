@@ -14,7 +14,6 @@ import napari
 import numpy as np
 from qtpy.QtWidgets import QApplication
 
-from napari_crf_label._widget import CRFLabelWidget
 from napari_crf_label.cli import main as cli_main
 
 HERE = Path(__file__).resolve().parent
@@ -28,19 +27,19 @@ def mres_figure() -> None:
 
 
 def widget_screenshot() -> None:
-    """Open the sample in napari, run the CRF in the dock widget and save the window."""
+    """Open the sample, open the panel from the Plugins menu, run with the confidence layer, save the window."""
     viewer = napari.Viewer()
     viewer.window._qt_window.resize(1500, 950)
     viewer.open_sample("napari-crf-label", "bahamas")
-    widget = CRFLabelWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="CRF labelling")
-    widget.run()
+    menu = next(a.menu() for a in viewer.window._qt_window.menuBar().actions() if a.text() == "&Plugins")
+    next(a for a in menu.actions() if a.text().startswith("CRF labelling")).trigger()
+    panel = next(w for name, w in viewer.window.dock_widgets.items() if name.startswith("CRF labelling"))
+    panel.confidence.value = True
+    panel.run()
     t0 = time.time()
-    while widget.worker is not None and time.time() - t0 < 120:
+    while panel.worker is not None and time.time() - t0 < 120:
         QApplication.processEvents()
         time.sleep(0.02)
-    viewer.layers["bahamas_landsat CRF labels"].opacity = 0.45
-    viewer.layers.selection.active = viewer.layers["bahamas_landsat strokes"]
     for _ in range(20):
         QApplication.processEvents()
     shot = viewer.screenshot(canvas_only=False)

@@ -1,6 +1,7 @@
-"""A user's session in a shown napari window: brush strokes with real mouse
-events on the canvas, Run CRF and Export clicked through Qt, files read back.
-A screenshot of the whole window goes to ``test-artifacts/``."""
+"""A user's session in a shown napari window: the panel opened from the
+Plugins menu, brush strokes with real mouse events on the canvas, Run CRF
+and Export clicked through Qt, files read back. A screenshot of the whole
+window goes to ``test-artifacts/``."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from qtpy.QtCore import QPoint, Qt
 from qtpy.QtTest import QTest
 from qtpy.QtWidgets import QFileDialog
 from scipy.io import loadmat
-
-from napari_crf_label._widget import CRFLabelWidget
 
 from .conftest import two_region_scene
 
@@ -45,6 +44,14 @@ def brush_stroke(qtbot, viewer, points: list[tuple[float, float]]) -> None:
 
 
 
+def open_from_plugins_menu(viewer):
+    """Trigger *Plugins > CRF labelling* in the window's menu bar; return the panel it docked."""
+    menu = next(a.menu() for a in viewer.window._qt_window.menuBar().actions() if a.text() == "&Plugins")
+    action = next(a for a in menu.actions() if a.text().startswith("CRF labelling"))
+    action.trigger()
+    return next(w for name, w in viewer.window.dock_widgets.items() if name.startswith("CRF labelling"))
+
+
 def test_paint_with_brush_run_export_in_shown_window(make_napari_viewer, qtbot, tmp_path, monkeypatch):
     image, truth, _ = two_region_scene(height=120, width=200, boundary=90)
     path = tmp_path / "field photo.v1.png"
@@ -52,12 +59,11 @@ def test_paint_with_brush_run_export_in_shown_window(make_napari_viewer, qtbot, 
     viewer = make_napari_viewer(show=True)
     viewer.window._qt_window.resize(1400, 900)
     viewer.open(str(path))
-    widget = CRFLabelWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="CRF labelling")
+    widget = open_from_plugins_menu(viewer)
     qtbot.waitExposed(viewer.window._qt_window)
 
-    widget.class_names.setText("dark, bright")
-    qtbot.mouseClick(widget.use_names_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(widget.class_names.native, "dark, bright")
+    qtbot.mouseClick(widget.use_names_button.native, Qt.MouseButton.LeftButton)
     strokes = viewer.layers["field photo.v1 strokes"]
     viewer.camera.center = (60, 100)
     native = viewer.window._qt_viewer.canvas.native
@@ -77,18 +83,20 @@ def test_paint_with_brush_run_export_in_shown_window(make_napari_viewer, qtbot, 
     painted = np.asarray(strokes.data)
     assert (painted == 1).sum() > 100 and (painted == 2).sum() > 100
     assert np.all(truth[painted == 1] == 1) and np.all(truth[painted == 2] == 2)  # strokes landed where aimed
-    assert widget._state(viewer.layers["field photo.v1"]).clock.started
+    assert widget.image_state().clock.started
 
-    qtbot.mouseClick(widget.run_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(widget.run_button.native, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     result = np.asarray(viewer.layers["field photo.v1 CRF labels"].data)
     assert (result == truth).mean() > 0.99
+    qtbot.mouseClick(widget.confidence.native, Qt.MouseButton.LeftButton)
+    assert "field photo.v1 CRF confidence" in viewer.layers
 
     out = tmp_path / "out"
     out.mkdir()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(out))
-    qtbot.mouseClick(widget.export_button, Qt.MouseButton.LeftButton)
-    assert not widget.export_button.isEnabled()  # writing in the background
+    qtbot.mouseClick(widget.export_button.native, Qt.MouseButton.LeftButton)
+    assert not widget.export_button.enabled  # writing in the background
     qtbot.waitUntil(lambda: widget.export_worker is None, timeout=30_000)
     mat = loadmat(out / "field photo.v1_mres.mat")
     assert np.array_equal(mat["sparse"], painted.astype(np.int32))

@@ -30,3 +30,23 @@ def test_cap_per_class_is_a_seeded_draw_of_at_most_cap_per_class():
     np.testing.assert_array_equal(keep, cap_per_class(labels, 5, seed=0))
     assert not np.array_equal(keep, cap_per_class(labels, 5, seed=1))
     assert cap_per_class(np.zeros(0, int), 5, seed=0).size == 0
+
+
+def test_training_in_steps_gives_the_forest_of_one_fit():
+    from sklearn.ensemble import RandomForestClassifier
+
+    from napari_crf_label.features import FeatureParams, PixelClassifier
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(600, 8)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int32) + 1 + (x[:, 2] > 1)
+    params = FeatureParams(n_trees=23)  # not a multiple of the step
+    stepped = PixelClassifier(3, params)
+    stepped.add_samples(x, y)
+    stepped.fit()
+    assert len(stepped._model.estimators_) == 23
+    one = RandomForestClassifier(23, min_samples_leaf=2, max_features="sqrt", class_weight="balanced",
+                                 random_state=params.seed).fit(x, y)
+    grid = rng.normal(size=(40, 50, 8)).astype(np.float32)
+    expected = one.predict_proba(grid.reshape(-1, 8)).T.reshape(3, 40, 50)
+    np.testing.assert_allclose(stepped.predict_proba(grid), expected, atol=1e-6)

@@ -692,8 +692,9 @@ class CRFLabelWidget(Container):
         translate = np.asarray(image.translate)[-2:] + np.asarray(image.scale)[-2:] * (factor - 1) / 2
         floor = 1.0 / max(len(state.result.classes), 1)
         if layer is None:
-            layer = unwrap(self.viewer.add_image(confidence, name=f"{image.name} CRF confidence", colormap="magma",
-                                                 contrast_limits=(floor, 1.0), opacity=0.6, scale=scale,
+            # multiplied over the layers below: confident pixels leave them as they are, unsure ones darken
+            layer = unwrap(self.viewer.add_image(confidence, name=f"{image.name} CRF confidence", colormap="gray",
+                                                 blending="multiplicative", contrast_limits=(floor, 1.0), scale=scale,
                                                  translate=translate, affine=image.affine.affine_matrix,
                                                  metadata={META_KEY: {"role": _RESULT_ROLE}}))
             state.confidence_key = layer_key(layer)
@@ -701,6 +702,8 @@ class CRFLabelWidget(Container):
             layer.data = confidence
             layer.scale, layer.translate = scale, translate
         self._place_below_strokes(layer)
+        if self.strokes_layer is not None:  # keep painting where the user was
+            self.viewer.layers.selection.active = self.strokes_layer
 
     def _on_error(self, exc: Exception) -> None:
         """Report a failed run or export as a plain notification."""

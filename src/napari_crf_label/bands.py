@@ -28,7 +28,7 @@ _SENSORS: dict[int, list[tuple[str, tuple[int, ...], tuple[int, ...]]]] = {
 }
 
 _NAMED = {
-    "red": re.compile(r"\bred\b|^r$", re.I),
+    "red": re.compile(r"^(?!.*(edge|infra)).*\bred\b|^r$", re.I),  # not "red edge", not "infra red"
     "green": re.compile(r"\bgreen\b|^g$", re.I),
     "blue": re.compile(r"\bblue\b|^b$", re.I),
     "nir": re.compile(r"\bnir\b|near[ -_]?infra[ -_]?red|^nir\d*$", re.I),

@@ -24,12 +24,16 @@ scale instead of six.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .progress import checkpoint
+
+#: Trees trained between two cancel checkpoints.
+TREES_PER_STEP = 5
 
 __all__ = ["FeatureParams", "pixel_features", "pixel_features_at", "PixelClassifier", "gradient_2d",
            "cap_per_class", "stroke_samples"]
@@ -260,10 +264,16 @@ class PixelClassifier:
         if np.unique(y).size == 1:
             self._constant = int(y[0])
             return self
-        self._model = RandomForestClassifier(self.params.n_trees, min_samples_leaf=2, max_features="sqrt",
-                                             class_weight="balanced", n_jobs=-1, random_state=self.params.seed)
-        checkpoint("training", 0.0)
-        self._model.fit(x, y)  # trees are built on every core; they do not depend on it
+        self._model = RandomForestClassifier(0, min_samples_leaf=2, max_features="sqrt", class_weight="balanced",
+                                             n_jobs=-1, random_state=self.params.seed, warm_start=True)
+        with warnings.catch_warnings():
+            # the same samples every round, so "balanced" weights are the same as in a single fit
+            warnings.filterwarnings("ignore", message=".*class_weight presets.*", category=UserWarning)
+            for trees in range(TREES_PER_STEP, self.params.n_trees + TREES_PER_STEP, TREES_PER_STEP):
+                checkpoint("training", self._model.n_estimators / self.params.n_trees)
+                # a few trees at a time, so a cancel is heard; sklearn draws each tree's seed as one fit would
+                self._model.n_estimators = min(trees, self.params.n_trees)
+                self._model.fit(x, y)  # trees are built on every core; they do not depend on it
         # threads add the trees' votes in whatever order they finish: predict in one, so that the
         # probabilities (not only the labels) are the same serially, in worker processes and on a cluster
         self._model.n_jobs = 1
