@@ -49,6 +49,27 @@ def widget_screenshot() -> None:
     viewer.close()
 
 
+def guided_screenshot() -> None:
+    """Open the sample and the panel, start guided annotation with 4 windows, step to window 2, save the window."""
+    viewer = napari.Viewer()
+    viewer.window._qt_window.resize(1500, 950)
+    viewer.open_sample("napari-crf-label", "bahamas")
+    _, panel = viewer.window.add_plugin_dock_widget("napari-crf-label", "CRF labelling")
+    panel.window.value = 256
+    panel.guided.start_button.native.click()
+    for _ in range(5):
+        panel.guided.next_button.native.click()
+    panel.native.layout().itemAt(0).widget().ensureWidgetVisible(panel.guided.native)  # the panel's scroll area
+    for _ in range(20):
+        QApplication.processEvents()
+    shot = viewer.screenshot(canvas_only=False)
+    from PIL import Image
+
+    Image.fromarray(np.asarray(shot)).save(HERE / "guided_mode.png", optimize=True)
+    viewer.close()
+
+
 if __name__ == "__main__":
     mres_figure()
     widget_screenshot()
+    guided_screenshot()

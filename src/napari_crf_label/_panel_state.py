@@ -13,6 +13,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .guided import GuidedWalk
 from .labelling import CRFCache, LabelResult
 from .session import AnnotationClock
 
@@ -55,6 +56,9 @@ class ImageState:
     confidence_key: Hashable | None = None
     #: The shown bands when the result was made (the mres figure shows the same composite).
     bands: tuple[int, ...] | None = None
+    #: The guided annotation pass (or review) of this image, and its outline layers' keys.
+    walk: GuidedWalk | None = None
+    guide_keys: dict[str, Hashable] = field(default_factory=dict)
 
 
 class PanelState:

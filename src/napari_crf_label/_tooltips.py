@@ -35,6 +35,14 @@ TOOLTIPS: dict[str, str] = {
     "export": "Write the .mat, mres figure, report, label PNG (and GeoTIFF) and session into the output folder.",
     "save_session": "Save strokes, classes and settings to a *_session.npz (File > Open brings them back).",
     "restore": "Bring back the strokes autosaved for this image.",
+    "guide_start": "Walk the image window by window (the CRF's own tiles, set by Window and Scale), asked for "
+                   "a few examples of each class in each; leaving keeps every stroke, starting again resumes.",
+    "guide_review": "After a run: walk the windows from the one the CRF was least sure about.",
+    "guide_back": "Back to the previous class or window ({key}).",
+    "guide_skip": "The asked class does not occur in this window: mark it absent and move on ({key}).",
+    "guide_next": "On to the next class, then the next window ({key}).",
+    "guide_coverage": "Stroke pixels per window and class (absent: marked absent), the window's state and the "
+                      "seconds spent painting in it.",
 }
 
 CRF_TOOLTIPS: dict[str, str] = {

@@ -47,6 +47,7 @@ from qtpy.QtWidgets import (
 )
 
 from ._band_status import show_band_values
+from ._guided_panel import GUIDE_KEYS, GuidedControls
 from ._layers import (
     META_KEY,
     class_layer_kwargs,
@@ -63,6 +64,7 @@ from .crf import CRFParams
 from .errors import InputError
 from .export import export_all, output_paths
 from .features import FeatureParams
+from .guided import GuidedWalk
 from .image_io import ImageData
 from .labelling import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
 from .progress import Cancelled, reporting
@@ -149,6 +151,10 @@ class CRFLabelWidget(Container):
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.setInterval(int(AUTOSAVE_SECONDS * 1000))
         self._autosave_timer.timeout.connect(self.autosave)
+        self._coverage_timer = QTimer(self.native)  # coverage follows painting, at most a few times a second
+        self._coverage_timer.setSingleShot(True)
+        self._coverage_timer.setInterval(300)
+        self._coverage_timer.timeout.connect(lambda: self.guided.show_coverage())
         self._build()
         self._connect()
         self._bind_keys()
@@ -235,7 +241,9 @@ class CRFLabelWidget(Container):
                                                                             self.save_session_button),
                                     self.restore_button, self.status], labels=False)
 
-        body = Container(widgets=[_heading("Image"), layers, _heading("Classes"), classes, _heading("Run"), run,
+        self.guided = GuidedControls(self)
+        body = Container(widgets=[_heading("Image"), layers, _heading("Classes"), classes,
+                                  _heading("Guided annotation"), self.guided, _heading("Run"), run,
                                   _heading("Output"), output], labels=False)
         self.append(body)
         # napari docks ``.native`` (not magicgui's own scroll area): scroll the body inside it, so the
@@ -274,8 +282,10 @@ class CRFLabelWidget(Container):
     def _bind_keys(self) -> None:
         """Register the panel's keys on the viewer (napari's keymap; they do not clash with napari's own)."""
         actions = {"run": lambda v: self.run(), "cancel": lambda v: self.cancel(),
-                   "next_class": lambda v: self.step_class(1), "previous_class": lambda v: self.step_class(-1)}
-        for name, key in KEYS.items():
+                   "next_class": lambda v: self.step_class(1), "previous_class": lambda v: self.step_class(-1),
+                   "guide_next": lambda v: self.guided.step(1), "guide_back": lambda v: self.guided.step(-1),
+                   "guide_skip": lambda v: self.guided.skip()}
+        for name, key in {**KEYS, **GUIDE_KEYS}.items():
             self.viewer.bind_key(key, actions[name], overwrite=True)
 
     # ------------------------------------------------------------- layer lists
@@ -321,6 +331,11 @@ class CRFLabelWidget(Container):
     def _image_changed(self, *_: Any) -> None:
         """Pick the image's strokes layer, offer its composites and any autosave."""
         image = self.image_layer
+        key = None if image is None else layer_key(image)
+        if key != getattr(self, "_shown_image", None):
+            self._shown_image = key
+            if self.guided.active:  # the pass belongs to the image it started on
+                self.guided.stop()
         if image is None:
             self.composite.visible = self.bands_row.visible = False
             self._update_status()
@@ -433,6 +448,9 @@ class CRFLabelWidget(Container):
             item = QListWidgetItem(QIcon(pix), f"{k}  {name}")
             item.setData(Qt.ItemDataRole.UserRole, k)
             self.class_list.addItem(item)
+        layer = self.strokes_layer  # the list shows the brush label
+        if layer is not None and 1 <= int(layer.selected_label) <= len(classes):
+            self.class_list.setCurrentRow(int(layer.selected_label) - 1)
 
     def choose_class(self, label: int) -> None:
         """Make class ``label`` (1-based) the brush label, highlight it in the list, switch to painting."""
@@ -550,6 +568,12 @@ class CRFLabelWidget(Container):
         image = self.image_layer
         if image is not None and params.get("annotation_seconds"):
             self._state.of(image).clock.seconds = float(params["annotation_seconds"])
+        if image is not None and params.get("guided"):
+            try:
+                self._state.of(image).walk = GuidedWalk.from_dict(params["guided"])
+                self.guided.start_button.text = "Resume guided annotation"
+            except ValueError as exc:
+                show_warning(f"The saved guided annotation pass was not restored: {exc}")
 
     def run(self) -> Any:
         """Start the CRF on the chosen image and strokes in a worker thread; return the worker."""
@@ -564,6 +588,7 @@ class CRFLabelWidget(Container):
         strokes = np.array(strokes_layer.data, copy=True)
         state = self._state.of(image)
         state.bands = image.metadata.get(META_KEY, {}).get("bands")
+        self.guided.highlight_empty()
         self._stop.clear()
         self.worker = create_worker(_label_job, data, strokes, classes_from_layer(strokes_layer), state.cache,
                                     self.params(), self._stop, self._relay, _start_thread=False,
@@ -653,6 +678,7 @@ class CRFLabelWidget(Container):
             layer.metadata.update(meta)
         self._place_below_strokes(layer)
         self._show_confidence(image, state)
+        self.guided.review_button.enabled = True
         if result.missing_classes:
             show_warning(f"No strokes for {', '.join(result.missing_classes)}: absent from the result.")
         if self.strokes_layer is not None:
@@ -773,6 +799,8 @@ class CRFLabelWidget(Container):
         self.export_worker = create_worker(_export_job, self._stop, self._relay, state.result, data, outdir, stem,
                                            annotation_seconds=state.clock.seconds or None,
                                            overwrite=bool(existing), bands=state.bands,
+                                           guided=state.walk if state.walk is not None and state.walk.ask_classes
+                                           else None,
                                            _start_thread=False, _ignore_errors=True)
         self.export_worker.returned.connect(lambda written: self._on_exported(written, outdir))
         self.export_worker.errored.connect(self._on_error)
@@ -811,7 +839,10 @@ class CRFLabelWidget(Container):
             n = max(int(strokes.max(initial=0)), 2)
             classes = ClassSet.from_names([f"class{k}" for k in range(1, n + 1)])
         data = image_data_from_layer(image)
-        params = {**self.params(), "annotation_seconds": self._state.of(image).clock.seconds}
+        state = self._state.of(image)
+        params = {**self.params(), "annotation_seconds": state.clock.seconds}
+        if state.walk is not None and state.walk.ask_classes:
+            params["guided"] = state.walk.to_dict()  # a guided pass resumes where it stopped
         return Session(strokes=strokes, classes=classes, params=params,
                        image_path=str(data.path) if data.path else "")
 
@@ -843,7 +874,12 @@ class CRFLabelWidget(Container):
         image = self.image_layer
         if image is None or not same_layer(getattr(event, "source", None), self.strokes_layer):
             return
-        self._state.of(image).clock.tick()
+        clock = self._state.of(image).clock
+        before = clock.seconds
+        clock.tick()
+        if self.guided.active and self.guided.walk is not None:
+            self.guided.walk.add_time(clock.seconds - before)
+            self._coverage_timer.start()
         self.restore_button.visible = False
         if not self._autosave_timer.isActive():
             self._autosave_timer.start()

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import OutputExistsError
+from .guided import GuidedWalk, coverage_lines, guide_windows, window_coverage
 from .image_io import ImageData, to_crf_uint8
 from .labelling import LabelResult
 from .progress import checkpoint
@@ -188,8 +189,12 @@ def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bo
     return path
 
 
-def report_text(data: ImageData, result: LabelResult, annotation_seconds: float | None = None) -> str:
-    """Return the text of the report: image, pixels, class proportions, times, parameters."""
+def report_text(data: ImageData, result: LabelResult, annotation_seconds: float | None = None,
+                guided: GuidedWalk | None = None) -> str:
+    """Return the text of the report: image, pixels, class proportions, coverage per window, times, parameters.
+
+    ``guided`` (a guided annotation walk) adds the classes marked absent and the time spent per window.
+    """
     height, width = result.labels.shape
     valid = int(data.valid.sum())
     lines = [
@@ -205,8 +210,23 @@ def report_text(data: ImageData, result: LabelResult, annotation_seconds: float 
     lines += _class_lines(result.proportions(), result.missing_classes,
                           [f", {int(c)} stroke pixels" for c in painted])
     lines += ["", f"annotation time: {_seconds(annotation_seconds)}"]
+    lines += _coverage_section(result, guided)
     lines += _tail_lines(result.seconds, result.params)
     return "\n".join(lines) + "\n"
+
+
+def _coverage_section(result: LabelResult, guided: GuidedWalk | None) -> list[str]:
+    """Return the report's stroke coverage per window (the guided walk's windows, else the CRF's tiles)."""
+    shape = result.labels.shape
+    if guided is not None and all(w.y1 <= shape[0] and w.x1 <= shape[1] for w in guided.windows):
+        windows, skipped, seconds = guided.windows, guided.skipped, guided.seconds
+    else:
+        windows, skipped, seconds = guide_windows(shape, result.params.get("core")), set(), None
+    coverage = window_coverage(result.strokes, windows, len(result.classes))
+    empty = int((coverage.sum(axis=1) == 0).sum())
+    head = f"stroke pixels per window ({len(windows)} window(s), {empty} without strokes"
+    head += "; time spent in guided annotation):" if seconds is not None else "):"
+    return ["", head, *coverage_lines(windows, coverage, result.classes.names, skipped, seconds)]
 
 
 def _class_lines(proportions: dict[str, float], missing: list[str], extra: list[str] | None = None) -> list[str]:
@@ -240,10 +260,10 @@ def _seconds(s: float | None) -> str:
 
 
 def write_report(path: Path, data: ImageData, result: LabelResult, annotation_seconds: float | None = None,
-                 overwrite: bool = False, staging: Staging | None = None) -> Path:
+                 overwrite: bool = False, staging: Staging | None = None, guided: GuidedWalk | None = None) -> Path:
     """Write the text report."""
     with atomic_path(path, overwrite, staging) as tmp:
-        tmp.write_text(report_text(data, result, annotation_seconds), encoding="utf-8")
+        tmp.write_text(report_text(data, result, annotation_seconds, guided), encoding="utf-8")
     return path
 
 
@@ -275,7 +295,7 @@ def write_label_geotiff(path: Path, labels: np.ndarray, crs, transform, overwrit
 
 def export_all(result: LabelResult, data: ImageData, outdir: str | Path, stem: str | None = None, *,
                annotation_seconds: float | None = None, overwrite: bool = False,
-               bands: tuple[int, ...] | None = None) -> dict[str, Path]:
+               bands: tuple[int, ...] | None = None, guided: GuidedWalk | None = None) -> dict[str, Path]:
     """Write every output for one labelled image into ``outdir``.
 
     Parameters
@@ -296,6 +316,10 @@ def export_all(result: LabelResult, data: ImageData, outdir: str | Path, stem: s
     bands : tuple of int, optional
         The bands (0-based) the figure shows as red, green, blue (one for
         grey); default the first three (or the only one).
+    guided : GuidedWalk, optional
+        A guided annotation pass: the report's coverage per window then
+        uses its windows and adds the classes marked absent and the time
+        spent in each window.
 
     Returns
     -------
@@ -318,7 +342,7 @@ def export_all(result: LabelResult, data: ImageData, outdir: str | Path, stem: s
         checkpoint("export", 0.3)
         write_figure(paths["figure"], data, result, overwrite, staging, bands=bands)
         checkpoint("export", 0.7)
-        write_report(paths["report"], data, result, annotation_seconds, overwrite, staging)
+        write_report(paths["report"], data, result, annotation_seconds, overwrite, staging, guided=guided)
         write_label_png(paths["label_png"], result.labels, overwrite, staging)
         checkpoint("export", 0.8)
         if "label_tif" in paths:

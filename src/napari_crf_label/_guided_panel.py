@@ -1,0 +1,270 @@
+"""The panel's guided annotation section: walk the CRF's windows, asking for each class in each.
+
+A magicgui Container the main panel embeds. It keeps a
+:class:`~napari_crf_label.guided.GuidedWalk` per image (in the panel's image
+state), outlines the windows on the image (a Shapes layer coloured by state,
+and the current window in a second one), zooms the canvas to the current
+window and makes the asked class the brush label.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import Container, Label, PushButton, Table
+from napari.utils.notifications import show_info, show_warning
+from qtpy.QtWidgets import QSizePolicy
+
+from ._layers import META_KEY, classes_from_layer, image_data_from_layer
+from ._panel_state import find_layer, layer_key, unwrap
+from ._tooltips import TOOLTIPS
+from .guided import GuidedWalk, guide_windows, weak_windows, window_coverage, window_states
+
+if TYPE_CHECKING:
+    from ._widget import CRFLabelWidget
+
+__all__ = ["GuidedControls", "GUIDE_KEYS"]
+
+#: Keys of the guided walk (none of them is one of napari's own).
+GUIDE_KEYS = {"guide_next": "Shift+Right", "guide_back": "Shift+Left", "guide_skip": "Shift+S"}
+
+#: Outline colour of a window by state.
+STATE_COLORS = {"done": "#2ca02c", "started": "#ff7f0e", "empty": "#d62728"}
+_ROLE = "guide"
+
+
+class GuidedControls(Container):
+    """Start/stop a guided pass, step through windows and classes, show coverage, review weak windows."""
+
+    def __init__(self, panel: CRFLabelWidget) -> None:
+        super().__init__(labels=False)
+        self.margins = (0, 0, 0, 0)
+        self._panel = panel
+        self.start_button = PushButton(text="Start guided annotation", tooltip=TOOLTIPS["guide_start"])
+        self.review_button = PushButton(text="Review weak windows", enabled=False, tooltip=TOOLTIPS["guide_review"])
+        self.prompt = Label(value="")
+        self.prompt.native.setWordWrap(True)
+        self.prompt.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.prompt.native.setMinimumHeight(2 * self.prompt.native.fontMetrics().height())
+        self.back_button = PushButton(text="Back", enabled=False,
+                                      tooltip=TOOLTIPS["guide_back"].format(key=GUIDE_KEYS["guide_back"]))
+        self.skip_button = PushButton(text="Absent here", enabled=False,
+                                      tooltip=TOOLTIPS["guide_skip"].format(key=GUIDE_KEYS["guide_skip"]))
+        self.next_button = PushButton(text="Next", enabled=False,
+                                      tooltip=TOOLTIPS["guide_next"].format(key=GUIDE_KEYS["guide_next"]))
+        self.coverage = Table(value={"data": [], "columns": []}, tooltip=TOOLTIPS["guide_coverage"])
+        self.coverage.read_only = True
+        self.coverage.native.setMaximumHeight(160)
+        row = Container(widgets=[self.back_button, self.skip_button, self.next_button], layout="horizontal",
+                        labels=False)
+        row.margins = (0, 0, 0, 0)
+        starts = Container(widgets=[self.start_button, self.review_button], layout="horizontal", labels=False)
+        starts.margins = (0, 0, 0, 0)
+        for widget in (starts, self.prompt, row, self.coverage):
+            self.append(widget)
+        self.active = False
+        self.start_button.changed.connect(self.toggle)
+        self.review_button.changed.connect(self.review)
+        self.next_button.changed.connect(lambda: self.step(1))
+        self.back_button.changed.connect(lambda: self.step(-1))
+        self.skip_button.changed.connect(self.skip)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def walk(self) -> GuidedWalk | None:
+        """Return the chosen image's walk (None before a guided pass or a review)."""
+        state = self._panel.image_state()
+        return None if state is None else state.walk
+
+    def _set_walk(self, walk: GuidedWalk | None) -> None:
+        state = self._panel.image_state()
+        if state is not None:
+            state.walk = walk
+
+    def _windows(self) -> list:
+        """Return the windows a run with the panel's settings uses (the same tiling as the CRF)."""
+        image = self._panel.image_layer
+        params = self._panel.params()
+        return guide_windows(image_data_from_layer(image).shape, params["window"], params["scale"])
+
+    def _coverage(self, walk: GuidedWalk) -> np.ndarray:
+        """Return stroke pixels per window and class of the chosen strokes layer."""
+        strokes = self._panel.strokes_layer
+        data = np.zeros((1, 1), np.uint8) if strokes is None else np.asarray(strokes.data)
+        return window_coverage(data, walk.windows, walk.n_classes)
+
+    # ---------------------------------------------------------------- actions
+    def toggle(self) -> None:
+        """Start (or resume) a guided pass, or leave it (every stroke is kept)."""
+        if self.active:
+            self.stop()
+        else:
+            self.start()
+
+    def start(self) -> bool:
+        """Start the walk at the first window (or where a saved pass stopped), asking for the first class."""
+        panel = self._panel
+        image, strokes = panel.image_layer, panel.strokes_layer
+        classes = None if strokes is None else classes_from_layer(strokes)
+        if image is None or classes is None:
+            show_info("Load or type the classes first: guided annotation asks for each class in each window.")
+            return False
+        windows = self._windows()
+        walk = self.walk
+        if walk is None or not walk.ask_classes or walk.windows != windows or walk.n_classes != len(classes):
+            walk = GuidedWalk(windows, len(classes))
+            self._set_walk(walk)
+        self.active = True
+        self.start_button.text = "Stop guided annotation"
+        for button in (self.back_button, self.skip_button, self.next_button):
+            button.enabled = True
+        self.show()
+        return True
+
+    def review(self) -> bool:
+        """Walk the windows from the least certain after a run (no class is asked)."""
+        panel = self._panel
+        state = panel.image_state()
+        if state is None or state.result is None:
+            show_info("Run the CRF first: the review walks the windows it was least sure about.")
+            return False
+        windows = self._windows()
+        order = weak_windows(state.result.probabilities, windows, state.result.labels.shape)
+        self._set_walk(GuidedWalk(windows, len(state.result.classes), order=order, ask_classes=False))
+        self.active = True
+        self.start_button.text = "Stop review"
+        self.back_button.enabled = self.next_button.enabled = True
+        self.skip_button.enabled = False
+        self.show()
+        return True
+
+    def stop(self) -> None:
+        """Leave the guided pass: the strokes and the walk's position stay (a new start resumes there)."""
+        self.active = False
+        self.start_button.text = "Resume guided annotation" if self.walk is not None else "Start guided annotation"
+        for button in (self.back_button, self.skip_button, self.next_button):
+            button.enabled = False
+        self.prompt.value = ""
+        self._remove_layer("current")
+        self.show_coverage()
+
+    def step(self, direction: int) -> None:
+        """Move to the next (1) or previous (-1) class or window."""
+        walk = self.walk
+        if not self.active or walk is None:
+            return
+        moved = walk.next() if direction > 0 else walk.previous()
+        if not moved and direction > 0:
+            show_info("Every window has been visited: run the CRF, or go back to add strokes.")
+        self.show()
+
+    def skip(self) -> None:
+        """Mark the asked class absent from this window and move on."""
+        walk = self.walk
+        if self.active and walk is not None and walk.ask_classes:
+            if not walk.skip():
+                show_info("Every window has been visited: run the CRF, or go back to add strokes.")
+            self.show()
+
+    # ----------------------------------------------------------------- display
+    def show(self) -> None:
+        """Zoom to the current window, outline it, select the asked class, update prompt and coverage."""
+        walk, panel = self.walk, self._panel
+        if walk is None or not self.active:
+            return
+        win = walk.windows[walk.window]
+        classes = classes_from_layer(panel.strokes_layer) if panel.strokes_layer is not None else None
+        where = f"Window {walk.step + 1} of {len(walk.order)}"
+        if walk.ask_classes and classes is not None:
+            panel.choose_class(walk.label)
+            self.prompt.value = (f"{where}: paint a few examples of <b>{classes.names[walk.class_index]}</b> "
+                                 f"(class {walk.label} of {walk.n_classes}), or mark it absent here.")
+        else:
+            self.prompt.value = f"Review {where.lower()}, the least certain first: add strokes where it is wrong."
+            if panel.strokes_layer is not None:
+                panel.viewer.layers.selection.active = panel.strokes_layer
+        current = self._outline("current", [win], ["#ffd700"], width=None)
+        if current is not None:
+            panel.viewer.fit_to_view(layers=[current], margin=0.05)
+        self.show_coverage()
+
+    def show_coverage(self) -> None:
+        """Fill the coverage table and colour the windows' outlines by state (done / started / empty)."""
+        walk = self.walk
+        if walk is None:
+            return
+        coverage = self._coverage(walk)
+        states = window_states(coverage, walk.skipped)
+        names = list(classes_from_layer(self._panel.strokes_layer).names) if self._panel.strokes_layer is not None \
+            and classes_from_layer(self._panel.strokes_layer) is not None else [str(k + 1) for k in
+                                                                               range(walk.n_classes)]
+        rows = [[("absent" if (w, k) in walk.skipped and not coverage[w, k] else int(coverage[w, k]))
+                 for k in range(walk.n_classes)] + [states[w], round(walk.seconds[w])] for w in range(len(states))]
+        self.coverage.value = {"data": rows, "columns": [*names[:walk.n_classes], "state", "seconds"],
+                               "index": [f"window {w + 1}" for w in range(len(states))]}
+        self._outline("windows", walk.windows, [STATE_COLORS[s] for s in states], width=None)
+
+    def highlight_empty(self) -> list[int]:
+        """Outline the windows that have no strokes before a run; return their numbers (1-based)."""
+        panel = self._panel
+        if panel.image_layer is None or panel.strokes_layer is None:
+            return []
+        classes = classes_from_layer(panel.strokes_layer)
+        walk = self.walk
+        if walk is None or walk.windows != self._windows():
+            n = len(classes) if classes is not None else int(np.asarray(panel.strokes_layer.data).max(initial=1))
+            walk = GuidedWalk(self._windows(), max(n, 1))
+            if self.walk is None:
+                self._set_walk(walk)
+        if len(walk.windows) < 2:
+            return []
+        coverage = self._coverage(walk)
+        empty = [w + 1 for w in range(len(walk.windows)) if not coverage[w].any()]
+        if empty:
+            states = window_states(coverage, walk.skipped)
+            self._outline("windows", walk.windows, [STATE_COLORS[s] for s in states], width=None)
+            show_warning(f"{len(empty)} of {len(walk.windows)} windows have no strokes (outlined in red: "
+                         f"{', '.join(map(str, empty))}); their labels come from strokes elsewhere.")
+        return empty
+
+    # ----------------------------------------------------------------- layers
+    def _layer_name(self, kind: str) -> str:
+        return f"{self._panel.image_layer.name} {'guide windows' if kind == 'windows' else 'current window'}"
+
+    def _outline(self, kind: str, windows: list, colors: list[str], width: float | None) -> Any:
+        """Show ``windows`` as rectangle outlines in this kind's Shapes layer (made, or updated); return it."""
+        panel = self._panel
+        image = panel.image_layer
+        if image is None:
+            return None
+        state = panel.image_state()
+        key = state.guide_keys.get(kind)
+        layer = find_layer(panel.viewer.layers, key)
+        rects = [np.array([[w.y0 - 0.5, w.x0 - 0.5], [w.y1 - 0.5, w.x1 - 0.5]]) for w in windows]
+        edge = 2.0 if kind == "windows" else 5.0
+        edge = edge * max(image_data_from_layer(image).shape) / 1000
+        if layer is None:
+            layer = unwrap(panel.viewer.add_shapes(rects, shape_type="rectangle", edge_color=colors,
+                                                   face_color="transparent", edge_width=edge,
+                                                   name=self._layer_name(kind), scale=image.scale,
+                                                   translate=image.translate, affine=image.affine.affine_matrix,
+                                                   metadata={META_KEY: {"role": _ROLE}}))
+            layer.editable = False  # an outline to look at, not a shape to edit
+            state.guide_keys[kind] = layer_key(layer)
+        else:
+            layer.data = rects
+            layer.shape_type = ["rectangle"] * len(rects)
+            layer.edge_color = colors
+            layer.edge_width = [edge] * len(rects)
+        if panel.strokes_layer is not None:
+            panel.viewer.layers.selection.active = panel.strokes_layer
+        return layer
+
+    def _remove_layer(self, kind: str) -> None:
+        state = self._panel.image_state()
+        if state is None:
+            return
+        layer = find_layer(self._panel.viewer.layers, state.guide_keys.pop(kind, None))
+        if layer is not None:
+            self._panel.viewer.layers.remove(layer.name)

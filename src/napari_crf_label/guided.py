@@ -1,0 +1,187 @@
+"""Guided annotation: a walk over the CRF's windows asking for every class in each (no Qt).
+
+The original tool showed one ``-w`` window at a time and asked for
+examples of each class in turn. :class:`GuidedWalk` is that walk over the
+same tiling the CRF uses (:func:`guide_windows`): the current window and
+class, moving on, going back, marking a class absent from a window, time
+spent per window. :func:`window_coverage` counts stroke pixels per window
+and class; :func:`coverage_lines` writes them for the report; and
+:func:`weak_windows` ranks windows by the CRF's uncertainty, for a review
+walk after a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .tiling import Tile, tile_tasks
+
+__all__ = ["GuidedWalk", "guide_windows", "window_coverage", "coverage_lines", "weak_windows", "window_states",
+           "DEFAULT_GUIDE_WINDOW"]
+
+#: Window side at CRF resolution when none is given (the CRF's own default tile core).
+DEFAULT_GUIDE_WINDOW = 1024
+
+
+def guide_windows(shape: tuple[int, int], window: int | None = None, scale: float = 1.0) -> list[Tile]:
+    """Return the windows (tile cores, full-resolution pixels) a run with these settings uses.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Image height and width.
+    window : int, optional
+        The ``-w`` window in image pixels; default the CRF's
+        (:data:`DEFAULT_GUIDE_WINDOW` pixels at CRF resolution).
+    scale : float
+        The CRF's downscale factor (only used for the default window).
+    """
+    core = max(1, round(DEFAULT_GUIDE_WINDOW / scale)) if not window else int(window)
+    return [task.core for task in tile_tasks(shape[0], shape[1], core, 0)]
+
+
+def window_coverage(strokes: np.ndarray, windows: Sequence[Tile], n_classes: int) -> np.ndarray:
+    """Return (W, N) stroke pixel counts: window w, class k + 1."""
+    out = np.zeros((len(windows), n_classes), np.int64)
+    for i, win in enumerate(windows):
+        counts = np.bincount(np.asarray(strokes[win.slices]).ravel().astype(np.int64), minlength=n_classes + 1)
+        out[i] = counts[1:n_classes + 1]
+    return out
+
+
+def window_states(coverage: np.ndarray, skipped: set[tuple[int, int]] | frozenset = frozenset()) -> list[str]:
+    """Return per window "done" (every class painted or marked absent), "started" or "empty" (no stroke)."""
+    states = []
+    for w, counts in enumerate(coverage):
+        answered = [counts[k] > 0 or (w, k) in skipped for k in range(len(counts))]
+        states.append("done" if all(answered) else "started" if counts.any() else "empty")
+    return states
+
+
+def weak_windows(probabilities: np.ndarray, windows: Sequence[Tile], shape: tuple[int, int]) -> list[int]:
+    """Return window indices, least certain first: mean of 1 - the winning class's probability.
+
+    ``probabilities`` (N, h, w) are at CRF resolution for an image of ``shape``.
+    """
+    height, width = shape
+    uncertainty = 1.0 - probabilities.max(axis=0)
+    h, w = uncertainty.shape
+    scores = []
+    for win in windows:
+        rows = slice(int(win.y0 * h / height), max(int(win.y0 * h / height) + 1, round(win.y1 * h / height)))
+        cols = slice(int(win.x0 * w / width), max(int(win.x0 * w / width) + 1, round(win.x1 * w / width)))
+        scores.append(float(uncertainty[rows, cols].mean()))
+    return sorted(range(len(windows)), key=lambda i: (-scores[i], i))
+
+
+def coverage_lines(windows: Sequence[Tile], coverage: np.ndarray, names: Sequence[str],
+                   skipped: set[tuple[int, int]] | frozenset = frozenset(),
+                   seconds: Sequence[float] | None = None) -> list[str]:
+    """Return the report's per-window lines: stroke pixels per class, classes marked absent, time spent."""
+    lines = []
+    for w, (win, counts) in enumerate(zip(windows, coverage)):
+        parts = [f"{name} {'absent' if (w, k) in skipped and not counts[k] else int(counts[k])}"
+                 for k, name in enumerate(names)]
+        time = f"; {seconds[w]:.0f} s" if seconds is not None else ""
+        flag = "" if counts.any() else " (no strokes)"
+        lines.append(f"  window {w + 1} (rows {win.y0}-{win.y1}, cols {win.x0}-{win.x1}){flag}: "
+                     f"{', '.join(parts)}{time}")
+    return lines
+
+
+@dataclass
+class GuidedWalk:
+    """Where a guided pass is: which window and which class is asked for, what was skipped, time per window.
+
+    ``order`` is the sequence of windows visited (all of them in reading
+    order for annotation; ranked by uncertainty for a review, which asks
+    for no particular class).
+    """
+
+    windows: list[Tile]
+    n_classes: int
+    order: list[int] = field(default_factory=list)
+    step: int = 0
+    class_index: int = 0
+    ask_classes: bool = True
+    skipped: set[tuple[int, int]] = field(default_factory=set)
+    seconds: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.windows:
+            raise ValueError("a guided walk needs at least one window")
+        if self.n_classes < 1:
+            raise ValueError(f"a guided walk needs at least one class, got {self.n_classes}")
+        self.order = list(self.order) or list(range(len(self.windows)))
+        self.seconds = list(self.seconds) or [0.0] * len(self.windows)
+
+    @property
+    def window(self) -> int:
+        """Index of the current window."""
+        return self.order[self.step]
+
+    @property
+    def label(self) -> int:
+        """The class asked for (1-based)."""
+        return self.class_index + 1
+
+    @property
+    def finished(self) -> bool:
+        """True on the last class of the last window."""
+        return self.step == len(self.order) - 1 and (not self.ask_classes or self.class_index == self.n_classes - 1)
+
+    def next(self) -> bool:
+        """Move to the next class, or to the next window after the last class; False at the very end."""
+        if self.finished:
+            return False
+        if self.ask_classes and self.class_index < self.n_classes - 1:
+            self.class_index += 1
+        else:
+            self.step += 1
+            self.class_index = 0
+        return True
+
+    def previous(self) -> bool:
+        """Move back one class (to the last class of the previous window from the first); False at the start."""
+        if self.step == 0 and self.class_index == 0:
+            return False
+        if self.ask_classes and self.class_index > 0:
+            self.class_index -= 1
+        else:
+            self.step -= 1
+            self.class_index = self.n_classes - 1 if self.ask_classes else 0
+        return True
+
+    def skip(self) -> bool:
+        """Mark the asked class absent from the current window and move on."""
+        self.skipped.add((self.window, self.class_index))
+        return self.next()
+
+    def add_time(self, seconds: float) -> None:
+        """Count annotation time to the current window."""
+        self.seconds[self.window] += max(0.0, float(seconds))
+
+    def to_dict(self) -> dict:
+        """Return the walk as plain JSON values (saved with the session)."""
+        return {"windows": [[t.y0, t.y1, t.x0, t.x1] for t in self.windows], "n_classes": self.n_classes,
+                "order": self.order, "step": self.step, "class_index": self.class_index,
+                "ask_classes": self.ask_classes, "skipped": sorted([list(p) for p in self.skipped]),
+                "seconds": self.seconds}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GuidedWalk:
+        """Rebuild a walk saved with :meth:`to_dict` (ValueError when it is not one)."""
+        try:
+            windows = [Tile(*map(int, w)) for w in d["windows"]]
+            walk = cls(windows, int(d["n_classes"]), order=[int(i) for i in d["order"]], step=int(d["step"]),
+                       class_index=int(d["class_index"]), ask_classes=bool(d["ask_classes"]),
+                       skipped={(int(w), int(k)) for w, k in d["skipped"]},
+                       seconds=[float(s) for s in d["seconds"]])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a saved guided walk ({exc})") from None
+        if not (0 <= walk.step < len(walk.order) and 0 <= walk.class_index < walk.n_classes):
+            raise ValueError("not a saved guided walk (position out of range)")
+        return walk

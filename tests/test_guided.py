@@ -1,0 +1,217 @@
+"""Guided annotation: the walk over the CRF's windows (core), and the panel's guided mode on the bundled sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_crf_label._guided_panel import GUIDE_KEYS
+from napari_crf_label.guided import (
+    GuidedWalk,
+    coverage_lines,
+    guide_windows,
+    weak_windows,
+    window_coverage,
+    window_states,
+)
+from napari_crf_label.tiling import Tile
+
+from .test_widget import click, open_panel, press, wait_idle
+
+
+def test_windows_are_the_crf_tiles():
+    wins = guide_windows((512, 512), 256)
+    assert wins == [Tile(0, 256, 0, 256), Tile(0, 256, 256, 512), Tile(256, 512, 0, 256), Tile(256, 512, 256, 512)]
+    assert len(guide_windows((3000, 2000), None, 0.5)) == 2  # default: 1024 CRF pixels = 2048 image pixels
+    assert guide_windows((10, 10)) == [Tile(0, 10, 0, 10)]
+
+
+def test_walk_visits_every_class_of_every_window_and_back():
+    walk = GuidedWalk(guide_windows((100, 100), 50), 3)
+    seen = [(walk.window, walk.label)]
+    while walk.next():
+        seen.append((walk.window, walk.label))
+    assert seen == [(w, k) for w in range(4) for k in (1, 2, 3)] and walk.finished
+    assert not walk.next()
+    walk.previous()
+    assert (walk.window, walk.label) == (3, 2)
+    while walk.previous():
+        pass
+    assert (walk.window, walk.label) == (0, 1)
+    walk.skip()
+    assert (0, 0) in walk.skipped and (walk.window, walk.label) == (0, 2)
+    walk.add_time(12.5)
+    walk.add_time(-3)
+    assert walk.seconds == [12.5, 0, 0, 0]
+    again = GuidedWalk.from_dict(walk.to_dict())
+    assert again == walk
+    with pytest.raises(ValueError, match="not a saved guided walk"):
+        GuidedWalk.from_dict({"windows": [[0, 1, 0, 1]], "n_classes": 2, "order": [0], "step": 5,
+                              "class_index": 0, "ask_classes": True, "skipped": [], "seconds": [0]})
+    with pytest.raises(ValueError, match="not a saved guided walk"):
+        GuidedWalk.from_dict({"windows": 3})
+
+
+def test_review_walk_asks_no_class_and_follows_its_order():
+    walk = GuidedWalk(guide_windows((100, 100), 50), 3, order=[2, 0, 3, 1], ask_classes=False)
+    seen = [walk.window]
+    while walk.next():
+        seen.append(walk.window)
+    assert seen == [2, 0, 3, 1]
+
+
+def test_coverage_states_and_lines():
+    wins = guide_windows((100, 100), 50)
+    strokes = np.zeros((100, 100), np.uint8)
+    strokes[10, 10:20] = 1  # window 1: class 1 only
+    strokes[60, 60:65] = 2  # window 4: class 2
+    strokes[60, 70:72] = 1  # window 4: class 1 too
+    cov = window_coverage(strokes, wins, 2)
+    assert cov.tolist() == [[10, 0], [0, 0], [0, 0], [2, 5]]
+    assert window_states(cov) == ["started", "empty", "empty", "done"]
+    assert window_states(cov, {(0, 1)}) == ["done", "empty", "empty", "done"]
+    lines = coverage_lines(wins, cov, ["water", "land"], {(0, 1)}, [30.0, 0, 0, 4.0])
+    assert lines[0] == "  window 1 (rows 0-50, cols 0-50): water 10, land absent; 30 s"
+    assert lines[1] == "  window 2 (rows 0-50, cols 50-100) (no strokes): water 0, land 0; 0 s"
+
+
+def test_weak_windows_rank_by_uncertainty():
+    wins = guide_windows((100, 100), 50)
+    probs = np.full((2, 50, 50), 0.5, np.float32)  # CRF at scale 0.5
+    probs[0, :25, :] = 1.0  # top windows certain
+    probs[1, :25, :] = 0.0
+    probs[0, 25:, :25] = 0.7  # bottom left a bit sure
+    probs[1, 25:, :25] = 0.3
+    assert weak_windows(probs, wins, (100, 100)) == [3, 2, 0, 1]
+
+
+def test_guided_mode_on_the_bundled_sample(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-crf-label", "bahamas")
+    panel = open_panel(viewer)
+    strokes = viewer.layers["bahamas_landsat strokes"]
+    strokes.data = np.zeros_like(np.asarray(strokes.data))  # start from a blank page
+    strokes.brush_size = 5
+    panel.window.value = 256  # 512 x 512 scene: 4 windows, as the CRF tiles it
+    guided = panel.guided
+    click(guided.start_button)
+    assert guided.active
+    layers = [lay.name for lay in viewer.layers]
+    assert "bahamas_landsat guide windows" in layers and "bahamas_landsat current window" in layers
+    assert not viewer.layers["bahamas_landsat guide windows"].editable
+    assert len(viewer.layers["bahamas_landsat guide windows"].data) == 4
+
+    windows = guided.walk.windows
+    painted = {}  # (window, class) -> pixels painted
+    skipped = set()
+    for w, win in enumerate(windows):
+        for k in range(1, 5):
+            # the camera shows this window and the brush paints the asked class
+            center = np.asarray(viewer.camera.center)[-2:]
+            assert center == pytest.approx([(win.y0 + win.y1 - 1) / 2, (win.x0 + win.x1 - 1) / 2], abs=1.0)
+            assert strokes.selected_label == k and panel.class_list.currentRow() == k - 1
+            assert f"Window {w + 1} of 4" in guided.prompt.value
+            if (w + k) % 3 == 0:
+                click(guided.skip_button)  # "absent here"
+                skipped.add((w, k - 1))
+                continue
+            if (w + k) % 3 == 1:  # a short stroke of the asked class inside the window
+                row = win.y0 + 20 + 10 * k
+                for col in range(win.x0 + 30, win.x0 + 60, 3):
+                    strokes.paint((row, col), strokes.selected_label)
+                qtbot.wait(5)
+                painted[(w, k)] = True
+            if w == 3 and k == 4:
+                break  # the last class of the last window: nothing further to move to
+            click(guided.next_button)
+    assert guided.walk.finished
+    # the coverage table matches what was painted and skipped (it follows painting within a moment)
+    qtbot.wait(600)
+    table = guided.coverage.value
+    data = np.asarray(strokes.data)
+    for w, win in enumerate(windows):
+        for k in range(1, 5):
+            cell = table["data"][w][k - 1]
+            count = int((data[win.slices] == k).sum())
+            if (w, k - 1) in skipped:
+                assert cell == "absent" and count == 0
+            else:
+                assert cell == count and (count > 0) == ((w, k) in painted)
+    # back goes back to the previous class, in the same window
+    click(guided.back_button)
+    assert strokes.selected_label == 3
+    press(qtbot, viewer, GUIDE_KEYS["guide_next"])
+    assert strokes.selected_label == 4
+    # leaving guided mode keeps every stroke
+    click(guided.start_button)
+    assert not guided.active and "bahamas_landsat current window" not in viewer.layers
+    assert np.array_equal(np.asarray(strokes.data), data)
+
+    # a run and an export: the report lists each window's coverage and time
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    panel.export(tmp_path)
+    wait_idle(qtbot, panel)
+    report = (tmp_path / "bahamas_landsat_report.txt").read_text()
+    assert "stroke pixels per window (4 window(s), 0 without strokes; time spent in guided annotation):" in report
+    lines = [line for line in report.splitlines() if line.startswith("  window ")]
+    assert len(lines) == 4
+    for w, (win, line) in enumerate(zip(windows, lines)):
+        assert line.startswith(f"  window {w + 1} (rows {win.y0}-{win.y1}, cols {win.x0}-{win.x1})")
+        for k, name in enumerate(["deep_water", "shallow_water", "land", "cloud"], start=1):
+            count = int((data[win.slices] == k).sum())
+            expected = "absent" if (w, k - 1) in skipped and not count else str(count)
+            assert f"{name} {expected}" in line
+    assert any(float(line.rsplit("; ", 1)[1].removesuffix(" s")) > 0 for line in lines)  # time was counted
+
+    # after the run: review the windows from the least certain
+    assert guided.review_button.enabled
+    click(guided.review_button)
+    order = guided.walk.order
+    assert sorted(order) == [0, 1, 2, 3] and not guided.walk.ask_classes
+    first = windows[order[0]]
+    center = np.asarray(viewer.camera.center)[-2:]
+    assert center == pytest.approx([(first.y0 + first.y1 - 1) / 2, (first.x0 + first.x1 - 1) / 2], abs=1.0)
+    click(guided.start_button)
+
+
+def test_empty_windows_are_outlined_before_a_run(make_napari_viewer, qtbot):
+    from napari.utils.notifications import notification_manager
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-crf-label", "bahamas")
+    panel = open_panel(viewer)
+    strokes = viewer.layers["bahamas_landsat strokes"]
+    only_top = np.asarray(strokes.data).copy()
+    only_top[256:] = 0
+    strokes.data = only_top
+    panel.window.value = 256
+    panel.method.value = "crf"
+    start = len(notification_manager.records)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    messages = [n.message for n in notification_manager.records[start:]]
+    assert any("2 of 4 windows have no strokes" in m and "3, 4" in m for m in messages)
+    outlines = viewer.layers["bahamas_landsat guide windows"]
+    red = np.array([0xD6, 0x27, 0x28, 255]) / 255
+    assert [np.allclose(c, red, atol=0.01) for c in outlines.edge_color] == [False, False, True, True]
+
+
+def test_guided_pass_is_saved_with_the_session(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-crf-label", "bahamas")
+    panel = open_panel(viewer)
+    panel.window.value = 256
+    click(panel.guided.start_button)
+    for _ in range(5):
+        click(panel.guided.next_button)
+    click(panel.guided.skip_button)
+    path = panel.save_session(tmp_path / "walk")
+    viewer2 = make_napari_viewer()
+    viewer2.open(str(path), plugin="napari-crf-label")
+    panel2 = open_panel(viewer2)
+    assert panel2.guided.start_button.text == "Resume guided annotation"
+    panel2.window.value = 256
+    click(panel2.guided.start_button)
+    walk = panel2.guided.walk
+    assert (walk.window, walk.label) == (1, 3) and (1, 1) in walk.skipped
