@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ._layers import LayerData, image_layer_data, strokes_layer_data
 from .image_io import read_image
-from .session import SESSION_SUFFIX, load_session
+from .io.session import SESSION_SUFFIX, load_session
 
 __all__ = ["get_reader", "read_tiff", "read_session"]
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from .classes import ClassSet, read_class_files
 from .crf import CRFParams
 from .errors import InputError, OutputExistsError
-from .export import export_all
 from .features import FeatureParams
 from .image_io import read_image
+from .io.export import export_all
 from .labelling import DEFAULT_METHOD, METHODS, label_image
 from .sample import sample_files
 from .strokes import read_strokes
@@ -95,7 +95,7 @@ def _classes(args: argparse.Namespace) -> ClassSet | None:
 def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: argparse.Namespace) -> int:
     """Label one image, write the outputs and print their paths."""
     if classes is None and strokes_path.suffix.lower() == ".npz":
-        from .session import load_session
+        from .io.session import load_session
 
         classes = load_session(strokes_path).classes
     outdir = args.outdir if args.outdir is not None else image_path.parent
@@ -136,7 +136,8 @@ def _is_huge_tiff(path: Path) -> bool:
 def _run_streamed(image_path: Path, strokes_path: Path, classes: ClassSet | None, outdir: Path, common: dict,
                   overwrite: bool) -> int:
     """Label a raster window by window; write the label GeoTIFF and a report."""
-    from .export import atomic_path, raster_report_text
+    from .io.atomic import atomic_path
+    from .io.export import raster_report_text
     from .labelling import label_raster
 
     if image_path.suffix.lower() not in (".tif", ".tiff"):

@@ -822,7 +822,7 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     """Do what :func:`label_raster` does, yielding ``(tiles done, tiles total)``."""
     import rasterio
 
-    from .export import atomic_path
+    from .io.atomic import atomic_path
 
     t0 = time.perf_counter()
     try:

@@ -75,7 +75,7 @@ def read_strokes(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise StrokesError(f"{path}: strokes file not found")
     if path.suffix.lower() == ".npz":
-        from .session import load_session
+        from .io.session import load_session
 
         return load_session(path).strokes.astype(np.int32)
     from .image_io import ImageReadError, read_image
