@@ -138,7 +138,8 @@ def _read_tiff(path: Path) -> ImageData:
             crs = src.crs
             transform = src.transform if crs is not None else None
             colorinterp = [c.name for c in src.colorinterp]
-            profile = {"driver": src.driver, "dtype": src.dtypes[0], "nodata": nodata, "count": src.count}
+            profile = {"driver": src.driver, "dtype": src.dtypes[0], "nodata": nodata, "count": src.count,
+                       "compress": src.compression.value if src.compression is not None else None}
     array, valid = bands_to_image(bands, nodata, colorinterp)
     return ImageData(array=np.ascontiguousarray(array), valid=valid, crs=crs, transform=transform, profile=profile)
 

@@ -793,6 +793,7 @@ def label_raster(
     overwrite: bool = False,
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
+    staging: Any = None,
     **crf_params,
 ) -> RasterResult:
     """Label a (Geo)TIFF larger than memory, window by window, into a tiled GeoTIFF.
@@ -803,7 +804,10 @@ def label_raster(
     input's CRS and transform), so peak memory depends on the tile size,
     not the image size. Tiles are the same as :func:`label_image`'s, so on
     an image that fits in memory both give the same labels. Parameters as
-    for :func:`label_image`; the file appears only when complete.
+    for :func:`label_image`; the file appears only when complete (with a
+    ``staging``, an :class:`~napari_crf_label.io.atomic.Staging`, at its
+    commit, together with the caller's other files). The inputs are never
+    written over.
 
     Returns
     -------
@@ -811,20 +815,23 @@ def label_raster(
     """
     return _consume(iter_label_raster(image_path, strokes_path, out_path, classes=classes, window=window,
                                       overlap=overlap, scale=scale, workers=workers, client=client,
-                                      overwrite=overwrite, method=method, reach=reach, **crf_params), progress)
+                                      overwrite=overwrite, method=method, reach=reach, staging=staging,
+                                      **crf_params), progress)
 
 
 def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path: str | Path, *,
                       classes: ClassSet | list[str] | str | None = None, window: int | None = None,
                       overlap: int | None = None, scale: float = 1.0, workers: int = 1, client: Any = None,
                       overwrite: bool = False, method: str = DEFAULT_METHOD, reach: float = FeatureParams.reach,
-                      **crf_params) -> Generator[tuple[int, int], None, RasterResult]:
+                      staging: Any = None, **crf_params) -> Generator[tuple[int, int], None, RasterResult]:
     """Do what :func:`label_raster` does, yielding ``(tiles done, tiles total)``."""
     import rasterio
 
-    from .io.atomic import atomic_path
+    from .io.atomic import atomic_path, check_targets
 
     t0 = time.perf_counter()
+    inputs = [Path(image_path), Path(strokes_path)]
+    check_targets([out_path], overwrite, inputs)
     try:
         params = CRFParams(**crf_params)
     except TypeError as exc:
@@ -855,7 +862,7 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     counts = np.zeros(n + 1, np.int64)
     from rasterio.windows import Window
 
-    with atomic_path(Path(out_path), overwrite) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+    with atomic_path(Path(out_path), overwrite, staging, inputs) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         for item in _iter_results(source, plan, prior, None, (), workers, client):
             if isinstance(item, TileResult):
                 core = plan.tasks[item.task.index].core

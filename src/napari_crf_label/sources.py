@@ -21,7 +21,7 @@ from .image_io import (
     bands_to_image,
     merge_histograms,
 )
-from .strokes import StrokesError
+from .strokes import StrokesError, check_same_grid, check_stroke_bands, stroke_classes
 from .tiling import Tile, split_axis
 
 __all__ = ["ArraySource", "RasterSource"]
@@ -124,9 +124,11 @@ class RasterSource:
             raise ImageReadError(f"{self.image_path}: cannot read image ({type(exc).__name__}: {exc})") from None
         try:
             with self._open(self.strokes_path) as st:
-                sshape = (st.height, st.width)
+                sshape, sbands, sgrid = (st.height, st.width), st.count, (st.crs, st.transform)
         except Exception as exc:
             raise StrokesError(f"{self.strokes_path}: cannot read strokes ({type(exc).__name__}: {exc})") from None
+        check_stroke_bands(sbands, self.strokes_path)
+        check_same_grid((info["crs"], info["transform"]), sgrid, self.strokes_path)
         if sshape != info["shape"]:
             raise StrokesError(f"strokes are {sshape[0]} x {sshape[1]} pixels but the image is "
                                f"{info['shape'][0]} x {info['shape'][1]}; they must match")
@@ -153,10 +155,8 @@ class RasterSource:
             nodata = src.nodata
             colorinterp = [c.name for c in src.colorinterp]
         with self._open(self.strokes_path) as st:
-            strokes = st.read(1, window=window).astype(np.int32)
+            strokes = stroke_classes(st.read(1, window=window), str(self.strokes_path))
         array, valid = bands_to_image(bands, nodata, colorinterp)
-        if strokes.min(initial=0) < 0:
-            raise StrokesError(f"{self.strokes_path}: strokes hold negative values")
         strokes[~valid] = 0
         return np.ascontiguousarray(array), valid, strokes
 
@@ -221,7 +221,8 @@ class RasterSource:
         top = 0
         with self._open(self.strokes_path) as st:
             for band in self._scan():
-                s = st.read(1, window=Window(band.x0, band.y0, band.x1 - band.x0, band.y1 - band.y0))
+                s = stroke_classes(st.read(1, window=Window(band.x0, band.y0, band.x1 - band.x0,
+                                                            band.y1 - band.y0)), str(self.strokes_path))
                 top = max(top, int(s.max(initial=0)))
         return top
 
@@ -232,10 +233,10 @@ class RasterSource:
         counts = []
         with self._open(self.strokes_path) as st:
             for t in tiles:
-                s = st.read(1, window=Window(t.x0, t.y0, t.x1 - t.x0, t.y1 - t.y0)).astype(np.int64)
-                if s.size and (s.min() < 0 or s.max() > n_classes):
+                s = stroke_classes(st.read(1, window=Window(t.x0, t.y0, t.x1 - t.x0, t.y1 - t.y0)),
+                                   str(self.strokes_path))
+                if s.size and s.max() > n_classes:
                     raise StrokesError(f"{self.strokes_path}: strokes hold class {int(s.max())} but only "
-                                       f"{n_classes} classes are defined" if s.max() > n_classes
-                                       else f"{self.strokes_path}: strokes hold negative values")
+                                       f"{n_classes} classes are defined")
                 counts.append(np.bincount(s.ravel(), minlength=n_classes + 1))
         return np.array(counts)

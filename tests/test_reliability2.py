@@ -1,0 +1,177 @@
+"""Failure behaviour, round two (issue 14): each test names the cause it covers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from PIL import Image
+
+from napari_crf_label import StrokesError, label_image, read_image, read_strokes
+from napari_crf_label.cli import main
+
+from .conftest import two_region_scene
+
+
+def _cli(capsys, *argv) -> tuple[int, str]:
+    """Run the CLI as typed; return (exit code, stderr)."""
+    code = main([str(a) for a in argv])
+    return code, capsys.readouterr().err
+
+
+def _one_error_line(err: str) -> str:
+    """Return the one error line of a failed run (and check there is exactly one, without a traceback)."""
+    lines = [line for line in err.splitlines() if line.startswith("napari-crf-label: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.fixture
+def scene(tmp_path):
+    """A PNG scene and its strokes (uint8 PNG) in tmp_path."""
+    image, truth, strokes = two_region_scene()
+    Image.fromarray(image).save(tmp_path / "scene.png")
+    Image.fromarray(strokes.astype(np.uint8)).save(tmp_path / "strokes.png")
+    return tmp_path / "scene.png", tmp_path / "strokes.png", strokes, truth
+
+
+UTM = Affine(10, 0, 5e5, 0, -10, 4e6)
+
+
+def _geotiff(path, array, transform=UTM, crs="EPSG:32618", **extra):
+    """Write an (H, W) or (C, H, W) array as a GeoTIFF."""
+    bands = array[None] if array.ndim == 2 else array
+    with rasterio.open(path, "w", driver="GTiff", width=bands.shape[2], height=bands.shape[1], count=bands.shape[0],
+                       dtype=bands.dtype, crs=crs, transform=transform, **extra) as dst:
+        dst.write(bands)
+    return path
+
+
+# ------------------------------------------------------- 4: checked before the cast
+@pytest.mark.parametrize("values, message", [
+    (np.float32([1.5, 2.5]), "whole class numbers .* found 1.5"),
+    (np.float32([np.nan, 1]), "NaN or infinite"),
+    (np.uint32([4294967295, 1]), "value 4294967295 is not a class"),
+])
+def test_strokes_checked_in_their_own_dtype(tmp_path, capsys, scene, values, message):
+    image_path, _, strokes, _ = scene
+    bad = strokes.astype(values.dtype)
+    bad[bad == 1], bad[0, 0] = values[1], values[0]
+    with pytest.raises(StrokesError, match=message):
+        label_image(read_image(image_path), bad)
+    path = _geotiff(tmp_path / "bad.tif", bad, crs=None, transform=Affine.identity())
+    code, err = _cli(capsys, "run", image_path, "--strokes", path)
+    assert code == 2 and "bad.tif" in _one_error_line(err)
+    assert message.split(" ")[0] in err
+
+
+def test_whole_float_strokes_are_classes(scene):
+    image_path, _, strokes, truth = scene
+    r = label_image(read_image(image_path), strokes.astype(np.float64))
+    assert (r.labels == truth).mean() > 0.98
+
+
+# ------------------------------------------------------- 12: palette PNG strokes
+def test_palette_png_strokes_are_indices(tmp_path, capsys, scene):
+    image_path, _, strokes, truth = scene
+    pal = Image.fromarray(strokes.astype(np.uint8), "P")
+    pal.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255] + [0] * (256 * 3 - 9))
+    pal.save(tmp_path / "pal.png")
+    assert np.array_equal(read_strokes(tmp_path / "pal.png"), strokes)
+    code, err = _cli(capsys, "run", image_path, "--strokes", tmp_path / "pal.png", "-o", tmp_path / "out")
+    assert code == 0, err
+    assert np.array_equal(np.array(Image.open(tmp_path / "out" / "scene_label.png")) > 0, truth > 0)
+
+
+# ------------------------------------------------------- 11: lossy stroke files
+def test_jpeg_strokes_refused(tmp_path, capsys, scene):
+    image_path, _, strokes, _ = scene
+    Image.fromarray((strokes * 100).astype(np.uint8)).save(tmp_path / "s.jpg", quality=90)
+    with pytest.raises(StrokesError, match="JPEG strokes are refused"):
+        read_strokes(tmp_path / "s.jpg")
+    code, err = _cli(capsys, "run", image_path, "--strokes", tmp_path / "s.jpg")
+    assert code == 2 and "lossy" in _one_error_line(err)
+    _geotiff(tmp_path / "sj.tif", strokes.astype(np.uint8), crs=None, transform=Affine.identity(),
+             compress="jpeg")
+    with pytest.raises(StrokesError, match="lossy"):
+        read_strokes(tmp_path / "sj.tif")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.jpg", "scene.png", "sj.tif", "strokes.png"]
+
+
+# ------------------------------------------------------- 6: multi-band strokes, streamed or not
+@pytest.mark.parametrize("stream", [False, True])
+def test_multiband_strokes_refused_streamed_or_not(tmp_path, capsys, stream):
+    image, _, strokes = two_region_scene()
+    img = _geotiff(tmp_path / "img.tif", np.moveaxis(image, -1, 0))
+    st = _geotiff(tmp_path / "st.tif", np.stack([strokes.astype(np.uint8)] * 3))
+    code, err = _cli(capsys, "run", img, "--strokes", st, *(["--stream"] if stream else []))
+    assert code == 2 and "single-band label image" in _one_error_line(err) and "got 3 bands" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "st.tif"]
+
+
+# ------------------------------------------------------- 5: strokes on another map grid
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("grid, message", [
+    ({"transform": Affine(10, 0, 5e5 + 500, 0, -10, 4e6)}, "another map grid"),
+    ({"crs": "EPSG:32619"}, "strokes are in EPSG:32619 but the image in EPSG:32618"),
+])
+def test_strokes_on_another_grid_refused(tmp_path, capsys, stream, grid, message):
+    image, _, strokes = two_region_scene()
+    img = _geotiff(tmp_path / "img.tif", np.moveaxis(image, -1, 0))
+    st = _geotiff(tmp_path / "st.tif", strokes.astype(np.uint8), **grid)
+    code, err = _cli(capsys, "run", img, "--strokes", st, *(["--stream"] if stream else []))
+    assert code == 2 and message in _one_error_line(err)
+    same = _geotiff(tmp_path / "same.tif", strokes.astype(np.uint8))
+    assert np.array_equal(read_strokes(same, like=read_image(img)), strokes)
+
+
+# ------------------------------------------------------- 13: never write over an input
+def test_overwrite_never_replaces_an_input(tmp_path, capsys, scene):
+    image_path, strokes_path, _, _ = scene
+    named = strokes_path.rename(tmp_path / "scene_label.png")  # strokes where the dense label would go
+    before = named.read_bytes()
+    code, err = _cli(capsys, "run", image_path, "--strokes", named, "--overwrite")
+    assert code == 2 and "is an input of this run and is never written over" in _one_error_line(err)
+    assert named.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.png", "scene_label.png"]
+
+
+# ------------------------------------------------------- 19: no -o folder left by a failed run
+def test_failed_run_removes_the_folders_it_made(tmp_path, capsys, scene):
+    image_path, strokes_path, _, _ = scene
+    code, err = _cli(capsys, "run", image_path, "--strokes", strokes_path, "-o", tmp_path / "a" / "b",
+                     "--classes", "only")  # strokes hold class 2: refused after the folder check
+    assert code == 2 and "only 1 classes are defined" in _one_error_line(err)
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "kept").mkdir()
+    code, _ = _cli(capsys, "run", image_path, "--strokes", strokes_path, "-o", tmp_path / "kept", "--classes", "x")
+    assert code == 2 and (tmp_path / "kept").is_dir()  # an existing folder is never removed
+
+
+# ------------------------------------------------------- 20: existing outputs refused before the work
+def test_existing_outputs_refused_before_the_run(tmp_path, capsys, scene, monkeypatch):
+    image_path, strokes_path, _, _ = scene
+    (tmp_path / "scene_report.txt").write_text("mine")
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("labelling started although an output exists")
+
+    monkeypatch.setattr("napari_crf_label.cli.label_image", no_run)
+    code, err = _cli(capsys, "run", image_path, "--strokes", strokes_path)
+    assert code == 2 and "scene_report.txt" in _one_error_line(err) and "--overwrite" in err
+    assert (tmp_path / "scene_report.txt").read_text() == "mine"
+
+
+# ------------------------------------------------------- 18: long stems
+def test_long_stem_whose_outputs_fit_is_written(tmp_path, capsys, scene):
+    image_path, strokes_path, _, _ = scene
+    long = image_path.rename(tmp_path / ("x" * 235 + ".png"))
+    code, err = _cli(capsys, "run", long, "--strokes", strokes_path, "-o", tmp_path / "out")
+    assert code == 0, err
+    assert len(list((tmp_path / "out").iterdir())) == 5
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+    longer = long.rename(tmp_path / ("y" * 250 + ".png"))  # <stem>_session.npz would not fit
+    code, err = _cli(capsys, "run", longer, "--strokes", strokes_path, "-o", tmp_path / "out2")
+    assert code == 2 and "longer than the 255 the folder allows" in _one_error_line(err)
+    assert not (tmp_path / "out2").exists()
