@@ -8,7 +8,7 @@ import rasterio
 from affine import Affine
 from PIL import Image
 
-from napari_crf_label import StrokesError, label_image, read_image, read_strokes
+from napari_crf_label import InputError, StrokesError, label_image, read_image, read_strokes
 from napari_crf_label.cli import main
 
 from .conftest import two_region_scene
@@ -175,3 +175,40 @@ def test_long_stem_whose_outputs_fit_is_written(tmp_path, capsys, scene):
     code, err = _cli(capsys, "run", longer, "--strokes", strokes_path, "-o", tmp_path / "out2")
     assert code == 2 and "longer than the 255 the folder allows" in _one_error_line(err)
     assert not (tmp_path / "out2").exists()
+
+
+# ------------------------------------------------------- 9: one line, not a traceback
+def test_complex_tiff_is_one_line(tmp_path, capsys, scene):
+    _, strokes_path, _, _ = scene
+    path = _geotiff(tmp_path / "c.tif", np.ones((120, 200), np.complex64), crs=None, transform=Affine.identity())
+    code, err = _cli(capsys, "run", path, "--strokes", strokes_path)
+    assert code == 2 and "complex-valued pixels (complex64) are not supported" in _one_error_line(err)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-s", "1e-310"], "scale 1e-310 shrinks the 120 x 200 image below one pixel"),
+    (["--scheduler", "foo"], "cannot reach the dask scheduler 'foo'"),
+])
+def test_bad_run_options_are_one_line(capsys, scene, argv, message):
+    image_path, strokes_path, _, _ = scene
+    code, err = _cli(capsys, "run", image_path, "--strokes", strokes_path, *argv)
+    assert code == 2 and message in _one_error_line(err)
+    assert sorted(p.name for p in image_path.parent.iterdir()) == ["scene.png", "strokes.png"]
+
+
+def test_boolean_image_is_labelled():
+    image, truth, strokes = two_region_scene()
+    r = label_image(image[..., 0] > 120, strokes)  # a mask image: True right of the boundary
+    assert (r.labels == truth).mean() > 0.99
+
+
+# ------------------------------------------------------- 10: every numeric parameter finite and in range
+@pytest.mark.parametrize("option", ["--compat-bilateral", "--gt-prob", "--schan", "--reach", "-s"])
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_non_finite_parameters_refused(capsys, scene, option, value):
+    image_path, strokes_path, _, _ = scene
+    code, err = _cli(capsys, "run", image_path, "--strokes", strokes_path, option, value)
+    line = _one_error_line(err)
+    assert code == 2 and "must be" in line and option.strip("-").replace("-", "_") in line.replace("scale", "s")
+    with pytest.raises(InputError, match="compat_bilateral must be a finite number"):
+        label_image(read_image(image_path), read_strokes(strokes_path), compat_bilateral=float(value))

@@ -88,8 +88,7 @@ def as_image_data(image: np.ndarray | ImageData) -> ImageData:
         array = array[..., None]
     if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0 or array.shape[2] == 0:
         raise ImageReadError(f"image must be H x W or H x W x C with no empty axis, got shape {np.shape(image)}")
-    if array.dtype.kind not in "uif" and array.dtype != bool:
-        raise ImageReadError(f"image dtype {array.dtype} is not numeric")
+    array = check_pixels(array)
     valid = ~np.isnan(array).any(axis=2) if array.dtype.kind == "f" else np.ones(array.shape[:2], bool)
     return ImageData(array=array, valid=valid)
 
@@ -121,8 +120,29 @@ def read_image(path: str | Path) -> ImageData:
         raise
     except Exception as exc:  # decoders raise many types; the user needs one message
         raise ImageReadError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from exc
+    data.array = check_pixels(data.array, path)
     data.path = path
     return data
+
+
+def check_pixels(array: np.ndarray, path: str | Path | None = None) -> np.ndarray:
+    """Return pixel values the pipeline can use: a boolean image becomes uint8 0/255.
+
+    Raises
+    ------
+    ImageReadError
+        For complex, text or object pixels (naming the file when known).
+
+    """
+    where = f"{path}: " if path is not None else ""
+    if array.dtype == bool:
+        return array.astype(np.uint8) * np.uint8(255)
+    if array.dtype.kind == "c":
+        raise ImageReadError(f"{where}complex-valued pixels ({array.dtype}) are not supported; save the "
+                             "magnitude (or the real and imaginary parts as bands) instead")
+    if array.dtype.kind not in "uif":
+        raise ImageReadError(f"{where}image dtype {array.dtype} is not numeric")
+    return array
 
 
 def _read_tiff(path: Path) -> ImageData:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import finite_number
 from .classes import ClassSet
 from .crf import CRFParams, TileCRF, drain
 from .errors import InputError
@@ -356,7 +357,7 @@ def _feature_params(method: str, reach: float) -> FeatureParams:
     """Check the method and the proximity's reach; return the feature settings of the run."""
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if not reach > 0:
+    if not finite_number("reach", reach) > 0:
         raise InputError(f"reach must be > 0 (pixels at CRF resolution), got {reach}")
     return FeatureParams(reach=float(reach))
 
@@ -415,14 +416,33 @@ def _resolve_classes(classes: ClassSet | list[str] | tuple[str, ...] | str | Non
     return ClassSet.from_names(classes)
 
 
-def _check_geometry(scale: float, window: int | None, overlap: int | None) -> None:
-    """Raise InputError for a bad scale, window or overlap."""
+def _crf_params(values: dict) -> CRFParams:
+    """Return CRFParams from keyword values, each a finite number (then range-checked by CRFParams)."""
+    fields = CRFParams().as_dict()
+    for name, value in values.items():
+        if name in fields:
+            finite_number(name, value, integer=isinstance(fields[name], int))
+    try:
+        return CRFParams(**values)
+    except TypeError as exc:
+        raise InputError(f"unknown CRF parameter: {exc}") from None
+
+
+def _check_geometry(scale: float, window: int | None, overlap: int | None,
+                    shape: tuple[int, int] | None = None, workers: int = 1) -> None:
+    """Raise InputError for a bad scale, window, overlap or worker count (for an image of ``shape``)."""
+    finite_number("scale", scale)
     if not 0 < scale <= 1:
         raise InputError(f"scale must be > 0 and <= 1, got {scale}")
-    if window is not None and window < 1:
+    if shape is not None and scale * max(shape) < 1:
+        raise InputError(f"scale {scale:g} shrinks the {shape[0]} x {shape[1]} image below one pixel; "
+                         f"use scale >= {1 / max(shape):.3g}")
+    if window is not None and finite_number("window", window, integer=True) < 1:
         raise InputError(f"window must be >= 1 pixel, got {window}")
-    if overlap is not None and overlap < 0:
+    if overlap is not None and finite_number("overlap", overlap, integer=True) < 0:
         raise InputError(f"overlap must be >= 0, got {overlap}")
+    if finite_number("workers", workers, integer=True) < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")
 
 
 @dataclass
@@ -535,7 +555,10 @@ def _iter_dask(source: Any, plan: _Plan, prior: CoarsePrior | None, workers: int
                            silence_logs=40)
         client = Client(own)
     elif isinstance(client, str):
-        own_client = Client(client, timeout="10s")  # a wrong address fails in seconds, not minutes
+        try:
+            own_client = Client(client, timeout="10s")  # a wrong address fails in seconds, not minutes
+        except (OSError, ValueError, TypeError) as exc:
+            raise InputError(f"cannot reach the dask scheduler {client!r}: {exc}") from None
         try:
             yield from _iter_dask(source, plan, prior, workers, own_client)
         finally:
@@ -603,10 +626,8 @@ def iter_label_image(
     t0 = time.perf_counter()
     data = as_image_data(image)
     height, width = data.shape
-    try:
-        params = CRFParams(**crf_params)
-    except TypeError as exc:
-        raise InputError(f"unknown CRF parameter: {exc}") from None
+    params = _crf_params(crf_params)
+    _check_geometry(scale, window, overlap, (height, width), workers)
     strokes_i = validate_strokes(strokes, (height, width))  # a copy: no-data pixels are cleared below
     highest = int(strokes_i.max())
     cls = _resolve_classes(classes, highest)
@@ -614,7 +635,6 @@ def iter_label_image(
     strokes_i[~data.valid] = 0
     if not strokes_i.any():
         raise InputError("all strokes lie on no-data pixels; paint on the image")
-    _check_geometry(scale, window, overlap)
     n = len(cls)
     painted = np.bincount(strokes_i.ravel(), minlength=n + 1)[1:]
     missing = [name for name, c in zip(cls.names, painted) if c == 0]
@@ -832,14 +852,12 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     t0 = time.perf_counter()
     inputs = [Path(image_path), Path(strokes_path)]
     check_targets([out_path], overwrite, inputs)
-    try:
-        params = CRFParams(**crf_params)
-    except TypeError as exc:
-        raise InputError(f"unknown CRF parameter: {exc}") from None
-    _check_geometry(scale, window, overlap)
+    params = _crf_params(crf_params)
+    _check_geometry(scale, window, overlap, None, workers)
     source = RasterSource(Path(image_path), Path(strokes_path))
     info = source.describe()
     height, width = info["shape"]
+    _check_geometry(scale, window, overlap, (height, width), workers)
     cls = _resolve_classes(classes, source.max_stroke() if classes is None else 0)
     n = len(cls)
     features = _feature_params(method, reach)
