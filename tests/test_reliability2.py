@@ -212,3 +212,21 @@ def test_non_finite_parameters_refused(capsys, scene, option, value):
     assert code == 2 and "must be" in line and option.strip("-").replace("-", "_") in line.replace("scale", "s")
     with pytest.raises(InputError, match="compat_bilateral must be a finite number"):
         label_image(read_image(image_path), read_strokes(strokes_path), compat_bilateral=float(value))
+
+
+# ------------------------------------------------------- 21: hex colours without '#'
+def test_hex_colours_without_hash_are_hex(tmp_path, capsys, scene):
+    from napari_crf_label import read_class_files
+
+    (tmp_path / "labels.txt").write_text("water\nsand\n")
+    (tmp_path / "colors.txt").write_text("000001\n1e0000\n")
+    classes = read_class_files(tmp_path / "labels.txt", tmp_path / "colors.txt")
+    assert classes.colors == ("#000001", "#1e0000")
+    assert classes.rgb_uint8().tolist() == [[0, 0, 1], [30, 0, 0]]
+    image_path, strokes_path, _, _ = scene
+    code, err = _cli(capsys, "run", image_path, "--strokes", strokes_path, "--labels", tmp_path / "labels.txt",
+                     "--colors", tmp_path / "colors.txt", "-o", tmp_path / "out")
+    assert code == 0, err
+    from napari_crf_label.session import load_session
+
+    assert load_session(tmp_path / "out" / "scene_session.npz").classes.colors == ("#000001", "#1e0000")
