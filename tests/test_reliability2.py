@@ -230,3 +230,39 @@ def test_hex_colours_without_hash_are_hex(tmp_path, capsys, scene):
     from napari_crf_label.session import load_session
 
     assert load_session(tmp_path / "out" / "scene_session.npz").classes.colors == ("#000001", "#1e0000")
+
+
+# ------------------------------------------------------- 16: strokes dropped by a nodata value that is real data
+def test_strokes_on_a_nodata_value_are_named(tmp_path, capsys):
+    image, truth, strokes = two_region_scene()
+    bands = np.moveaxis(image, -1, 0).copy()
+    dark = strokes == 1
+    bands[:, dark] = 0  # the class-1 strokes lie on real black pixels, and 0 is the nodata value
+    img = _geotiff(tmp_path / "img.tif", bands, nodata=0)
+    st = _geotiff(tmp_path / "st.tif", strokes.astype(np.uint8))
+    code, err = _cli(capsys, "run", img, "--strokes", st, "-o", tmp_path / "out")
+    assert code == 0, err
+    n1 = int(dark.sum())
+    assert (f"warning: stroke pixels on pixels equal to the nodata value 0 in every band were dropped: "
+            f"class1 {n1} of {n1}") in err
+    bands[:, strokes == 2] = 0
+    img2 = _geotiff(tmp_path / "img2.tif", bands, nodata=0)
+    with pytest.raises(InputError, match=r"all strokes lie on no-data: .*class1 \d+ of \d+, class2 \d+ of \d+"):
+        label_image(read_image(img2), strokes)
+
+
+# ------------------------------------------------------- 17: an all-NaN band
+def test_all_nan_band_is_named(tmp_path, capsys, scene):
+    from napari_crf_label._reader import read_tiff
+
+    _, strokes_path, _, _ = scene
+    image, _, _ = two_region_scene()
+    bands = np.moveaxis(image, -1, 0).astype(np.float32)
+    bands[1] = np.nan
+    path = _geotiff(tmp_path / "nan.tif", bands)
+    code, err = _cli(capsys, "run", path, "--strokes", strokes_path)
+    assert code == 2 and "nan.tif: band(s) 2 of 3 are all NaN" in _one_error_line(err)
+    with pytest.raises(InputError, match="band.s. 2 of 3 are all NaN"):
+        read_tiff(str(path))  # the napari reader: napari shows the message as a notification
+    with pytest.raises(InputError, match="band.s. 2 of 3 are all NaN"):
+        label_image(np.moveaxis(bands, 0, -1), read_strokes(strokes_path))

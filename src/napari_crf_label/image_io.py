@@ -90,7 +90,7 @@ def as_image_data(image: np.ndarray | ImageData) -> ImageData:
         raise ImageReadError(f"image must be H x W or H x W x C with no empty axis, got shape {np.shape(image)}")
     array = check_pixels(array)
     valid = ~np.isnan(array).any(axis=2) if array.dtype.kind == "f" else np.ones(array.shape[:2], bool)
-    return ImageData(array=array, valid=valid)
+    return check_has_data(ImageData(array=array, valid=valid))
 
 
 def read_image(path: str | Path) -> ImageData:
@@ -122,7 +122,28 @@ def read_image(path: str | Path) -> ImageData:
         raise ImageReadError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from exc
     data.array = check_pixels(data.array, path)
     data.path = path
-    return data
+    return check_has_data(data)
+
+
+def check_has_data(data: ImageData) -> ImageData:
+    """Return ``data`` if some pixel holds data; else say which band (or setting) empties the image.
+
+    A pixel is no data when any float band is NaN there, so one all-NaN band
+    empties the whole image; the message names it instead of leaving the
+    user with "all strokes lie on no-data pixels".
+    """
+    if data.valid.any():
+        return data
+    where = f"{data.path}: " if data.path is not None else ""
+    array, n = data.array, data.array.shape[2]
+    if array.dtype.kind == "f":
+        empty = [b + 1 for b in range(n) if np.isnan(array[..., b]).all()]
+        if empty and len(empty) < n:
+            raise ImageReadError(f"{where}band(s) {', '.join(map(str, empty))} of {n} are all NaN, so no pixel "
+                                 "holds data; remove those bands or fill them")
+    nodata = data.profile.get("nodata")
+    reason = f"equal to the nodata value {nodata:g}" if nodata is not None else "NaN or transparent"
+    raise ImageReadError(f"{where}no pixel holds data: every pixel is {reason}")
 
 
 def check_pixels(array: np.ndarray, path: str | Path | None = None) -> np.ndarray:

@@ -407,6 +407,30 @@ def run_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | No
     return drain(iter_tile(source, task, spec, prior))
 
 
+def _drop_strokes_on_nodata(strokes: np.ndarray, data: ImageData, classes: ClassSet) -> None:
+    """Clear strokes on no-data pixels in place, saying per class how many were dropped and why.
+
+    A nodata value that also occurs as real data (0 in a dark scene) can
+    swallow a class's strokes; without this message the user only learns
+    that the class "has no strokes".
+    """
+    on_nodata = strokes[~data.valid]
+    if not on_nodata.any():
+        return
+    n = len(classes)
+    dropped = np.bincount(on_nodata, minlength=n + 1)[1:]
+    total = np.bincount(strokes.ravel(), minlength=n + 1)[1:]
+    strokes[~data.valid] = 0
+    nodata = data.profile.get("nodata")
+    why = (f"pixels equal to the nodata value {nodata:g} in every band" if nodata is not None
+           else "no-data pixels (NaN or transparent)")
+    parts = [f"{name} {d} of {t}" for name, d, t in zip(classes.names, dropped, total) if d]
+    message = f"stroke pixels on {why} were dropped: {', '.join(parts)}"
+    if not strokes.any():
+        raise InputError(f"all strokes lie on no-data: {message}; paint on the image or fix its nodata value")
+    warnings.warn(message, stacklevel=3)
+
+
 def _resolve_classes(classes: ClassSet | list[str] | tuple[str, ...] | str | None, strokes_max: int) -> ClassSet:
     """Return a ClassSet from what the caller gave (None: one class per stroke value)."""
     if classes is None:
@@ -632,9 +656,7 @@ def iter_label_image(
     highest = int(strokes_i.max())
     cls = _resolve_classes(classes, highest)
     check_stroke_classes(highest, len(cls))
-    strokes_i[~data.valid] = 0
-    if not strokes_i.any():
-        raise InputError("all strokes lie on no-data pixels; paint on the image")
+    _drop_strokes_on_nodata(strokes_i, data, cls)
     n = len(cls)
     painted = np.bincount(strokes_i.ravel(), minlength=n + 1)[1:]
     missing = [name for name, c in zip(cls.names, painted) if c == 0]
