@@ -266,3 +266,33 @@ def test_all_nan_band_is_named(tmp_path, capsys, scene):
         read_tiff(str(path))  # the napari reader: napari shows the message as a notification
     with pytest.raises(InputError, match="band.s. 2 of 3 are all NaN"):
         label_image(np.moveaxis(bands, 0, -1), read_strokes(strokes_path))
+
+
+# ------------------------------------------------------- 7: georeferencing kept, whatever its form
+@pytest.mark.parametrize("stream", [False, True])
+def test_transform_without_crs_and_gcps_only_are_kept(tmp_path, capsys, stream):
+    from rasterio.control import GroundControlPoint
+
+    image, truth, strokes = two_region_scene()
+    bands = np.moveaxis(image, -1, 0)
+    st = _geotiff(tmp_path / "st.tif", strokes.astype(np.uint8), crs=None, transform=Affine.identity())
+    img = _geotiff(tmp_path / "notcrs.tif", bands, crs=None)
+    opt = ["--stream"] if stream else []
+    code, err = _cli(capsys, "run", img, "--strokes", st, "-o", tmp_path / "a", *opt)
+    assert code == 0, err
+    if not stream:
+        assert "warning: notcrs.tif has a map transform but no CRS" in err
+    with rasterio.open(tmp_path / "a" / "notcrs_label.tif") as lab:
+        assert lab.transform == UTM and lab.crs is None
+        assert (lab.read(1) == truth).mean() > 0.98
+    gcps = [GroundControlPoint(row=r, col=c, x=5e5 + 10 * c, y=4e6 - 10 * r) for r, c in [(0, 0), (0, 199), (119, 0)]]
+    gcp_img = tmp_path / "gcp.tif"
+    with rasterio.open(gcp_img, "w", driver="GTiff", width=200, height=120, count=3, dtype="uint8") as dst:
+        dst.write(bands)
+        dst.gcps = (gcps, rasterio.crs.CRS.from_epsg(32618))
+    code, err = _cli(capsys, "run", gcp_img, "--strokes", st, "-o", tmp_path / "b", *opt)
+    assert code == 0, err
+    with rasterio.open(tmp_path / "b" / "gcp_label.tif") as lab:
+        points, crs = lab.gcps
+        assert crs.to_epsg() == 32618 and [(p.row, p.col, p.x, p.y) for p in points] == [
+            (p.row, p.col, p.x, p.y) for p in gcps]

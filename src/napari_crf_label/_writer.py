@@ -38,7 +38,7 @@ def write_labels(path: str, data: Any, attributes: dict) -> list[str]:
         image = meta.get("image")
         crs = getattr(image, "crs", None)
         transform = getattr(image, "transform", None)
-        write_label_geotiff(out, labels, crs, transform, overwrite=True)
+        write_label_geotiff(out, labels, crs, transform, overwrite=True, gcps=getattr(image, "gcps", None))
     else:
         write_label_png(out, labels, overwrite=True)
     return [str(out)]

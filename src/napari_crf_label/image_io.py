@@ -53,7 +53,11 @@ class ImageData:
         H x W, False where the image holds no data (nodata value, NaN,
         transparent alpha).
     crs, transform : optional
-        ``rasterio.crs.CRS`` and ``affine.Affine`` of a georeferenced file.
+        ``rasterio.crs.CRS`` and ``affine.Affine`` of a georeferenced file
+        (a transform without a CRS is kept too).
+    gcps : optional
+        ``(list of rasterio GroundControlPoint, CRS)`` of a file
+        georeferenced by ground control points only.
     path : Path, optional
         Where the image came from.
     profile : dict
@@ -67,6 +71,7 @@ class ImageData:
     transform: Any = None
     path: Path | None = None
     profile: dict = field(default_factory=dict)
+    gcps: Any = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -75,8 +80,9 @@ class ImageData:
 
     @property
     def is_georeferenced(self) -> bool:
-        """True when the image carries a CRS (a GeoTIFF)."""
-        return self.crs is not None
+        """True when the image carries a CRS, a map transform or ground control points (a GeoTIFF)."""
+        return self.crs is not None or self.gcps is not None or (
+            self.transform is not None and not self.transform.is_identity)
 
 
 def as_image_data(image: np.ndarray | ImageData) -> ImageData:
@@ -177,12 +183,17 @@ def _read_tiff(path: Path) -> ImageData:
             bands = src.read()  # (C, H, W); raises on truncated data
             nodata = src.nodata
             crs = src.crs
-            transform = src.transform if crs is not None else None
+            transform = src.transform if crs is not None or not src.transform.is_identity else None
+            gcps = src.gcps if src.gcps[0] else None
             colorinterp = [c.name for c in src.colorinterp]
             profile = {"driver": src.driver, "dtype": src.dtypes[0], "nodata": nodata, "count": src.count,
                        "compress": src.compression.value if src.compression is not None else None}
     array, valid = bands_to_image(bands, nodata, colorinterp)
-    return ImageData(array=np.ascontiguousarray(array), valid=valid, crs=crs, transform=transform, profile=profile)
+    if crs is None and transform is not None:
+        warnings.warn(f"{path.name} has a map transform but no CRS: the label GeoTIFF keeps the transform, "
+                      "without a CRS", stacklevel=3)
+    return ImageData(array=np.ascontiguousarray(array), valid=valid, crs=crs, transform=transform, profile=profile,
+                     gcps=gcps)
 
 
 def bands_to_image(bands: np.ndarray, nodata: float | None, colorinterp: list[str]) -> tuple[np.ndarray, np.ndarray]:

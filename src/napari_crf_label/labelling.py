@@ -899,10 +899,14 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     profile = {"driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
                "crs": info["crs"], "transform": info["transform"], "nodata": 0, "compress": "deflate",
                "tiled": True, "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER"}
+    if info["gcps"] is not None:  # georeferenced by ground control points only: copy them
+        del profile["crs"], profile["transform"]
     counts = np.zeros(n + 1, np.int64)
     from rasterio.windows import Window
 
     with atomic_path(Path(out_path), overwrite, staging, inputs) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        if info["gcps"] is not None:
+            dst.gcps = info["gcps"]
         for item in _iter_results(source, plan, prior, None, (), workers, client):
             if isinstance(item, TileResult):
                 core = plan.tasks[item.task.index].core

@@ -118,6 +118,7 @@ class RasterSource:
             with self._open(self.image_path) as src:
                 info = {"shape": (src.height, src.width), "bands": src.count, "dtype": src.dtypes[0],
                         "nodata": src.nodata, "crs": src.crs, "transform": src.transform,
+                        "gcps": src.gcps if src.gcps[0] else None,
                         "alpha": [c.name for c in src.colorinterp].index("alpha")
                         if "alpha" in [c.name for c in src.colorinterp] and src.count > 1 else None}
         except Exception as exc:

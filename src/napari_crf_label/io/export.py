@@ -10,7 +10,8 @@ For an image ``<stem>.<ext>`` and an output folder:
 - ``<stem>_report.txt``: paths, pixel counts, class proportions, times, parameters;
 - ``<stem>_label.png``: greyscale uint8, pixel value = class index (1..N, 0 = no data);
 - ``<stem>_label.tif`` (georeferenced input only): the same values in the
-  input's CRS and affine transform, uint8, nodata 0;
+  input's CRS and affine transform (or its transform alone, or its ground
+  control points), uint8, nodata 0;
 - ``<stem>_session.npz``: strokes, classes and parameters to resume or redo.
 
 Every file is staged beside its target and placed with the others in one
@@ -187,17 +188,29 @@ def write_label_png(path: Path, labels: np.ndarray, overwrite: bool = False,
 
 
 def write_label_geotiff(path: Path, labels: np.ndarray, crs, transform, overwrite: bool = False,
-              staging: Staging | None = None) -> Path:
-    """Write the label as a tiled, compressed uint8 GeoTIFF with nodata 0."""
+                        staging: Staging | None = None, gcps=None) -> Path:
+    """Write the label as a tiled, compressed uint8 GeoTIFF with nodata 0.
+
+    It carries whatever georeferencing the image had: CRS and transform, a
+    transform alone, or ground control points (``gcps``: (points, CRS)).
+    """
+    import warnings
+
     import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
 
     height, width = labels.shape
     profile = {"driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
                "crs": crs, "transform": transform, "nodata": 0, "compress": "deflate"}
+    if gcps is not None:
+        profile.update(crs=None, transform=None)
     if height >= 256 and width >= 256:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
-    with atomic_path(path, overwrite, staging) as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
+    with atomic_path(path, overwrite, staging) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # GCP-only files are georeferenced
+        with rasterio.open(tmp, "w", **{k: v for k, v in profile.items() if v is not None or k == "crs"}) as dst:
+            if gcps is not None:
+                dst.gcps = gcps
             dst.write(labels.astype(np.uint8), 1)
     return path
 
@@ -262,7 +275,8 @@ def export_all(result: LabelResult, data: ImageData, outdir: str | Path, stem: s
         write_report(paths["report"], data, result, annotation_seconds, overwrite, staging)
         write_label_png(paths["label_png"], result.labels, overwrite, staging)
         if "label_tif" in paths:
-            write_label_geotiff(paths["label_tif"], result.labels, data.crs, data.transform, overwrite, staging)
+            write_label_geotiff(paths["label_tif"], result.labels, data.crs, data.transform, overwrite, staging,
+                                gcps=data.gcps)
         params = {**result.params, "annotation_seconds": annotation_seconds}
         save_session(paths["session"], Session(strokes=result.strokes, classes=result.classes, params=params,
                                                image_path=str(data.path) if data.path else ""), staging=staging)
