@@ -296,3 +296,25 @@ def test_transform_without_crs_and_gcps_only_are_kept(tmp_path, capsys, stream):
         points, crs = lab.gcps
         assert crs.to_epsg() == 32618 and [(p.row, p.col, p.x, p.y) for p in points] == [
             (p.row, p.col, p.x, p.y) for p in gcps]
+
+
+# ------------------------------------------------------- 1: very tall or wide images
+@pytest.mark.parametrize("shape", [(60, 1), (2000, 10), (10, 2000)])
+def test_tall_and_wide_images_have_a_bounded_figure(tmp_path, capsys, shape):
+    h, w = shape
+    image = np.zeros((h, w, 3), np.uint8)
+    strokes = np.zeros((h, w), np.uint8)
+    if h > w:
+        image[h // 2:] = 200
+        strokes[2:6, 0], strokes[-6:-2, 0] = 1, 2
+    else:
+        image[:, w // 2:] = 200
+        strokes[0, 2:6], strokes[0, -6:-2] = 1, 2
+    Image.fromarray(image).save(tmp_path / "thin.png")
+    Image.fromarray(strokes).save(tmp_path / "s.png")
+    code, err = _cli(capsys, "run", tmp_path / "thin.png", "--strokes", tmp_path / "s.png", "-o", tmp_path / "out")
+    assert code == 0, err
+    with Image.open(tmp_path / "out" / "thin_mres.png") as fig:
+        assert fig.size[0] <= 2250 and fig.size[1] <= 1800
+    labels = np.array(Image.open(tmp_path / "out" / "thin_label.png"))
+    assert np.array_equal(labels, np.where(image[..., 0] > 100, 2, 1))

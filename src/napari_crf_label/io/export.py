@@ -42,6 +42,8 @@ __all__ = ["output_paths", "check_export", "export_all", "atomic_path", "Staging
 
 #: Longest side of the images drawn in the mres figure (larger scenes are subsampled).
 FIGURE_MAX_SIDE = 1600
+#: Bounds of the mres figure's height in inches (width 15): very tall or wide images are fitted inside.
+FIGURE_MIN_INCHES, FIGURE_MAX_INCHES = 2.5, 12.0
 
 
 def output_paths(stem: str, outdir: str | Path, georeferenced: bool = False) -> dict[str, Path]:
@@ -99,7 +101,9 @@ def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bo
     labels = np.ma.masked_equal(result.labels[::step, ::step], 0)
 
     h, w = rgb.shape[:2]
-    fig = Figure(figsize=(15, 4.1 * h / w + 0.6), dpi=150, layout="constrained")
+    # the height follows the aspect ratio within bounds: a 60 x 1 image must not make a 37000 px tall PNG
+    height = min(max(4.1 * h / w + 0.6, FIGURE_MIN_INCHES), FIGURE_MAX_INCHES)
+    fig = Figure(figsize=(15, height), dpi=150, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 3)
     titles = ("image", "strokes", "dense label")
