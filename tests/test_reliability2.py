@@ -318,3 +318,25 @@ def test_tall_and_wide_images_have_a_bounded_figure(tmp_path, capsys, shape):
         assert fig.size[0] <= 2250 and fig.size[1] <= 1800
     labels = np.array(Image.open(tmp_path / "out" / "thin_label.png"))
     assert np.array_equal(labels, np.where(image[..., 0] > 100, 2, 1))
+
+
+# ------------------------------------------------------- 22: class names beyond the figure's font
+def test_class_name_glyphs_fall_back_or_warn_once(tmp_path, capsys, scene):
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    image_path, strokes_path, _, _ = scene
+    # U+1D81 is not in DejaVu Sans but in STIXGeneral (shipped with matplotlib): a fallback font, no warning
+    code, err = _cli(capsys, "run", image_path, "--strokes", strokes_path, "--classes", "dᶁrk,bright",
+                     "-o", tmp_path / "a")
+    assert code == 0, err
+    assert "warning" not in err.lower() and "Glyph" not in err
+    # a private-use character no font has: one line, not one raw warning per glyph
+    code, err = _cli(capsys, "run", image_path, "--strokes", strokes_path, "--classes", "\ue000\ue001,bright",
+                     "-o", tmp_path / "b")
+    assert code == 0, err
+    assert "Glyph" not in err
+    has = any(0xE000 in FT2Font(f.fname).get_charmap() for f in font_manager.fontManager.ttflist
+              if "Last Resort" not in f.name)
+    lines = [line for line in err.splitlines() if "no installed font has" in line]
+    assert len(lines) == (0 if has else 1)

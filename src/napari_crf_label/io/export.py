@@ -23,6 +23,8 @@ never.
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -100,6 +102,7 @@ def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bo
     strokes = np.ma.masked_equal(result.strokes[::step, ::step], 0)
     labels = np.ma.masked_equal(result.labels[::step, ::step], 0)
 
+    family = class_name_fonts(result.classes.names)
     h, w = rgb.shape[:2]
     # the height follows the aspect ratio within bounds: a 60 x 1 image must not make a 37000 px tall PNG
     height = min(max(4.1 * h / w + 0.6, FIGURE_MIN_INCHES), FIGURE_MAX_INCHES)
@@ -113,13 +116,49 @@ def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bo
         im = ax.imshow(labels if overlay is None else overlay, cmap=cmap, norm=norm,
                        alpha=0.0 if overlay is None else 0.5, interpolation="nearest")
         cb = fig.colorbar(im, ax=ax, ticks=np.arange(1, n + 1), fraction=0.046, pad=0.02)
-        cb.ax.set_yticklabels(result.classes.names, fontsize=max(5, 9 - n // 5))
+        cb.ax.set_yticklabels(result.classes.names, fontsize=max(5, 9 - n // 5), family=family)
         cb.ax.set_visible(overlay is not None)
         ax.set_title(title)
         ax.set_axis_off()
-    with atomic_path(path, overwrite, staging) as tmp:
+    with atomic_path(path, overwrite, staging) as tmp, warnings.catch_warnings():
+        # class_name_fonts has said, once and in one line, which glyphs no font has
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         fig.savefig(tmp, format="png")
     return path
+
+
+@functools.cache
+def _charmap(font_file: str) -> frozenset[int]:
+    """Return the code points a font file has glyphs for."""
+    from matplotlib.ft2font import FT2Font
+
+    try:
+        return frozenset(FT2Font(font_file).get_charmap())
+    except (OSError, RuntimeError, ValueError):
+        return frozenset()
+
+
+def class_name_fonts(names: Iterable[str]) -> list[str] | None:
+    """Return the font families to draw class names with: the default plus one that has their glyphs.
+
+    None when the default font has every glyph. When no installed font has
+    some glyphs, warn once in one line (matplotlib would warn per glyph and
+    draw boxes).
+    """
+    from matplotlib import font_manager, rcParams
+
+    default = font_manager.findfont(font_manager.FontProperties(family=rcParams["font.family"]))
+    wanted = {ord(c) for c in "".join(names) if not c.isspace()}
+    missing = wanted - _charmap(default)
+    if not missing:
+        return None
+    for entry in font_manager.fontManager.ttflist:
+        if "Last Resort" not in entry.name and missing <= _charmap(entry.fname):  # Last Resort draws boxes
+            return [*rcParams["font.family"], entry.name]
+    shown = "".join(sorted(chr(c) for c in missing))[:20]
+    warnings.warn(f"class names use characters no installed font has ({shown}): the mres figure shows them as "
+                  "boxes; install a font that has them (e.g. Noto Sans CJK) to see them", stacklevel=3)
+    return None
 
 
 def report_text(data: ImageData, result: LabelResult, annotation_seconds: float | None = None) -> str:
