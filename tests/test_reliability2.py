@@ -340,3 +340,25 @@ def test_class_name_glyphs_fall_back_or_warn_once(tmp_path, capsys, scene):
               if "Last Resort" not in f.name)
     lines = [line for line in err.splitlines() if "no installed font has" in line]
     assert len(lines) == (0 if has else 1)
+
+
+# ------------------------------------------------------- 14: session paths relative to the session file
+def test_session_finds_its_own_image_from_anywhere(tmp_path, capsys, scene, monkeypatch):
+    from napari_crf_label._reader import read_session
+
+    image_path, strokes_path, strokes, _ = scene
+    monkeypatch.chdir(tmp_path)
+    code, err = _cli(capsys, "run", "scene.png", "--strokes", "strokes.png", "-o", "out")  # relative, as typed
+    assert code == 0, err
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    Image.fromarray(np.zeros((120, 200, 3), np.uint8)).save(elsewhere / "scene.png")  # a different scene.png
+    monkeypatch.chdir(elsewhere)
+    layers = read_session(str(tmp_path / "out" / "scene_session.npz"))
+    assert [kind for _, _, kind in layers] == ["image", "labels"]
+    assert np.array_equal(layers[0][0], np.array(Image.open(image_path)))  # the session's own image
+    assert np.array_equal(layers[1][0], strokes)
+    image_path.rename(tmp_path / "moved.png")
+    with pytest.warns(UserWarning, match="its image .*scene.png was not found; only the strokes were loaded"):
+        layers = read_session(str(tmp_path / "out" / "scene_session.npz"))
+    assert [kind for _, _, kind in layers] == ["labels"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,6 +46,9 @@ def read_session(path: str | list[str]) -> list[LayerData]:
         layers.append(image_layer_data(read_image(image_path)))
         name = f"{image_path.stem} strokes"
     else:
+        if image_path is not None:  # napari shows this as a notification
+            warnings.warn(f"{_one(path).name}: its image {image_path} was not found; only the strokes were "
+                          "loaded (open the image, or keep it where the session says)", stacklevel=2)
         name = f"{_one(path).name.removesuffix(SESSION_SUFFIX)} strokes"
     layers.append(strokes_layer_data(session.strokes, session.classes, name))
     layers[-1][1]["metadata"]["napari_crf_label"]["params"] = session.params

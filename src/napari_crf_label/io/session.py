@@ -4,11 +4,18 @@ The file holds plain arrays only (no pickle), so loading one from elsewhere
 is safe: ``strokes`` (uint8/uint16 H x W), ``class_names`` and
 ``class_colors`` (unicode arrays), ``params`` (a JSON string),
 ``image_path`` and ``format_version``.
+
+Since format 2 the image path is stored relative to the session file's
+folder (absolute only when no relative path exists, e.g. another drive),
+and a relative path is always resolved against that folder, never against
+the current working folder: a session moved together with its image, or
+opened from elsewhere, finds its own image.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +29,7 @@ __all__ = ["Session", "SessionError", "save_session", "load_session", "SESSION_S
            "autosave_dir", "autosave_path"]
 
 SESSION_SUFFIX = "_session.npz"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class SessionError(InputError):
@@ -47,6 +54,7 @@ def save_session(path: str | Path, session: Session, staging=None) -> Path:
     """
     path = Path(path)
     dtype = np.uint8 if len(session.classes) < 256 else np.uint16
+    image_path = _relative_image_path(session.image_path, path)
     with atomic_path(path, overwrite=True, staging=staging) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(
@@ -55,7 +63,7 @@ def save_session(path: str | Path, session: Session, staging=None) -> Path:
                 class_names=np.array(session.classes.names, dtype=str),
                 class_colors=np.array(session.classes.colors, dtype=str),
                 params=np.array(json.dumps(session.params)),
-                image_path=np.array(str(session.image_path)),
+                image_path=np.array(image_path),
                 format_version=np.array(FORMAT_VERSION),
             )
     return path
@@ -79,13 +87,32 @@ def load_session(path: str | Path) -> Session:
                 raise SessionError(f"{path}: session format {version} is newer than this version understands")
             classes = ClassSet(tuple(str(n) for n in z["class_names"]), tuple(str(c) for c in z["class_colors"]))
             return Session(strokes=np.array(z["strokes"]), classes=classes,
-                           params=json.loads(str(z["params"])), image_path=str(z["image_path"]))
+                           params=json.loads(str(z["params"])),
+                           image_path=_resolve_image_path(str(z["image_path"]), path))
     except SessionError:
         raise
     except FileNotFoundError:
         raise SessionError(f"{path}: session file not found") from None
     except Exception as exc:  # zip, key, JSON and value errors all mean "corrupt"
         raise SessionError(f"{path}: not a readable session file ({type(exc).__name__}: {exc})") from None
+
+
+def _relative_image_path(image_path: str | Path, session_path: Path) -> str:
+    """Return the image path to store: relative to the session's folder when possible."""
+    if not str(image_path):
+        return ""
+    image = os.path.abspath(image_path)
+    try:
+        return os.path.relpath(image, os.path.abspath(session_path.parent))
+    except ValueError:  # another drive (Windows): no relative path exists
+        return image
+
+
+def _resolve_image_path(stored: str, session_path: Path) -> str:
+    """Return the absolute image path of a stored one (relative ones against the session's folder)."""
+    if not stored:
+        return ""
+    return os.path.normpath(os.path.join(os.path.abspath(session_path.parent), stored))
 
 
 #: Gaps between edits longer than this count as a pause, not annotation time.
@@ -124,8 +151,6 @@ def autosave_dir() -> Path:
     ``$NAPARI_CRF_LABEL_AUTOSAVE_DIR`` if set, else
     ``$XDG_CACHE_HOME/napari-crf-label/autosave`` (``~/.cache/...``).
     """
-    import os
-
     if os.environ.get("NAPARI_CRF_LABEL_AUTOSAVE_DIR"):
         return Path(os.environ["NAPARI_CRF_LABEL_AUTOSAVE_DIR"])
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
