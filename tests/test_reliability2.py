@@ -362,3 +362,144 @@ def test_session_finds_its_own_image_from_anywhere(tmp_path, capsys, scene, monk
     with pytest.warns(UserWarning, match="its image .*scene.png was not found; only the strokes were loaded"):
         layers = read_session(str(tmp_path / "out" / "scene_session.npz"))
     assert [kind for _, _, kind in layers] == ["labels"]
+
+
+# ------------------------------------------------------- 2: all-or-nothing export, also with --overwrite
+def _snapshot(folder):
+    """Return {name: bytes} of every file in a folder (hidden temporaries included)."""
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def test_overwrite_export_is_all_or_nothing(tmp_path, capsys, scene, monkeypatch):
+    image_path, strokes_path, strokes, _ = scene
+    out = tmp_path / "out"
+    assert _cli(capsys, "run", image_path, "--strokes", strokes_path, "-o", out)[0] == 0
+    (out / "scene_report.txt").unlink()
+    (out / "scene_report.txt").mkdir()  # a folder where the report goes
+    before = _snapshot(out)
+    code, err = _cli(capsys, "run", image_path, "--strokes", strokes_path, "-o", out, "--overwrite", "--gt-prob", "0.8")
+    assert code == 2 and "scene_report.txt is a folder" in _one_error_line(err)
+    assert _snapshot(out) == before
+    (out / "scene_report.txt").rmdir()
+    assert _cli(capsys, "run", image_path, "--strokes", strokes_path, "-o", out, "--overwrite")[0] == 0
+    before = _snapshot(out)
+
+    import napari_crf_label.io.atomic as atomic
+
+    place, calls = atomic._place_no_replace, []
+
+    def fails_fourth(tmp, target):  # the disk fills up while the fourth file is placed
+        calls.append(target)
+        if len(calls) == 4:
+            raise OSError(28, "No space left on device")
+        place(tmp, target)
+
+    monkeypatch.setattr(atomic, "_place_no_replace", fails_fourth)
+    code, err = _cli(capsys, "run", image_path, "--strokes", strokes_path, "-o", out, "--overwrite", "--gt-prob", "0.8")
+    assert code == 2 and "No space left on device" in _one_error_line(err)
+    assert len(calls) == 4 and _snapshot(out) == before  # the three placed files were put back; no temporaries
+
+
+# ------------------------------------------------------- 15: concurrent exports
+def test_concurrent_exports_one_wins_whole(tmp_path, monkeypatch):
+    import threading
+
+    from napari_crf_label import export_all
+    from napari_crf_label.io import atomic
+    from napari_crf_label.session import load_session
+
+    image, _, strokes = two_region_scene()
+    data = read_image_from(image, tmp_path)
+    result = label_image(data, strokes)
+    out = tmp_path / "out"
+    out.mkdir()
+    barrier = threading.Barrier(2)
+    commit = atomic.Staging.commit
+
+    def late_commit(self):  # both exports have passed their checks and staged every file
+        if len(self._pending) > 1:
+            barrier.wait(timeout=30)
+        commit(self)
+
+    monkeypatch.setattr(atomic.Staging, "commit", late_commit)
+    outcome = {}
+
+    def run(seconds):
+        try:
+            export_all(result, data, out, annotation_seconds=seconds)
+            outcome[seconds] = "ok"
+        except FileExistsError as exc:
+            outcome[seconds] = exc
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in (1.0, 2.0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    winners = [s for s, o in outcome.items() if o == "ok"]
+    assert len(winners) == 1, outcome
+    loser = outcome[3.0 - winners[0]]
+    assert "appeared while writing" in str(loser) or "exist" in str(loser)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(["scene_mres.mat", "scene_mres.png", "scene_report.txt", "scene_label.png",
+                            "scene_session.npz"])  # no temporaries
+    assert f"annotation time: {winners[0]:.1f} s" in (out / "scene_report.txt").read_text()
+    assert load_session(out / "scene_session.npz").params["annotation_seconds"] == winners[0]
+
+
+def read_image_from(image, folder):
+    """Save an array as folder/scene.png and read it back."""
+    Image.fromarray(image).save(folder / "scene.png")
+    return read_image(folder / "scene.png")
+
+
+# ------------------------------------------------------- 3: SIGTERM cleans up like Ctrl-C
+_SLOW_EXPORT = """
+import sys, time
+import napari_crf_label.io.export as export
+from napari_crf_label.cli import main
+write_report = export.write_report
+def slow(*args, **kwargs):
+    path = write_report(*args, **kwargs)
+    print("EXPORTING", file=sys.stderr, flush=True)
+    time.sleep(60)
+    return path
+export.write_report = slow
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _run_until(argv, marker, tmp_path, script=None):
+    """Start the CLI, wait for ``marker`` on stderr, send SIGTERM; return (exit code, stderr)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-c", script, *argv] if script else [sys.executable, "-m", "napari_crf_label.cli", *argv]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    err, deadline = "", time.time() + 120
+    while marker not in err and time.time() < deadline and proc.poll() is None:
+        err += proc.stderr.read(1)
+    assert marker in err, err
+    proc.send_signal(signal.SIGTERM)
+    _, rest = proc.communicate(timeout=60)
+    return proc.returncode, err + rest
+
+
+def test_sigterm_during_export_leaves_nothing(tmp_path, scene):
+    image_path, strokes_path, _, _ = scene
+    code, err = _run_until(["run", str(image_path), "--strokes", str(strokes_path), "-o", str(tmp_path / "out")],
+                           "EXPORTING", tmp_path, _SLOW_EXPORT)
+    assert code == 143 and "napari-crf-label: terminated (SIGTERM)" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.png", "strokes.png"]  # -o folder removed too
+
+
+def test_sigterm_during_stream_leaves_nothing(tmp_path):
+    image, _, strokes = two_region_scene(height=900, width=900, boundary=450)
+    _geotiff(tmp_path / "big.tif", np.moveaxis(image, -1, 0))
+    _geotiff(tmp_path / "big_st.tif", strokes.astype(np.uint8))
+    code, err = _run_until(["run", "big.tif", "--strokes", "big_st.tif", "--stream", "-w", "300",
+                            "--method", "crf", "--iterations", "200"], "CRF tiles 1/", tmp_path)
+    assert code == 143 and "terminated" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif", "big_st.tif"]
