@@ -503,3 +503,45 @@ def test_sigterm_during_stream_leaves_nothing(tmp_path):
                             "--method", "crf", "--iterations", "200"], "CRF tiles 1/", tmp_path)
     assert code == 143 and "terminated" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif", "big_st.tif"]
+
+
+# ------------------------------------------------------- 8: multi-page TIFFs
+def test_multipage_tiff_pages_become_bands(tmp_path, capsys, scene):
+    import tifffile
+
+    from napari_crf_label._reader import read_tiff
+
+    _, strokes_path, strokes, truth = scene
+    image, _, _ = two_region_scene()
+    path = tmp_path / "pages.tif"
+    noise = np.random.default_rng(1).integers(0, 255, truth.shape, dtype=np.uint8)
+    for page in (noise, noise[::-1], image[..., 0]):  # only page 3 tells the regions apart
+        tifffile.imwrite(path, page, append=True)
+    data = read_image(path)
+    assert data.array.shape == (120, 200, 3) and np.array_equal(data.array[..., 2], image[..., 0])
+    layer_image = read_tiff(str(path))[0][1]["metadata"]["napari_crf_label"]["image"]
+    assert layer_image.array.shape == (120, 200, 3)  # the napari reader keeps every page
+    code, err = _cli(capsys, "run", path, "--strokes", strokes_path, "-o", tmp_path / "out", "--method", "crf")
+    assert code == 0, err
+    assert "3 band(s)" in (tmp_path / "out" / "pages_report.txt").read_text()
+    assert (np.array(Image.open(tmp_path / "out" / "pages_label.png")) == truth).mean() > 0.95
+
+
+def test_multipage_tiff_of_different_sizes_refused(tmp_path, capsys, scene):
+    import tifffile
+
+    from napari_crf_label._reader import read_tiff
+
+    _, strokes_path, _, _ = scene
+    path = tmp_path / "mixed.tif"
+    tifffile.imwrite(path, np.zeros((120, 200), np.uint8), append=True)
+    tifffile.imwrite(path, np.zeros((60, 100), np.uint8), append=True)
+    code, err = _cli(capsys, "run", path, "--strokes", strokes_path)
+    assert code == 2 and "mixed.tif: 2 pages of different sizes or types" in _one_error_line(err)
+    with pytest.raises(InputError, match="save the page to label as its own TIFF"):
+        read_tiff(str(path))
+    stacked = tmp_path / "stacked.tif"
+    for _ in range(2):
+        tifffile.imwrite(stacked, np.zeros((120, 200), np.uint8), append=True)
+    code, err = _cli(capsys, "run", stacked, "--strokes", strokes_path, "--stream")
+    assert code == 2 and "(--stream reads one page)" in _one_error_line(err)

@@ -172,8 +172,101 @@ def check_pixels(array: np.ndarray, path: str | Path | None = None) -> np.ndarra
     return array
 
 
+#: TIFF tags that make a file a GeoTIFF (or carry GDAL's nodata/metadata): read with rasterio.
+GEO_TAGS = frozenset({33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113})
+
+
+def tiff_pages(path: Path) -> tuple[bool, list[tuple[tuple[int, ...], str]]]:
+    """Return (is_geotiff, [(shape, dtype) of each full-resolution page]) of a TIFF.
+
+    Reduced-resolution pages (overviews, thumbnails) are left out: they
+    repeat the image, they are not more of it.
+    """
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        pages = [p for p in tif.pages if not p.is_reduced]
+        geo = bool(GEO_TAGS & {t.code for t in tif.pages.first.tags.values()})
+        return geo, [(tuple(p.shape), str(p.dtype)) for p in pages]
+
+
+def check_single_page(path: Path, pages: list) -> None:
+    """Raise ImageReadError for a TIFF whose full-resolution pages cannot be read as one image's bands."""
+    if len(pages) > 1:
+        sizes = ", ".join(sorted({" x ".join(map(str, shape)) for shape, _ in pages}))
+        raise ImageReadError(f"{path}: {len(pages)} pages ({sizes}) where one image is expected; save the page "
+                             "to label as its own TIFF, or its pages as bands of one page")
+
+
 def _read_tiff(path: Path) -> ImageData:
-    """Read a (Geo)TIFF with rasterio, keeping CRS, transform and nodata."""
+    """Read a TIFF: GeoTIFFs with rasterio (CRS, transform, nodata), plain TIFFs with tifffile (pages as bands)."""
+    geo, pages = tiff_pages(path)
+    if geo:
+        check_single_page(path, pages)  # GDAL would read the first page only
+        return _read_geotiff(path)
+    return _read_plain_tiff(path, pages)
+
+
+def _read_plain_tiff(path: Path, pages: list) -> ImageData:
+    """Read a plain TIFF with tifffile; pages of one size and dtype become bands, others are refused.
+
+    Pages whose compression tifffile cannot decode without the optional
+    imagecodecs package are decoded by GDAL instead (its ``GTIFF_DIR``
+    page access), so every TIFF GDAL reads still reads.
+    """
+    import tifffile
+
+    shapes = {(shape[:2] if len(shape) == 2 or shape[-1] <= 16 else shape[-2:]) for shape, _ in pages}
+    if len(pages) > 1 and (len(shapes) > 1 or len({d for _, d in pages}) > 1):
+        sizes = ", ".join(f"{' x '.join(map(str, sh))} {d}" for sh, d in pages[:6])
+        raise ImageReadError(f"{path}: {len(pages)} pages of different sizes or types ({sizes}); labelling needs "
+                             "one image: save the page to label as its own TIFF")
+    bands, valid, compress = [], None, None
+    with tifffile.TiffFile(path) as tif:
+        for i, page in enumerate(p for p in tif.pages if not p.is_reduced):
+            compress = page.compression.name.lower()
+            try:
+                array = page.asarray()
+            except (ValueError, NotImplementedError, RuntimeError) as exc:
+                if "imagecodecs" not in str(exc) and "codec" not in str(exc).lower():
+                    raise
+                array = _gdal_page(path, i)
+            else:
+                if "S" in page.axes and page.axes.index("S") == 0:  # planar: (S, Y, X)
+                    array = np.moveaxis(array, 0, -1)
+            if array.ndim == 2:
+                array = array[..., None]
+            if array.ndim != 3:
+                raise ImageReadError(f"{path}: page {i + 1} has axes {page.axes}; expected a 2-D image")
+            alpha = page.extrasamples[-1] in (1, 2) if len(page.extrasamples) and array.shape[2] > 1 else False
+            if alpha:  # associated or unassociated alpha: 0 = no data
+                mask = array[..., -1] > 0
+                valid = mask if valid is None else valid & mask
+                array = array[..., :-1]
+            bands.append(array)
+    array = np.concatenate(bands, axis=2)
+    if valid is None:
+        valid = np.ones(array.shape[:2], bool)
+    if array.dtype.kind == "f":
+        valid &= ~np.isnan(array).any(axis=2)
+    profile = {"driver": "TIFF (tifffile)", "dtype": str(array.dtype), "nodata": None, "count": array.shape[2],
+               "pages": len(bands), "compress": compress}
+    return ImageData(array=np.ascontiguousarray(array), valid=valid, profile=profile)
+
+
+def _gdal_page(path: Path, index: int) -> np.ndarray:
+    """Return page ``index`` (0-based) of a TIFF as (H, W, C), decoded by GDAL."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(f"GTIFF_DIR:{index + 1}:{path}") as src:
+            return np.moveaxis(src.read(), 0, -1)
+
+
+def _read_geotiff(path: Path) -> ImageData:
+    """Read a GeoTIFF with rasterio, keeping CRS, transform and nodata."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
 

@@ -114,6 +114,17 @@ class RasterSource:
 
     def describe(self) -> dict:
         """Return shape, band count, dtype, nodata, CRS and transform; check the stroke grid matches."""
+        from .image_io import check_single_page, tiff_pages
+
+        for path, error in ((self.image_path, ImageReadError), (self.strokes_path, StrokesError)):
+            try:
+                pages = tiff_pages(path)[1]
+            except Exception:  # not a TIFF tifffile parses: rasterio's message below says more
+                continue
+            try:
+                check_single_page(path, pages)  # a streamed read sees the first page only
+            except ImageReadError as exc:
+                raise error(f"{exc} (--stream reads one page)") from None
         try:
             with self._open(self.image_path) as src:
                 info = {"shape": (src.height, src.width), "bands": src.count, "dtype": src.dtypes[0],
