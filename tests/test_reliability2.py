@@ -386,15 +386,15 @@ def test_overwrite_export_is_all_or_nothing(tmp_path, capsys, scene, monkeypatch
 
     import napari_crf_label.io.atomic as atomic
 
-    place, calls = atomic._place_no_replace, []
+    keep, calls = atomic._keep_aside, []
 
-    def fails_fourth(tmp, target):  # the disk fills up while the fourth file is placed
+    def fails_fourth(target, tmp):  # the disk fills up while the fourth file is placed
         calls.append(target)
         if len(calls) == 4:
             raise OSError(28, "No space left on device")
-        place(tmp, target)
+        return keep(target, tmp)
 
-    monkeypatch.setattr(atomic, "_place_no_replace", fails_fourth)
+    monkeypatch.setattr(atomic, "_keep_aside", fails_fourth)
     code, err = _cli(capsys, "run", image_path, "--strokes", strokes_path, "-o", out, "--overwrite", "--gt-prob", "0.8")
     assert code == 2 and "No space left on device" in _one_error_line(err)
     assert len(calls) == 4 and _snapshot(out) == before  # the three placed files were put back; no temporaries

@@ -8,9 +8,10 @@ the other files of the same staging:
   ``os.link`` (or ``renameat2(RENAME_NOREPLACE)`` where hard links are not
   supported), which fails instead of replacing a file that appeared in the
   meantime (another export to the same folder);
-- a target that may be replaced (``overwrite=True``) is first moved aside,
-  and moved back if any later file of the commit fails, so a commit either
-  places every file or leaves the folder as it was;
+- a target that may be replaced (``overwrite=True``) keeps a hidden second
+  name (a hard link) while it is replaced atomically, and is put back if
+  any later file of the commit fails, so a commit either places every file
+  or leaves the folder as it was (and a target never vanishes meanwhile);
 - commits into one folder are serialised by an advisory lock on the folder
   itself (``flock``), so two exports cannot interleave their renames;
 - inputs of a run (``protect``) are never written over, with or without
@@ -180,6 +181,18 @@ def _place_no_replace(tmp: Path, target: Path) -> None:
         os.rename(tmp, target)
 
 
+def _keep_aside(target: Path, tmp: Path) -> Path:
+    """Return a hidden second name of ``target`` (a hard link; a rename where links are not supported)."""
+    backup = Path(f"{tmp}.old")  # tmp is unique in the folder, so this name is too
+    try:
+        os.link(target, backup)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+            raise
+        os.replace(target, backup)
+    return backup
+
+
 @contextlib.contextmanager
 def _folder_locks(folders: Iterable[Path]) -> Iterator[None]:
     """Hold an exclusive advisory lock on each folder (sorted, so two commits cannot deadlock)."""
@@ -237,23 +250,26 @@ class Staging:
             with _folder_locks(t.parent for _, t in pending):
                 for tmp, target in pending:
                     check_targets([target], self.overwrite, self.protect)
-                    backup = None
-                    if os.path.lexists(target):  # overwrite is on, or check_targets had raised
-                        backup = _temp_file(target, "old")
-                        os.replace(target, backup)
-                    try:
+                    if not os.path.lexists(target):
                         _place_no_replace(tmp, target)
+                        placed.append((target, None))
+                        continue
+                    # overwrite is on (check_targets passed): keep the old file under a hidden
+                    # name for a roll-back, then replace atomically, so the target never vanishes
+                    # (a session autosaved while the process is killed stays readable)
+                    backup = _keep_aside(target, tmp)
+                    try:
+                        os.replace(tmp, target)
                     except BaseException:
-                        if backup is not None:
-                            os.replace(backup, target)
+                        os.replace(backup, target)
                         raise
                     placed.append((target, backup))
         except BaseException as exc:
             for target, backup in reversed(placed):
                 with contextlib.suppress(OSError):
-                    os.unlink(target)
-                if backup is not None:
-                    with contextlib.suppress(OSError):
+                    if backup is None:
+                        os.unlink(target)
+                    else:
                         os.replace(backup, target)
             for tmp, _ in pending:
                 with contextlib.suppress(OSError):
