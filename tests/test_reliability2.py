@@ -545,3 +545,36 @@ def test_multipage_tiff_of_different_sizes_refused(tmp_path, capsys, scene):
         tifffile.imwrite(stacked, np.zeros((120, 200), np.uint8), append=True)
     code, err = _cli(capsys, "run", stacked, "--strokes", strokes_path, "--stream")
     assert code == 2 and "(--stream reads one page)" in _one_error_line(err)
+
+
+def test_no_replace_without_hard_links(tmp_path, monkeypatch):
+    """On file systems without hard links (FAT, some shares) placing falls back to renameat2(RENAME_NOREPLACE)."""
+    import errno
+    import os
+
+    from napari_crf_label import OutputExistsError
+    from napari_crf_label.io.atomic import Staging, _place_no_replace
+
+    def no_links(*args, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    first, second = Staging(), Staging()
+    first.path(tmp_path / "a.txt").write_text("first")
+    second.path(tmp_path / "a.txt").write_text("second")  # both checked while a.txt did not exist
+    first.commit()
+    with pytest.raises(OutputExistsError):
+        second.commit()
+    assert (tmp_path / "a.txt").read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+    # the placing itself never replaces, even when a file appears after every check
+    (tmp_path / "b.txt").write_text("mine")
+    (tmp_path / "tmp").write_text("new")
+    with pytest.raises(FileExistsError):
+        _place_no_replace(tmp_path / "tmp", tmp_path / "b.txt")
+    assert (tmp_path / "b.txt").read_text() == "mine"
+    (tmp_path / "tmp").unlink()
+    (tmp_path / "b.txt").unlink()
+    with Staging(overwrite=True) as again:  # replacing still works (the old file is moved aside, then back on error)
+        again.path(tmp_path / "a.txt").write_text("third")
+    assert (tmp_path / "a.txt").read_text() == "third" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]

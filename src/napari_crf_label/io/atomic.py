@@ -147,8 +147,10 @@ _RENAME_NOREPLACE = 1
 
 def _renameat2_noreplace(src: Path, dst: Path) -> None:
     """Rename without replacing, via Linux's renameat2 (raises OSError where unsupported)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fn = getattr(libc, "renameat2", None)
+    try:
+        fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    except (OSError, TypeError):  # no C library to look in (Windows)
+        fn = None
     if fn is None:
         raise OSError(errno.ENOSYS, "renameat2 not available")
     at_fdcwd = -100
