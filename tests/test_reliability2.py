@@ -233,22 +233,27 @@ def test_hex_colours_without_hash_are_hex(tmp_path, capsys, scene):
 
 
 # ------------------------------------------------------- 16: strokes dropped by a nodata value that is real data
-def test_strokes_on_a_nodata_value_are_named(tmp_path, capsys):
+@pytest.mark.parametrize("stream", [False, True])
+def test_strokes_on_a_nodata_value_are_named(tmp_path, capsys, stream):
     image, truth, strokes = two_region_scene()
     bands = np.moveaxis(image, -1, 0).copy()
     dark = strokes == 1
     bands[:, dark] = 0  # the class-1 strokes lie on real black pixels, and 0 is the nodata value
     img = _geotiff(tmp_path / "img.tif", bands, nodata=0)
     st = _geotiff(tmp_path / "st.tif", strokes.astype(np.uint8))
-    code, err = _cli(capsys, "run", img, "--strokes", st, "-o", tmp_path / "out")
+    opt = ["--stream"] if stream else []
+    code, err = _cli(capsys, "run", img, "--strokes", st, "-o", tmp_path / "out", "--classes", "dark,bright", *opt)
     assert code == 0, err
     n1 = int(dark.sum())
     assert (f"warning: stroke pixels on pixels equal to the nodata value 0 in every band were dropped: "
-            f"class1 {n1} of {n1}") in err
+            f"dark {n1} of {n1}") in err
+    assert "no strokes for class(es) dark" in err
     bands[:, strokes == 2] = 0
     img2 = _geotiff(tmp_path / "img2.tif", bands, nodata=0)
-    with pytest.raises(InputError, match=r"all strokes lie on no-data: .*class1 \d+ of \d+, class2 \d+ of \d+"):
-        label_image(read_image(img2), strokes)
+    code, err = _cli(capsys, "run", img2, "--strokes", st, "-o", tmp_path / "out2", *opt)
+    assert code == 2
+    assert "all strokes lie on no-data: " in _one_error_line(err) and f"class1 {n1} of {n1}, class2" in err
+    assert not (tmp_path / "out2").exists()
 
 
 # ------------------------------------------------------- 17: an all-NaN band

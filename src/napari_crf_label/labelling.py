@@ -421,14 +421,20 @@ def _drop_strokes_on_nodata(strokes: np.ndarray, data: ImageData, classes: Class
     dropped = np.bincount(on_nodata, minlength=n + 1)[1:]
     total = np.bincount(strokes.ravel(), minlength=n + 1)[1:]
     strokes[~data.valid] = 0
-    nodata = data.profile.get("nodata")
+    _report_dropped(classes, dropped, total, data.profile.get("nodata"))
+
+
+def _report_dropped(classes: ClassSet, dropped: np.ndarray, total: np.ndarray, nodata: float | None) -> None:
+    """Warn which stroke pixels per class fell on no-data (raise InputError when all of them did)."""
+    if not dropped.any():
+        return
     why = (f"pixels equal to the nodata value {nodata:g} in every band" if nodata is not None
            else "no-data pixels (NaN or transparent)")
     parts = [f"{name} {d} of {t}" for name, d, t in zip(classes.names, dropped, total) if d]
     message = f"stroke pixels on {why} were dropped: {', '.join(parts)}"
-    if not strokes.any():
+    if dropped.sum() == total.sum():
         raise InputError(f"all strokes lie on no-data: {message}; paint on the image or fix its nodata value")
-    warnings.warn(message, stacklevel=3)
+    warnings.warn(message, stacklevel=4)
 
 
 def _resolve_classes(classes: ClassSet | list[str] | tuple[str, ...] | str | None, strokes_max: int) -> ClassSet:
@@ -887,6 +893,9 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     core_counts = source.stroke_counts([t.core for t in plan.tasks], n).sum(axis=0)
     if core_counts[1:].sum() == 0:
         raise InputError("no strokes: paint at least one stroke (label > 0) before running")
+    dropped = source.nodata_strokes(n)  # the cores cover the scene once, so counts subtract
+    _report_dropped(cls, dropped, core_counts[1:], info["nodata"])
+    core_counts[1:] -= dropped
     missing = [name for name, c in zip(cls.names, core_counts[1:]) if c == 0]
     in_flight = max(int(np.prod(_crf_shape(t.outer.shape, scale))) for t in plan.tasks)
     in_flight *= 1 if workers <= 1 and client is None else 2 * max(workers, 1)

@@ -159,6 +159,12 @@ class RasterSource:
 
     def read(self, tile: Tile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (image, valid, strokes) of a window, as ImageData/read_image would give them."""
+        array, valid, strokes = self._read_raw(tile)
+        strokes[~valid] = 0
+        return array, valid, strokes
+
+    def _read_raw(self, tile: Tile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (image, valid, strokes) of a window, strokes kept on no-data pixels."""
         from rasterio.windows import Window
 
         window = Window(tile.x0, tile.y0, tile.x1 - tile.x0, tile.y1 - tile.y0)
@@ -169,8 +175,15 @@ class RasterSource:
         with self._open(self.strokes_path) as st:
             strokes = stroke_classes(st.read(1, window=window), str(self.strokes_path))
         array, valid = bands_to_image(bands, nodata, colorinterp)
-        strokes[~valid] = 0
         return np.ascontiguousarray(array), valid, strokes
+
+    def nodata_strokes(self, n_classes: int) -> np.ndarray:
+        """Return per class (1..N) how many stroke pixels lie on no-data pixels (a streamed pass)."""
+        counts = np.zeros(n_classes + 1, np.int64)
+        for band in self._scan():
+            _, valid, strokes = self._read_raw(band)
+            counts += np.bincount(strokes[~valid], minlength=n_classes + 1)[: n_classes + 1]
+        return counts[1:]
 
     def _scan(self) -> list[Tile]:
         """Return row bands covering the raster, for whole-raster passes."""
