@@ -583,3 +583,22 @@ def test_no_replace_without_hard_links(tmp_path, monkeypatch):
     with Staging(overwrite=True) as again:  # replacing still works (the old file is moved aside, then back on error)
         again.path(tmp_path / "a.txt").write_text("third")
     assert (tmp_path / "a.txt").read_text() == "third" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_api_never_writes_over_inputs(tmp_path):
+    from napari_crf_label import export_all
+    from napari_crf_label.labelling import label_raster
+
+    image, _, strokes = two_region_scene()
+    Image.fromarray(image).save(tmp_path / "x_label.png")  # the image is named like an output of stem "x"
+    data = read_image(tmp_path / "x_label.png")
+    result = label_image(data, strokes)
+    with pytest.raises(InputError, match="x_label.png is an input of this run"):
+        export_all(result, data, tmp_path, "x", overwrite=True)
+    img = _geotiff(tmp_path / "img.tif", np.moveaxis(image, -1, 0))
+    st = _geotiff(tmp_path / "st.tif", strokes.astype(np.uint8))
+    before = st.read_bytes()
+    with pytest.raises(InputError, match="st.tif is an input of this run"):
+        label_raster(img, st, st, overwrite=True)
+    assert st.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "st.tif", "x_label.png"]
