@@ -873,9 +873,8 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
                       overwrite: bool = False, method: str = DEFAULT_METHOD, reach: float = FeatureParams.reach,
                       staging: Any = None, **crf_params) -> Generator[tuple[int, int], None, RasterResult]:
     """Do what :func:`label_raster` does, yielding ``(tiles done, tiles total)``."""
-    import rasterio
-
-    from .io.atomic import atomic_path, check_targets
+    from .io.atomic import check_targets
+    from .io.raster import label_raster_writer
 
     t0 = time.perf_counter()
     inputs = [Path(image_path), Path(strokes_path)]
@@ -905,22 +904,13 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
                  f"labelling {height} x {width} pixels in {len(plan.tasks)} tile(s)")
     yield from _attach_classifier(source, plan, method, features)
     prior = yield from _scene_prior(source, plan)
-    profile = {"driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
-               "crs": info["crs"], "transform": info["transform"], "nodata": 0, "compress": "deflate",
-               "tiled": True, "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER"}
-    if info["gcps"] is not None:  # georeferenced by ground control points only: copy them
-        del profile["crs"], profile["transform"]
     counts = np.zeros(n + 1, np.int64)
-    from rasterio.windows import Window
-
-    with atomic_path(Path(out_path), overwrite, staging, inputs) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        if info["gcps"] is not None:
-            dst.gcps = info["gcps"]
+    with label_raster_writer(out_path, (height, width), info["crs"], info["transform"], info["gcps"], overwrite,
+                             staging, inputs) as out:
         for item in _iter_results(source, plan, prior, None, (), workers, client):
             if isinstance(item, TileResult):
                 core = plan.tasks[item.task.index].core
-                dst.write(item.labels.astype(np.uint8), 1,
-                          window=Window(core.x0, core.y0, core.x1 - core.x0, core.y1 - core.y0))
+                out.write(item.labels, core.y0, core.x0)
                 counts += np.bincount(item.labels.ravel(), minlength=n + 1)[: n + 1]
             else:
                 yield item
