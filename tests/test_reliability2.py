@@ -602,3 +602,17 @@ def test_api_never_writes_over_inputs(tmp_path):
         label_raster(img, st, st, overwrite=True)
     assert st.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["img.tif", "st.tif", "x_label.png"]
+
+
+def test_session_with_bad_strokes_is_refused_by_the_reader(tmp_path):
+    """Beyond the list: a hand-made session goes through the same stroke check as files and arrays."""
+    import json
+
+    from napari_crf_label._reader import read_session
+
+    path = tmp_path / "hand_session.npz"
+    np.savez(path, strokes=np.array([[0, 1.5], [2, 0]]), class_names=np.array(["a", "b"]),
+             class_colors=np.array(["r", "g"]), params=np.array(json.dumps({})), image_path=np.array(""),
+             format_version=np.array(2))
+    with pytest.raises(StrokesError, match="hand_session.npz: strokes: values must be whole class numbers"):
+        read_session(str(path))

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..classes import ClassSet
 from ..errors import InputError
+from ..strokes import StrokesError, stroke_classes
 from .atomic import atomic_path
 
 __all__ = ["Session", "SessionError", "save_session", "load_session", "SESSION_SUFFIX", "AnnotationClock",
@@ -86,10 +87,14 @@ def load_session(path: str | Path) -> Session:
             if version > FORMAT_VERSION:
                 raise SessionError(f"{path}: session format {version} is newer than this version understands")
             classes = ClassSet(tuple(str(n) for n in z["class_names"]), tuple(str(c) for c in z["class_colors"]))
-            return Session(strokes=np.array(z["strokes"]), classes=classes,
+            strokes = np.array(z["strokes"])
+            if strokes.ndim != 2:
+                raise SessionError(f"{path}: strokes must be 2-D, got shape {strokes.shape}")
+            stroke_classes(strokes, f"{path}: strokes")  # the same check as every stroke source
+            return Session(strokes=strokes, classes=classes,
                            params=json.loads(str(z["params"])),
                            image_path=_resolve_image_path(str(z["image_path"]), path))
-    except SessionError:
+    except (SessionError, StrokesError):
         raise
     except FileNotFoundError:
         raise SessionError(f"{path}: session file not found") from None
