@@ -169,7 +169,7 @@ def test_disk_full_midway_leaves_no_outputs(tmp_path, labelled, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("napari_crf_label.export.write_label_png", full)  # fails after mat, figure, report
+    monkeypatch.setattr("napari_crf_label.io.export.write_label_png", full)  # fails after mat, figure, report
     with pytest.raises(OSError, match="No space left"):
         export_all(result, data, out)
     assert list(out.iterdir()) == []  # neither outputs nor temporary files
@@ -183,7 +183,7 @@ def test_disk_full_cli_message(tmp_path, monkeypatch, capsys):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("napari_crf_label.export.write_figure", full)
+    monkeypatch.setattr("napari_crf_label.io.export.write_figure", full)
     assert main(["run", str(tmp_path / "i.png"), "--strokes", str(tmp_path / "s.png")]) == 2
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
@@ -211,7 +211,7 @@ def test_read_only_folder_simulated(tmp_path, labelled, monkeypatch, capsys):
     def denied(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path))
 
-    monkeypatch.setattr("napari_crf_label.export.tempfile.mkstemp", denied)
+    monkeypatch.setattr("napari_crf_label.io.atomic.tempfile.mkstemp", denied)
     with pytest.raises(PermissionError):
         export_all(result, data, tmp_path)
     Image.fromarray(result.strokes.astype(np.uint8)).save(tmp_path / "s.png")

@@ -8,8 +8,8 @@ dense label image; ``export_all`` writes the original tool's outputs.
 from .classes import ClassFileError, ClassSet, read_class_files
 from .crf import CRFParams, CRFSizeError
 from .errors import InputError, OutputExistsError
-from .export import export_all
 from .image_io import ImageData, ImageReadError, read_image
+from .io.export import export_all
 from .labelling import LabelResult, label_image
 from .strokes import StrokesError, read_strokes
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 from ._layers import LayerData, image_layer_data, strokes_layer_data
 from .image_io import read_image
-from .session import SESSION_SUFFIX, load_session
+from .io.session import SESSION_SUFFIX, load_session
 
 __all__ = ["get_reader", "read_tiff", "read_session"]
 
@@ -45,6 +46,9 @@ def read_session(path: str | list[str]) -> list[LayerData]:
         layers.append(image_layer_data(read_image(image_path)))
         name = f"{image_path.stem} strokes"
     else:
+        if image_path is not None:  # napari shows this as a notification
+            warnings.warn(f"{_one(path).name}: its image {image_path} was not found; only the strokes were "
+                          "loaded (open the image, or keep it where the session says)", stacklevel=2)
         name = f"{_one(path).name.removesuffix(SESSION_SUFFIX)} strokes"
     layers.append(strokes_layer_data(session.strokes, session.classes, name))
     layers[-1][1]["metadata"]["napari_crf_label"]["params"] = session.params

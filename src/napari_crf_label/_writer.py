@@ -9,8 +9,8 @@ import numpy as np
 
 from ._layers import META_KEY
 from .classes import ClassSet
-from .export import write_label_png
-from .session import SESSION_SUFFIX, Session, save_session
+from .io.export import write_label_png
+from .io.session import SESSION_SUFFIX, Session, save_session
 
 __all__ = ["write_labels", "write_session"]
 
@@ -32,13 +32,13 @@ def write_labels(path: str, data: Any, attributes: dict) -> list[str]:
     if labels.max(initial=0) > 255 or labels.min(initial=0) < 0:
         raise ValueError("labels must be 0..255 to be written as an 8-bit label image")
     if out.suffix.lower() in (".tif", ".tiff"):
-        from .export import write_label_geotiff
+        from .io.export import write_label_geotiff
 
         meta = _meta(attributes)
         image = meta.get("image")
         crs = getattr(image, "crs", None)
         transform = getattr(image, "transform", None)
-        write_label_geotiff(out, labels, crs, transform, overwrite=True)
+        write_label_geotiff(out, labels, crs, transform, overwrite=True, gcps=getattr(image, "gcps", None))
     else:
         write_label_png(out, labels, overwrite=True)
     return [str(out)]

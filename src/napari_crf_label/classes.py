@@ -2,12 +2,14 @@
 
 A labels file holds one class name a line; a colors file holds one colour a
 line, as a matplotlib colour name (``r``, ``gray``, ``w``) or an html hex code
-(``#556B2F``). Line *k* of both files describes class *k* (1-based): label
+(``#556B2F``; six or eight hex digits without ``#`` are read as hex too).
+Line *k* of both files describes class *k* (1-based): label
 value 0 always means "not annotated" / "no data", never a class.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from matplotlib import colors as mcolors
 
 from .errors import InputError
 
-__all__ = ["ClassFileError", "ClassSet", "read_class_files", "MAX_CLASSES"]
+__all__ = ["ClassFileError", "ClassSet", "read_class_files", "normalise_color", "MAX_CLASSES"]
 
 #: Label images are written as uint8 with 0 reserved, so at most 255 classes.
 MAX_CLASSES = 255
@@ -50,6 +52,7 @@ class ClassSet:
     colors: tuple[str, ...]
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "colors", tuple(normalise_color(c) for c in self.colors))
         _check_names(self.names, source="class names")
         if len(self.colors) != len(self.names):
             raise ClassFileError(
@@ -85,6 +88,19 @@ class ClassSet:
     def rgb_uint8(self) -> np.ndarray:
         """Return the class colours as an (N, 3) uint8 array."""
         return np.round(self.rgba()[:, :3] * 255).astype(np.uint8)
+
+
+_BARE_HEX = re.compile(r"[0-9a-fA-F]{6}(?:[0-9a-fA-F]{2})?")
+
+
+def normalise_color(color: str) -> str:
+    """Return a colour as matplotlib should read it: six or eight hex digits without ``#`` are hex.
+
+    Matplotlib reads ``000001`` or ``1e0000`` as a grey level (a number);
+    in a colors file they are html codes whose ``#`` was left out.
+    """
+    color = str(color).strip()
+    return f"#{color}" if _BARE_HEX.fullmatch(color) else color
 
 
 def _check_names(names: tuple[str, ...], source: str, lines: list[int] | None = None) -> None:
@@ -159,6 +175,7 @@ def read_class_files(labels_path: str | Path, colors_path: str | Path | None = N
         return ClassSet.from_names(names)
     colors_path = Path(colors_path)
     colors, color_lines = _read_lines(colors_path)
+    colors = [normalise_color(c) for c in colors]
     for color, line in zip(colors, color_lines):
         if not mcolors.is_color_like(color):
             raise ClassFileError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import warnings
@@ -12,9 +13,10 @@ from pathlib import Path
 from .classes import ClassSet, read_class_files
 from .crf import CRFParams
 from .errors import InputError, OutputExistsError
-from .export import export_all
 from .features import FeatureParams
 from .image_io import read_image
+from .io.atomic import Terminated, created_folder, terminate_as_interrupt
+from .io.export import check_export, export_all
 from .labelling import DEFAULT_METHOD, METHODS, label_image
 from .sample import sample_files
 from .strokes import read_strokes
@@ -95,40 +97,55 @@ def _classes(args: argparse.Namespace) -> ClassSet | None:
 def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: argparse.Namespace) -> int:
     """Label one image, write the outputs and print their paths."""
     if classes is None and strokes_path.suffix.lower() == ".npz":
-        from .session import load_session
+        from .io.session import load_session
 
         classes = load_session(strokes_path).classes
     outdir = args.outdir if args.outdir is not None else image_path.parent
-    outdir.mkdir(parents=True, exist_ok=True)
     crf = {k: getattr(args, k) for k in CRFParams().as_dict()}
     common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": _progress,
               "workers": args.workers, "client": args.scheduler, "method": args.method,
               "reach": args.reach, **crf}
     if getattr(args, "stream", False) or _is_huge_tiff(image_path):
         return _run_streamed(image_path, strokes_path, classes, outdir, common, args.overwrite)
-    data = read_image(image_path)
-    strokes = read_strokes(strokes_path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = label_image(data, strokes, classes=classes, **common)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
-    paths = export_all(result, data, outdir, overwrite=args.overwrite)
+    with _warnings_to_stderr():
+        data = read_image(image_path)
+        strokes = read_strokes(strokes_path, like=data)
+        stem = image_path.stem
+        # outputs are checked before the work: a refusal comes in seconds, not after the run
+        check_export(outdir, stem, data.is_georeferenced, args.overwrite, protect=[image_path, strokes_path])
+        with created_folder(outdir):
+            result = label_image(data, strokes, classes=classes, **common)
+            paths = export_all(result, data, outdir, stem, overwrite=args.overwrite, protect=[strokes_path])
     print(f"labelled {image_path} in {result.seconds:.1f} s ({result.params['tiles']} tile(s))")
     for p in paths.values():
         print(p)
     return 0
 
 
+@contextlib.contextmanager
+def _warnings_to_stderr():
+    """Print each warning raised in the block as one ``warning:`` line on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for w in caught:
+                print(f"warning: {w.message}", file=sys.stderr)
+
+
 def _is_huge_tiff(path: Path) -> bool:
     """Return True for a TIFF with more than STREAM_PIXELS pixels."""
     if path.suffix.lower() not in (".tif", ".tiff") or not path.is_file():
         return False
-    try:
-        from .sources import RasterSource
+    import rasterio
 
-        height, width = RasterSource(path, path).shape
-    except InputError:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # not georeferenced: fine here
+            with rasterio.open(path) as src:  # the header only
+                height, width = src.height, src.width
+    except Exception:  # unreadable here: read_image gives the one-line reason
         return False
     return height * width > STREAM_PIXELS
 
@@ -136,7 +153,8 @@ def _is_huge_tiff(path: Path) -> bool:
 def _run_streamed(image_path: Path, strokes_path: Path, classes: ClassSet | None, outdir: Path, common: dict,
                   overwrite: bool) -> int:
     """Label a raster window by window; write the label GeoTIFF and a report."""
-    from .export import atomic_path, raster_report_text
+    from .io.atomic import Staging, check_targets
+    from .io.export import raster_report_text
     from .labelling import label_raster
 
     if image_path.suffix.lower() not in (".tif", ".tiff"):
@@ -145,11 +163,12 @@ def _run_streamed(image_path: Path, strokes_path: Path, classes: ClassSet | None
         raise InputError("--stream needs the strokes as a raster of the image's grid, not a session")
     out = outdir / f"{image_path.stem}_label.tif"
     report = outdir / f"{image_path.stem}_report.txt"
-    if report.exists() and not overwrite:
-        raise OutputExistsError(f"{report} exists; pass --overwrite to replace it")
-    result = label_raster(image_path, strokes_path, out, classes=classes, overwrite=overwrite, **common)
-    with atomic_path(report, overwrite=overwrite) as tmp:
-        tmp.write_text(raster_report_text(image_path, strokes_path, result), encoding="utf-8")
+    inputs = [image_path, strokes_path]
+    check_targets([out, report], overwrite, inputs)
+    with _warnings_to_stderr(), created_folder(outdir), Staging(overwrite, inputs) as staging:
+        result = label_raster(image_path, strokes_path, out, classes=classes, overwrite=overwrite,
+                              staging=staging, **common)
+        staging.path(report).write_text(raster_report_text(image_path, strokes_path, result), encoding="utf-8")
     print(f"labelled {image_path} in {result.seconds:.1f} s ({result.params['tiles']} tile(s), streamed)")
     print(out)
     print(report)
@@ -160,19 +179,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``napari-crf-label`` console script."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            sample = sample_files()
-            if args.outdir is None:
-                args.outdir = Path(tempfile.mkdtemp(prefix="napari-crf-label-demo-"))
-            print(f"demo: {sample.image.name} with {sample.strokes.name}; outputs in {args.outdir}")
-            return _run(sample.image, sample.strokes, read_class_files(sample.labels, sample.colors), args)
-        return _run(args.image, args.strokes, _classes(args), args)
+        with terminate_as_interrupt():  # SIGTERM/SIGHUP clean up like Ctrl-C
+            return _command(args)
     except (InputError, OutputExistsError, OSError) as exc:
         print(f"napari-crf-label: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated as exc:
+        print(f"napari-crf-label: terminated ({exc}); nothing was written", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("napari-crf-label: interrupted", file=sys.stderr)
         return 130
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run the parsed command."""
+    if args.command == "demo":
+        sample = sample_files()
+        if args.outdir is None:
+            args.outdir = Path(tempfile.mkdtemp(prefix="napari-crf-label-demo-"))
+        print(f"demo: {sample.image.name} with {sample.strokes.name}; outputs in {args.outdir}")
+        return _run(sample.image, sample.strokes, read_class_files(sample.labels, sample.colors), args)
+    return _run(args.image, args.strokes, _classes(args), args)
 
 
 if __name__ == "__main__":

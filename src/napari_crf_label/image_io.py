@@ -53,7 +53,11 @@ class ImageData:
         H x W, False where the image holds no data (nodata value, NaN,
         transparent alpha).
     crs, transform : optional
-        ``rasterio.crs.CRS`` and ``affine.Affine`` of a georeferenced file.
+        ``rasterio.crs.CRS`` and ``affine.Affine`` of a georeferenced file
+        (a transform without a CRS is kept too).
+    gcps : optional
+        ``(list of rasterio GroundControlPoint, CRS)`` of a file
+        georeferenced by ground control points only.
     path : Path, optional
         Where the image came from.
     profile : dict
@@ -67,6 +71,7 @@ class ImageData:
     transform: Any = None
     path: Path | None = None
     profile: dict = field(default_factory=dict)
+    gcps: Any = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -75,8 +80,9 @@ class ImageData:
 
     @property
     def is_georeferenced(self) -> bool:
-        """True when the image carries a CRS (a GeoTIFF)."""
-        return self.crs is not None
+        """True when the image carries a CRS, a map transform or ground control points (a GeoTIFF)."""
+        return self.crs is not None or self.gcps is not None or (
+            self.transform is not None and not self.transform.is_identity)
 
 
 def as_image_data(image: np.ndarray | ImageData) -> ImageData:
@@ -88,10 +94,9 @@ def as_image_data(image: np.ndarray | ImageData) -> ImageData:
         array = array[..., None]
     if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0 or array.shape[2] == 0:
         raise ImageReadError(f"image must be H x W or H x W x C with no empty axis, got shape {np.shape(image)}")
-    if array.dtype.kind not in "uif" and array.dtype != bool:
-        raise ImageReadError(f"image dtype {array.dtype} is not numeric")
+    array = check_pixels(array)
     valid = ~np.isnan(array).any(axis=2) if array.dtype.kind == "f" else np.ones(array.shape[:2], bool)
-    return ImageData(array=array, valid=valid)
+    return check_has_data(ImageData(array=array, valid=valid))
 
 
 def read_image(path: str | Path) -> ImageData:
@@ -121,12 +126,147 @@ def read_image(path: str | Path) -> ImageData:
         raise
     except Exception as exc:  # decoders raise many types; the user needs one message
         raise ImageReadError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from exc
+    data.array = check_pixels(data.array, path)
     data.path = path
-    return data
+    return check_has_data(data)
+
+
+def check_has_data(data: ImageData) -> ImageData:
+    """Return ``data`` if some pixel holds data; else say which band (or setting) empties the image.
+
+    A pixel is no data when any float band is NaN there, so one all-NaN band
+    empties the whole image; the message names it instead of leaving the
+    user with "all strokes lie on no-data pixels".
+    """
+    if data.valid.any():
+        return data
+    where = f"{data.path}: " if data.path is not None else ""
+    array, n = data.array, data.array.shape[2]
+    if array.dtype.kind == "f":
+        empty = [b + 1 for b in range(n) if np.isnan(array[..., b]).all()]
+        if empty and len(empty) < n:
+            raise ImageReadError(f"{where}band(s) {', '.join(map(str, empty))} of {n} are all NaN, so no pixel "
+                                 "holds data; remove those bands or fill them")
+    nodata = data.profile.get("nodata")
+    reason = f"equal to the nodata value {nodata:g}" if nodata is not None else "NaN or transparent"
+    raise ImageReadError(f"{where}no pixel holds data: every pixel is {reason}")
+
+
+def check_pixels(array: np.ndarray, path: str | Path | None = None) -> np.ndarray:
+    """Return pixel values the pipeline can use: a boolean image becomes uint8 0/255.
+
+    Raises
+    ------
+    ImageReadError
+        For complex, text or object pixels (naming the file when known).
+
+    """
+    where = f"{path}: " if path is not None else ""
+    if array.dtype == bool:
+        return array.astype(np.uint8) * np.uint8(255)
+    if array.dtype.kind == "c":
+        raise ImageReadError(f"{where}complex-valued pixels ({array.dtype}) are not supported; save the "
+                             "magnitude (or the real and imaginary parts as bands) instead")
+    if array.dtype.kind not in "uif":
+        raise ImageReadError(f"{where}image dtype {array.dtype} is not numeric")
+    return array
+
+
+#: TIFF tags that make a file a GeoTIFF (or carry GDAL's nodata/metadata): read with rasterio.
+GEO_TAGS = frozenset({33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113})
+
+
+def tiff_pages(path: Path) -> tuple[bool, list[tuple[tuple[int, ...], str]]]:
+    """Return (is_geotiff, [(shape, dtype) of each full-resolution page]) of a TIFF.
+
+    Reduced-resolution pages (overviews, thumbnails) are left out: they
+    repeat the image, they are not more of it.
+    """
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        pages = [p for p in tif.pages if not p.is_reduced]
+        geo = bool(GEO_TAGS & {t.code for t in tif.pages.first.tags.values()})
+        return geo, [(tuple(p.shape), str(p.dtype)) for p in pages]
+
+
+def check_single_page(path: Path, pages: list) -> None:
+    """Raise ImageReadError for a TIFF whose full-resolution pages cannot be read as one image's bands."""
+    if len(pages) > 1:
+        sizes = ", ".join(sorted({" x ".join(map(str, shape)) for shape, _ in pages}))
+        raise ImageReadError(f"{path}: {len(pages)} pages ({sizes}) where one image is expected; save the page "
+                             "to label as its own TIFF, or its pages as bands of one page")
 
 
 def _read_tiff(path: Path) -> ImageData:
-    """Read a (Geo)TIFF with rasterio, keeping CRS, transform and nodata."""
+    """Read a TIFF: GeoTIFFs with rasterio (CRS, transform, nodata), plain TIFFs with tifffile (pages as bands)."""
+    geo, pages = tiff_pages(path)
+    if geo:
+        check_single_page(path, pages)  # GDAL would read the first page only
+        return _read_geotiff(path)
+    return _read_plain_tiff(path, pages)
+
+
+def _read_plain_tiff(path: Path, pages: list) -> ImageData:
+    """Read a plain TIFF with tifffile; pages of one size and dtype become bands, others are refused.
+
+    Pages whose compression tifffile cannot decode without the optional
+    imagecodecs package are decoded by GDAL instead (its ``GTIFF_DIR``
+    page access), so every TIFF GDAL reads still reads.
+    """
+    import tifffile
+
+    shapes = {(shape[:2] if len(shape) == 2 or shape[-1] <= 16 else shape[-2:]) for shape, _ in pages}
+    if len(pages) > 1 and (len(shapes) > 1 or len({d for _, d in pages}) > 1):
+        sizes = ", ".join(f"{' x '.join(map(str, sh))} {d}" for sh, d in pages[:6])
+        raise ImageReadError(f"{path}: {len(pages)} pages of different sizes or types ({sizes}); labelling needs "
+                             "one image: save the page to label as its own TIFF")
+    bands, valid, compress = [], None, None
+    with tifffile.TiffFile(path) as tif:
+        for i, page in enumerate(p for p in tif.pages if not p.is_reduced):
+            compress = page.compression.name.lower()
+            try:
+                array = page.asarray()
+            except (ValueError, NotImplementedError, RuntimeError) as exc:
+                if "imagecodecs" not in str(exc) and "codec" not in str(exc).lower():
+                    raise
+                array = _gdal_page(path, i)
+            else:
+                if "S" in page.axes and page.axes.index("S") == 0:  # planar: (S, Y, X)
+                    array = np.moveaxis(array, 0, -1)
+            if array.ndim == 2:
+                array = array[..., None]
+            if array.ndim != 3:
+                raise ImageReadError(f"{path}: page {i + 1} has axes {page.axes}; expected a 2-D image")
+            alpha = page.extrasamples[-1] in (1, 2) if len(page.extrasamples) and array.shape[2] > 1 else False
+            if alpha:  # associated or unassociated alpha: 0 = no data
+                mask = array[..., -1] > 0
+                valid = mask if valid is None else valid & mask
+                array = array[..., :-1]
+            bands.append(array)
+    array = np.concatenate(bands, axis=2)
+    if valid is None:
+        valid = np.ones(array.shape[:2], bool)
+    if array.dtype.kind == "f":
+        valid &= ~np.isnan(array).any(axis=2)
+    profile = {"driver": "TIFF (tifffile)", "dtype": str(array.dtype), "nodata": None, "count": array.shape[2],
+               "pages": len(bands), "compress": compress}
+    return ImageData(array=np.ascontiguousarray(array), valid=valid, profile=profile)
+
+
+def _gdal_page(path: Path, index: int) -> np.ndarray:
+    """Return page ``index`` (0-based) of a TIFF as (H, W, C), decoded by GDAL."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(f"GTIFF_DIR:{index + 1}:{path}") as src:
+            return np.moveaxis(src.read(), 0, -1)
+
+
+def _read_geotiff(path: Path) -> ImageData:
+    """Read a GeoTIFF with rasterio, keeping CRS, transform and nodata."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
 
@@ -136,12 +276,18 @@ def _read_tiff(path: Path) -> ImageData:
             bands = src.read()  # (C, H, W); raises on truncated data
             nodata = src.nodata
             crs = src.crs
-            transform = src.transform if crs is not None else None
+            transform = src.transform if crs is not None or not src.transform.is_identity else None
+            gcps = src.gcps if src.gcps[0] else None
             colorinterp = [c.name for c in src.colorinterp]
             profile = {"driver": src.driver, "dtype": src.dtypes[0], "nodata": nodata, "count": src.count,
+                       "compress": src.compression.value if src.compression is not None else None,
                        **_band_facts(colorinterp, list(src.descriptions))}
     array, valid = bands_to_image(bands, nodata, colorinterp)
-    return ImageData(array=np.ascontiguousarray(array), valid=valid, crs=crs, transform=transform, profile=profile)
+    if crs is None and transform is not None:
+        warnings.warn(f"{path.name} has a map transform but no CRS: the label GeoTIFF keeps the transform, "
+                      "without a CRS", stacklevel=3)
+    return ImageData(array=np.ascontiguousarray(array), valid=valid, crs=crs, transform=transform, profile=profile,
+                     gcps=gcps)
 
 
 def _band_facts(colorinterp: list[str], descriptions: list[str | None]) -> dict[str, list[str]]:

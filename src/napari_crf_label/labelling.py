@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import finite_number
 from .classes import ClassSet
 from .crf import CRFParams, TileCRF, drain
 from .errors import InputError
@@ -372,7 +373,7 @@ def _feature_params(method: str, reach: float) -> FeatureParams:
     """Check the method and the proximity's reach; return the feature settings of the run."""
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if not reach > 0:
+    if not finite_number("reach", reach) > 0:
         raise InputError(f"reach must be > 0 (pixels at CRF resolution), got {reach}")
     return FeatureParams(reach=float(reach))
 
@@ -422,6 +423,36 @@ def run_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | No
     return drain(iter_tile(source, task, spec, prior))
 
 
+def _drop_strokes_on_nodata(strokes: np.ndarray, data: ImageData, classes: ClassSet) -> None:
+    """Clear strokes on no-data pixels in place, saying per class how many were dropped and why.
+
+    A nodata value that also occurs as real data (0 in a dark scene) can
+    swallow a class's strokes; without this message the user only learns
+    that the class "has no strokes".
+    """
+    on_nodata = strokes[~data.valid]
+    if not on_nodata.any():
+        return
+    n = len(classes)
+    dropped = np.bincount(on_nodata, minlength=n + 1)[1:]
+    total = np.bincount(strokes.ravel(), minlength=n + 1)[1:]
+    strokes[~data.valid] = 0
+    _report_dropped(classes, dropped, total, data.profile.get("nodata"))
+
+
+def _report_dropped(classes: ClassSet, dropped: np.ndarray, total: np.ndarray, nodata: float | None) -> None:
+    """Warn which stroke pixels per class fell on no-data (raise InputError when all of them did)."""
+    if not dropped.any():
+        return
+    why = (f"pixels equal to the nodata value {nodata:g} in every band" if nodata is not None
+           else "no-data pixels (NaN or transparent)")
+    parts = [f"{name} {d} of {t}" for name, d, t in zip(classes.names, dropped, total) if d]
+    message = f"stroke pixels on {why} were dropped: {', '.join(parts)}"
+    if dropped.sum() == total.sum():
+        raise InputError(f"all strokes lie on no-data: {message}; paint on the image or fix its nodata value")
+    warnings.warn(message, stacklevel=4)
+
+
 def _resolve_classes(classes: ClassSet | list[str] | tuple[str, ...] | str | None, strokes_max: int) -> ClassSet:
     """Return a ClassSet from what the caller gave (None: one class per stroke value)."""
     if classes is None:
@@ -431,14 +462,33 @@ def _resolve_classes(classes: ClassSet | list[str] | tuple[str, ...] | str | Non
     return ClassSet.from_names(classes)
 
 
-def _check_geometry(scale: float, window: int | None, overlap: int | None) -> None:
-    """Raise InputError for a bad scale, window or overlap."""
+def _crf_params(values: dict) -> CRFParams:
+    """Return CRFParams from keyword values, each a finite number (then range-checked by CRFParams)."""
+    fields = CRFParams().as_dict()
+    for name, value in values.items():
+        if name in fields:
+            finite_number(name, value, integer=isinstance(fields[name], int))
+    try:
+        return CRFParams(**values)
+    except TypeError as exc:
+        raise InputError(f"unknown CRF parameter: {exc}") from None
+
+
+def _check_geometry(scale: float, window: int | None, overlap: int | None,
+                    shape: tuple[int, int] | None = None, workers: int = 1) -> None:
+    """Raise InputError for a bad scale, window, overlap or worker count (for an image of ``shape``)."""
+    finite_number("scale", scale)
     if not 0 < scale <= 1:
         raise InputError(f"scale must be > 0 and <= 1, got {scale}")
-    if window is not None and window < 1:
+    if shape is not None and scale * max(shape) < 1:
+        raise InputError(f"scale {scale:g} shrinks the {shape[0]} x {shape[1]} image below one pixel; "
+                         f"use scale >= {1 / max(shape):.3g}")
+    if window is not None and finite_number("window", window, integer=True) < 1:
         raise InputError(f"window must be >= 1 pixel, got {window}")
-    if overlap is not None and overlap < 0:
+    if overlap is not None and finite_number("overlap", overlap, integer=True) < 0:
         raise InputError(f"overlap must be >= 0, got {overlap}")
+    if finite_number("workers", workers, integer=True) < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")
 
 
 @dataclass
@@ -551,7 +601,10 @@ def _iter_dask(source: Any, plan: _Plan, prior: CoarsePrior | None, workers: int
                            silence_logs=40)
         client = Client(own)
     elif isinstance(client, str):
-        own_client = Client(client, timeout="10s")  # a wrong address fails in seconds, not minutes
+        try:
+            own_client = Client(client, timeout="10s")  # a wrong address fails in seconds, not minutes
+        except (OSError, ValueError, TypeError) as exc:
+            raise InputError(f"cannot reach the dask scheduler {client!r}: {exc}") from None
         try:
             yield from _iter_dask(source, plan, prior, workers, own_client)
         finally:
@@ -619,18 +672,13 @@ def iter_label_image(
     t0 = time.perf_counter()
     data = as_image_data(image)
     height, width = data.shape
-    try:
-        params = CRFParams(**crf_params)
-    except TypeError as exc:
-        raise InputError(f"unknown CRF parameter: {exc}") from None
+    params = _crf_params(crf_params)
+    _check_geometry(scale, window, overlap, (height, width), workers)
     strokes_i = validate_strokes(strokes, (height, width))  # a copy: no-data pixels are cleared below
     highest = int(strokes_i.max())
     cls = _resolve_classes(classes, highest)
     check_stroke_classes(highest, len(cls))
-    strokes_i[~data.valid] = 0
-    if not strokes_i.any():
-        raise InputError("all strokes lie on no-data pixels; paint on the image")
-    _check_geometry(scale, window, overlap)
+    _drop_strokes_on_nodata(strokes_i, data, cls)
     n = len(cls)
     painted = np.bincount(strokes_i.ravel(), minlength=n + 1)[1:]
     missing = [name for name, c in zip(cls.names, painted) if c == 0]
@@ -809,6 +857,7 @@ def label_raster(
     overwrite: bool = False,
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
+    staging: Any = None,
     **crf_params,
 ) -> RasterResult:
     """Label a (Geo)TIFF larger than memory, window by window, into a tiled GeoTIFF.
@@ -819,7 +868,10 @@ def label_raster(
     input's CRS and transform), so peak memory depends on the tile size,
     not the image size. Tiles are the same as :func:`label_image`'s, so on
     an image that fits in memory both give the same labels. Parameters as
-    for :func:`label_image`; the file appears only when complete.
+    for :func:`label_image`; the file appears only when complete (with a
+    ``staging``, an :class:`~napari_crf_label.io.atomic.Staging`, at its
+    commit, together with the caller's other files). The inputs are never
+    written over.
 
     Returns
     -------
@@ -827,28 +879,28 @@ def label_raster(
     """
     return _consume(iter_label_raster(image_path, strokes_path, out_path, classes=classes, window=window,
                                       overlap=overlap, scale=scale, workers=workers, client=client,
-                                      overwrite=overwrite, method=method, reach=reach, **crf_params), progress)
+                                      overwrite=overwrite, method=method, reach=reach, staging=staging,
+                                      **crf_params), progress)
 
 
 def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path: str | Path, *,
                       classes: ClassSet | list[str] | str | None = None, window: int | None = None,
                       overlap: int | None = None, scale: float = 1.0, workers: int = 1, client: Any = None,
                       overwrite: bool = False, method: str = DEFAULT_METHOD, reach: float = FeatureParams.reach,
-                      **crf_params) -> Generator[tuple[int, int], None, RasterResult]:
+                      staging: Any = None, **crf_params) -> Generator[tuple[int, int], None, RasterResult]:
     """Do what :func:`label_raster` does, yielding ``(tiles done, tiles total)``."""
-    import rasterio
-
-    from .export import atomic_path
+    from .io.atomic import check_targets
+    from .io.raster import label_raster_writer
 
     t0 = time.perf_counter()
-    try:
-        params = CRFParams(**crf_params)
-    except TypeError as exc:
-        raise InputError(f"unknown CRF parameter: {exc}") from None
-    _check_geometry(scale, window, overlap)
+    inputs = [Path(image_path), Path(strokes_path)]
+    check_targets([out_path], overwrite, inputs)
+    params = _crf_params(crf_params)
+    _check_geometry(scale, window, overlap, None, workers)
     source = RasterSource(Path(image_path), Path(strokes_path))
     info = source.describe()
     height, width = info["shape"]
+    _check_geometry(scale, window, overlap, (height, width), workers)
     cls = _resolve_classes(classes, source.max_stroke() if classes is None else 0)
     n = len(cls)
     features = _feature_params(method, reach)
@@ -856,6 +908,9 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     core_counts = source.stroke_counts([t.core for t in plan.tasks], n).sum(axis=0)
     if core_counts[1:].sum() == 0:
         raise InputError("no strokes: paint at least one stroke (label > 0) before running")
+    dropped = source.nodata_strokes(n)  # the cores cover the scene once, so counts subtract
+    _report_dropped(cls, dropped, core_counts[1:], info["nodata"])
+    core_counts[1:] -= dropped
     missing = [name for name, c in zip(cls.names, core_counts[1:]) if c == 0]
     in_flight = max(int(np.prod(_crf_shape(t.outer.shape, scale))) for t in plan.tasks)
     in_flight *= 1 if workers <= 1 and client is None else 2 * max(workers, 1)
@@ -865,18 +920,13 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
                  f"labelling {height} x {width} pixels in {len(plan.tasks)} tile(s)")
     yield from _attach_classifier(source, plan, method, features)
     prior = yield from _scene_prior(source, plan)
-    profile = {"driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
-               "crs": info["crs"], "transform": info["transform"], "nodata": 0, "compress": "deflate",
-               "tiled": True, "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER"}
     counts = np.zeros(n + 1, np.int64)
-    from rasterio.windows import Window
-
-    with atomic_path(Path(out_path), overwrite) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+    with label_raster_writer(out_path, (height, width), info["crs"], info["transform"], info["gcps"], overwrite,
+                             staging, inputs) as out:
         for item in _iter_results(source, plan, prior, None, (), workers, client):
             if isinstance(item, TileResult):
                 core = plan.tasks[item.task.index].core
-                dst.write(item.labels.astype(np.uint8), 1,
-                          window=Window(core.x0, core.y0, core.x1 - core.x0, core.y1 - core.y0))
+                out.write(item.labels, core.y0, core.x0)
                 counts += np.bincount(item.labels.ravel(), minlength=n + 1)[: n + 1]
             else:
                 yield item

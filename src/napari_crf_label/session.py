@@ -1,142 +1,17 @@
-"""A saved labelling session: strokes, classes and parameters in one ``.npz``.
+"""Old import path of :mod:`napari_crf_label.io.session` (sessions now live under ``io/``)."""
 
-The file holds plain arrays only (no pickle), so loading one from elsewhere
-is safe: ``strokes`` (uint8/uint16 H x W), ``class_names`` and
-``class_colors`` (unicode arrays), ``params`` (a JSON string),
-``image_path`` and ``format_version``.
-"""
+from .io.session import (
+    FORMAT_VERSION,
+    PAUSE_SECONDS,
+    SESSION_SUFFIX,
+    AnnotationClock,
+    Session,
+    SessionError,
+    autosave_dir,
+    autosave_path,
+    load_session,
+    save_session,
+)
 
-from __future__ import annotations
-
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import numpy as np
-
-from .classes import ClassSet
-from .errors import InputError
-
-__all__ = ["Session", "SessionError", "save_session", "load_session", "SESSION_SUFFIX", "AnnotationClock",
-           "autosave_dir", "autosave_path"]
-
-SESSION_SUFFIX = "_session.npz"
-FORMAT_VERSION = 1
-
-
-class SessionError(InputError):
-    """A session file is missing, corrupt or of an unknown version."""
-
-
-@dataclass
-class Session:
-    """Everything needed to resume labelling one image."""
-
-    strokes: np.ndarray
-    classes: ClassSet
-    params: dict = field(default_factory=dict)
-    image_path: str = ""
-
-
-def save_session(path: str | Path, session: Session, staging=None) -> Path:
-    """Write ``session`` to ``path`` atomically (temporary file, then rename).
-
-    An existing file is replaced (sessions are saved over and over); pass an
-    export ``Staging`` to make the rename part of a larger commit.
-    """
-    from .export import atomic_path
-
-    path = Path(path)
-    dtype = np.uint8 if len(session.classes) < 256 else np.uint16
-    with atomic_path(path, overwrite=True, staging=staging) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                strokes=session.strokes.astype(dtype),
-                class_names=np.array(session.classes.names, dtype=str),
-                class_colors=np.array(session.classes.colors, dtype=str),
-                params=np.array(json.dumps(session.params)),
-                image_path=np.array(str(session.image_path)),
-                format_version=np.array(FORMAT_VERSION),
-            )
-    return path
-
-
-def load_session(path: str | Path) -> Session:
-    """Read a session written by :func:`save_session`.
-
-    Raises
-    ------
-    SessionError
-        If the file is missing, not a session, or corrupt. The file is left
-        untouched.
-
-    """
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            version = int(z["format_version"])
-            if version > FORMAT_VERSION:
-                raise SessionError(f"{path}: session format {version} is newer than this version understands")
-            classes = ClassSet(tuple(str(n) for n in z["class_names"]), tuple(str(c) for c in z["class_colors"]))
-            return Session(strokes=np.array(z["strokes"]), classes=classes,
-                           params=json.loads(str(z["params"])), image_path=str(z["image_path"]))
-    except SessionError:
-        raise
-    except FileNotFoundError:
-        raise SessionError(f"{path}: session file not found") from None
-    except Exception as exc:  # zip, key, JSON and value errors all mean "corrupt"
-        raise SessionError(f"{path}: not a readable session file ({type(exc).__name__}: {exc})") from None
-
-
-#: Gaps between edits longer than this count as a pause, not annotation time.
-PAUSE_SECONDS = 60.0
-
-
-class AnnotationClock:
-    """Measures time spent annotating from stroke events, leaving out pauses.
-
-    Each event adds the time since the previous one, capped at
-    :data:`PAUSE_SECONDS` (a longer gap is a break, counted as that cap).
-    """
-
-    def __init__(self, seconds: float = 0.0) -> None:
-        self.seconds = float(seconds)
-        self._last: float | None = None
-
-    def tick(self, now: float | None = None) -> None:
-        """Record an edit at ``now`` (default: the monotonic clock)."""
-        import time
-
-        now = time.monotonic() if now is None else now
-        if self._last is not None:
-            self.seconds += min(max(now - self._last, 0.0), PAUSE_SECONDS)
-        self._last = now
-
-    @property
-    def started(self) -> bool:
-        """True once any edit was recorded."""
-        return self._last is not None or self.seconds > 0
-
-
-def autosave_dir() -> Path:
-    """Return the folder for autosaved sessions.
-
-    ``$NAPARI_CRF_LABEL_AUTOSAVE_DIR`` if set, else
-    ``$XDG_CACHE_HOME/napari-crf-label/autosave`` (``~/.cache/...``).
-    """
-    import os
-
-    if os.environ.get("NAPARI_CRF_LABEL_AUTOSAVE_DIR"):
-        return Path(os.environ["NAPARI_CRF_LABEL_AUTOSAVE_DIR"])
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "napari-crf-label" / "autosave"
-
-
-def autosave_path(image_key: str, stem: str) -> Path:
-    """Return the autosave file of an image, from a key that identifies it (its path or layer name)."""
-    import hashlib
-
-    digest = hashlib.sha1(image_key.encode()).hexdigest()[:10]
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60]
-    return autosave_dir() / f"{safe}-{digest}{SESSION_SUFFIX}"
+__all__ = ["FORMAT_VERSION", "PAUSE_SECONDS", "SESSION_SUFFIX", "AnnotationClock", "Session", "SessionError",
+           "autosave_dir", "autosave_path", "load_session", "save_session"]

@@ -21,7 +21,7 @@ from .image_io import (
     bands_to_image,
     merge_histograms,
 )
-from .strokes import StrokesError
+from .strokes import StrokesError, check_same_grid, check_stroke_bands, stroke_classes
 from .tiling import Tile, split_axis
 
 __all__ = ["ArraySource", "RasterSource"]
@@ -114,19 +114,33 @@ class RasterSource:
 
     def describe(self) -> dict:
         """Return shape, band count, dtype, nodata, CRS and transform; check the stroke grid matches."""
+        from .image_io import check_single_page, tiff_pages
+
+        for path, error in ((self.image_path, ImageReadError), (self.strokes_path, StrokesError)):
+            try:
+                pages = tiff_pages(path)[1]
+            except Exception:  # not a TIFF tifffile parses: rasterio's message below says more
+                continue
+            try:
+                check_single_page(path, pages)  # a streamed read sees the first page only
+            except ImageReadError as exc:
+                raise error(f"{exc} (--stream reads one page)") from None
         try:
             with self._open(self.image_path) as src:
                 info = {"shape": (src.height, src.width), "bands": src.count, "dtype": src.dtypes[0],
                         "nodata": src.nodata, "crs": src.crs, "transform": src.transform,
+                        "gcps": src.gcps if src.gcps[0] else None,
                         "alpha": [c.name for c in src.colorinterp].index("alpha")
                         if "alpha" in [c.name for c in src.colorinterp] and src.count > 1 else None}
         except Exception as exc:
             raise ImageReadError(f"{self.image_path}: cannot read image ({type(exc).__name__}: {exc})") from None
         try:
             with self._open(self.strokes_path) as st:
-                sshape = (st.height, st.width)
+                sshape, sbands, sgrid = (st.height, st.width), st.count, (st.crs, st.transform)
         except Exception as exc:
             raise StrokesError(f"{self.strokes_path}: cannot read strokes ({type(exc).__name__}: {exc})") from None
+        check_stroke_bands(sbands, self.strokes_path)
+        check_same_grid((info["crs"], info["transform"]), sgrid, self.strokes_path)
         if sshape != info["shape"]:
             raise StrokesError(f"strokes are {sshape[0]} x {sshape[1]} pixels but the image is "
                                f"{info['shape'][0]} x {info['shape'][1]}; they must match")
@@ -145,6 +159,12 @@ class RasterSource:
 
     def read(self, tile: Tile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (image, valid, strokes) of a window, as ImageData/read_image would give them."""
+        array, valid, strokes = self._read_raw(tile)
+        strokes[~valid] = 0
+        return array, valid, strokes
+
+    def _read_raw(self, tile: Tile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (image, valid, strokes) of a window, strokes kept on no-data pixels."""
         from rasterio.windows import Window
 
         window = Window(tile.x0, tile.y0, tile.x1 - tile.x0, tile.y1 - tile.y0)
@@ -153,12 +173,17 @@ class RasterSource:
             nodata = src.nodata
             colorinterp = [c.name for c in src.colorinterp]
         with self._open(self.strokes_path) as st:
-            strokes = st.read(1, window=window).astype(np.int32)
+            strokes = stroke_classes(st.read(1, window=window), str(self.strokes_path))
         array, valid = bands_to_image(bands, nodata, colorinterp)
-        if strokes.min(initial=0) < 0:
-            raise StrokesError(f"{self.strokes_path}: strokes hold negative values")
-        strokes[~valid] = 0
         return np.ascontiguousarray(array), valid, strokes
+
+    def nodata_strokes(self, n_classes: int) -> np.ndarray:
+        """Return per class (1..N) how many stroke pixels lie on no-data pixels (a streamed pass)."""
+        counts = np.zeros(n_classes + 1, np.int64)
+        for band in self._scan():
+            _, valid, strokes = self._read_raw(band)
+            counts += np.bincount(strokes[~valid], minlength=n_classes + 1)[: n_classes + 1]
+        return counts[1:]
 
     def _scan(self) -> list[Tile]:
         """Return row bands covering the raster, for whole-raster passes."""
@@ -221,7 +246,8 @@ class RasterSource:
         top = 0
         with self._open(self.strokes_path) as st:
             for band in self._scan():
-                s = st.read(1, window=Window(band.x0, band.y0, band.x1 - band.x0, band.y1 - band.y0))
+                s = stroke_classes(st.read(1, window=Window(band.x0, band.y0, band.x1 - band.x0,
+                                                            band.y1 - band.y0)), str(self.strokes_path))
                 top = max(top, int(s.max(initial=0)))
         return top
 
@@ -232,10 +258,10 @@ class RasterSource:
         counts = []
         with self._open(self.strokes_path) as st:
             for t in tiles:
-                s = st.read(1, window=Window(t.x0, t.y0, t.x1 - t.x0, t.y1 - t.y0)).astype(np.int64)
-                if s.size and (s.min() < 0 or s.max() > n_classes):
+                s = stroke_classes(st.read(1, window=Window(t.x0, t.y0, t.x1 - t.x0, t.y1 - t.y0)),
+                                   str(self.strokes_path))
+                if s.size and s.max() > n_classes:
                     raise StrokesError(f"{self.strokes_path}: strokes hold class {int(s.max())} but only "
-                                       f"{n_classes} classes are defined" if s.max() > n_classes
-                                       else f"{self.strokes_path}: strokes hold negative values")
+                                       f"{n_classes} classes are defined")
                 counts.append(np.bincount(s.ravel(), minlength=n_classes + 1))
         return np.array(counts)
