@@ -18,6 +18,7 @@ from scipy.io import loadmat
 
 from napari_crf_label._guided_panel import GUIDE_KEYS
 from napari_crf_label._layers import META_KEY
+from napari_crf_label._project_panel import PROJECT_KEYS
 from napari_crf_label._reader import get_reader
 from napari_crf_label._widget import KEYS
 from napari_crf_label.labelling import DEFAULT_METHOD
@@ -299,8 +300,8 @@ def test_keys_are_napari_keymap_bindings_that_clash_with_none_of_napari(scene_vi
     from napari.layers import Image, Labels, Points, Shapes
 
     viewer, panel, truth, strokes = scene_viewer
-    ours = {KeyBinding.from_str(k) for k in {**KEYS, **GUIDE_KEYS}.values()}
-    assert len(ours) == len(KEYS) + len(GUIDE_KEYS)
+    ours = {KeyBinding.from_str(k) for k in {**KEYS, **GUIDE_KEYS, **PROJECT_KEYS}.values()}
+    assert len(ours) == len(KEYS) + len(GUIDE_KEYS) + len(PROJECT_KEYS)
     assert ours <= {KeyBinding.from_str(str(k)) for k in viewer.keymap}
     napari_keys = {KeyBinding.from_str(str(kb.keybinding)) for kb in get_app_model().keybindings}
     for layer_type in (Image, Labels, Points, Shapes):

@@ -41,6 +41,15 @@ TOOLTIPS: dict[str, str] = {
     "guide_back": "Back to the previous class or window ({key}).",
     "guide_skip": "The asked class does not occur in this window: mark it absent and move on ({key}).",
     "guide_next": "On to the next class, then the next window ({key}).",
+    "project_file": "A labelling project (*.json): images, classes, output folder (napari-crf-label project create).",
+    "project_open": "Open the project and its first image not yet labelled.",
+    "project_folder": "A folder of images (jpg, png, tif) to label one after another.",
+    "project_folder_open": "Open the folder's project, making it on first use with the panel's classes "
+                           "(outputs in <folder>/labels).",
+    "project_images": "The project's images and their status; double-click one to open it.",
+    "project_previous": "Save this image's strokes and open the previous image ({key}).",
+    "project_next": "Save this image's strokes and open the next image ({key}); an image without strokes opens "
+                    "with a draft labelled from the other images' strokes.",
     "guide_coverage": "Stroke pixels per window and class (absent: marked absent), the window's state and the "
                       "seconds spent painting in it.",
 }

@@ -58,6 +58,7 @@ from ._layers import (
     strokes_layer_data,
 )
 from ._panel_state import ImageState, PanelState, find_layer, layer_key, same_layer, unwrap
+from ._project_panel import PROJECT_KEYS, ProjectControls
 from ._tooltips import CRF_TOOLTIPS, TOOLTIPS
 from .classes import ClassSet, read_class_files
 from .crf import CRFParams
@@ -242,9 +243,11 @@ class CRFLabelWidget(Container):
                                     self.restore_button, self.status], labels=False)
 
         self.guided = GuidedControls(self)
-        body = Container(widgets=[_heading("Image"), layers, _heading("Classes"), classes,
-                                  _heading("Guided annotation"), self.guided, _heading("Run"), run,
-                                  _heading("Output"), output], labels=False)
+        self.dataset = ProjectControls(self)
+        sections = [_heading("Dataset project (optional)"), self.dataset, _heading("Image"), layers,
+                    _heading("Classes"), classes, _heading("Guided annotation"), self.guided, _heading("Run"), run,
+                    _heading("Output"), output]
+        body = Container(widgets=sections, labels=False)
         self.append(body)
         # napari docks ``.native`` (not magicgui's own scroll area): scroll the body inside it, so the
         # panel fits small screens with every section open
@@ -284,8 +287,9 @@ class CRFLabelWidget(Container):
         actions = {"run": lambda v: self.run(), "cancel": lambda v: self.cancel(),
                    "next_class": lambda v: self.step_class(1), "previous_class": lambda v: self.step_class(-1),
                    "guide_next": lambda v: self.guided.step(1), "guide_back": lambda v: self.guided.step(-1),
-                   "guide_skip": lambda v: self.guided.skip()}
-        for name, key in {**KEYS, **GUIDE_KEYS}.items():
+                   "guide_skip": lambda v: self.guided.skip(), "project_next": lambda v: self.dataset.step(1),
+                   "project_previous": lambda v: self.dataset.step(-1)}
+        for name, key in {**KEYS, **GUIDE_KEYS, **PROJECT_KEYS}.items():
             self.viewer.bind_key(key, actions[name], overwrite=True)
 
     # ------------------------------------------------------------- layer lists
@@ -589,10 +593,15 @@ class CRFLabelWidget(Container):
         state = self._state.of(image)
         state.bands = image.metadata.get(META_KEY, {}).get("bands")
         self.guided.highlight_empty()
+        params = self.params()
+        samples = self.dataset.samples_for(image)
+        if samples is not None:  # what the project's other images taught the classifier
+            params["samples"] = samples
+            if params["method"] == "crf":
+                params["method"] = "features+crf"
         self._stop.clear()
         self.worker = create_worker(_label_job, data, strokes, classes_from_layer(strokes_layer), state.cache,
-                                    self.params(), self._stop, self._relay, _start_thread=False,
-                                    _ignore_errors=True)
+                                    params, self._stop, self._relay, _start_thread=False, _ignore_errors=True)
         self.worker.yielded.connect(self._on_tiles)
         image_key = layer_key(image)
         self.worker.returned.connect(lambda result: self._on_result(image_key, data, result))
@@ -679,6 +688,7 @@ class CRFLabelWidget(Container):
         self._place_below_strokes(layer)
         self._show_confidence(image, state)
         self.guided.review_button.enabled = True
+        self.dataset.on_result(image, data, result)
         if result.missing_classes:
             show_warning(f"No strokes for {', '.join(result.missing_classes)}: absent from the result.")
         if self.strokes_layer is not None:
@@ -780,13 +790,14 @@ class CRFLabelWidget(Container):
             show_info("Wait for the running CRF or export to finish (or cancel it).")
             return None
         data = image_data_from_layer(image)
-        outdir = outdir or self.outdir.value or self._ask_folder(data)
+        target = self.dataset.export_target(image)  # a project image goes into the project's output folder
+        outdir = outdir or (target[0] if target else None) or self.outdir.value or self._ask_folder(data)
         if not outdir:
             return None
         if not Path(outdir).is_dir():
             show_error(f"Output folder {outdir} does not exist.")
             return None
-        stem = self._stem(image, data)
+        stem = target[1] if target else self._stem(image, data)
         state.clock.tick()  # annotation time runs from the first stroke to export
         paths = output_paths(stem, outdir, data.is_georeferenced)
         existing = [p.name for p in paths.values() if p.exists()]
@@ -802,7 +813,8 @@ class CRFLabelWidget(Container):
                                            guided=state.walk if state.walk is not None and state.walk.ask_classes
                                            else None,
                                            _start_thread=False, _ignore_errors=True)
-        self.export_worker.returned.connect(lambda written: self._on_exported(written, outdir))
+        image_key = layer_key(image)
+        self.export_worker.returned.connect(lambda written: self._on_exported(written, outdir, image_key))
         self.export_worker.errored.connect(self._on_error)
         self.export_worker.finished.connect(self._on_finished)
         self._start_feedback("Export", "Exporting...")
@@ -814,9 +826,12 @@ class CRFLabelWidget(Container):
         start = str(data.path.parent) if data.path is not None else ""
         return QFileDialog.getExistingDirectory(self.native, "Export to folder", start)
 
-    def _on_exported(self, written: dict[str, Path], outdir: str | Path) -> None:
-        """Report the written files."""
+    def _on_exported(self, written: dict[str, Path], outdir: str | Path, image_key: Hashable = None) -> None:
+        """Report the written files (and record them in the project of a project image)."""
         self.last_export = written
+        image = find_layer(self.viewer.layers, image_key)
+        if image is not None:
+            self.dataset.on_exported(image, written)
         self._set_bar(1.0)
         self._update_status(f"Exported {len(written)} files to {outdir}.")
 

@@ -1,4 +1,4 @@
-"""Command line: ``napari-crf-label run`` and ``napari-crf-label demo``."""
+"""Command line: ``napari-crf-label run``, ``demo`` and ``project`` (:mod:`.cli_project`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .classes import ClassSet, read_class_files
+from .cli_project import add_project_parser, project_command
 from .crf import CRFParams
 from .errors import InputError, OutputExistsError
 from .features import FeatureParams
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_options(run)
     demo = sub.add_parser("demo", help="run on the bundled example and write all outputs")
     _add_run_options(demo)
+    add_project_parser(sub)
     return parser
 
 
@@ -194,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _command(args: argparse.Namespace) -> int:
     """Run the parsed command."""
+    if args.command == "project":
+        return project_command(args)
     if args.command == "demo":
         sample = sample_files()
         if args.outdir is None:

@@ -34,7 +34,8 @@ from .strokes import check_stroke_classes, downscale_strokes, validate_strokes
 from .tiling import Tile, TileTask, tile_tasks
 
 __all__ = ["LabelResult", "RasterResult", "CRFCache", "label_image", "iter_label_image", "label_raster",
-           "DEFAULT_WINDOW", "DEFAULT_HALO", "COARSE_PIXELS", "DEFAULT_METHOD", "METHODS"]
+           "DEFAULT_WINDOW", "DEFAULT_HALO", "COARSE_PIXELS", "DEFAULT_METHOD", "METHODS",
+           "stroke_training_samples"]
 
 #: Default tile core size at CRF resolution (1 MP): tiles of about 1-2 MP
 #: keep the CRF fast, its kernel widths meaningful and memory per worker low.
@@ -203,6 +204,9 @@ class RunSpec:
     keep_probabilities: bool = True  # streamed runs only need the labels
     method: str = "crf"
     classifier: Any = None  # a fitted features.PixelClassifier for the feature methods
+    #: Classes (1-based) without strokes on this image that samples from other images teach the classifier:
+    #: the geodesic proximity leaves them free instead of ruling them out.
+    carried: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -383,17 +387,18 @@ def _method_settings(method: str, features: FeatureParams) -> dict[str, float]:
     return {"reach": features.reach} if method == "features+crf" else {}
 
 
-def _fit_classifier(source: Any, plan: _Plan, params: FeatureParams) -> Generator[tuple[int, int], None, Any]:
-    """Train the pixel classifier on the stroke pixels of every tile core (at CRF resolution).
+def _collect_samples(source: Any, plan: _Plan, params: FeatureParams
+                     ) -> Generator[tuple[int, int], None, tuple[np.ndarray, np.ndarray]]:
+    """Return the classifier's training samples of every tile core's strokes (at CRF resolution).
 
     Each tile gives at most ``max_samples_per_class`` pixels per class, and
     only their features are computed (the cap bounds memory on heavily
     painted scenes; ``fit`` caps the union again).
     """
-    from .features import PixelClassifier, pixel_features_at, stroke_samples
+    from .features import pixel_features_at, stroke_samples
 
     spec = plan.spec
-    classifier = PixelClassifier(spec.n_classes, params)
+    xs, ys = [], []
     for i, task in enumerate(plan.tasks):
         if not plan.counts[i, 1:].any():
             continue
@@ -404,18 +409,75 @@ def _fit_classifier(source: Any, plan: _Plan, params: FeatureParams) -> Generato
         image_k = _classifier_image(image_c)
         r, c, labels = stroke_samples(downscale_strokes(core_only, image_k.shape[:2]), params.max_samples_per_class,
                                       params.seed)
-        classifier.add_samples(pixel_features_at(image_k, r, c, params.sigmas, _extent(task.outer, source.shape)),
-                               labels)
+        if labels.size:
+            xs.append(pixel_features_at(image_k, r, c, params.sigmas, _extent(task.outer, source.shape)))
+            ys.append(labels)
         yield 0, len(plan.tasks)
+    if not ys:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int32)
+    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int32)
+
+
+def _carried_share(own: np.ndarray, carried: tuple[np.ndarray, np.ndarray], n: int, cap: int, seed: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the carried samples to train with: per class, what the cap leaves after this image's own."""
+    x, y = carried
+    rng = np.random.default_rng(seed)
+    keep = []
+    for k in range(1, n + 1):
+        idx = np.flatnonzero(y == k)
+        room = max(0, cap - int((own == k).sum()))
+        keep.append(idx if len(idx) <= room else np.sort(rng.choice(idx, room, replace=False)))
+    keep_all = np.concatenate(keep) if keep else np.zeros(0, int)
+    return x[keep_all], y[keep_all]
+
+
+def _fit_classifier(source: Any, plan: _Plan, params: FeatureParams,
+                    samples: tuple[np.ndarray, np.ndarray] | None = None) -> Generator[tuple[int, int], None, Any]:
+    """Train the pixel classifier on this image's stroke samples and any carried from other images."""
+    from .features import PixelClassifier
+
+    x, y = yield from _collect_samples(source, plan, params)
+    classifier = PixelClassifier(plan.spec.n_classes, params)
+    classifier.add_samples(x, y)
+    if samples is not None and len(samples[1]):
+        if x.size and samples[0].shape[1] != x.shape[1]:
+            raise InputError(f"the samples carried from other images have {samples[0].shape[1]} features but this "
+                             f"image's have {x.shape[1]}: images of one project need the same number of bands")
+        classifier.add_samples(*_carried_share(y, samples, plan.spec.n_classes, params.max_samples_per_class,
+                                               params.seed))
     return classifier.fit()
 
 
-def _attach_classifier(source: Any, plan: _Plan, method: str, features: FeatureParams
-                       ) -> Generator[tuple[int, int], None, None]:
+def _attach_classifier(source: Any, plan: _Plan, method: str, features: FeatureParams,
+                       samples: tuple[np.ndarray, np.ndarray] | None = None) -> Generator[tuple[int, int], None, None]:
     """For the feature methods, train the pixel classifier and put it, with the method, into the plan's spec."""
     if method != "crf" and plan.spec.n_classes > 1:
-        classifier = yield from _fit_classifier(source, plan, features)
-        plan.spec = replace(plan.spec, method=method, classifier=classifier)
+        classifier = yield from _fit_classifier(source, plan, features, samples)
+        own = plan.counts[:, 1:].sum(axis=0) > 0
+        taught = set() if samples is None else {int(k) for k in np.unique(samples[1])}
+        carried = tuple(k for k in range(1, plan.spec.n_classes + 1) if not own[k - 1] and k in taught)
+        plan.spec = replace(plan.spec, method=method, classifier=classifier, carried=carried)
+
+
+def stroke_training_samples(image: np.ndarray | ImageData, strokes: np.ndarray, *,
+                            classes: ClassSet | list[str] | str | None = None, window: int | None = None,
+                            overlap: int | None = None, scale: float = 1.0, reach: float = FeatureParams.reach,
+                            **ignored: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return the pixel classifier's training samples of an image's strokes: (P, F) features, (P,) classes.
+
+    The same samples a run with these settings trains on, for another
+    image's ``label_image(..., samples=...)``. Other keywords of a run are
+    accepted and ignored, so one settings dict serves both.
+    """
+    data = as_image_data(image)
+    strokes_i = validate_strokes(strokes, data.shape)
+    cls = _resolve_classes(classes, int(strokes_i.max()))
+    check_stroke_classes(int(strokes_i.max()), len(cls))
+    strokes_i[~data.valid] = 0
+    source = ArraySource(data, strokes_i)
+    plan = _plan(source, len(cls), CRFParams(), scale, window, overlap, source.stretch())
+    return drain(_collect_samples(source, plan, _feature_params("features", reach)))
 
 
 def run_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | None = None) -> TileResult:
@@ -535,6 +597,11 @@ def _geodesic_prior(source: Any, plan: _Plan) -> Generator[tuple[int, int], None
     image, strokes = source.overview(shape, plan.spec.stretch)
     params = plan.spec.classifier.params
     distances = geodesic_distances(image, strokes, plan.spec.n_classes, params.edge_weight, params.edge_sigma)
+    if plan.spec.carried:  # taught by other images, not painted here: as near as the nearest painted class
+        painted = np.isfinite(distances).any(axis=(1, 2))
+        nearest = distances[painted].min(axis=0) if painted.any() else np.zeros(distances.shape[1:], np.float32)
+        for k in plan.spec.carried:
+            distances[k - 1] = nearest
     yield 0, len(plan.tasks)
     return CoarsePrior(proximity(distances, params.reach * f / plan.spec.scale), (height, width), shape)
 
@@ -660,6 +727,7 @@ def iter_label_image(
     client: Any = None,
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
+    samples: tuple[np.ndarray, np.ndarray] | None = None,
     **crf_params,
 ) -> Generator[tuple[int, int], None, LabelResult]:
     """Do what :func:`label_image` does, yielding ``(tiles done, tiles total)`` as it goes.
@@ -674,14 +742,20 @@ def iter_label_image(
     height, width = data.shape
     params = _crf_params(crf_params)
     _check_geometry(scale, window, overlap, (height, width), workers)
-    strokes_i = validate_strokes(strokes, (height, width))  # a copy: no-data pixels are cleared below
+    carried = samples is not None and len(samples[1]) > 0
+    if carried and method == "crf":
+        raise InputError("samples from other images teach the pixel classifier: use method features+crf or "
+                         "features with them")
+    # with samples carried from other images, an image without strokes gets a draft
+    strokes_i = validate_strokes(strokes, (height, width), allow_empty=carried)  # a copy: no-data cleared below
     highest = int(strokes_i.max())
     cls = _resolve_classes(classes, highest)
     check_stroke_classes(highest, len(cls))
     _drop_strokes_on_nodata(strokes_i, data, cls)
     n = len(cls)
     painted = np.bincount(strokes_i.ravel(), minlength=n + 1)[1:]
-    missing = [name for name, c in zip(cls.names, painted) if c == 0]
+    taught = set() if not carried else {int(k) for k in np.unique(samples[1])}
+    missing = [name for k, (name, c) in enumerate(zip(cls.names, painted), start=1) if c == 0 and k not in taught]
 
     features = _feature_params(method, reach)
     source = ArraySource(data, strokes_i)
@@ -697,7 +771,7 @@ def iter_label_image(
         cache = None
         estimate = estimate_run_bytes((height, width), crf_shape, in_flight, n, data.array.shape[2])
     check_memory(estimate, f"labelling {height} x {width} pixels ({len(plan.tasks)} tile(s))")
-    yield from _attach_classifier(source, plan, method, features)
+    yield from _attach_classifier(source, plan, method, features, samples)
 
     base = (n, params.kernel_key(), scale, plan.window, plan.halo, (height, width),
             None if plan.spec.stretch is None else plan.spec.stretch.tobytes())
@@ -751,6 +825,7 @@ def label_image(
     client: Any = None,
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
+    samples: tuple[np.ndarray, np.ndarray] | None = None,
     **crf_params,
 ) -> LabelResult:
     """Turn sparse strokes into a dense label image with a fully connected CRF.
@@ -801,6 +876,12 @@ def label_image(
         class's strokes reach before their pull fades to 1/e (crossing an
         edge costs much more). Raise it when a class is missed in places
         far from its strokes; lower it when a class leaks away from them.
+    samples : (features, classes), optional
+        Training samples of the pixel classifier from other images of the
+        same kind (:func:`stroke_training_samples` of each), added to this
+        image's own ("features+crf" and "features" only). Classes they teach
+        are not ruled out where this image has no strokes of them, and an
+        image without any stroke gets a draft from them alone.
     **crf_params
         Fields of :class:`~napari_crf_label.crf.CRFParams` (``gt_prob``,
         ``sxy_gaussian``, ``compat_gaussian``, ``sxy_bilateral``, ``schan``,
@@ -838,7 +919,7 @@ def label_image(
     """
     return _consume(iter_label_image(image, strokes, classes=classes, window=window, overlap=overlap, scale=scale,
                                      cache=cache, workers=workers, client=client, method=method, reach=reach,
-                                     **crf_params),
+                                     samples=samples, **crf_params),
                     progress)
 
 

@@ -20,7 +20,8 @@ class StrokesError(InputError):
     """Strokes are missing, of the wrong shape, or hold values that are not classes."""
 
 
-def validate_strokes(strokes: np.ndarray, shape: tuple[int, int], n_classes: int | None = None) -> np.ndarray:
+def validate_strokes(strokes: np.ndarray, shape: tuple[int, int], n_classes: int | None = None,
+                     allow_empty: bool = False) -> np.ndarray:
     """Check a stroke array and return it as int32.
 
     Parameters
@@ -31,12 +32,15 @@ def validate_strokes(strokes: np.ndarray, shape: tuple[int, int], n_classes: int
         Height and width of the image.
     n_classes : int, optional
         Number of classes; values above it are an error.
+    allow_empty : bool
+        Accept strokes without any stroke (a draft from other images' samples).
 
     Raises
     ------
     StrokesError
         Wrong number of dimensions or shape, non-integer values, negative
-        values, values above ``n_classes``, or no strokes at all.
+        values, values above ``n_classes``, or no strokes at all (unless
+        ``allow_empty``).
 
     """
     arr = np.asarray(strokes)
@@ -51,7 +55,7 @@ def validate_strokes(strokes: np.ndarray, shape: tuple[int, int], n_classes: int
     hi = int(arr.max()) if arr.size else 0
     if n_classes is not None:
         check_stroke_classes(hi, n_classes)
-    if hi == 0:
+    if hi == 0 and not allow_empty:
         raise StrokesError("no strokes: paint at least one stroke (label > 0) before running")
     return arr
 

@@ -1,0 +1,322 @@
+"""The panel's project section: a dataset of images labelled one after another, each starting from the others.
+
+Open a project file (or a folder of images, which becomes one), see every
+image with its status, move with *Previous* / *Next*. Each image opens
+with its saved strokes and the project's classes; an image without strokes
+opens with a **draft** layer, labelled from the stroke samples of every
+other labelled image, so the user paints corrections only. Runs train on
+those samples too; results, strokes, time and exports go into the project.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import Container, FileEdit, Label, PushButton
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QListWidget, QListWidgetItem, QSizePolicy
+
+from ._layers import META_KEY, class_layer_kwargs, image_layer_data, strokes_layer_data
+from ._panel_state import find_layer, layer_key, unwrap
+from ._tooltips import TOOLTIPS
+from .classes import ClassSet
+from .dataset import draft_labels, update_samples
+from .errors import InputError
+from .image_io import ImageData, read_image
+from .io.project import Project, ProjectError, create_project, load_project
+
+if TYPE_CHECKING:
+    from ._widget import CRFLabelWidget
+    from .labelling import LabelResult
+
+__all__ = ["ProjectControls", "PROJECT_KEYS", "FOLDER_PROJECT"]
+
+#: Keys to move between a project's images (none of them is one of napari's own).
+PROJECT_KEYS = {"project_next": "Shift+PageDown", "project_previous": "Shift+PageUp"}
+#: Name of the project file made for a folder of images.
+FOLDER_PROJECT = "napari-crf-label-project.json"
+_ROLE = "project"
+
+
+class ProjectControls(Container):
+    """Open a project or a folder, list its images with their status, move between them."""
+
+    def __init__(self, panel: CRFLabelWidget) -> None:
+        super().__init__(labels=False)
+        self.margins = (0, 0, 0, 0)
+        self._panel = panel
+        self.project: Project | None = None
+        self.index: int | None = None
+        self._keys: dict[str, Any] = {}  # layer keys of the open image: image, strokes, draft
+        self._draft_worker: Any = None
+        self.project_file = FileEdit(label="Project", mode="r", filter="*.json", nullable=True,
+                                     tooltip=TOOLTIPS["project_file"])
+        self.open_button = PushButton(text="Open project", tooltip=TOOLTIPS["project_open"])
+        self.folder = FileEdit(label="Image folder", mode="d", nullable=True, tooltip=TOOLTIPS["project_folder"])
+        self.folder_button = PushButton(text="Open folder as project", tooltip=TOOLTIPS["project_folder_open"])
+        self.progress = Label(value="")
+        self.images = QListWidget(toolTip=TOOLTIPS["project_images"])
+        self.images.setMaximumHeight(140)
+        self.images.itemDoubleClicked.connect(lambda item: self.open_image(item.data(Qt.ItemDataRole.UserRole)))
+        holder = Container(labels=False)
+        holder.margins = (0, 0, 0, 0)
+        holder.native.layout().addWidget(self.images)
+        self.previous_button = PushButton(text="Previous", enabled=False,
+                                          tooltip=TOOLTIPS["project_previous"].format(
+                                              key=PROJECT_KEYS["project_previous"]))
+        self.next_button = PushButton(text="Next", enabled=False,
+                                      tooltip=TOOLTIPS["project_next"].format(key=PROJECT_KEYS["project_next"]))
+        self.status = Label(value="")
+        self.status.native.setWordWrap(True)
+        self.status.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        row = Container(widgets=[self.previous_button, self.next_button], layout="horizontal", labels=False)
+        row.margins = (0, 0, 0, 0)
+        files = Container(widgets=[self.project_file, self.folder])
+        buttons = Container(widgets=[self.open_button, self.folder_button], layout="horizontal", labels=False)
+        buttons.margins = (0, 0, 0, 0)
+        for widget in (files, buttons, self.progress, holder, row, self.status):
+            self.append(widget)
+        self.open_button.changed.connect(lambda: self.open_project())
+        self.folder_button.changed.connect(lambda: self.open_folder())
+        self.next_button.changed.connect(lambda: self.step(1))
+        self.previous_button.changed.connect(lambda: self.step(-1))
+
+    # ------------------------------------------------------------- opening
+    def open_project(self, path: str | Path | None = None) -> bool:
+        """Open a project file and its first unfinished image."""
+        path = path or self.project_file.value
+        if not path:
+            show_error("Choose a project file (*.json) first.")
+            return False
+        try:
+            project = load_project(path)
+        except InputError as exc:
+            show_error(str(exc))
+            return False
+        return self._use(project)
+
+    def open_folder(self, folder: str | Path | None = None) -> bool:
+        """Open the project of a folder of images, making it (with the panel's classes) on first use."""
+        folder = folder or self.folder.value
+        if not folder or not Path(folder).is_dir():
+            show_error("Choose a folder of images first.")
+            return False
+        path = Path(folder) / FOLDER_PROJECT
+        if path.exists():
+            return self.open_project(path)
+        classes = self._panel_classes()
+        if classes is None:
+            show_error("Load or type the classes first: a new project takes the panel's classes.")
+            return False
+        try:
+            project = create_project(path, [folder], classes, Path(folder) / "labels", self._settings())
+        except InputError as exc:
+            show_error(str(exc))
+            return False
+        show_info(f"Project created: {path} (outputs in {project.output_folder}).")
+        return self._use(project)
+
+    def _panel_classes(self) -> ClassSet | None:
+        """Return the classes of the panel's strokes layer, if any."""
+        from ._layers import classes_from_layer
+
+        layer = self._panel.strokes_layer
+        return None if layer is None else classes_from_layer(layer)
+
+    def _settings(self) -> dict:
+        """Return the run settings to keep in a new project (as JSON values)."""
+        keep = ("scale", "window", "overlap", "method", "reach")
+        return {k: v for k, v in self._panel.params().items() if k in keep}
+
+    def _use(self, project: Project) -> bool:
+        """Make ``project`` the open one and show its first image not yet labelled."""
+        self.save_current()
+        self.close_current()
+        self.project = project
+        self.project_file.value = project.path
+        if project.settings:
+            self._panel._apply_params(project.settings)
+        first = next((i for i, e in enumerate(project.images) if e.status in ("not started", "painted")), 0)
+        self.refresh()
+        return self.open_image(first)
+
+    # -------------------------------------------------------------- images
+    def refresh(self) -> None:
+        """Show every image with its status, and the progress."""
+        project = self.project
+        self.images.clear()
+        if project is None:
+            return
+        for i, entry in enumerate(project.images):
+            mark = "> " if i == self.index else "  "
+            item = QListWidgetItem(f"{mark}{Path(entry.path).name}  ({entry.status})")
+            item.setData(Qt.ItemDataRole.UserRole, i)
+            self.images.addItem(item)
+        if self.index is not None:
+            self.images.setCurrentRow(self.index)
+        self.progress.value = project.progress_text()
+        self.previous_button.enabled = self.index is not None and self.index > 0
+        self.next_button.enabled = self.index is not None and self.index < len(project.images) - 1
+
+    def step(self, direction: int) -> bool:
+        """Open the next (1) or previous (-1) image of the project."""
+        if self.project is None or self.index is None:
+            return False
+        target = self.index + direction
+        if not 0 <= target < len(self.project.images):
+            return False
+        return self.open_image(target)
+
+    def open_image(self, i: int) -> bool:
+        """Save the open image's strokes, close its layers, open image ``i`` with its strokes (or a draft)."""
+        project, panel = self.project, self._panel
+        if project is None:
+            return False
+        self.save_current()
+        try:
+            data = read_image(project.image_path(i))
+            strokes = project.strokes(i)
+        except InputError as exc:
+            show_error(f"{project.images[i].path}: {exc}")
+            return False
+        self.close_current()
+        self.index = i
+        name = Path(project.images[i].path).stem
+        picture, kwargs, _ = image_layer_data(data, name=name)
+        image = unwrap(panel.viewer.add_image(picture, **kwargs))
+        blank = strokes is None or strokes.shape != data.shape
+        strokes = np.zeros(data.shape, np.uint8) if blank else strokes.astype(np.uint8)
+        sdata, skw, _ = strokes_layer_data(strokes, project.classes, f"{name} strokes", scale=image.scale,
+                                           translate=image.translate)
+        layer = unwrap(panel.viewer.add_labels(sdata, **skw))
+        self._keys = {"image": layer_key(image), "strokes": layer_key(layer)}
+        panel.image_picker.value = image
+        panel.strokes_picker.value = layer
+        panel.image_state().clock.seconds = project.images[i].seconds
+        layer.mode = "paint"
+        panel.viewer.layers.selection.active = layer
+        self.refresh()
+        self.status.value = f"{project.images[i].path}: {project.images[i].status}."
+        if not strokes.any():
+            self._start_draft(i, data, image)
+        return True
+
+    def _start_draft(self, i: int, data: ImageData, image: Any) -> None:
+        """Label image ``i`` from the other images' samples in the background and show it as a draft layer."""
+        project = self.project
+        _, y, ids = project.samples(exclude=i)
+        if not len(y):
+            self.status.value += " No other image is labelled yet: paint strokes, then Run CRF."
+            return
+        sources = len(np.unique(ids))
+        self.status.value += f" Drafting from the strokes of {sources} other image(s)..."
+        worker = create_worker(draft_labels, project, i, data, _start_thread=False, _ignore_errors=True)
+        image_key = layer_key(image)
+        worker.returned.connect(lambda result: self._show_draft(i, image_key, result, sources))
+        worker.errored.connect(lambda exc: show_error(f"Draft failed: {exc}"))
+        self._draft_worker = worker
+        worker.finished.connect(lambda: setattr(self, "_draft_worker", None))
+        worker.start()
+
+    def _show_draft(self, i: int, image_key: Any, result: LabelResult | None, sources: int) -> None:
+        """Add the draft as a Labels layer under the strokes (only if that image is still open)."""
+        panel = self._panel
+        image = find_layer(panel.viewer.layers, image_key)
+        if result is None or image is None or self.index != i:
+            return
+        layer = unwrap(panel.viewer.add_labels(result.labels, name=f"{image.name} draft", opacity=0.45,
+                                               scale=image.scale, translate=image.translate,
+                                               metadata={META_KEY: {"role": "result", "draft": True}},
+                                               **class_layer_kwargs(result.classes)))
+        self._keys["draft"] = layer_key(layer)
+        panel._place_below_strokes(layer)
+        if panel.strokes_layer is not None:
+            panel.viewer.layers.selection.active = panel.strokes_layer
+        self.status.value = (f"{self.project.images[i].path}: draft from {sources} other image(s). Paint "
+                             "corrections where it is wrong, then Run CRF.")
+
+    @property
+    def drafting(self) -> bool:
+        """True while a draft is being computed."""
+        return self._draft_worker is not None
+
+    def close_current(self) -> None:
+        """Remove the open project image's layers (its work is saved first by :meth:`save_current`)."""
+        panel = self._panel
+        state = panel.image_state() if self._keys else None
+        keys = set(self._keys.values())
+        if state is not None:
+            keys |= {state.result_key, state.confidence_key, *state.guide_keys.values()}
+        for key in keys:
+            layer = find_layer(panel.viewer.layers, key)
+            if layer is not None:
+                panel.viewer.layers.remove(layer.name)
+        self._keys = {}
+        self.index = None
+
+    # ------------------------------------------------------- work into project
+    def current(self, image: Any) -> int | None:
+        """Return the project index of ``image`` when it is the open project image."""
+        if self.project is None or self.index is None or image is None:
+            return None
+        return self.index if layer_key(image) == self._keys.get("image") else None
+
+    def save_current(self) -> None:
+        """Keep the open image's strokes and annotation time in the project."""
+        panel = self._panel
+        i = self.current(panel.image_layer)
+        if i is None or panel.strokes_layer is None:
+            return
+        state = panel.image_state()
+        try:
+            self.project.set_strokes(i, np.asarray(panel.strokes_layer.data), state.clock.seconds)
+        except (OSError, InputError) as exc:
+            show_error(f"Saving the strokes into the project failed: {exc}")
+        self.refresh()
+
+    def samples_for(self, image: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        """Return the other images' samples for a run on ``image`` (None outside a project)."""
+        i = self.current(image)
+        if i is None:
+            return None
+        x, y, _ = self.project.samples(exclude=i)
+        return (x, y) if len(y) else None
+
+    def on_result(self, image: Any, data: ImageData, result: LabelResult) -> None:
+        """Keep a run's result, the image's samples and strokes in the project; drop the draft."""
+        i = self.current(image)
+        if i is None:
+            return
+        try:
+            self.save_current()
+            update_samples(self.project, i, data, result.strokes, **self._settings())
+            self.project.save_result(i, result.labels, result.probabilities, result.strokes, result.params,
+                                     result.seconds)
+        except (OSError, InputError, ProjectError) as exc:
+            show_error(f"Keeping the result in the project failed: {exc}")
+        draft = find_layer(self._panel.viewer.layers, self._keys.pop("draft", None))
+        if draft is not None:
+            self._panel.viewer.layers.remove(draft.name)
+        self.refresh()
+
+    def export_target(self, image: Any) -> tuple[Path, str] | None:
+        """Return (output folder, stem) of the open project image, else None."""
+        i = self.current(image)
+        if i is None:
+            return None
+        return self.project.output_folder, self.project.output_stem(i)
+
+    def on_exported(self, image: Any, written: dict[str, Path]) -> None:
+        """Record an export of the open project image."""
+        i = self.current(image)
+        if i is None:
+            return
+        entry = self.project.images[i]
+        entry.outputs = {k: str(p) for k, p in written.items()}
+        entry.status = "exported"
+        self.project.save()
+        self.refresh()

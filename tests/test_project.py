@@ -1,0 +1,191 @@
+"""Labelling a dataset: the project file, carried classifier samples, the CLI and the panel's project walk."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from napari_crf_label.classes import ClassSet
+from napari_crf_label.cli import main
+from napari_crf_label.dataset import iter_run_project, run_project
+from napari_crf_label.errors import InputError
+from napari_crf_label.io.project import ProjectError, create_project, load_project
+from napari_crf_label.labelling import label_image, stroke_training_samples
+
+from .conftest import two_region_scene
+
+CLASSES = ClassSet.from_names("dark, bright")
+
+
+def scenes(folder, n=3):
+    """Write n noisy two-region photos (boundaries moving) into ``folder``; return [(path, truth, strokes)]."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        image, truth, strokes = two_region_scene(height=100, width=160, boundary=60 + 15 * i, seed=i)
+        path = folder / f"frame{i}.png"
+        Image.fromarray(image).save(path)
+        out.append((path, truth, strokes))
+    return out
+
+
+def test_carried_samples_give_a_draft_and_keep_unpainted_classes():
+    (a, truth_a, strokes_a), (b, truth_b, strokes_b) = [two_region_scene(seed=s, boundary=70 + 30 * s)
+                                                        for s in (0, 1)]
+    samples = stroke_training_samples(a, strokes_a, classes=CLASSES)
+    assert samples[0].shape[0] == len(samples[1]) == (strokes_a > 0).sum()
+    draft = label_image(b, np.zeros_like(strokes_b), classes=CLASSES, samples=samples)
+    assert (draft.labels == truth_b).mean() > 0.97 and draft.missing_classes == []
+    # one correction stroke of class 2 only: class 1 is still found where it is (it is taught by the samples)
+    one = np.zeros_like(strokes_b)
+    one[50, 150:180] = 2
+    fixed = label_image(b, one, classes=CLASSES, samples=samples)
+    assert (fixed.labels == truth_b).mean() > 0.97
+    alone = label_image(b, one, classes=CLASSES)  # without the samples, class 1 has no strokes: it vanishes
+    assert (alone.labels == 1).sum() == 0 and alone.missing_classes == ["dark"]
+    with pytest.raises(InputError, match="features\\+crf or features"):
+        label_image(b, one, classes=CLASSES, samples=samples, method="crf")
+    grey = np.asarray(b).mean(axis=2).astype(np.uint8)
+    with pytest.raises(InputError, match="same number of bands"):
+        label_image(grey, one, classes=CLASSES, samples=samples)
+    with pytest.raises(InputError, match="no strokes"):
+        label_image(b, np.zeros_like(strokes_b), classes=CLASSES)  # a draft needs samples
+
+
+def test_project_file_roundtrip_statuses_and_refusals(tmp_path):
+    files = scenes(tmp_path / "imgs")
+    project = create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES, settings={"scale": 0.5})
+    assert [e.path for e in project.images] == [f"imgs/frame{i}.png" for i in range(3)]
+    with pytest.raises(ProjectError, match="exists already"):
+        create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES)
+    project.set_strokes(1, files[1][2], seconds=42.0)
+    again = load_project(tmp_path / "p.json")
+    assert [e.status for e in again.images] == ["not started", "painted", "not started"]
+    assert again.images[1].seconds == 42.0 and again.images[1].stroke_pixels == (files[1][2] > 0).sum()
+    assert np.array_equal(again.strokes(1), files[1][2]) and again.strokes(0) is None
+    assert again.settings == {"scale": 0.5} and again.classes == CLASSES
+    assert again.progress_text() == "0 of 3 labelled"
+    raw = json.loads((tmp_path / "p.json").read_text())
+    raw["version"] = 0
+    (tmp_path / "old.json").write_text(json.dumps(raw))
+    with pytest.raises(ProjectError, match="version 0"):
+        load_project(tmp_path / "old.json")
+    (tmp_path / "bad.json").write_text('{"format": "napari-crf-label project", "version": 1, "images": 3}')
+    with pytest.raises(ProjectError, match="corrupt project file"):
+        load_project(tmp_path / "bad.json")
+    (tmp_path / "cut.json").write_text((tmp_path / "p.json").read_text()[:50])
+    with pytest.raises(ProjectError, match="not a readable project file"):
+        load_project(tmp_path / "cut.json")
+
+
+def test_cli_create_add_status_run_export(tmp_path, capsys):
+    files = scenes(tmp_path / "imgs")
+    Image.fromarray(files[0][2].astype(np.uint8)).save(tmp_path / "s0.png")
+    p = str(tmp_path / "p.json")
+    assert main(["project", "create", p, str(tmp_path / "imgs"), "--classes", "dark,bright", "-o",
+                 str(tmp_path / "out")]) == 0
+    assert main(["project", "add-strokes", p, "frame0.png", str(tmp_path / "s0.png")]) == 0
+    capsys.readouterr()
+    assert main(["project", "status", p]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["imgs/frame0.png", "painted", str((files[0][2] > 0).sum()), "stroke", "pixels"]
+    assert lines[1].split()[:3] == ["imgs/frame1.png", "not", "started"] and lines[-1] == "0 of 3 labelled"
+    assert main(["project", "run", p]) == 0
+    out = capsys.readouterr()
+    assert "labelled 1, drafted 2" in out.out and "[3/3]" in out.err
+    for i in (1, 2):  # drafts for the images without strokes, from frame 0's strokes
+        draft = np.array(Image.open(tmp_path / "out" / "drafts" / f"frame{i}_draft.png"))
+        assert (draft == files[i][1]).mean() > 0.97
+    assert main(["project", "export", p]) == 0
+    label = np.array(Image.open(tmp_path / "out" / "frame0_label.png"))
+    assert (label == files[0][1]).mean() > 0.99
+    assert load_project(p).images[0].status == "exported"
+    assert main(["project", "export", p]) == 2  # outputs exist: refused without --overwrite
+    assert "exist" in capsys.readouterr().err
+    assert main(["project", "export", p, "--overwrite"]) == 0
+    assert main(["project", "add-strokes", p, "nope.png", str(tmp_path / "s0.png")]) == 2
+    assert "not an image of this project" in capsys.readouterr().err
+    (tmp_path / "old.json").write_text('{"format": "napari-crf-label project", "version": 7}')
+    assert main(["project", "status", str(tmp_path / "old.json")]) == 2
+    assert "version 7" in capsys.readouterr().err
+
+
+def test_interrupted_run_picks_up_where_it_stopped(tmp_path):
+    files = scenes(tmp_path / "imgs")
+    project = create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES)
+    for i, (_, _, strokes) in enumerate(files):
+        project.set_strokes(i, strokes)
+    gen = iter_run_project(project)
+    steps = [next(gen), next(gen)]  # the first image is done, then the run is stopped
+    gen.close()
+    assert steps[-1][:2] == (1, 3)
+    assert [e.status for e in load_project(tmp_path / "p.json").images] == ["labelled", "painted", "painted"]
+    report = run_project(load_project(tmp_path / "p.json"))
+    assert report.skipped == ["imgs/frame0.png"] and report.labelled == ["imgs/frame1.png", "imgs/frame2.png"]
+    # new strokes on a labelled image make it due again
+    project = load_project(tmp_path / "p.json")
+    more = files[0][2].copy()
+    more[5, 100:140] = 2
+    project.set_strokes(0, more)
+    assert project.images[0].status == "painted"
+    assert run_project(project).labelled == ["imgs/frame0.png"]
+
+
+def test_panel_walks_a_three_image_project(make_napari_viewer, qtbot, tmp_path):
+    from .test_widget import click, open_panel, wait_idle
+
+    files = scenes(tmp_path / "imgs")
+    create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES, tmp_path / "out")
+    viewer = make_napari_viewer()
+    panel = open_panel(viewer)
+    panel.dataset.project_file.value = tmp_path / "p.json"
+    click(panel.dataset.open_button)
+    assert panel.image_layer.name == "frame0" and panel.strokes_layer.name == "frame0 strokes"
+    assert panel.class_list.count() == 2 and panel.dataset.progress.value == "0 of 3 labelled"
+    # paint the first, run, export
+    panel.strokes_layer.data = files[0][2].astype(np.uint8)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    assert (np.asarray(viewer.layers["frame0 CRF labels"].data) == files[0][1]).mean() > 0.99
+    panel.export()
+    wait_idle(qtbot, panel)
+    assert (tmp_path / "out" / "frame0_label.png").is_file()
+    assert "1 of 3 labelled" == panel.dataset.progress.value
+    # next: the second opens with a draft from the first's strokes
+    click(panel.dataset.next_button)
+    assert "frame0" not in viewer.layers and panel.image_layer.name == "frame1"
+    qtbot.waitUntil(lambda: "frame1 draft" in viewer.layers, timeout=60_000)
+    draft = np.asarray(viewer.layers["frame1 draft"].data)
+    assert (draft == files[1][1]).mean() > 0.97
+    names = [lay.name for lay in viewer.layers]
+    assert names.index("frame1 draft") < names.index("frame1 strokes")
+    # one correction stroke, run, export
+    one = np.zeros(files[1][2].shape, np.uint8)
+    one[40, 130:150] = 2
+    panel.strokes_layer.data = one
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    assert (np.asarray(viewer.layers["frame1 CRF labels"].data) == files[1][1]).mean() > 0.97
+    assert "frame1 draft" not in viewer.layers
+    panel.export()
+    wait_idle(qtbot, panel)
+    assert (tmp_path / "out" / "frame1_label.png").is_file()
+    viewer.close()
+
+    # close and reopen: statuses and strokes are back
+    viewer2 = make_napari_viewer()
+    panel2 = open_panel(viewer2)
+    panel2.dataset.project_file.value = tmp_path / "p.json"
+    click(panel2.dataset.open_button)
+    project = load_project(tmp_path / "p.json")
+    assert [e.status for e in project.images] == ["exported", "exported", "not started"]
+    assert panel2.image_layer.name == "frame2"  # the first image not yet labelled
+    click(panel2.dataset.previous_button)
+    assert np.array_equal(np.asarray(panel2.strokes_layer.data), one)
+    click(panel2.dataset.previous_button)
+    assert np.array_equal(np.asarray(panel2.strokes_layer.data), files[0][2])
+    texts = [panel2.dataset.images.item(i).text() for i in range(3)]
+    assert "(exported)" in texts[0] and "(exported)" in texts[1] and "(not started)" in texts[2]
