@@ -71,8 +71,8 @@ def test_coverage_states_and_lines():
     assert window_states(cov) == ["started", "empty", "empty", "done"]
     assert window_states(cov, {(0, 1)}) == ["done", "empty", "empty", "done"]
     lines = coverage_lines(wins, cov, ["water", "land"], {(0, 1)}, [30.0, 0, 0, 4.0])
-    assert lines[0] == "  window 1 (rows 0-50, cols 0-50): water 10, land absent; 30 s"
-    assert lines[1] == "  window 2 (rows 0-50, cols 50-100) (no strokes): water 0, land 0; 0 s"
+    assert lines[0] == "  window 1 (rows 0-50, cols 0-50): water 10, land absent; 30.0 s"
+    assert lines[1] == "  window 2 (rows 0-50, cols 50-100) (no strokes): water 0, land 0; 0.0 s"
 
 
 def test_weak_windows_rank_by_uncertainty():
@@ -119,7 +119,7 @@ def test_guided_mode_on_the_bundled_sample(make_napari_viewer, qtbot, tmp_path):
                 row = win.y0 + 20 + 10 * k
                 for col in range(win.x0 + 30, win.x0 + 60, 3):
                     strokes.paint((row, col), strokes.selected_label)
-                qtbot.wait(5)
+                    qtbot.wait(20)  # a hand takes its time
                 painted[(w, k)] = True
             if w == 3 and k == 4:
                 break  # the last class of the last window: nothing further to move to

@@ -274,9 +274,11 @@ def test_typing_new_names_over_painted_strokes_asks_first(scene_viewer, qtbot):
     use_names(panel, "water, sand")
     assert "1: dark -> water" in asked[0] and "2: bright -> sand" in asked[0]
     assert list(layer.features["class"][1:]) == ["dark", "bright"]  # declined: unchanged
+    colours = [layer.colormap.map(k) for k in (1, 2)]
     asked = answer_next_question(qtbot, yes=True)
     use_names(panel, "water, sand")
     assert asked and list(layer.features["class"][1:]) == ["water", "sand"]
+    assert np.allclose([layer.colormap.map(k) for k in (1, 2)], colours)  # renamed, not recoloured
     assert np.array_equal(np.asarray(layer.data), strokes)  # the strokes themselves are kept
     use_names(panel, "water, sand, cloud")  # a class added: nothing painted is renamed, no question
     assert list(layer.features["class"][1:]) == ["water", "sand", "cloud"]
@@ -485,7 +487,7 @@ def test_multiband_composites_band_values_and_figure(shared_data, make_napari_vi
 
     assert np.array_equal(np.asarray(layer.data), composite(layer.metadata[META_KEY]["image"], (3, 2, 1)))
     panel.band_boxes[0].value = 6  # a free choice
-    assert panel.composite.value is None and layer.metadata[META_KEY]["bands"] == (5, 2, 1)
+    assert panel.composite.value == () and layer.metadata[META_KEY]["bands"] == (5, 2, 1)  # custom
     panel.composite.value = (3, 2, 1)
 
     use_names(panel, "water, land")

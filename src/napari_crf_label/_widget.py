@@ -37,6 +37,7 @@ from qtpy.QtCore import QObject, Qt, QTimer, Signal
 from qtpy.QtGui import QColor, QIcon, QPixmap
 from qtpy.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QFileDialog,
     QFrame,
     QListWidget,
@@ -82,6 +83,8 @@ AUTOSAVE_SECONDS = 3.0
 #: Key bindings of the panel (none of them is one of napari's own).
 KEYS = {"run": "Shift+R", "cancel": "Shift+C", "next_class": "Shift+Down", "previous_class": "Shift+Up"}
 
+#: Share of the bar taken by the stages before the tiles (training the classifier, the proximity).
+_BEFORE_TILES = {"training": (0.0, 0.05), "proximity": (0.05, 0.1)}
 #: Share of a tile's progress bar span taken by each stage inside a tile (start, end).
 _TILE_STAGES = {"features": (0.0, 0.25), "classifier": (0.25, 0.45), "building the CRF": (0.45, 0.5),
                 "CRF": (0.5, 1.0)}
@@ -148,6 +151,7 @@ class CRFLabelWidget(Container):
         self._relay.stage.connect(self._on_stage)
         self._progress: progress | None = None
         self._tiles = (0, 1)
+        self._refilling = False  # True while the layer pickers and composites are refilled
         self._autosave_timer = QTimer(self.native)
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.setInterval(int(AUTOSAVE_SECONDS * 1000))
@@ -168,12 +172,16 @@ class CRFLabelWidget(Container):
         self.strokes_picker = create_widget(annotation=Labels, label="Strokes",
                                             options={"nullable": True, "choices": self._stroke_choices,
                                                      "tooltip": TOOLTIPS["strokes"]})
-        self.composite = ComboBox(label="Shown bands", choices=self._composite_choices, nullable=True,
+        self.composite = ComboBox(label="Shown bands", choices=self._composite_choices,
                                   tooltip=TOOLTIPS["composite"], visible=False)
         self.band_boxes = [SpinBox(min=1, max=1, value=1, tooltip=f"{TOOLTIPS['bands']} ({c})") for c in "RGB"]
         self.bands_row = _row(*self.band_boxes)
         self.bands_row.label = "R, G, B"
         self.bands_row.visible = False
+        for combo in (self.image_picker, self.strokes_picker, self.composite):
+            # long layer or composite names are elided instead of widening the dock
+            combo.native.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.native.setMinimumContentsLength(12)
         layers = Container(widgets=[self.image_picker, self.strokes_picker, self.composite, self.bands_row])
 
         self.labels_file = FileEdit(label="Labels file", mode="r", filter="*.txt", nullable=True,
@@ -188,7 +196,7 @@ class CRFLabelWidget(Container):
         self.class_list = QListWidget(toolTip=TOOLTIPS["class_list"].format(next=KEYS["next_class"],
                                                                             previous=KEYS["previous_class"]))
         self.class_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.class_list.setMaximumHeight(150)
+        self.class_list.setMaximumHeight(110)
         holder = Container(labels=False)
         holder.margins = (0, 0, 0, 0)
         holder.native.layout().addWidget(self.class_list)
@@ -244,9 +252,10 @@ class CRFLabelWidget(Container):
 
         self.guided = GuidedControls(self)
         self.dataset = ProjectControls(self)
-        sections = [_heading("Dataset project (optional)"), self.dataset, _heading("Image"), layers,
-                    _heading("Classes"), classes, _heading("Guided annotation"), self.guided, _heading("Run"), run,
-                    _heading("Output"), output]
+        # what every image needs first (within the default window's height); the walks after
+        sections = [_heading("Image"), layers, _heading("Classes"), classes, _heading("Run"), run,
+                    _heading("Output"), output, _heading("Guided annotation"), self.guided,
+                    _heading("Dataset project"), self.dataset]
         body = Container(widgets=sections, labels=False)
         self.append(body)
         # napari docks ``.native`` (not magicgui's own scroll area): scroll the body inside it, so the
@@ -308,12 +317,16 @@ class CRFLabelWidget(Container):
         """Refill the layer pickers from the layer list, keeping the chosen layers (a rename included)."""
         pickers = (self.image_picker, self.strokes_picker)
         kept = [(picker, layer_key(picker.value)) for picker in pickers if picker.value is not None]
-        with self.image_picker.changed.blocked(), self.strokes_picker.changed.blocked():
-            super().reset_choices(*args)
-            for picker, key in kept:
-                again = find_layer([c for c in picker.choices if c is not None], key)
-                if again is not None:
-                    picker.value = again
+        self._refilling = True
+        try:
+            with self.image_picker.changed.blocked(), self.strokes_picker.changed.blocked():
+                super().reset_choices(*args)
+                for picker, key in kept:
+                    again = find_layer([c for c in picker.choices if c is not None], key)
+                    if again is not None:
+                        picker.value = again
+        finally:
+            self._refilling = False
         if any(picker.value is None or layer_key(picker.value) != key for picker, key in kept):
             self._image_changed()  # a chosen layer left the viewer
 
@@ -399,7 +412,7 @@ class CRFLabelWidget(Container):
             return
         with self.composite.changed.blocked():
             self.composite.reset_choices()
-            self.composite.value = shown if shown in [b for _, b in offered] else None
+            self.composite.value = shown if shown in [b for _, b in offered] else ()
         for box, band in zip(self.band_boxes, (*shown, *shown, *shown)[:3]):
             with box.changed.blocked():
                 box.max = n_bands
@@ -410,11 +423,14 @@ class CRFLabelWidget(Container):
         image = self.image_picker.value if hasattr(self, "image_picker") else None
         if image is None or META_KEY not in image.metadata:
             return []
-        return image_composites(image_data_from_layer(image))
+        return [*image_composites(image_data_from_layer(image)), ("custom: the R, G, B boxes", ())]
 
     def _composite_chosen(self, bands: tuple[int, ...] | None) -> None:
-        """Show a preset composite."""
-        if bands is None:
+        """Show a preset composite (the user's choice; refills of the list when layers change are ignored)."""
+        if self.composite.native.isHidden() or bands is None or self._refilling:
+            return
+        if not bands:  # "custom": the boxes say which bands
+            self._bands_changed()
             return
         for box, band in zip(self.band_boxes, (*bands, *bands, *bands)[:3]):
             with box.changed.blocked():
@@ -425,7 +441,7 @@ class CRFLabelWidget(Container):
         """Show the bands typed in the R, G, B boxes."""
         bands = tuple(box.value - 1 for box in self.band_boxes)
         with self.composite.changed.blocked():
-            self.composite.value = bands if bands in self.composite.choices else None
+            self.composite.value = bands if bands in self.composite.choices else ()
         self._show_bands(bands)
 
     def _show_bands(self, bands: tuple[int, ...]) -> None:
@@ -490,6 +506,10 @@ class CRFLabelWidget(Container):
         """Apply the class names typed in the text field."""
         try:
             classes = ClassSet.from_names(self.class_names.value)
+            old = None if self.strokes_layer is None else classes_from_layer(self.strokes_layer)
+            if old is not None:  # classes keep their colours when only their names change
+                colors = [*old.colors[:len(classes)], *classes.colors[len(old):]]
+                classes = ClassSet.from_names(classes.names, colors)
         except InputError as exc:
             show_error(str(exc))
             return None
@@ -531,8 +551,11 @@ class CRFLabelWidget(Container):
         painted = np.unique(np.asarray(layer.data))
         painted = painted[painted > 0]
         if painted.size and int(painted.max()) > len(classes):
-            show_error(f"The strokes layer '{layer.name}' uses class {int(painted.max())} but only "
-                       f"{len(classes)} classes were given; strokes were left unchanged.")
+            message = (f"The strokes use class {int(painted.max())} but only {len(classes)} classes were given: "
+                       f"give at least {int(painted.max())} classes, or erase the strokes of the others first. "
+                       "Nothing was changed.")
+            show_error(message)
+            self._update_status(message)
             return False
         old = classes_from_layer(layer)
         renamed = [f"{k}: {old.names[k - 1]} -> {classes.names[k - 1]}" for k in map(int, painted)
@@ -630,7 +653,7 @@ class CRFLabelWidget(Container):
         self.cancel_button.enabled = True
         self._tiles = (0, 1)
         self.progress_bar.value = 0
-        self.progress_bar.native.setFormat("%p%")
+        self.progress_bar.native.setFormat("%p% in all")
         self.stage_label.value = text
         self._progress = progress(total=_BAR_STEPS, desc=desc)
 
@@ -638,22 +661,25 @@ class CRFLabelWidget(Container):
         """Record tiles done / total (stages inside a tile move the bar between them)."""
         if tuple(step) != self._tiles:
             self._tiles = tuple(step)
-            self._set_bar(step[0] / max(step[1], 1))
+            before = _BEFORE_TILES["proximity"][1]
+            self._set_bar(before + (1 - before) * step[0] / max(step[1], 1))
 
     def _on_stage(self, stage: str, fraction: float) -> None:
-        """Show a stage's progress: inside a tile it moves the bar, before the tiles it is named."""
+        """Move the bar through every stage (the first tenth before the tiles) and name the stage."""
         if self._stop.is_set():
             return
         done, total = self._tiles
-        if stage in _TILE_STAGES and (self.worker is not None):
+        before = _BEFORE_TILES["proximity"][1]
+        if self.export_worker is not None:
+            self._set_bar(fraction)
+        elif stage in _BEFORE_TILES:
+            start, end = _BEFORE_TILES[stage]
+            self._set_bar(start + (end - start) * fraction)
+        elif stage in _TILE_STAGES:
             start, end = _TILE_STAGES[stage]
-            self._set_bar((done + start + (end - start) * fraction) / max(total, 1))
-            where = f"tile {min(done + 1, total)}/{total}: " if total > 1 else ""
-            self.stage_label.value = f"{where}{stage} {fraction:.0%}"
-        else:
-            if self.export_worker is not None:
-                self._set_bar(fraction)
-            self.stage_label.value = f"{stage} {fraction:.0%}"
+            self._set_bar(before + (1 - before) * (done + start + (end - start) * fraction) / max(total, 1))
+        where = f" (tile {min(done + 1, total)} of {total})" if total > 1 and stage in _TILE_STAGES else ""
+        self.stage_label.value = f"{stage}: {fraction:.0%}{where}"
 
     def _set_bar(self, fraction: float) -> None:
         """Move the panel's bar and napari's activity entry to ``fraction`` (never backwards)."""
@@ -726,7 +752,9 @@ class CRFLabelWidget(Container):
         factor = np.array([height / confidence.shape[0], width / confidence.shape[1]])
         scale = np.asarray(image.scale)[-2:] * factor
         translate = np.asarray(image.translate)[-2:] + np.asarray(image.scale)[-2:] * (factor - 1) / 2
+        # most pixels are near-certain: stretch from the least sure 2 % (at least the uniform 1/N) to 1
         floor = 1.0 / max(len(state.result.classes), 1)
+        floor = float(min(max(floor, np.quantile(confidence, 0.02)), 0.99))
         if layer is None:
             # multiplied over the layers below: confident pixels leave them as they are, unsure ones darken
             layer = unwrap(self.viewer.add_image(confidence, name=f"{image.name} CRF confidence", colormap="gray",
@@ -737,6 +765,7 @@ class CRFLabelWidget(Container):
         else:
             layer.data = confidence
             layer.scale, layer.translate = scale, translate
+            layer.contrast_limits = (floor, 1.0)
         self._place_below_strokes(layer)
         if self.strokes_layer is not None:  # keep painting where the user was
             self.viewer.layers.selection.active = self.strokes_layer
@@ -764,6 +793,8 @@ class CRFLabelWidget(Container):
         self.export_button.enabled = True
         self.cancel_button.enabled = False
         self.stage_label.value = "Cancelled." if self._stop.is_set() else "Done."
+        if self._stop.is_set():
+            self.progress_bar.value = 0
         self._stop.clear()
         if self._progress is not None:
             self._progress.close()
@@ -799,6 +830,7 @@ class CRFLabelWidget(Container):
             return None
         stem = target[1] if target else self._stem(image, data)
         state.clock.tick()  # annotation time runs from the first stroke to export
+        self._update_status()
         paths = output_paths(stem, outdir, data.is_georeferenced)
         existing = [p.name for p in paths.values() if p.exists()]
         if existing and not self._confirm("Replace files?",
@@ -895,6 +927,8 @@ class CRFLabelWidget(Container):
         if self.guided.active and self.guided.walk is not None:
             self.guided.walk.add_time(clock.seconds - before)
             self._coverage_timer.start()
+        if int(clock.seconds) != int(before):
+            self._update_status()
         self.restore_button.visible = False
         if not self._autosave_timer.isActive():
             self._autosave_timer.start()

@@ -85,7 +85,7 @@ def coverage_lines(windows: Sequence[Tile], coverage: np.ndarray, names: Sequenc
     for w, (win, counts) in enumerate(zip(windows, coverage)):
         parts = [f"{name} {'absent' if (w, k) in skipped and not counts[k] else int(counts[k])}"
                  for k, name in enumerate(names)]
-        time = f"; {seconds[w]:.0f} s" if seconds is not None else ""
+        time = f"; {seconds[w]:.1f} s" if seconds is not None else ""
         flag = "" if counts.any() else " (no strokes)"
         lines.append(f"  window {w + 1} (rows {win.y0}-{win.y1}, cols {win.x0}-{win.x1}){flag}: "
                      f"{', '.join(parts)}{time}")
