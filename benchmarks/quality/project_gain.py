@@ -56,13 +56,15 @@ def miou(labels: np.ndarray, truth: np.ndarray, ignore: np.ndarray, strokes: np.
     return score(labels, truth, ignore, strokes, n)[1]
 
 
-def run_set(name: str, root: Path, count: int, sparse: float, dense: float) -> list[tuple[float, ...]]:
+def run_set(name: str, root: Path, count: int, sparse: float, dense: float, reach: float | None = None
+            ) -> list[tuple[float, ...]]:
     """Label a set's sequence in order as a project; return per image (draft, carried, alone, alone dense)."""
     items, n = sequence(name, root, count)
     classes = ClassSet.from_names([f"c{k}" for k in range(1, n + 1)])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        project = create_project(Path(tmp) / "p.json", [p for p, *_ in items], classes, Path(tmp) / "out")
+        settings = {} if reach is None else {"reach": reach}
+        project = create_project(Path(tmp) / "p.json", [p for p, *_ in items], classes, Path(tmp) / "out", settings)
         for k, (_, image, truth, ignore) in enumerate(items):
             data = as_image_data(image)
             few = simulate_strokes(np.where(ignore, 0, truth), sparse, seed=k)
@@ -89,12 +91,13 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=10, help="first images of each sequence (default 10)")
     parser.add_argument("--sparse", type=float, default=0.0025, help="stroke budget of each image (0.25 %%)")
     parser.add_argument("--dense", type=float, default=0.01, help="budget of the lone comparison (1 %%)")
+    parser.add_argument("--reach", type=float, help="the project's reach (default: the method's default)")
     parser.add_argument("--shared", type=Path, default=HERE.parents[2] / "shared")
     args = parser.parse_args()
     print(f"mean IoU (%), default method; strokes {args.sparse:.2%} per image, alone also {args.dense:.0%}")
     print(f"{'set':7} {'k':>3}  {'draft':>8}  {'carried':>8}  {'alone':>8}  {'alone 1%':>8}")
     for name in args.sets:
-        rows = np.array(run_set(name, args.shared, args.images, args.sparse, args.dense))
+        rows = np.array(run_set(name, args.shared, args.images, args.sparse, args.dense, args.reach))
         late = rows[4:] if len(rows) > 4 else rows
         print(f"{name:7} 5th+  " + "  ".join(f"{v:8.1f}" for v in np.nanmean(late, axis=0)))
         print(f"{name:7} all   " + "  ".join(f"{v:8.1f}" for v in np.nanmean(rows, axis=0)))

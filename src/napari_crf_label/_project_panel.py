@@ -24,7 +24,7 @@ from ._layers import META_KEY, class_layer_kwargs, image_layer_data, strokes_lay
 from ._panel_state import find_layer, layer_key, unwrap
 from ._tooltips import TOOLTIPS
 from .classes import ClassSet
-from .dataset import draft_labels, update_samples
+from .dataset import PROJECT_REACH, draft_labels, update_samples
 from .errors import InputError
 from .image_io import ImageData, read_image
 from .io.project import Project, ProjectError, create_project, load_project
@@ -129,7 +129,7 @@ class ProjectControls(Container):
 
     def _settings(self) -> dict:
         """Return the run settings to keep in a new project (as JSON values)."""
-        keep = ("scale", "window", "overlap", "method", "reach")
+        keep = ("scale", "window", "overlap", "method")  # a project's reach is its own (PROJECT_REACH)
         return {k: v for k, v in self._panel.params().items() if k in keep}
 
     def _use(self, project: Project) -> bool:
@@ -138,8 +138,7 @@ class ProjectControls(Container):
         self.close_current()
         self.project = project
         self.project_file.value = project.path
-        if project.settings:
-            self._panel._apply_params(project.settings)
+        self._panel._apply_params({"reach": PROJECT_REACH, **project.settings})
         first = next((i for i, e in enumerate(project.images) if e.status in ("not started", "painted")), 0)
         self.refresh()
         return self.open_image(first)

@@ -22,8 +22,12 @@ from .io.export import check_export, export_all
 from .io.project import Project, ProjectError, strokes_digest
 from .labelling import LabelResult, label_image, stroke_training_samples
 
-__all__ = ["run_project", "iter_run_project", "export_project", "draft_labels", "label_in_project", "RunReport"]
+__all__ = ["PROJECT_REACH", "run_project", "iter_run_project", "export_project", "draft_labels",
+           "label_in_project", "RunReport"]
 
+#: The geodesic proximity's reach in a project (CRF pixels): with samples carried from the other images the
+#: classifier is trusted further from this image's strokes (measured, benchmarks/quality/RESULTS.md).
+PROJECT_REACH = 1000.0
 #: Settings of a project run that the labelling takes (the rest of a project's settings are ignored).
 RUN_KEYS = ("scale", "window", "overlap", "method", "reach", "gt_prob", "sxy_gaussian", "compat_gaussian",
             "sxy_bilateral", "schan", "compat_bilateral", "iterations")
@@ -41,7 +45,7 @@ class RunReport:
 
 def _settings(project: Project, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the labelling keywords of a project (its saved settings, then ``extra``)."""
-    kw = {k: v for k, v in project.settings.items() if k in RUN_KEYS}
+    kw = {"reach": PROJECT_REACH, **{k: v for k, v in project.settings.items() if k in RUN_KEYS}}
     kw.update({k: v for k, v in (extra or {}).items() if k in RUN_KEYS and v is not None})
     return kw
 

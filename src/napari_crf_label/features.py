@@ -244,12 +244,14 @@ class PixelClassifier:
         self._constant: int | None = None
         self._x: list[np.ndarray] = []
         self._y: list[np.ndarray] = []
+        self._w: list[np.ndarray] = []
 
-    def add_samples(self, features: np.ndarray, labels: np.ndarray) -> None:
-        """Collect training samples: (P, F) features of painted pixels and their (P,) classes 1..N."""
+    def add_samples(self, features: np.ndarray, labels: np.ndarray, weight: float | np.ndarray = 1.0) -> None:
+        """Collect training samples: (P, F) features of painted pixels, their (P,) classes 1..N and weights."""
         if labels.size:
             self._x.append(np.asarray(features, np.float32))
             self._y.append(np.asarray(labels, np.int32))
+            self._w.append(np.broadcast_to(np.asarray(weight, np.float64), labels.shape).copy())
 
     def fit(self) -> PixelClassifier:
         """Train on the collected samples (at most ``max_samples_per_class`` per class)."""
@@ -257,10 +259,10 @@ class PixelClassifier:
 
         if not self._y:
             raise ValueError("no stroke samples to train the pixel classifier")
-        x, y = np.concatenate(self._x), np.concatenate(self._y)
-        self._x, self._y = [], []
+        x, y, w = np.concatenate(self._x), np.concatenate(self._y), np.concatenate(self._w)
+        self._x, self._y, self._w = [], [], []
         keep = cap_per_class(y, self.params.max_samples_per_class, self.params.seed)
-        x, y = x[keep], y[keep]
+        x, y, w = x[keep], y[keep], w[keep]
         if np.unique(y).size == 1:
             self._constant = int(y[0])
             return self
@@ -273,7 +275,8 @@ class PixelClassifier:
                 checkpoint("training", self._model.n_estimators / self.params.n_trees)
                 # a few trees at a time, so a cancel is heard; sklearn draws each tree's seed as one fit would
                 self._model.n_estimators = min(trees, self.params.n_trees)
-                self._model.fit(x, y)  # trees are built on every core; they do not depend on it
+                # trees are built on every core; they do not depend on it
+                self._model.fit(x, y, sample_weight=None if np.all(w == 1) else w)
         # threads add the trees' votes in whatever order they finish: predict in one, so that the
         # probabilities (not only the labels) are the same serially, in worker processes and on a cluster
         self._model.n_jobs = 1

@@ -57,6 +57,9 @@ GEODESIC_PIXELS = 1_000_000
 #: Added to the classifier's probabilities before they meet the proximity, so
 #: that a class the classifier rules out can still win where only it is near.
 CLASSIFIER_FLOOR = 1e-3
+#: Weight of the samples carried from other images of a project, as a share of this image's own per
+#: class (for classes painted here; classes only taught by other images keep full weight).
+CARRIED_WEIGHT = 0.5
 #: Weight of the coarse pass in the unary of unpainted pixels of tiles that hold strokes
 #: (tiles without strokes take it fully).
 PRIOR_WEIGHT = 0.5
@@ -444,8 +447,12 @@ def _fit_classifier(source: Any, plan: _Plan, params: FeatureParams,
         if x.size and samples[0].shape[1] != x.shape[1]:
             raise InputError(f"the samples carried from other images have {samples[0].shape[1]} features but this "
                              f"image's have {x.shape[1]}: images of one project need the same number of bands")
-        classifier.add_samples(*_carried_share(y, samples, plan.spec.n_classes, params.max_samples_per_class,
-                                               params.seed))
+        cx, cy = _carried_share(y, samples, plan.spec.n_classes, params.max_samples_per_class, params.seed)
+        # where this image has strokes of a class, its own samples outweigh those carried from elsewhere
+        own = np.bincount(y, minlength=plan.spec.n_classes + 1).astype(float)
+        carried = np.bincount(cy, minlength=plan.spec.n_classes + 1).astype(float)
+        share = np.where(own > 0, np.minimum(1.0, CARRIED_WEIGHT * own / np.maximum(carried, 1)), 1.0)
+        classifier.add_samples(cx, cy, share[cy])
     return classifier.fit()
 
 
