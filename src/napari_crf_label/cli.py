@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .classes import ClassSet, read_class_files
-from .crf import CRFParams
+from .crf import DEFAULT_ENGINE, ENGINES, CRFParams
 from .errors import InputError, OutputExistsError
 from .export import export_all
 from .features import FeatureParams
@@ -41,6 +41,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="features+crf: how far (CRF pixels of uniform ground) a class's strokes reach before "
                         "their pull fades (default %(default)g); raise it when a class is missed far from its "
                         "strokes")
+    p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
+                   help="dense CRF engine (default %(default)s); pydensecrf needs the pydensecrf extra")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes for the tiles (a local dask cluster when > 1; default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -103,7 +105,7 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
     crf = {k: getattr(args, k) for k in CRFParams().as_dict()}
     common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": _progress,
               "workers": args.workers, "client": args.scheduler, "method": args.method,
-              "reach": args.reach, **crf}
+              "reach": args.reach, "engine": args.engine, **crf}
     if getattr(args, "stream", False) or _is_huge_tiff(image_path):
         return _run_streamed(image_path, strokes_path, classes, outdir, common, args.overwrite)
     data = read_image(image_path)

@@ -1,0 +1,291 @@
+"""The permutohedral lattice (Adams, Baek & Davis 2010) for fast high-dimensional Gaussian filtering, in numba.
+
+Filtering a signal ``v`` over P points with features ``f`` (D, P) gives
+approximately ``sum_j exp(-|f_i - f_j|^2 / 2) v_j`` in O(P D^2): splat
+each value onto the D + 1 vertices of its enclosing simplex (barycentric
+weights), blur along the D + 1 lattice axes with [1/2, 1, 1/2], slice back
+with the same weights. This follows the variant in Kraehenbuehl's dense CRF
+code (pydensecrf): the same embedding, rounding (to nearest, ties to even),
+blur weights and final scale, in float32, so that both engines agree.
+
+The lattice is built once (the simplex of every point in parallel; the
+vertex hash serially), then :meth:`PermutohedralLattice.filter` runs many
+times. Kernels are compiled on first use and cached on disk by numba
+(next to the package, or in the user's cache folder when the package
+folder is read-only).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["PermutohedralLattice"]
+
+_BLOCK = 4096  # points per parallel block: per-block scratch arrays instead of per-point allocations
+
+
+@njit(cache=True, parallel=True)
+def _simplices(features):  # pragma: no cover - compiled
+    """Return (rem0, rank, barycentric), each (P, D + 1), of every point's enclosing simplex."""
+    n, d = features.shape
+    dp1 = d + 1
+    inv_std_dev = np.float32(np.sqrt(2.0 / 3.0) * dp1)
+    scale = np.empty(d, np.float32)
+    for i in range(d):
+        scale[i] = np.float32(1.0 / np.sqrt(np.float64((i + 2) * (i + 1))) * np.float64(inv_std_dev))
+    down = np.float32(1.0) / np.float32(dp1)
+    up = np.float32(dp1)
+    rem0 = np.empty((n, dp1), np.int32)
+    rank = np.empty((n, dp1), np.int32)
+    bary = np.empty((n, dp1), np.float32)
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for b in prange(n_blocks):
+        el = np.empty(dp1, np.float32)
+        r0 = np.empty(dp1, np.float32)
+        rk = np.empty(dp1, np.int32)
+        bc = np.empty(dp1 + 1, np.float32)
+        for k in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
+            # elevate onto the hyperplane x_0 + ... + x_d = 0 (y = E f)
+            sm = np.float32(0.0)
+            for j in range(d, 0, -1):
+                cf = features[k, j - 1] * scale[j - 1]
+                el[j] = sm - np.float32(j) * cf
+                sm += cf
+            el[0] = sm
+            # the nearest remainder-0 point, then the simplex (rank of each coordinate's remainder)
+            total = np.float32(0.0)
+            for i in range(dp1):
+                v = np.rint(down * el[i])
+                r0[i] = v * up
+                total += v
+            for i in range(dp1):
+                rk[i] = 0
+            for i in range(d):
+                di = el[i] - r0[i]
+                for j in range(i + 1, dp1):
+                    if di < el[j] - r0[j]:
+                        rk[i] += 1
+                    else:
+                        rk[j] += 1
+            shift = np.int32(total)
+            for i in range(dp1):
+                rk[i] += shift
+                if rk[i] < 0:
+                    rk[i] += dp1
+                    r0[i] += up
+                elif rk[i] >= dp1:
+                    rk[i] -= dp1
+                    r0[i] -= up
+            for i in range(dp1 + 1):
+                bc[i] = np.float32(0.0)
+            for i in range(dp1):
+                v = (el[i] - r0[i]) * down
+                p = d - rk[i]
+                bc[p] += v
+                bc[p + 1] -= v
+            bc[0] += np.float32(1.0) + bc[dp1]
+            for i in range(dp1):
+                rem0[k, i] = np.int32(r0[i])
+                rank[k, i] = rk[i]
+                bary[k, i] = bc[i]
+    return rem0, rank, bary
+
+
+@njit(cache=True, inline="always")
+def _hash(keys, row, key, d):  # pragma: no cover - compiled
+    """Hash of ``keys[row]`` (row >= 0) or of ``key`` (row < 0)."""
+    h = np.uint64(0)
+    for i in range(d):
+        c = keys[row, i] if row >= 0 else key[i]
+        h = (h + np.uint64(c & 0xFFFFFFFF)) * np.uint64(1664525)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    return h
+
+
+@njit(cache=True, inline="always")
+def _find(table, keys, key, d):  # pragma: no cover - compiled
+    """Return the slot of ``key`` in ``table``: its entry, or the empty slot where it would go."""
+    mask = np.uint64(table.size - 1)
+    h = _hash(keys, -1, key, d) & mask
+    while True:
+        e = table[h]
+        if e < 0:
+            return h
+        same = True
+        for i in range(d):
+            if keys[e, i] != key[i]:
+                same = False
+                break
+        if same:
+            return h
+        h = (h + np.uint64(1)) & mask
+
+
+@njit(cache=True)
+def _vertices(rem0, rank):  # pragma: no cover - compiled
+    """Insert every simplex vertex into a hash table; return (offsets (P, D+1), keys (M, D), table)."""
+    n, dp1 = rem0.shape
+    d = dp1 - 1
+    capacity = 1024
+    while capacity < 2 * n:
+        capacity *= 2
+    table = np.full(capacity, -1, np.int32)
+    keys = np.empty((capacity // 2 + 1, d), np.int32)
+    offsets = np.empty((n, dp1), np.int32)
+    key = np.empty(d, np.int32)
+    filled = 0
+    for k in range(n):
+        for r in range(dp1):
+            for i in range(d):
+                # the canonical simplex's vertex r, permuted by the rank of each coordinate
+                key[i] = rem0[k, i] + (r if rank[k, i] <= d - r else r - dp1)
+            h = _find(table, keys, key, d)
+            e = table[h]
+            if e < 0:
+                e = filled
+                keys[e] = key
+                table[h] = e
+                filled += 1
+                if 2 * filled >= capacity:  # keep the table at most half full
+                    capacity *= 2
+                    table = np.full(capacity, -1, np.int32)
+                    grown = np.empty((capacity // 2 + 1, d), np.int32)
+                    grown[:filled] = keys[:filled]
+                    keys = grown
+                    for m in range(filled):
+                        h = _hash(keys, m, key, d) & np.uint64(capacity - 1)
+                        while table[h] >= 0:
+                            h = (h + np.uint64(1)) & np.uint64(capacity - 1)
+                        table[h] = m
+            offsets[k, r] = e + 1  # row 0 of the value arrays stands for "no vertex"
+    return offsets, keys[:filled], table
+
+
+@njit(cache=True, parallel=True)
+def _neighbours(keys, table):  # pragma: no cover - compiled
+    """Return (D+1, M+1, 2) value rows of each vertex's two neighbours along each lattice axis (0 = none)."""
+    m, d = keys.shape
+    dp1 = d + 1
+    out = np.zeros((dp1, m + 1, 2), np.int32)
+    n_blocks = (m + _BLOCK - 1) // _BLOCK
+    for b in prange(n_blocks):
+        n1 = np.empty(d, np.int32)
+        n2 = np.empty(d, np.int32)
+        for i in range(b * _BLOCK, min(m, (b + 1) * _BLOCK)):
+            for j in range(dp1):
+                for c in range(d):
+                    n1[c] = keys[i, c] - 1
+                    n2[c] = keys[i, c] + 1
+                if j < d:
+                    n1[j] = keys[i, j] + d
+                    n2[j] = keys[i, j] - d
+                e1 = table[_find(table, keys, n1, d)]
+                e2 = table[_find(table, keys, n2, d)]
+                out[j, i + 1, 0] = e1 + 1
+                out[j, i + 1, 1] = e2 + 1
+    return out
+
+
+@njit(cache=True)
+def _splat(values, scale, offsets, bary, out):  # pragma: no cover - compiled
+    """Zero ``out`` (M+1, L) and add each point's ``values * scale`` to its simplex vertices."""
+    out[:] = 0.0
+    n, dp1 = offsets.shape
+    n_values = values.shape[1]
+    for i in range(n):
+        s = scale[i]
+        for j in range(dp1):
+            o = offsets[i, j]
+            w = bary[i, j]
+            for c in range(n_values):
+                out[o, c] += w * (values[i, c] * s)
+
+
+@njit(cache=True, parallel=True)
+def _blur(grid, spare, neighbours):  # pragma: no cover - compiled
+    """Blur ``grid`` (M+1, L) along every lattice axis with [1/2, 1, 1/2]; return the array holding the result."""
+    dp1, rows = neighbours.shape[0], neighbours.shape[1]
+    n_values = grid.shape[1]
+    half = np.float32(0.5)
+    for j in range(dp1):
+        for i in prange(1, rows):
+            a = neighbours[j, i, 0]
+            b = neighbours[j, i, 1]
+            for c in range(n_values):
+                spare[i, c] = grid[i, c] + half * (grid[a, c] + grid[b, c])
+        grid, spare = spare, grid
+    return grid
+
+
+@njit(cache=True, parallel=True)
+def _slice_add(grid, offsets, bary, alpha, scale, weight, out):  # pragma: no cover - compiled
+    """Add ``weight * scale_i * alpha * sum_j bary_ij grid[offset_ij]`` to ``out`` (P, L)."""
+    n, dp1 = offsets.shape
+    n_values = grid.shape[1]
+    for i in prange(n):
+        s = scale[i]
+        for c in range(n_values):
+            acc = np.float32(0.0)
+            for j in range(dp1):
+                acc += (bary[i, j] * alpha) * grid[offsets[i, j], c]
+            out[i, c] += weight * (acc * s)
+
+
+class PermutohedralLattice:
+    """A permutohedral lattice over P points with D-dimensional features.
+
+    Parameters
+    ----------
+    features : ndarray, shape (D, P)
+        Feature vectors, already divided by the kernel widths (the kernel
+        is ``exp(-|f_i - f_j|^2 / 2)``).
+
+    Notes
+    -----
+    Memory: 8 (D + 1) bytes per point for the simplices, 8 (D + 1) bytes
+    per lattice vertex for the blur neighbours, and per filter call two
+    (vertices x values) float32 grids.
+    """
+
+    def __init__(self, features: np.ndarray) -> None:
+        feats = np.ascontiguousarray(np.asarray(features, np.float32).T)  # point-major for the simplex loop
+        self.n_points, self.dim = feats.shape
+        rem0, rank, self._bary = _simplices(feats)
+        del feats
+        self._offsets, keys, table = _vertices(rem0, rank)
+        del rem0, rank
+        self.n_vertices = keys.shape[0]
+        self._neighbours = _neighbours(keys, table)
+        self.alpha = np.float32(1.0 / (1.0 + 2.0 ** -self.dim))
+        self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _grid(self, n_values: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return two (M+1, n_values) float32 work grids, kept for the next call."""
+        if n_values not in self._grids:
+            shape = (self.n_vertices + 1, n_values)
+            self._grids = {n_values: (np.zeros(shape, np.float32), np.zeros(shape, np.float32))}
+        return self._grids[n_values]
+
+    def filter_add(self, values: np.ndarray, out: np.ndarray, scale: np.ndarray | None = None,
+                   weight: float = 1.0) -> None:
+        """Add ``weight * S K S values`` to ``out`` (both (P, L) float32), S = diag(scale) (default 1)."""
+        scale = np.ones(self.n_points, np.float32) if scale is None else scale
+        grid, spare = self._grid(values.shape[1])
+        _splat(values, scale, self._offsets, self._bary, grid)
+        result = _blur(grid, spare, self._neighbours)
+        _slice_add(result, self._offsets, self._bary, self.alpha, scale, np.float32(weight), out)
+
+    def filter(self, values: np.ndarray) -> np.ndarray:
+        """Return the Gaussian-filtered ``values`` (P, L) float32 (no normalisation)."""
+        values = np.ascontiguousarray(values, np.float32)
+        out = np.zeros_like(values)
+        self.filter_add(values, out)
+        return out
+
+    def symmetric_norm(self) -> np.ndarray:
+        """Return ``1 / sqrt(K 1)`` per point, the symmetric normalisation of the kernel."""
+        k1 = self.filter(np.ones((self.n_points, 1), np.float32))[:, 0]
+        return (1.0 / np.sqrt(k1.astype(np.float64) + 1e-20)).astype(np.float32)
