@@ -18,11 +18,13 @@ folder is read-only).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
-__all__ = ["PermutohedralLattice"]
+__all__ = ["LANES", "PermutohedralLattice", "padded", "slice_point"]
 
 _BLOCK = 4096  # points per parallel block: per-block scratch arrays instead of per-point allocations
+#: Values are filtered four at a time (kept in registers): callers pad the value axis to a multiple of LANES.
+LANES = 4
 
 
 @njit(cache=True, parallel=True)
@@ -126,22 +128,33 @@ def _find(table, keys, key, d):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def _vertices(rem0, rank):  # pragma: no cover - compiled
-    """Insert every simplex vertex into a hash table; return (offsets (P, D+1), keys (M, D), table)."""
+    """Insert every simplex vertex into a hash table; return (offsets (P, D+1), keys (M, D), table).
+
+    Neighbouring points mostly share their simplex: a vertex equal to the
+    previous point's vertex of the same remainder skips the hash lookup. The
+    table starts small (lattices often have far fewer vertices than points,
+    and a small table stays in cache) and doubles when half full.
+    """
     n, dp1 = rem0.shape
     d = dp1 - 1
-    capacity = 1024
-    while capacity < 2 * n:
-        capacity *= 2
+    capacity = 4096
     table = np.full(capacity, -1, np.int32)
     keys = np.empty((capacity // 2 + 1, d), np.int32)
     offsets = np.empty((n, dp1), np.int32)
+    last = np.full((dp1, d), np.iinfo(np.int32).min, np.int32)  # previous point's vertex keys, per remainder
+    last_entry = np.zeros(dp1, np.int32)
     key = np.empty(d, np.int32)
     filled = 0
     for k in range(n):
         for r in range(dp1):
+            same = True
             for i in range(d):
                 # the canonical simplex's vertex r, permuted by the rank of each coordinate
                 key[i] = rem0[k, i] + (r if rank[k, i] <= d - r else r - dp1)
+                same = same and key[i] == last[r, i]
+            if same:
+                offsets[k, r] = last_entry[r] + 1
+                continue
             h = _find(table, keys, key, d)
             e = table[h]
             if e < 0:
@@ -160,6 +173,8 @@ def _vertices(rem0, rank):  # pragma: no cover - compiled
                         while table[h] >= 0:
                             h = (h + np.uint64(1)) & np.uint64(capacity - 1)
                         table[h] = m
+            last[r] = key
+            last_entry[r] = e
             offsets[k, r] = e + 1  # row 0 of the value arrays stands for "no vertex"
     return offsets, keys[:filled], table
 
@@ -189,19 +204,41 @@ def _neighbours(keys, table):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True)
-def _splat(values, scale, offsets, bary, out):  # pragma: no cover - compiled
-    """Zero ``out`` (M+1, L) and add each point's ``values * scale`` to its simplex vertices."""
-    out[:] = 0.0
+@njit(cache=True, parallel=True)
+def _splat(values, scale, offsets, bary, grids):  # pragma: no cover - compiled
+    """Splat each point's ``values * scale`` onto its simplex vertices; the sum lands in ``grids[0]``.
+
+    ``grids`` (T, M+1, L): one grid per thread (points split into T runs),
+    added up at the end, so that no two threads write the same vertex.
+    L is a multiple of :data:`LANES` (values in registers, four at a time).
+    """
     n, dp1 = offsets.shape
     n_values = values.shape[1]
-    for i in range(n):
-        s = scale[i]
-        for j in range(dp1):
-            o = offsets[i, j]
-            w = bary[i, j]
-            for c in range(n_values):
-                out[o, c] += w * (values[i, c] * s)
+    n_grids = grids.shape[0]
+    rows = grids.shape[1]
+    step = (n + n_grids - 1) // n_grids
+    for t in prange(n_grids):
+        grid = grids[t]
+        grid[:] = 0.0
+        for i in range(t * step, min(n, (t + 1) * step)):
+            s = scale[i]
+            for c in range(0, n_values, LANES):
+                v0 = values[i, c] * s
+                v1 = values[i, c + 1] * s
+                v2 = values[i, c + 2] * s
+                v3 = values[i, c + 3] * s
+                for j in range(dp1):
+                    o = offsets[i, j]
+                    w = bary[i, j]
+                    grid[o, c] += w * v0
+                    grid[o, c + 1] += w * v1
+                    grid[o, c + 2] += w * v2
+                    grid[o, c + 3] += w * v3
+    if n_grids > 1:
+        for r in prange(rows):
+            for t in range(1, n_grids):
+                for c in range(n_values):
+                    grids[0, r, c] += grids[t, r, c]
 
 
 @njit(cache=True, parallel=True)
@@ -220,18 +257,46 @@ def _blur(grid, spare, neighbours):  # pragma: no cover - compiled
     return grid
 
 
+@njit(cache=True, inline="always")
+def slice_point(grid, offsets, bary, alpha, i, acc):  # pragma: no cover - compiled
+    """Write ``alpha * sum_j bary_ij grid[offset_ij]`` of point ``i`` into ``acc`` (L, a multiple of LANES)."""
+    dp1 = offsets.shape[1]
+    for c in range(0, acc.size, LANES):
+        a0 = np.float32(0.0)
+        a1 = np.float32(0.0)
+        a2 = np.float32(0.0)
+        a3 = np.float32(0.0)
+        for j in range(dp1):
+            o = offsets[i, j]
+            w = bary[i, j] * alpha
+            a0 += w * grid[o, c]
+            a1 += w * grid[o, c + 1]
+            a2 += w * grid[o, c + 2]
+            a3 += w * grid[o, c + 3]
+        acc[c] = a0
+        acc[c + 1] = a1
+        acc[c + 2] = a2
+        acc[c + 3] = a3
+
+
 @njit(cache=True, parallel=True)
 def _slice_add(grid, offsets, bary, alpha, scale, weight, out):  # pragma: no cover - compiled
     """Add ``weight * scale_i * alpha * sum_j bary_ij grid[offset_ij]`` to ``out`` (P, L)."""
-    n, dp1 = offsets.shape
+    n = offsets.shape[0]
     n_values = grid.shape[1]
-    for i in prange(n):
-        s = scale[i]
-        for c in range(n_values):
-            acc = np.float32(0.0)
-            for j in range(dp1):
-                acc += (bary[i, j] * alpha) * grid[offsets[i, j], c]
-            out[i, c] += weight * (acc * s)
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for b in prange(n_blocks):
+        acc = np.empty(n_values, np.float32)
+        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
+            slice_point(grid, offsets, bary, alpha, i, acc)
+            s = scale[i]
+            for c in range(n_values):
+                out[i, c] += weight * (acc[c] * s)
+
+
+def padded(n_values: int) -> int:
+    """Return ``n_values`` rounded up to a multiple of :data:`LANES`."""
+    return -(-n_values // LANES) * LANES
 
 
 class PermutohedralLattice:
@@ -255,35 +320,47 @@ class PermutohedralLattice:
         self.n_points, self.dim = feats.shape
         rem0, rank, self._bary = _simplices(feats)
         del feats
-        self._offsets, keys, table = _vertices(rem0, rank)
+        offsets, keys, table = _vertices(rem0, rank)
         del rem0, rank
+        self._offsets = offsets.view(np.uint32)  # unsigned: no negative-index wraparound in the hot loops
         self.n_vertices = keys.shape[0]
-        self._neighbours = _neighbours(keys, table)
+        self._neighbours = _neighbours(keys, table).view(np.uint32)
         self.alpha = np.float32(1.0 / (1.0 + 2.0 ** -self.dim))
-        self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # work grids of the last call
 
-    def _grid(self, n_values: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return two (M+1, n_values) float32 work grids, kept for the next call."""
-        if n_values not in self._grids:
+    def _grids_for(self, n_values: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (T, M+1, n_values) splat grids (T = numba's threads) and an (M+1, n_values) spare, kept."""
+        threads = get_num_threads()
+        grids, spare = self._grids.get(n_values, (None, None))
+        if grids is None or grids.shape[0] != threads:
             shape = (self.n_vertices + 1, n_values)
-            self._grids = {n_values: (np.zeros(shape, np.float32), np.zeros(shape, np.float32))}
-        return self._grids[n_values]
+            grids, spare = np.zeros((threads, *shape), np.float32), np.zeros(shape, np.float32)
+            self._grids = {n_values: (grids, spare)}
+        return grids, spare
+
+    def splat_blur(self, values: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """Return the (M+1, L) lattice grid of ``scale * values`` (P, L) after splatting and blurring."""
+        grids, spare = self._grids_for(values.shape[1])
+        _splat(values, scale, self._offsets, self._bary, grids)
+        return _blur(grids[0], spare, self._neighbours)
+
+    def slicing(self) -> tuple[np.ndarray, np.ndarray, np.float32]:
+        """Return (offsets (P, D+1), barycentric weights (P, D+1), alpha) to slice a grid at the points."""
+        return self._offsets, self._bary, self.alpha
 
     def filter_add(self, values: np.ndarray, out: np.ndarray, scale: np.ndarray | None = None,
                    weight: float = 1.0) -> None:
-        """Add ``weight * S K S values`` to ``out`` (both (P, L) float32), S = diag(scale) (default 1)."""
+        """Add ``weight * S K S values`` to ``out`` (both (P, L) float32, L a multiple of LANES), S = diag(scale)."""
         scale = np.ones(self.n_points, np.float32) if scale is None else scale
-        grid, spare = self._grid(values.shape[1])
-        _splat(values, scale, self._offsets, self._bary, grid)
-        result = _blur(grid, spare, self._neighbours)
+        result = self.splat_blur(values, scale)
         _slice_add(result, self._offsets, self._bary, self.alpha, scale, np.float32(weight), out)
 
     def filter(self, values: np.ndarray) -> np.ndarray:
         """Return the Gaussian-filtered ``values`` (P, L) float32 (no normalisation)."""
-        values = np.ascontiguousarray(values, np.float32)
-        out = np.zeros_like(values)
-        self.filter_add(values, out)
-        return out
+        values = np.asarray(values, np.float32)
+        out = np.zeros((values.shape[0], padded(values.shape[1])), np.float32)
+        self.filter_add(np.ascontiguousarray(np.pad(values, ((0, 0), (0, out.shape[1] - values.shape[1])))), out)
+        return out[:, :values.shape[1]]
 
     def symmetric_norm(self) -> np.ndarray:
         """Return ``1 / sqrt(K 1)`` per point, the symmetric normalisation of the kernel."""

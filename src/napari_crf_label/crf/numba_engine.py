@@ -15,35 +15,62 @@ import numpy as np
 from numba import njit, prange
 
 from .engine import Engine, Kernel
-from .lattice import PermutohedralLattice
+from .lattice import _BLOCK, PermutohedralLattice, padded, slice_point
 
 __all__ = ["NumbaEngine"]
 
 
 @njit(cache=True, parallel=True)
-def _softmax(energy, out):  # pragma: no cover - compiled
-    """Write the per-row softmax of ``energy`` (P, N) into ``out`` (pydensecrf's expAndNormalize)."""
-    n, m = energy.shape
-    for i in prange(n):
-        top = energy[i, 0]
-        for c in range(1, m):
-            top = max(top, energy[i, c])
-        total = np.float32(0.0)
-        for c in range(m):
-            e = np.exp(energy[i, c] - top)
-            out[i, c] = e
-            total += e
-        for c in range(m):
-            out[i, c] = out[i, c] / total
+def _message(unary, energy, q, grid, offsets, bary, alpha, norm, weight, first, last, n_classes):  # pragma: no cover
+    """Add one kernel's message to the energy; on the last kernel, write the softmax into ``q``.
+
+    ``energy[i] = (-unary[i] if first else energy[i]) + weight * norm_i * slice_i(grid)``;
+    then, if ``last``, ``q[i] = softmax(energy[i])`` (pydensecrf's expAndNormalize) over the
+    first ``n_classes`` columns (the rest pad the value axis to a multiple of LANES and stay 0).
+    """
+    n, m = q.shape
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for b in prange(n_blocks):
+        acc = np.empty(m, np.float32)
+        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
+            slice_point(grid, offsets, bary, alpha, i, acc)
+            s = norm[i]
+            for c in range(m):
+                e = -unary[i, c] if first else energy[i, c]
+                acc[c] = e + weight * (acc[c] * s)
+            if not last:
+                for c in range(m):
+                    energy[i, c] = acc[c]
+                continue
+            _softmax_row(acc, q, i, n_classes)
+
+
+@njit(cache=True, inline="always")
+def _softmax_row(e, q, i, m):  # pragma: no cover - compiled
+    """Write softmax(e[:m]) into q[i, :m]."""
+    top = e[0]
+    for c in range(1, m):
+        top = max(top, e[c])
+    total = np.float32(0.0)
+    for c in range(m):
+        v = np.exp(e[c] - top)
+        q[i, c] = v
+        total += v
+    for c in range(m):
+        q[i, c] = q[i, c] / total
 
 
 @njit(cache=True, parallel=True)
-def _negate(unary, out):  # pragma: no cover - compiled
-    """Write ``-unary`` into ``out``."""
-    n, m = unary.shape
-    for i in prange(n):
-        for c in range(m):
-            out[i, c] = -unary[i, c]
+def _softmax(unary, q, n_classes):  # pragma: no cover - compiled
+    """Write softmax(-unary) into ``q`` (the start of inference)."""
+    n, m = q.shape
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for b in prange(n_blocks):
+        e = np.empty(m, np.float32)
+        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
+            for c in range(m):
+                e[c] = -unary[i, c]
+            _softmax_row(e, q, i, n_classes)
 
 
 class NumbaEngine(Engine):
@@ -61,18 +88,22 @@ class NumbaEngine(Engine):
     def iter_infer(self, unary: np.ndarray, iterations: int, init: np.ndarray | None = None
                    ) -> Generator[None, None, np.ndarray]:
         """Run mean field, yielding after each iteration; return the (N, P) marginals."""
-        u = np.ascontiguousarray(np.asarray(unary, np.float32).T)
-        energy = np.empty_like(u)
-        q = np.empty_like(u)
+        n = self.n_classes
+        u = np.zeros((self.n_pixels, padded(n)), np.float32)  # pixel-major, classes padded with zeros
+        u[:, :n] = np.asarray(unary, np.float32).T
+        q = np.zeros_like(u)
+        energy = np.empty_like(u) if len(self._terms) > 1 else q  # only a second kernel needs it
         if init is None:
-            _negate(u, energy)
-            _softmax(energy, q)
+            _softmax(u, q, n)
         else:
-            q[:] = np.asarray(init, np.float32).T
+            q[:, :n] = np.asarray(init, np.float32).T
         for _ in range(int(iterations)):
-            _negate(u, energy)
-            for lattice, norm, weight in self._terms:
-                lattice.filter_add(q, energy, norm, weight)
-            _softmax(energy, q)
+            # every kernel reads the old q: splat and blur all before the last message rewrites q
+            grids = [lattice.splat_blur(q, norm) for lattice, norm, _ in self._terms]
+            if not self._terms:
+                _softmax(u, q, n)
+            for k, (grid, (lattice, norm, weight)) in enumerate(zip(grids, self._terms)):
+                _message(u, energy, q, grid, *lattice.slicing(), norm, np.float32(weight), k == 0,
+                         k == len(self._terms) - 1, n)
             yield
-        return np.ascontiguousarray(q.T)
+        return np.ascontiguousarray(q[:, :n].T)

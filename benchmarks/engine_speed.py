@@ -1,0 +1,169 @@
+"""The two dense CRF engines side by side: lattice build, mean-field step, peak memory, agreement.
+
+Usage: python benchmarks/engine_speed.py [--sizes 1 4] [--classes 2 4 11] [--threads 1 2] [--repeat 3]
+                                         [--no-compile]
+
+Real photos (``../shared/data/images``): example2.jpg cropped to 1000 x 1000
+(1 MP) and orthomosaic.jpg (2048 x 2048, 4.2 MP). Strokes: 250 lines of 30
+px per MP, each pixel's class its brightness quantile (no ground truth:
+timing only). Everything runs in this one process, engines in turn:
+
+- build: seconds per MP to build one TileCRF (both lattices), best of --repeat;
+- step: seconds per MP per mean-field iteration (10 iterations timed one by one,
+  mean of the best of --repeat runs);
+- peak: rise of the process's RSS (sampled every 2 ms) while building and
+  running 10 iterations, MB per MP;
+- agree / max dq: argmax agreement and largest marginal difference with pydensecrf.
+
+The numba engine runs with each thread count of --threads (numba.set_num_threads);
+pydensecrf is single-threaded. Unless --no-compile, the first-use JIT compile
+is timed first in a subprocess with an empty numba cache, then again with the
+cache it left (what a user's second run pays).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+from PIL import Image
+
+from napari_crf_label.crf import CRFParams, TileCRF
+
+IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
+COMPILE = ("import time; t = time.perf_counter(); import numpy as np; from napari_crf_label.crf import TileCRF; "
+           "TileCRF(np.zeros((8, 8, 3), np.uint8), 2, engine='numba').infer(np.ones((8, 8), int)); "
+           "print(time.perf_counter() - t)")
+
+
+def photo(mp: float) -> np.ndarray:
+    """Return a real RGB photo of about ``mp`` megapixels (1 or 4)."""
+    if mp <= 1.5:
+        return np.ascontiguousarray(np.array(Image.open(IMAGES / "example2.jpg").convert("RGB"))[:1000, :1000])
+    return np.ascontiguousarray(np.array(Image.open(IMAGES / "orthomosaic.jpg").convert("RGB")))
+
+
+def strokes_for(image: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Return stroke lines whose class is each pixel's brightness quantile (1..n)."""
+    gray = image.mean(axis=2)
+    classes = np.digitize(gray, np.quantile(gray, np.linspace(0, 1, n + 1)[1:-1])) + 1
+    rng = np.random.default_rng(seed)
+    h, w = gray.shape
+    count = int(250 * h * w / 1e6)
+    strokes = np.zeros((h, w), np.int32)
+    for y, x in zip(rng.integers(0, h, count), rng.integers(0, w - 30, count)):
+        strokes[y, x:x + 30] = classes[y, x:x + 30]
+    return strokes
+
+
+class PeakRSS:
+    """Sample this process's resident memory in a thread; ``peak - base`` is the rise."""
+
+    def __init__(self) -> None:
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        self.base = self.peak = self.rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def rss(self) -> int:
+        """Return the current resident set size in bytes."""
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * self._page
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.rss())
+            time.sleep(0.002)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.rss())
+
+
+def time_engine(engine: str, image: np.ndarray, strokes: np.ndarray, n: int, repeat: int) -> dict:
+    """Return build s, step s (per iteration), peak bytes and the marginals of one engine."""
+    gc.collect()
+    with PeakRSS() as mem:
+        crf = TileCRF(image, n, CRFParams(), engine)
+        q = crf.infer(strokes, iterations=10)
+    peak = mem.peak - mem.base
+    del crf
+    builds, steps = [], []
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        crf = TileCRF(image, n, CRFParams(), engine)
+        builds.append(time.perf_counter() - t0)
+        gen = crf.iter_infer(strokes, iterations=10)
+        per = []
+        while True:
+            t0 = time.perf_counter()
+            try:
+                next(gen)
+            except StopIteration:
+                break
+            per.append(time.perf_counter() - t0)
+        steps.append(per[1:])  # the first also computes the unary and the start
+        del crf, gen
+    return {"build": min(builds), "step": float(np.mean(np.min(steps, axis=0))), "peak": peak, "q": q}
+
+
+def compile_times() -> tuple[float, float]:
+    """Return seconds to a first result in a fresh process with an empty numba cache, then with that cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        runs = [float(subprocess.run([sys.executable, "-c", COMPILE], env=env, capture_output=True, text=True,
+                                     check=True).stdout) for _ in range(2)]
+    return runs[0], runs[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=float, nargs="+", default=[1.0, 4.0])
+    parser.add_argument("--classes", type=int, nargs="+", default=[2, 4, 11])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-compile", action="store_true")
+    args = parser.parse_args()
+    if not args.no_compile:
+        cold, warm = compile_times()
+        print(f"numba first use: {cold:.1f} s with an empty cache, {warm:.1f} s with the cache on disk")
+    TileCRF(np.zeros((8, 8, 3), np.uint8), 2, engine="numba").infer(np.ones((8, 8), int))  # compile outside timings
+    print(f"{'MP':>4} {'N':>3} {'engine':<10} {'thr':>3} {'build s/MP':>10} {'step s/MP/it':>12} "
+          f"{'peak MB/MP':>10} {'agree %':>8} {'max dq':>8}")
+    for mp in args.sizes:
+        image = photo(mp)
+        size = image.shape[0] * image.shape[1] / 1e6
+        for n in args.classes:
+            strokes = strokes_for(image, n)
+            ref = time_engine("pydensecrf", image, strokes, n, args.repeat)
+            rows = [("pydensecrf", 1, ref)]
+            for threads in args.threads:
+                numba.set_num_threads(threads)
+                rows.append(("numba", threads, time_engine("numba", image, strokes, n, args.repeat)))
+            for engine, threads, r in rows:
+                agree = 100 * (r["q"].argmax(0) == ref["q"].argmax(0)).mean()
+                dq = float(np.abs(r["q"] - ref["q"]).max())
+                print(f"{size:4.1f} {n:3d} {engine:<10} {threads:3d} {r['build'] / size:10.3f} "
+                      f"{r['step'] / size:12.4f} {r['peak'] / 1e6 / size:10.0f} {agree:8.3f} {dq:8.1e}", flush=True)
+            one = rows[1][2]
+            print(f"{'':4} {'':3} numba/pydensecrf at 1 thread: build x{one['build'] / ref['build']:.2f}, "
+                  f"step x{one['step'] / ref['step']:.2f}, peak x{one['peak'] / max(ref['peak'], 1):.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
