@@ -205,22 +205,23 @@ def _neighbours(keys, table):  # pragma: no cover - compiled
 
 
 @njit(cache=True, parallel=True)
-def _splat(values, scale, offsets, bary, grids):  # pragma: no cover - compiled
-    """Splat each point's ``values * scale`` onto its simplex vertices; the sum lands in ``grids[0]``.
+def _splat(values, scale, offsets, bary, grid, n_parts):  # pragma: no cover - compiled
+    """Zero ``grid`` (M+1, L) and add each point's ``values * scale`` to its simplex vertices.
 
-    ``grids`` (T, M+1, L): one grid per thread (points split into T runs),
-    added up at the end, so that no two threads write the same vertex.
+    ``n_parts`` threads each own a range of vertices and scan all points in
+    order, so every vertex sums in the same order whatever the thread count
+    (results do not depend on it, and match pydensecrf's serial sums).
     L is a multiple of :data:`LANES` (values in registers, four at a time).
     """
     n, dp1 = offsets.shape
     n_values = values.shape[1]
-    n_grids = grids.shape[0]
-    rows = grids.shape[1]
-    step = (n + n_grids - 1) // n_grids
-    for t in prange(n_grids):
-        grid = grids[t]
-        grid[:] = 0.0
-        for i in range(t * step, min(n, (t + 1) * step)):
+    rows = grid.shape[0]
+    grid[:] = 0.0
+    step = (rows + n_parts - 1) // n_parts
+    for t in prange(n_parts):
+        lo = np.uint32(t * step)
+        hi = np.uint32(min(rows, (t + 1) * step))
+        for i in range(n):
             s = scale[i]
             for c in range(0, n_values, LANES):
                 v0 = values[i, c] * s
@@ -229,16 +230,13 @@ def _splat(values, scale, offsets, bary, grids):  # pragma: no cover - compiled
                 v3 = values[i, c + 3] * s
                 for j in range(dp1):
                     o = offsets[i, j]
+                    if o < lo or o >= hi:
+                        continue
                     w = bary[i, j]
                     grid[o, c] += w * v0
                     grid[o, c + 1] += w * v1
                     grid[o, c + 2] += w * v2
                     grid[o, c + 3] += w * v3
-    if n_grids > 1:
-        for r in prange(rows):
-            for t in range(1, n_grids):
-                for c in range(n_values):
-                    grids[0, r, c] += grids[t, r, c]
 
 
 @njit(cache=True, parallel=True)
@@ -258,8 +256,13 @@ def _blur(grid, spare, neighbours):  # pragma: no cover - compiled
 
 
 @njit(cache=True, inline="always")
-def slice_point(grid, offsets, bary, alpha, i, acc):  # pragma: no cover - compiled
-    """Write ``alpha * sum_j bary_ij grid[offset_ij]`` of point ``i`` into ``acc`` (L, a multiple of LANES)."""
+def slice_point(grid, offsets, bary, alpha, i, acc, alpha_last):  # pragma: no cover - compiled
+    """Write ``alpha * sum_j bary_ij grid[offset_ij]`` of point ``i`` into ``acc`` (L, a multiple of LANES).
+
+    ``alpha_last`` multiplies by alpha after each product, as pydensecrf does
+    for at most two values (its vectorised path scales the weight first): the
+    same float rounding keeps the two engines' marginals together.
+    """
     dp1 = offsets.shape[1]
     for c in range(0, acc.size, LANES):
         a0 = np.float32(0.0)
@@ -268,11 +271,18 @@ def slice_point(grid, offsets, bary, alpha, i, acc):  # pragma: no cover - compi
         a3 = np.float32(0.0)
         for j in range(dp1):
             o = offsets[i, j]
-            w = bary[i, j] * alpha
-            a0 += w * grid[o, c]
-            a1 += w * grid[o, c + 1]
-            a2 += w * grid[o, c + 2]
-            a3 += w * grid[o, c + 3]
+            if alpha_last:
+                w = bary[i, j]
+                a0 += w * grid[o, c] * alpha
+                a1 += w * grid[o, c + 1] * alpha
+                a2 += w * grid[o, c + 2] * alpha
+                a3 += w * grid[o, c + 3] * alpha
+            else:
+                w = bary[i, j] * alpha
+                a0 += w * grid[o, c]
+                a1 += w * grid[o, c + 1]
+                a2 += w * grid[o, c + 2]
+                a3 += w * grid[o, c + 3]
         acc[c] = a0
         acc[c + 1] = a1
         acc[c + 2] = a2
@@ -280,7 +290,7 @@ def slice_point(grid, offsets, bary, alpha, i, acc):  # pragma: no cover - compi
 
 
 @njit(cache=True, parallel=True)
-def _slice_add(grid, offsets, bary, alpha, scale, weight, out):  # pragma: no cover - compiled
+def _slice_add(grid, offsets, bary, alpha, scale, weight, out, alpha_last):  # pragma: no cover - compiled
     """Add ``weight * scale_i * alpha * sum_j bary_ij grid[offset_ij]`` to ``out`` (P, L)."""
     n = offsets.shape[0]
     n_values = grid.shape[1]
@@ -288,7 +298,7 @@ def _slice_add(grid, offsets, bary, alpha, scale, weight, out):  # pragma: no co
     for b in prange(n_blocks):
         acc = np.empty(n_values, np.float32)
         for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            slice_point(grid, offsets, bary, alpha, i, acc)
+            slice_point(grid, offsets, bary, alpha, i, acc, alpha_last)
             s = scale[i]
             for c in range(n_values):
                 out[i, c] += weight * (acc[c] * s)
@@ -329,37 +339,39 @@ class PermutohedralLattice:
         self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # work grids of the last call
 
     def _grids_for(self, n_values: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return (T, M+1, n_values) splat grids (T = numba's threads) and an (M+1, n_values) spare, kept."""
-        threads = get_num_threads()
-        grids, spare = self._grids.get(n_values, (None, None))
-        if grids is None or grids.shape[0] != threads:
+        """Return two (M+1, n_values) float32 work grids, kept for the next call."""
+        if n_values not in self._grids:
             shape = (self.n_vertices + 1, n_values)
-            grids, spare = np.zeros((threads, *shape), np.float32), np.zeros(shape, np.float32)
-            self._grids = {n_values: (grids, spare)}
-        return grids, spare
+            self._grids = {n_values: (np.zeros(shape, np.float32), np.zeros(shape, np.float32))}
+        return self._grids[n_values]
 
     def splat_blur(self, values: np.ndarray, scale: np.ndarray) -> np.ndarray:
         """Return the (M+1, L) lattice grid of ``scale * values`` (P, L) after splatting and blurring."""
-        grids, spare = self._grids_for(values.shape[1])
-        _splat(values, scale, self._offsets, self._bary, grids)
-        return _blur(grids[0], spare, self._neighbours)
+        grid, spare = self._grids_for(values.shape[1])
+        _splat(values, scale, self._offsets, self._bary, grid, get_num_threads())
+        return _blur(grid, spare, self._neighbours)
 
     def slicing(self) -> tuple[np.ndarray, np.ndarray, np.float32]:
         """Return (offsets (P, D+1), barycentric weights (P, D+1), alpha) to slice a grid at the points."""
         return self._offsets, self._bary, self.alpha
 
     def filter_add(self, values: np.ndarray, out: np.ndarray, scale: np.ndarray | None = None,
-                   weight: float = 1.0) -> None:
-        """Add ``weight * S K S values`` to ``out`` (both (P, L) float32, L a multiple of LANES), S = diag(scale)."""
+                   weight: float = 1.0, n_values: int | None = None) -> None:
+        """Add ``weight * S K S values`` to ``out`` (both (P, L) float32, L a multiple of LANES), S = diag(scale).
+
+        ``n_values``: how many of the L columns are real (the rest pad), for pydensecrf's rounding order.
+        """
         scale = np.ones(self.n_points, np.float32) if scale is None else scale
         result = self.splat_blur(values, scale)
-        _slice_add(result, self._offsets, self._bary, self.alpha, scale, np.float32(weight), out)
+        n_values = values.shape[1] if n_values is None else n_values
+        _slice_add(result, self._offsets, self._bary, self.alpha, scale, np.float32(weight), out, n_values <= 2)
 
     def filter(self, values: np.ndarray) -> np.ndarray:
         """Return the Gaussian-filtered ``values`` (P, L) float32 (no normalisation)."""
         values = np.asarray(values, np.float32)
         out = np.zeros((values.shape[0], padded(values.shape[1])), np.float32)
-        self.filter_add(np.ascontiguousarray(np.pad(values, ((0, 0), (0, out.shape[1] - values.shape[1])))), out)
+        self.filter_add(np.ascontiguousarray(np.pad(values, ((0, 0), (0, out.shape[1] - values.shape[1])))), out,
+                        n_values=values.shape[1])
         return out[:, :values.shape[1]]
 
     def symmetric_norm(self) -> np.ndarray:

@@ -33,7 +33,7 @@ def _message(unary, energy, q, grid, offsets, bary, alpha, norm, weight, first, 
     for b in prange(n_blocks):
         acc = np.empty(m, np.float32)
         for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            slice_point(grid, offsets, bary, alpha, i, acc)
+            slice_point(grid, offsets, bary, alpha, i, acc, n_classes <= 2)
             s = norm[i]
             for c in range(m):
                 e = -unary[i, c] if first else energy[i, c]
