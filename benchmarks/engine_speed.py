@@ -15,7 +15,7 @@ timing only). Everything runs in this one process, engines in turn:
   running 10 iterations, MB per MP;
 - agree / max dq: argmax agreement and largest marginal difference with pydensecrf.
 
-The numba engine runs with each thread count of --threads (numba.set_num_threads);
+The numba engine runs with each thread count of --threads (NAPARI_CRF_LABEL_THREADS);
 pydensecrf is single-threaded. Unless --no-compile, the first-use JIT compile
 is timed first in a subprocess with an empty numba cache, then again with the
 cache it left (what a user's second run pays).
@@ -33,7 +33,6 @@ import threading
 import time
 from pathlib import Path
 
-import numba
 import numpy as np
 from PIL import Image
 
@@ -153,7 +152,7 @@ def main() -> None:
             ref = time_engine("pydensecrf", image, strokes, n, args.repeat)
             rows = [("pydensecrf", 1, ref)]
             for threads in args.threads:
-                numba.set_num_threads(threads)
+                os.environ["NAPARI_CRF_LABEL_THREADS"] = str(threads)
                 rows.append(("numba", threads, time_engine("numba", image, strokes, n, args.repeat)))
             for engine, threads, r in rows:
                 agree = 100 * (r["q"].argmax(0) == ref["q"].argmax(0)).mean()

@@ -99,3 +99,21 @@ def test_grabcut_mean_iou_same_with_either_engine(shared_data, pydensecrf):
             s.append(grabcut_iou(result.labels, strokes, mask))
     assert abs(np.mean(scores["numba"]) - np.mean(scores["pydensecrf"])) <= 0.1
     assert np.mean(scores["numba"]) >= 88
+
+
+def test_cli_prepares_the_engine_on_first_use_only(tmp_path):
+    import os
+    import subprocess
+
+    # an empty numba cache stands for a first run on a new machine
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    runs = []
+    for out in ("first", "second"):
+        proc = subprocess.run([sys.executable, "-m", "napari_crf_label.cli", "demo", "-o", str(tmp_path / out)],
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        runs.append(proc.stderr)
+    assert "preparing the CRF engine (first run only" in runs[0]
+    assert "preparing the CRF engine" not in runs[1]  # compiled code came from the disk cache
+    assert any((tmp_path / "numba-cache").rglob("*.nbi"))
+    assert (tmp_path / "second" / "bahamas_landsat_label.tif").is_file()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .classes import ClassSet, read_class_files
-from .crf import DEFAULT_ENGINE, ENGINES, CRFParams
+from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, engine_ready, prepare_engine
 from .errors import InputError, OutputExistsError
 from .export import export_all
 from .features import FeatureParams
@@ -102,6 +102,9 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
         classes = load_session(strokes_path).classes
     outdir = args.outdir if args.outdir is not None else image_path.parent
     outdir.mkdir(parents=True, exist_ok=True)
+    if not engine_ready(args.engine):
+        print("preparing the CRF engine (first run only: compiling, 10-20 s)", file=sys.stderr, flush=True)
+        prepare_engine(args.engine)
     crf = {k: getattr(args, k) for k in CRFParams().as_dict()}
     common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": _progress,
               "workers": args.workers, "client": args.scheduler, "method": args.method,

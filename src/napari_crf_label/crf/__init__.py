@@ -6,10 +6,21 @@ tile, :class:`TileCRF`) -> ``engine`` (the interface) implemented by
 ``pydensecrf_engine`` (the optional C++ library).
 """
 
-from .engine import DEFAULT_ENGINE, ENGINES, Engine, EngineUnavailableError, Kernel, check_engine, engine_class
+from .engine import (
+    DEFAULT_ENGINE,
+    ENGINES,
+    Engine,
+    EngineUnavailableError,
+    Kernel,
+    check_engine,
+    engine_class,
+    engine_ready,
+    prepare_engine,
+)
 from .params import MAX_CRF_PIXELS, CRFParams, CRFSizeError, unary_from_strokes
 from .tile import TileCRF, crf_probabilities, drain, tile_kernels
 
 __all__ = ["CRFParams", "CRFSizeError", "DEFAULT_ENGINE", "ENGINES", "Engine", "EngineUnavailableError", "Kernel",
-           "MAX_CRF_PIXELS", "TileCRF", "check_engine", "crf_probabilities", "drain", "engine_class",
+           "MAX_CRF_PIXELS", "TileCRF", "check_engine", "crf_probabilities", "drain", "engine_class", "engine_ready",
+           "prepare_engine",
            "tile_kernels", "unary_from_strokes"]

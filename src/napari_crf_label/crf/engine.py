@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import InputError
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "EngineUnavailableError", "Kernel", "check_engine",
-           "engine_class"]
+           "engine_class", "engine_ready", "prepare_engine"]
 
 #: Engine names, the default first.
 ENGINES = ("numba", "pydensecrf")
@@ -118,3 +118,20 @@ def engine_class(name: str) -> type[Engine]:
                 "(it builds from source and needs a C++ compiler)") from None
         return PydensecrfEngine
     raise InputError(f"engine must be one of {', '.join(ENGINES)}, got {name!r}")
+
+
+def engine_ready(name: str) -> bool:
+    """Return False when engine ``name`` must compile before its first CRF (numba, first run on a machine)."""
+    if engine_class(name).name != "numba":
+        return True
+    from .numba_engine import is_compiled
+
+    return is_compiled()
+
+
+def prepare_engine(name: str) -> None:
+    """Make engine ``name`` ready to run: compile it now, or load it from numba's disk cache."""
+    if engine_class(name).name == "numba":
+        from .numba_engine import prepare
+
+        prepare()

@@ -9,15 +9,43 @@ a compiler. Semantics as pydensecrf's ``DenseCRF`` with diagonal kernels,
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+import os
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import contextmanager
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from .engine import Engine, Kernel
 from .lattice import _BLOCK, PermutohedralLattice, padded, slice_point
 
-__all__ = ["NumbaEngine"]
+__all__ = ["NumbaEngine", "engine_threads", "is_compiled", "prepare"]
+
+
+def engine_threads() -> int:
+    """Return the threads one CRF uses: ``NAPARI_CRF_LABEL_THREADS``, else 1.
+
+    One thread by default: tiles run in parallel as processes (``workers``),
+    and on a loaded machine (napari drawing, another run) a second thread
+    mostly waits for its share of the cores (benchmarks/RESULTS.md).
+    """
+    try:
+        wanted = int(os.environ.get("NAPARI_CRF_LABEL_THREADS", "1"))
+    except ValueError:
+        wanted = 1
+    return max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
+
+
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """Run numba's parallel loops of this thread with ``n`` threads, restoring the previous count."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 @njit(cache=True, parallel=True)
@@ -78,12 +106,14 @@ class NumbaEngine(Engine):
 
     name = "numba"
 
-    def __init__(self, kernels: Sequence[Kernel], n_classes: int) -> None:
+    def __init__(self, kernels: Sequence[Kernel], n_classes: int, threads: int | None = None) -> None:
         super().__init__(kernels, n_classes)
+        self.threads = engine_threads() if threads is None else max(1, min(threads, numba.config.NUMBA_NUM_THREADS))
         self._terms = []
-        for kernel in kernels:
-            lattice = PermutohedralLattice(kernel.features)
-            self._terms.append((lattice, lattice.symmetric_norm(), float(kernel.weight)))
+        with _threads(self.threads):
+            for kernel in kernels:
+                lattice = PermutohedralLattice(kernel.features)
+                self._terms.append((lattice, lattice.symmetric_norm(), float(kernel.weight)))
 
     def iter_infer(self, unary: np.ndarray, iterations: int, init: np.ndarray | None = None
                    ) -> Generator[None, None, np.ndarray]:
@@ -94,16 +124,54 @@ class NumbaEngine(Engine):
         q = np.zeros_like(u)
         energy = np.empty_like(u) if len(self._terms) > 1 else q  # only a second kernel needs it
         if init is None:
-            _softmax(u, q, n)
+            with _threads(self.threads):
+                _softmax(u, q, n)
         else:
             q[:, :n] = np.asarray(init, np.float32).T
         for _ in range(int(iterations)):
-            # every kernel reads the old q: splat and blur all before the last message rewrites q
-            grids = [lattice.splat_blur(q, norm) for lattice, norm, _ in self._terms]
-            if not self._terms:
-                _softmax(u, q, n)
-            for k, (grid, (lattice, norm, weight)) in enumerate(zip(grids, self._terms)):
-                _message(u, energy, q, grid, *lattice.slicing(), norm, np.float32(weight), k == 0,
-                         k == len(self._terms) - 1, n)
+            with _threads(self.threads):  # per step: the generator may be resumed from another thread
+                self._step(u, energy, q)
             yield
         return np.ascontiguousarray(q[:, :n].T)
+
+    def _step(self, u: np.ndarray, energy: np.ndarray, q: np.ndarray) -> None:
+        """Run one mean-field iteration in place on ``q``."""
+        # every kernel reads the old q: splat and blur all before the last message rewrites q
+        grids = [lattice.splat_blur(q, norm) for lattice, norm, _ in self._terms]
+        if not self._terms:
+            _softmax(u, q, self.n_classes)
+        for k, (grid, (lattice, norm, weight)) in enumerate(zip(grids, self._terms)):
+            _message(u, energy, q, grid, *lattice.slicing(), norm, np.float32(weight), k == 0,
+                     k == len(self._terms) - 1, self.n_classes)
+
+
+def _kernels() -> tuple:
+    """Return every compiled function the engine runs."""
+    from . import lattice as lat
+
+    return lat._simplices, lat._vertices, lat._neighbours, lat._splat, lat._blur, lat._slice_add, _message, _softmax
+
+
+def is_compiled() -> bool:
+    """Return True when every kernel is compiled in this process or has an entry in numba's disk cache.
+
+    False means the next CRF compiles first (10-20 s, once per machine and
+    numba version); callers show that as a step of its own.
+    """
+    for fn in _kernels():
+        if fn.signatures:
+            continue
+        try:  # numba's cache internals: anything unexpected counts as "not cached"
+            index = fn._cache._cache_file._index_path
+        except AttributeError:
+            return False
+        if not os.path.exists(index):
+            return False
+    return True
+
+
+def prepare() -> None:
+    """Compile every kernel (or load it from the disk cache) by running a tiny CRF."""
+    from .tile import TileCRF
+
+    TileCRF(np.zeros((8, 8, 3), np.uint8), 2, engine="numba").infer(np.ones((8, 8), np.int32))
