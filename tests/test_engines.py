@@ -117,3 +117,19 @@ def test_cli_prepares_the_engine_on_first_use_only(tmp_path):
     assert "preparing the CRF engine" not in runs[1]  # compiled code came from the disk cache
     assert any((tmp_path / "numba-cache").rglob("*.nbi"))
     assert (tmp_path / "second" / "bahamas_landsat_label.tif").is_file()
+
+
+def test_packed_and_generic_vertex_hashes_give_the_same_filter(monkeypatch):
+    from napari_crf_label.crf import lattice as lattice_module
+
+    features = _features(5)
+    values = np.random.default_rng(3).random((features.shape[1], 3)).astype(np.float32)
+    packed = PermutohedralLattice(features).filter(values)
+    monkeypatch.setattr(lattice_module, "_PACK_BITS", 0)  # as for features too wide to pack into 63 bits
+    generic = PermutohedralLattice(features)
+    assert np.array_equal(generic.filter(values), packed)
+    # and the generic hash on a lattice that truly cannot be packed: huge feature ranges
+    wide = np.random.default_rng(4).random((6, 500)).astype(np.float32) * 1e6
+    monkeypatch.setattr(lattice_module, "_PACK_BITS", 63)
+    lattice = PermutohedralLattice(wide)
+    assert np.allclose(lattice.filter(np.ones((500, 1), np.float32)) / lattice.filter(np.ones((500, 1))), 1)

@@ -150,8 +150,8 @@ def _vertices(rem0, rank):  # pragma: no cover - compiled
             same = True
             for i in range(d):
                 # the canonical simplex's vertex r, permuted by the rank of each coordinate
-                key[i] = rem0[k, i] + (r if rank[k, i] <= d - r else r - dp1)
-                same = same and key[i] == last[r, i]
+                key[i] = rem0[k, i] + r - dp1 * np.int32(rank[k, i] > d - r)  # branch-free: ranks are random
+                same &= key[i] == last[r, i]
             if same:
                 offsets[k, r] = last_entry[r] + 1
                 continue
@@ -177,6 +177,108 @@ def _vertices(rem0, rank):  # pragma: no cover - compiled
             last_entry[r] = e
             offsets[k, r] = e + 1  # row 0 of the value arrays stands for "no vertex"
     return offsets, keys[:filled], table
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+#: Packed keys hold at most this many bits; wider lattices (huge feature ranges) use the generic hash.
+_PACK_BITS = 63
+
+
+@njit(cache=True, inline="always")
+def _slot(code, table_codes, table, bits):  # pragma: no cover - compiled
+    """Return the slot of ``code`` in the packed table: its entry, or the empty slot where it would go."""
+    mask = np.uint64(table.size - 1)
+    h = (np.uint64(code) * _GOLDEN) >> np.uint64(64 - bits)
+    while table[h] >= 0 and table_codes[h] != code:
+        h = (h + np.uint64(1)) & mask
+    return h
+
+
+@njit(cache=True)
+def _vertices_packed(rem0, rank, low, shifts):  # pragma: no cover - compiled
+    """As :func:`_vertices` with each vertex key packed into one int64 (``sum (key_i - low_i) << shift_i``).
+
+    Returns (offsets (P, D+1), codes (M,), table codes, table entries).
+    """
+    n, dp1 = rem0.shape
+    d = dp1 - 1
+    bits = 12
+    table = np.full(1 << bits, -1, np.int32)
+    table_codes = np.zeros(1 << bits, np.int64)
+    codes = np.empty((1 << bits) // 2 + 1, np.int64)
+    offsets = np.empty((n, dp1), np.int32)
+    last = np.full(dp1, -1, np.int64)
+    last_entry = np.zeros(dp1, np.int32)
+    filled = 0
+    for k in range(n):
+        for r in range(dp1):
+            code = np.int64(0)
+            for i in range(d):
+                key = rem0[k, i] + r - dp1 * np.int32(rank[k, i] > d - r)  # branch-free: ranks are random
+                code += np.int64(key - low[i]) << shifts[i]
+            if code == last[r]:
+                offsets[k, r] = last_entry[r] + 1
+                continue
+            h = _slot(code, table_codes, table, bits)
+            e = table[h]
+            if e < 0:
+                e = filled
+                codes[e] = code
+                table[h] = e
+                table_codes[h] = code
+                filled += 1
+                if 2 * filled >= table.size:  # keep the table at most half full
+                    bits += 1
+                    table = np.full(1 << bits, -1, np.int32)
+                    table_codes = np.zeros(1 << bits, np.int64)
+                    grown = np.empty((1 << bits) // 2 + 1, np.int64)
+                    grown[:filled] = codes[:filled]
+                    codes = grown
+                    for m in range(filled):
+                        h = _slot(codes[m], table_codes, table, bits)
+                        table[h] = m
+                        table_codes[h] = codes[m]
+            last[r] = code
+            last_entry[r] = e
+            offsets[k, r] = e + 1  # row 0 of the value arrays stands for "no vertex"
+    return offsets, codes[:filled], table_codes, table
+
+
+@njit(cache=True, parallel=True)
+def _neighbours_packed(codes, table_codes, table, deltas):  # pragma: no cover - compiled
+    """As :func:`_neighbours` for packed keys: a neighbour's code is the vertex's code plus ``deltas[j, side]``."""
+    m = codes.size
+    dp1 = deltas.shape[0]
+    bits = 0
+    while (1 << bits) < table.size:
+        bits += 1
+    out = np.zeros((dp1, m + 1, 2), np.int32)
+    for i in prange(m):
+        for j in range(dp1):
+            for side in range(2):
+                out[j, i + 1, side] = table[_slot(codes[i] + deltas[j, side], table_codes, table, bits)] + 1
+    return out
+
+
+def _build(rem0: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (offsets, neighbours) of the lattice of these simplices: packed keys when they fit in 63 bits."""
+    d = rem0.shape[1] - 1
+    if d > 0:
+        # keys are rem0 + [-d, d] and their blur neighbours another d + 1 away: 2d + 2 of margin
+        low = rem0[:, :d].min(axis=0).astype(np.int64) - 2 * d - 2
+        span = rem0[:, :d].max(axis=0).astype(np.int64) + 2 * d + 2 - low + 1
+        widths = np.ceil(np.log2(span.astype(np.float64) + 1)).astype(np.int64)
+        if widths.sum() <= _PACK_BITS:
+            shifts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+            offsets, codes, table_codes, table = _vertices_packed(rem0, rank, low, shifts)
+            unit = np.int64(1) << shifts
+            deltas = np.empty((d + 1, 2), np.int64)
+            for j in range(d + 1):  # n1 = key - 1 (key_j + d on axis j), n2 = key + 1 (key_j - d on axis j)
+                deltas[j, 0] = -unit.sum() + (unit[j] * (d + 1) if j < d else 0)
+                deltas[j, 1] = unit.sum() - (unit[j] * (d + 1) if j < d else 0)
+            return offsets, _neighbours_packed(codes, table_codes, table, deltas)
+    offsets, keys, table = _vertices(rem0, rank)
+    return offsets, _neighbours(keys, table)
 
 
 @njit(cache=True, parallel=True)
@@ -330,11 +432,11 @@ class PermutohedralLattice:
         self.n_points, self.dim = feats.shape
         rem0, rank, self._bary = _simplices(feats)
         del feats
-        offsets, keys, table = _vertices(rem0, rank)
+        offsets, neighbours = _build(rem0, rank)
         del rem0, rank
         self._offsets = offsets.view(np.uint32)  # unsigned: no negative-index wraparound in the hot loops
-        self.n_vertices = keys.shape[0]
-        self._neighbours = _neighbours(keys, table).view(np.uint32)
+        self.n_vertices = neighbours.shape[1] - 1
+        self._neighbours = neighbours.view(np.uint32)
         self.alpha = np.float32(1.0 / (1.0 + 2.0 ** -self.dim))
         self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # work grids of the last call
 

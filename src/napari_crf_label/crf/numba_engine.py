@@ -73,6 +73,31 @@ def _message(unary, energy, q, grid, offsets, bary, alpha, norm, weight, first, 
             _softmax_row(acc, q, i, n_classes)
 
 
+@njit(cache=True, parallel=True)
+def _message2(unary, q, grid1, offsets1, bary1, alpha1, norm1, weight1, grid2, offsets2, bary2, alpha2, norm2,
+              weight2, n_classes):  # pragma: no cover - compiled
+    """Both kernels' messages and the softmax in one pass over the pixels (the usual two-kernel CRF).
+
+    ``q[i] = softmax(-unary[i] + weight1 * norm1_i * slice1_i + weight2 * norm2_i * slice2_i)``, added in
+    pydensecrf's order.
+    """
+    n, m = q.shape
+    alpha_last = n_classes <= 2
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for b in prange(n_blocks):
+        acc1 = np.empty(m, np.float32)
+        acc2 = np.empty(m, np.float32)
+        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
+            slice_point(grid1, offsets1, bary1, alpha1, i, acc1, alpha_last)
+            slice_point(grid2, offsets2, bary2, alpha2, i, acc2, alpha_last)
+            s1 = norm1[i]
+            s2 = norm2[i]
+            for c in range(m):
+                e = -unary[i, c] + weight1 * (acc1[c] * s1)
+                acc1[c] = e + weight2 * (acc2[c] * s2)
+            _softmax_row(acc1, q, i, n_classes)
+
+
 @njit(cache=True, inline="always")
 def _softmax_row(e, q, i, m):  # pragma: no cover - compiled
     """Write softmax(e[:m]) into q[i, :m]."""
@@ -122,7 +147,7 @@ class NumbaEngine(Engine):
         u = np.zeros((self.n_pixels, padded(n)), np.float32)  # pixel-major, classes padded with zeros
         u[:, :n] = np.asarray(unary, np.float32).T
         q = np.zeros_like(u)
-        energy = np.empty_like(u) if len(self._terms) > 1 else q  # only a second kernel needs it
+        energy = np.empty_like(u) if len(self._terms) > 2 else q  # only a third kernel would need it
         if init is None:
             with _threads(self.threads):
                 _softmax(u, q, n)
@@ -140,6 +165,11 @@ class NumbaEngine(Engine):
         grids = [lattice.splat_blur(q, norm) for lattice, norm, _ in self._terms]
         if not self._terms:
             _softmax(u, q, self.n_classes)
+        if len(self._terms) == 2:
+            (lat1, norm1, w1), (lat2, norm2, w2) = self._terms
+            _message2(u, q, grids[0], *lat1.slicing(), norm1, np.float32(w1), grids[1], *lat2.slicing(), norm2,
+                      np.float32(w2), self.n_classes)
+            return
         for k, (grid, (lattice, norm, weight)) in enumerate(zip(grids, self._terms)):
             _message(u, energy, q, grid, *lattice.slicing(), norm, np.float32(weight), k == 0,
                      k == len(self._terms) - 1, self.n_classes)
@@ -149,7 +179,8 @@ def _kernels() -> tuple:
     """Return every compiled function the engine runs."""
     from . import lattice as lat
 
-    return lat._simplices, lat._vertices, lat._neighbours, lat._splat, lat._blur, lat._slice_add, _message, _softmax
+    return (lat._simplices, lat._vertices_packed, lat._neighbours_packed, lat._splat, lat._blur, lat._slice_add,
+            _message, _message2, _softmax)
 
 
 def is_compiled() -> bool:
