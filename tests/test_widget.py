@@ -129,6 +129,22 @@ def test_method_defaults_to_the_best_measured_and_switches_to_crf_alone(scene_vi
     assert (np.asarray(viewer.layers["scene CRF labels"].data) == truth).mean() > 0.99
 
 
+def test_engine_choice_in_advanced_section(scene_viewer, qtbot):
+    pytest.importorskip("pydensecrf", reason="the second engine needs the pydensecrf extra")
+    viewer, w, truth, strokes = scene_viewer
+    assert w.engine.currentText() == "numba"
+    w.method.setCurrentText("crf")
+    paint_and_run(qtbot, viewer, w, strokes)
+    state = w._states[id(viewer.layers["scene"])]
+    numba_labels = np.asarray(viewer.layers["scene CRF labels"].data).copy()
+    assert state.result.params["engine"] == "numba"
+    w.engine.setCurrentText("pydensecrf")
+    w.run_button.click()
+    wait_for_run(qtbot, w)
+    assert state.result.params["engine"] == "pydensecrf"
+    assert np.array_equal(np.asarray(viewer.layers["scene CRF labels"].data), numba_labels)
+
+
 def test_result_layer_follows_image_transform(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     image, truth, strokes = two_region_scene()

@@ -49,7 +49,7 @@ from ._layers import (
     strokes_layer_data,
 )
 from .classes import ClassSet, read_class_files
-from .crf import CRFParams
+from .crf import DEFAULT_ENGINE, ENGINES, CRFParams
 from .errors import InputError
 from .export import export_all, output_paths
 from .features import FeatureParams
@@ -196,6 +196,11 @@ class CRFLabelWidget(QWidget):
             box.setToolTip(_TOOLTIPS[name])
             self.crf_fields[name] = box
             adv_form.addRow(name, box)
+        self.engine = QComboBox(toolTip="dense CRF engine: numba (default, built in) or pydensecrf "
+                                        "(needs pip install 'napari-crf-label[pydensecrf]'); same labels")
+        self.engine.addItems(list(ENGINES))
+        self.engine.setCurrentText(DEFAULT_ENGINE)
+        adv_form.addRow("engine", self.engine)
         advanced.addWidget(inner)
         form.addRow(advanced)
         buttons = QHBoxLayout()
@@ -412,6 +417,7 @@ class CRFLabelWidget(QWidget):
         kw["overlap"] = None if self.overlap.value() < 0 else self.overlap.value()
         kw["method"] = self.method.currentText()
         kw["reach"] = float(self.reach.value())
+        kw["engine"] = self.engine.currentText()
         return kw
 
     def run(self) -> Any:
