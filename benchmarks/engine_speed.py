@@ -1,7 +1,6 @@
 """The two dense CRF engines side by side: lattice build, mean-field step, peak memory, agreement.
 
-Usage: python benchmarks/engine_speed.py [--sizes 1 4] [--classes 2 4 11] [--threads 1 2] [--repeat 3]
-                                         [--no-compile]
+Usage: python benchmarks/engine_speed.py [--sizes 1 4] [--classes 2 4 11] [--repeat 3] [--no-compile]
 
 Real photos (``../shared/data/images``): example2.jpg cropped to 1000 x 1000
 (1 MP) and orthomosaic.jpg (2048 x 2048, 4.2 MP). Strokes: 250 lines of 30
@@ -15,8 +14,8 @@ timing only). Everything runs in this one process, engines in turn:
   running 10 iterations, MB per MP;
 - agree / max dq: argmax agreement and largest marginal difference with pydensecrf.
 
-The numba engine runs with each thread count of --threads (NAPARI_CRF_LABEL_THREADS);
-pydensecrf is single-threaded. Unless --no-compile, the first-use JIT compile
+Both engines run on one thread (tiles parallelise as processes: workers.py).
+Unless --no-compile, the first-use JIT compile
 is timed first in a subprocess with an empty numba cache, then again with the
 cache it left (what a user's second run pays).
 """
@@ -134,7 +133,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[1.0, 4.0])
     parser.add_argument("--classes", type=int, nargs="+", default=[2, 4, 11])
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-compile", action="store_true")
     args = parser.parse_args()
@@ -142,7 +140,7 @@ def main() -> None:
         cold, warm = compile_times()
         print(f"numba first use: {cold:.1f} s with an empty cache, {warm:.1f} s with the cache on disk")
     TileCRF(np.zeros((8, 8, 3), np.uint8), 2, engine="numba").infer(np.ones((8, 8), int))  # compile outside timings
-    print(f"{'MP':>4} {'N':>3} {'engine':<10} {'thr':>3} {'build s/MP':>10} {'step s/MP/it':>12} "
+    print(f"{'MP':>4} {'N':>3} {'engine':<10} {'build s/MP':>10} {'step s/MP/it':>12} "
           f"{'peak MB/MP':>10} {'agree %':>8} {'max dq':>8}")
     for mp in args.sizes:
         image = photo(mp)
@@ -150,17 +148,14 @@ def main() -> None:
         for n in args.classes:
             strokes = strokes_for(image, n)
             ref = time_engine("pydensecrf", image, strokes, n, args.repeat)
-            rows = [("pydensecrf", 1, ref)]
-            for threads in args.threads:
-                os.environ["NAPARI_CRF_LABEL_THREADS"] = str(threads)
-                rows.append(("numba", threads, time_engine("numba", image, strokes, n, args.repeat)))
-            for engine, threads, r in rows:
+            rows = [("pydensecrf", ref), ("numba", time_engine("numba", image, strokes, n, args.repeat))]
+            for engine, r in rows:
                 agree = 100 * (r["q"].argmax(0) == ref["q"].argmax(0)).mean()
                 dq = float(np.abs(r["q"] - ref["q"]).max())
-                print(f"{size:4.1f} {n:3d} {engine:<10} {threads:3d} {r['build'] / size:10.3f} "
+                print(f"{size:4.1f} {n:3d} {engine:<10} {r['build'] / size:10.3f} "
                       f"{r['step'] / size:12.4f} {r['peak'] / 1e6 / size:10.0f} {agree:8.3f} {dq:8.1e}", flush=True)
-            one = rows[1][2]
-            print(f"{'':4} {'':3} numba/pydensecrf at 1 thread: build x{one['build'] / ref['build']:.2f}, "
+            one = rows[1][1]
+            print(f"{'':4} {'':3} numba/pydensecrf: build x{one['build'] / ref['build']:.2f}, "
                   f"step x{one['step'] / ref['step']:.2f}, peak x{one['peak'] / max(ref['peak'], 1):.2f}", flush=True)
 
 

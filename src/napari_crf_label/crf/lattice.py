@@ -8,9 +8,11 @@ with the same weights. This follows the variant in Kraehenbuehl's dense CRF
 code (pydensecrf): the same embedding, rounding (to nearest, ties to even),
 blur weights and final scale, in float32, so that both engines agree.
 
-The lattice is built once (the simplex of every point in parallel; the
-vertex hash serially), then :meth:`PermutohedralLattice.filter` runs many
-times. Kernels are compiled on first use and cached on disk by numba
+The lattice is built once, then :meth:`PermutohedralLattice.filter` runs
+many times. Everything runs on one thread: tiles run in parallel as
+processes, numba compiles serial code in a third less time than its
+parallel loops, and on a loaded 2-core machine a second thread made the
+mean-field step 3x slower (benchmarks/RESULTS.md). Kernels are compiled on first use and cached on disk by numba
 (next to the package, or in the user's cache folder when the package
 folder is read-only).
 """
@@ -18,16 +20,16 @@ folder is read-only).
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit
 
 __all__ = ["LANES", "PermutohedralLattice", "padded", "slice_point"]
 
-_BLOCK = 4096  # points per parallel block: per-block scratch arrays instead of per-point allocations
+_BLOCK = 4096  # points per block of the loops that need scratch arrays (allocated per block)
 #: Values are filtered four at a time (kept in registers): callers pad the value axis to a multiple of LANES.
 LANES = 4
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _simplices(features):  # pragma: no cover - compiled
     """Return (rem0, rank, barycentric), each (P, D + 1), of every point's enclosing simplex."""
     n, d = features.shape
@@ -42,7 +44,7 @@ def _simplices(features):  # pragma: no cover - compiled
     rank = np.empty((n, dp1), np.int32)
     bary = np.empty((n, dp1), np.float32)
     n_blocks = (n + _BLOCK - 1) // _BLOCK
-    for b in prange(n_blocks):
+    for b in range(n_blocks):
         el = np.empty(dp1, np.float32)
         r0 = np.empty(dp1, np.float32)
         rk = np.empty(dp1, np.int32)
@@ -244,7 +246,7 @@ def _vertices_packed(rem0, rank, low, shifts):  # pragma: no cover - compiled
     return offsets, codes[:filled], table_codes, table
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _neighbours_packed(codes, table_codes, table, deltas):  # pragma: no cover - compiled
     """As :func:`_neighbours` for packed keys: a neighbour's code is the vertex's code plus ``deltas[j, side]``."""
     m = codes.size
@@ -253,7 +255,7 @@ def _neighbours_packed(codes, table_codes, table, deltas):  # pragma: no cover -
     while (1 << bits) < table.size:
         bits += 1
     out = np.zeros((dp1, m + 1, 2), np.int32)
-    for i in prange(m):
+    for i in range(m):
         for j in range(dp1):
             for side in range(2):
                 out[j, i + 1, side] = table[_slot(codes[i] + deltas[j, side], table_codes, table, bits)] + 1
@@ -281,14 +283,14 @@ def _build(rem0: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return offsets, _neighbours(keys, table)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _neighbours(keys, table):  # pragma: no cover - compiled
     """Return (D+1, M+1, 2) value rows of each vertex's two neighbours along each lattice axis (0 = none)."""
     m, d = keys.shape
     dp1 = d + 1
     out = np.zeros((dp1, m + 1, 2), np.int32)
     n_blocks = (m + _BLOCK - 1) // _BLOCK
-    for b in prange(n_blocks):
+    for b in range(n_blocks):
         n1 = np.empty(d, np.int32)
         n2 = np.empty(d, np.int32)
         for i in range(b * _BLOCK, min(m, (b + 1) * _BLOCK)):
@@ -306,49 +308,41 @@ def _neighbours(keys, table):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, parallel=True)
-def _splat(values, scale, offsets, bary, grid, n_parts):  # pragma: no cover - compiled
+@njit(cache=True)
+def _splat(values, scale, offsets, bary, grid):  # pragma: no cover - compiled
     """Zero ``grid`` (M+1, L) and add each point's ``values * scale`` to its simplex vertices.
 
-    ``n_parts`` threads each own a range of vertices and scan all points in
-    order, so every vertex sums in the same order whatever the thread count
-    (results do not depend on it, and match pydensecrf's serial sums).
-    L is a multiple of :data:`LANES` (values in registers, four at a time).
+    Points in order, as pydensecrf does, so every vertex sums in the same
+    order (and rounds the same way). L is a multiple of :data:`LANES`
+    (values in registers, four at a time).
     """
     n, dp1 = offsets.shape
     n_values = values.shape[1]
-    rows = grid.shape[0]
     grid[:] = 0.0
-    step = (rows + n_parts - 1) // n_parts
-    for t in prange(n_parts):
-        lo = np.uint32(t * step)
-        hi = np.uint32(min(rows, (t + 1) * step))
-        for i in range(n):
-            s = scale[i]
-            for c in range(0, n_values, LANES):
-                v0 = values[i, c] * s
-                v1 = values[i, c + 1] * s
-                v2 = values[i, c + 2] * s
-                v3 = values[i, c + 3] * s
-                for j in range(dp1):
-                    o = offsets[i, j]
-                    if o < lo or o >= hi:
-                        continue
-                    w = bary[i, j]
-                    grid[o, c] += w * v0
-                    grid[o, c + 1] += w * v1
-                    grid[o, c + 2] += w * v2
-                    grid[o, c + 3] += w * v3
+    for i in range(n):
+        s = scale[i]
+        for c in range(0, n_values, LANES):
+            v0 = values[i, c] * s
+            v1 = values[i, c + 1] * s
+            v2 = values[i, c + 2] * s
+            v3 = values[i, c + 3] * s
+            for j in range(dp1):
+                o = offsets[i, j]
+                w = bary[i, j]
+                grid[o, c] += w * v0
+                grid[o, c + 1] += w * v1
+                grid[o, c + 2] += w * v2
+                grid[o, c + 3] += w * v3
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _blur(grid, spare, neighbours):  # pragma: no cover - compiled
     """Blur ``grid`` (M+1, L) along every lattice axis with [1/2, 1, 1/2]; return the array holding the result."""
     dp1, rows = neighbours.shape[0], neighbours.shape[1]
     n_values = grid.shape[1]
     half = np.float32(0.5)
     for j in range(dp1):
-        for i in prange(1, rows):
+        for i in range(1, rows):
             a = neighbours[j, i, 0]
             b = neighbours[j, i, 1]
             for c in range(n_values):
@@ -391,13 +385,13 @@ def slice_point(grid, offsets, bary, alpha, i, acc, alpha_last):  # pragma: no c
         acc[c + 3] = a3
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _slice_add(grid, offsets, bary, alpha, scale, weight, out, alpha_last):  # pragma: no cover - compiled
     """Add ``weight * scale_i * alpha * sum_j bary_ij grid[offset_ij]`` to ``out`` (P, L)."""
     n = offsets.shape[0]
     n_values = grid.shape[1]
     n_blocks = (n + _BLOCK - 1) // _BLOCK
-    for b in prange(n_blocks):
+    for b in range(n_blocks):
         acc = np.empty(n_values, np.float32)
         for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
             slice_point(grid, offsets, bary, alpha, i, acc, alpha_last)
@@ -450,7 +444,7 @@ class PermutohedralLattice:
     def splat_blur(self, values: np.ndarray, scale: np.ndarray) -> np.ndarray:
         """Return the (M+1, L) lattice grid of ``scale * values`` (P, L) after splatting and blurring."""
         grid, spare = self._grids_for(values.shape[1])
-        _splat(values, scale, self._offsets, self._bary, grid, get_num_threads())
+        _splat(values, scale, self._offsets, self._bary, grid)
         return _blur(grid, spare, self._neighbours)
 
     def slicing(self) -> tuple[np.ndarray, np.ndarray, np.float32]:
