@@ -10,8 +10,9 @@ timing only). Everything runs in this one process, engines in turn:
 - build: seconds per MP to build one TileCRF (both lattices), best of --repeat;
 - step: seconds per MP per mean-field iteration (10 iterations timed one by one,
   mean of the best of --repeat runs);
-- peak: rise of the process's RSS (sampled every 2 ms) while building and
-  running 10 iterations, MB per MP;
+- peak: rise of the peak RSS (ru_maxrss) while building and running 10
+  iterations, MB per MP, each engine in a fresh subprocess (in this process
+  freed memory would be re-used and hide the rise);
 - agree / max dq: argmax agreement and largest marginal difference with pydensecrf.
 
 Both engines run on one thread (tiles parallelise as processes: workers.py).
@@ -25,10 +26,10 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -63,43 +64,28 @@ def strokes_for(image: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     return strokes
 
 
-class PeakRSS:
-    """Sample this process's resident memory in a thread; ``peak - base`` is the rise."""
+def peak_rise(engine: str, mp: float, n: int) -> int:
+    """Return the bytes by which a fresh process's peak RSS rises to build and run one CRF (10 iterations)."""
+    out = subprocess.run([sys.executable, __file__, "--memory-child", engine, str(mp), str(n)], capture_output=True,
+                         text=True, check=True).stdout
+    return int(out.split()[-1])
 
-    def __init__(self) -> None:
-        self._page = os.sysconf("SC_PAGE_SIZE")
-        self.base = self.peak = self.rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def rss(self) -> int:
-        """Return the current resident set size in bytes."""
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * self._page
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.rss())
-            time.sleep(0.002)
-
-    def __enter__(self) -> PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.rss())
+def memory_child(engine: str, mp: float, n: int) -> None:
+    """Print the rise of this process's peak RSS over building and running one CRF."""
+    image = photo(mp)
+    strokes = strokes_for(image, n)
+    TileCRF(np.zeros((8, 8, 3), np.uint8), 2, engine=engine).infer(np.ones((8, 8), int))  # load the engine
+    gc.collect()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    TileCRF(image, n, CRFParams(), engine).infer(strokes, iterations=10)
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)  # ru_maxrss is in KiB on Linux
 
 
 def time_engine(engine: str, image: np.ndarray, strokes: np.ndarray, n: int, repeat: int) -> dict:
-    """Return build s, step s (per iteration), peak bytes and the marginals of one engine."""
+    """Return build s, step s (per iteration) and the marginals of one engine."""
     gc.collect()
-    with PeakRSS() as mem:
-        crf = TileCRF(image, n, CRFParams(), engine)
-        q = crf.infer(strokes, iterations=10)
-    peak = mem.peak - mem.base
-    del crf
+    q = TileCRF(image, n, CRFParams(), engine).infer(strokes, iterations=10)
     builds, steps = [], []
     for _ in range(repeat):
         gc.collect()
@@ -117,7 +103,7 @@ def time_engine(engine: str, image: np.ndarray, strokes: np.ndarray, n: int, rep
             per.append(time.perf_counter() - t0)
         steps.append(per[1:])  # the first also computes the unary and the start
         del crf, gen
-    return {"build": min(builds), "step": float(np.mean(np.min(steps, axis=0))), "peak": peak, "q": q}
+    return {"build": min(builds), "step": float(np.mean(np.min(steps, axis=0))), "q": q}
 
 
 def compile_times() -> tuple[float, float]:
@@ -135,7 +121,12 @@ def main() -> None:
     parser.add_argument("--classes", type=int, nargs="+", default=[2, 4, 11])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--memory-child", nargs=3, metavar=("ENGINE", "MP", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_child:
+        engine, mp, n = args.memory_child
+        memory_child(engine, float(mp), int(n))
+        return
     if not args.no_compile:
         cold, warm = compile_times()
         print(f"numba first use: {cold:.1f} s with an empty cache, {warm:.1f} s with the cache on disk")
@@ -150,6 +141,7 @@ def main() -> None:
             ref = time_engine("pydensecrf", image, strokes, n, args.repeat)
             rows = [("pydensecrf", ref), ("numba", time_engine("numba", image, strokes, n, args.repeat))]
             for engine, r in rows:
+                r["peak"] = peak_rise(engine, mp, n)
                 agree = 100 * (r["q"].argmax(0) == ref["q"].argmax(0)).mean()
                 dq = float(np.abs(r["q"] - ref["q"]).max())
                 print(f"{size:4.1f} {n:3d} {engine:<10} {r['build'] / size:10.3f} "

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["LANES", "PermutohedralLattice", "padded", "slice_point"]
+__all__ = ["LANES", "PermutohedralLattice", "padded", "slice2", "slice_point"]
 
 _BLOCK = 4096  # points per block of the loops that need scratch arrays (allocated per block)
 #: Values are filtered four at a time (kept in registers): callers pad the value axis to a multiple of LANES.
@@ -41,7 +41,7 @@ def _simplices(features):  # pragma: no cover - compiled
     down = np.float32(1.0) / np.float32(dp1)
     up = np.float32(dp1)
     rem0 = np.empty((n, dp1), np.int32)
-    rank = np.empty((n, dp1), np.int32)
+    rank = np.empty((n, dp1), np.int8)  # 0..D: one byte (D < 128) keeps the build's peak memory down
     bary = np.empty((n, dp1), np.float32)
     n_blocks = (n + _BLOCK - 1) // _BLOCK
     for b in range(n_blocks):
@@ -313,12 +313,22 @@ def _splat(values, scale, offsets, bary, grid):  # pragma: no cover - compiled
     """Zero ``grid`` (M+1, L) and add each point's ``values * scale`` to its simplex vertices.
 
     Points in order, as pydensecrf does, so every vertex sums in the same
-    order (and rounds the same way). L is a multiple of :data:`LANES`
-    (values in registers, four at a time).
+    order (and rounds the same way). L is 2 or a multiple of :data:`LANES`
+    (values in registers, two or four at a time; see :func:`padded`).
     """
     n, dp1 = offsets.shape
     n_values = values.shape[1]
     grid[:] = 0.0
+    if n_values == 2:
+        for i in range(n):
+            v0 = values[i, 0] * scale[i]
+            v1 = values[i, 1] * scale[i]
+            for j in range(dp1):
+                o = offsets[i, j]
+                w = bary[i, j]
+                grid[o, 0] += w * v0
+                grid[o, 1] += w * v1
+        return
     for i in range(n):
         s = scale[i]
         for c in range(0, n_values, LANES):
@@ -352,14 +362,35 @@ def _blur(grid, spare, neighbours):  # pragma: no cover - compiled
 
 
 @njit(cache=True, inline="always")
+def slice2(grid, offsets, bary, alpha, i, alpha_last):  # pragma: no cover - compiled
+    """Return point ``i``'s two sliced values (a grid of two columns), in registers; see :func:`slice_point`."""
+    a0 = np.float32(0.0)
+    a1 = np.float32(0.0)
+    for j in range(offsets.shape[1]):
+        o = offsets[i, j]
+        if alpha_last:
+            w = bary[i, j]
+            a0 += w * grid[o, 0] * alpha
+            a1 += w * grid[o, 1] * alpha
+        else:
+            w = bary[i, j] * alpha
+            a0 += w * grid[o, 0]
+            a1 += w * grid[o, 1]
+    return a0, a1
+
+
+@njit(cache=True, inline="always")
 def slice_point(grid, offsets, bary, alpha, i, acc, alpha_last):  # pragma: no cover - compiled
-    """Write ``alpha * sum_j bary_ij grid[offset_ij]`` of point ``i`` into ``acc`` (L, a multiple of LANES).
+    """Write ``alpha * sum_j bary_ij grid[offset_ij]`` of point ``i`` into ``acc`` (L: 2 or a multiple of LANES).
 
     ``alpha_last`` multiplies by alpha after each product, as pydensecrf does
     for at most two values (its vectorised path scales the weight first): the
     same float rounding keeps the two engines' marginals together.
     """
     dp1 = offsets.shape[1]
+    if acc.size == 2:
+        acc[0], acc[1] = slice2(grid, offsets, bary, alpha, i, alpha_last)
+        return
     for c in range(0, acc.size, LANES):
         a0 = np.float32(0.0)
         a1 = np.float32(0.0)
@@ -401,8 +432,8 @@ def _slice_add(grid, offsets, bary, alpha, scale, weight, out, alpha_last):  # p
 
 
 def padded(n_values: int) -> int:
-    """Return ``n_values`` rounded up to a multiple of :data:`LANES`."""
-    return -(-n_values // LANES) * LANES
+    """Return the value-axis length the kernels take: 2 for up to two values, else a multiple of :data:`LANES`."""
+    return 2 if n_values <= 2 else -(-n_values // LANES) * LANES
 
 
 class PermutohedralLattice:
@@ -424,6 +455,8 @@ class PermutohedralLattice:
     def __init__(self, features: np.ndarray) -> None:
         feats = np.ascontiguousarray(np.asarray(features, np.float32).T)  # point-major for the simplex loop
         self.n_points, self.dim = feats.shape
+        if self.dim > 126:
+            raise ValueError(f"at most 126 feature dimensions, got {self.dim}")
         rem0, rank, self._bary = _simplices(feats)
         del feats
         offsets, neighbours = _build(rem0, rank)

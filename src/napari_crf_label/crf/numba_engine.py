@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 from .engine import Engine, Kernel
-from .lattice import _BLOCK, LANES, PermutohedralLattice, padded, slice_point
+from .lattice import _BLOCK, LANES, PermutohedralLattice, padded, slice2, slice_point
 
 __all__ = ["NumbaEngine", "is_compiled", "prepare"]
 
@@ -82,6 +82,13 @@ def _message2(unary, energy, grid1, offsets1, bary1, alpha1, norm1, weight1, gri
     """
     n, m = energy.shape
     alpha_last = n_classes <= 2
+    if m == 2:
+        for i in range(n):
+            a = slice2(grid1, offsets1, bary1, alpha1, i, alpha_last)
+            b = slice2(grid2, offsets2, bary2, alpha2, i, alpha_last)
+            energy[i, 0] = -((-unary[i, 0] + weight1 * (a[0] * norm1[i])) + weight2 * (b[0] * norm2[i]))
+            energy[i, 1] = -((-unary[i, 1] + weight1 * (a[1] * norm1[i])) + weight2 * (b[1] * norm2[i]))
+        return
     for i in range(n):
         s1 = norm1[i]
         s2 = norm2[i]
