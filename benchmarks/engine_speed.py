@@ -10,7 +10,7 @@ timing only). Everything runs in this one process, engines in turn:
 - build: seconds per MP to build one TileCRF (both lattices), best of --repeat;
 - step: seconds per MP per mean-field iteration (10 iterations timed one by one,
   mean of the best of --repeat runs);
-- peak: rise of the peak RSS (ru_maxrss) while building and running 10
+- peak: rise of the peak RSS (VmHWM) while building and running 10
   iterations, MB per MP, each engine in a fresh subprocess (in this process
   freed memory would be re-used and hide the rise);
 - agree / max dq: argmax agreement and largest marginal difference with pydensecrf.
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -77,9 +76,18 @@ def memory_child(engine: str, mp: float, n: int) -> None:
     strokes = strokes_for(image, n)
     TileCRF(np.zeros((8, 8, 3), np.uint8), 2, engine=engine).infer(np.ones((8, 8), int))  # load the engine
     gc.collect()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = high_water()
     TileCRF(image, n, CRFParams(), engine).infer(strokes, iterations=10)
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)  # ru_maxrss is in KiB on Linux
+    print(high_water() - before)
+
+
+def high_water() -> int:
+    """Return this process's peak resident memory in bytes (VmHWM: unlike ru_maxrss, not inherited at fork)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 def time_engine(engine: str, image: np.ndarray, strokes: np.ndarray, n: int, repeat: int) -> dict:

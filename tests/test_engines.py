@@ -133,3 +133,16 @@ def test_packed_and_generic_vertex_hashes_give_the_same_filter(monkeypatch):
     monkeypatch.setattr(lattice_module, "_PACK_BITS", 63)
     lattice = PermutohedralLattice(wide)
     assert np.allclose(lattice.filter(np.ones((500, 1), np.float32)) / lattice.filter(np.ones((500, 1))), 1)
+
+
+@pytest.mark.parametrize("switched_off", [{"compat_gaussian": 0}, {"compat_bilateral": 0},
+                                          {"compat_gaussian": 0, "compat_bilateral": 0}])
+@pytest.mark.parametrize("n", [2, 3])
+def test_engines_agree_with_a_kernel_switched_off(pydensecrf, switched_off, n):
+    from .conftest import two_region_scene
+
+    image, _, strokes = two_region_scene()
+    strokes = np.where(strokes == 2, n, strokes)  # classes 1 and n painted, the rest from the kernels only
+    params = CRFParams(**switched_off)
+    q = {e: TileCRF(image, n, params, e).infer(strokes) for e in ("numba", "pydensecrf")}
+    assert np.abs(q["numba"] - q["pydensecrf"]).max() < 1e-5
