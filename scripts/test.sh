@@ -22,3 +22,5 @@ python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'
 .venv/bin/ruff check src tests benchmarks
 xvfb-run -a -s "-screen 0 1600x1200x24" .venv/bin/pytest "$@"
+# the wheel is pure Python and installs and runs where no C/C++ compiler is reachable
+./scripts/test_wheel_no_compiler.sh

@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from napari_crf_label.crf import MAX_CRF_PIXELS, CRFParams, CRFSizeError, crf_probabilities, unary_from_strokes
+from napari_crf_label.crf import (
+    ENGINES,
+    MAX_CRF_PIXELS,
+    CRFParams,
+    CRFSizeError,
+    TileCRF,
+    crf_probabilities,
+    unary_from_strokes,
+)
 from napari_crf_label.errors import InputError
 
 from .conftest import two_region_scene
@@ -17,17 +25,19 @@ def test_unary_from_strokes_matches_gt_prob():
     assert np.allclose(p[:, 2], [0.05, 0.05, 0.9])
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("bands", [1, 3, 6])
-def test_crf_separates_regions_for_any_band_count(bands):
+def test_crf_separates_regions_for_any_band_count(bands, engine):
     image, truth, strokes = two_region_scene()
     image = np.ascontiguousarray(np.repeat(image[..., :1], bands, axis=2))
-    q = crf_probabilities(image, strokes, 2, CRFParams())
+    q = crf_probabilities(image, strokes, 2, CRFParams(), engine=engine)
     assert q.shape == (2, *truth.shape) and q.dtype == np.float32
     assert np.allclose(q.sum(axis=0), 1, atol=1e-4)
     assert (q.argmax(0) + 1 == truth).mean() > 0.99
 
 
-def test_width_and_height_not_swapped():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_width_and_height_not_swapped(engine):
     # a non-square tile with strokes only at the top and bottom: a swapped
     # width/height would scramble rows and columns
     image = np.zeros((40, 90, 3), np.uint8)
@@ -35,31 +45,63 @@ def test_width_and_height_not_swapped():
     strokes = np.zeros((40, 90), np.int32)
     strokes[5, 10:80] = 1
     strokes[35, 10:80] = 2
-    lab = crf_probabilities(image, strokes, 2).argmax(0) + 1
+    lab = crf_probabilities(image, strokes, 2, engine=engine).argmax(0) + 1
     assert (lab[:20] == 1).mean() > 0.98 and (lab[20:] == 2).mean() > 0.98
 
 
-def test_prior_used_for_unpainted_pixels():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_prior_used_for_unpainted_pixels(engine):
     image = np.full((30, 30, 3), 100, np.uint8)
     strokes = np.zeros((30, 30), np.int32)
     strokes[0, 0] = 1
     prior = np.zeros((2, 30, 30), np.float32)
     prior[1] = 0.95
     prior[0] = 0.05
-    lab = crf_probabilities(image, strokes, 2, prior=prior).argmax(0)
+    lab = crf_probabilities(image, strokes, 2, prior=prior, engine=engine).argmax(0)
     assert (lab == 1).mean() > 0.9
 
 
-def test_size_guard_raises_before_pydensecrf(monkeypatch):
-    import napari_crf_label.crf as crf
+@pytest.mark.parametrize("engine", ENGINES)
+def test_size_guard_raises_before_any_engine_runs(monkeypatch, engine):
+    import napari_crf_label.crf.params as params
 
-    monkeypatch.setattr(crf, "MAX_CRF_PIXELS", 100)
+    monkeypatch.setattr(params, "MAX_CRF_PIXELS", 100)
     with pytest.raises(CRFSizeError, match="exceeds the safe limit"):
-        crf.crf_probabilities(np.zeros((11, 10, 3), np.uint8), np.ones((11, 10), np.int32), 2)
+        crf_probabilities(np.zeros((11, 10, 3), np.uint8), np.ones((11, 10), np.int32), 2, engine=engine)
     assert MAX_CRF_PIXELS < 358_000_000
 
 
-@pytest.mark.parametrize("kwargs", [{"gt_prob": 1.0}, {"schan": 0}, {"iterations": 0}, {"compat_bilateral": -1}])
-def test_bad_params(kwargs):
-    with pytest.raises(InputError):
-        CRFParams(**kwargs)
+def test_unknown_engine_is_a_clear_input_error():
+    with pytest.raises(InputError, match="engine must be one of numba, pydensecrf"):
+        TileCRF(np.zeros((4, 4, 3), np.uint8), 2, engine="cuda")
+
+
+def test_missing_pydensecrf_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pydensecrf", None)  # import fails as if not installed
+    monkeypatch.delitem(sys.modules, "napari_crf_label.crf.pydensecrf_engine", raising=False)
+    with pytest.raises(InputError, match=r"napari-crf-label\[pydensecrf\]"):
+        TileCRF(np.zeros((4, 4, 3), np.uint8), 2, engine="pydensecrf")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_warm_start_continues_from_given_marginals(engine):
+    image, truth, strokes = two_region_scene()
+    crf = TileCRF(image, 2, engine=engine)
+    five = crf.infer(strokes, iterations=5)
+    ten = crf.infer(strokes, iterations=10)
+    n_yields, q = _run(crf.iter_infer(strokes, iterations=5, init=five))
+    assert n_yields == 5
+    assert np.abs(q - ten).max() < 1e-5  # 5 + 5 iterations == 10 iterations
+
+
+def _run(gen):
+    """Run a generator to its end; return (number of yields, return value)."""
+    n = 0
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return n, stop.value
+        n += 1

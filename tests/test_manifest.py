@@ -10,6 +10,10 @@ def test_manifest_is_valid_and_complete():
     assert {e for w in contributions.writers for e in w.filename_extensions} == {".png", ".tif", ".tiff", ".npz"}
     assert "*_session.npz" in contributions.readers[0].filename_patterns
     assert [s.key for s in contributions.sample_data] == ["bahamas"]
+    # found by napari's plugin installer, and the panel also sits under Layers > Segment
+    assert manifest.visibility == "public"
+    assert {str(c) for c in manifest.categories} == {"Annotation", "Segmentation"}
+    assert [m.command for m in contributions.menus["napari/layers/segment"]] == ["napari-crf-label.widget"]
     for command in contributions.commands:
         module, _, attr = command.python_name.partition(":")
         assert callable(getattr(importlib.import_module(module), attr)), command.id

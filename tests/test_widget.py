@@ -232,6 +232,22 @@ def test_confidence_layer_on_request(scene_viewer, qtbot):
     assert "scene CRF confidence" not in viewer.layers
 
 
+def test_engine_choice_in_advanced_section(scene_viewer, qtbot):
+    pytest.importorskip("pydensecrf", reason="the second engine needs the pydensecrf extra")
+    viewer, panel, truth, strokes = scene_viewer
+    assert panel.engine.value == "numba"
+    panel.method.value = "crf"
+    paint_and_run(qtbot, viewer, panel, strokes)
+    state = panel.image_state()
+    numba_labels = np.asarray(viewer.layers["scene CRF labels"].data).copy()
+    assert state.result.params["engine"] == "numba"
+    panel.engine.value = "pydensecrf"
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    assert state.result.params["engine"] == "pydensecrf"
+    assert np.array_equal(np.asarray(viewer.layers["scene CRF labels"].data), numba_labels)
+
+
 def test_result_layer_follows_image_transform(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     image, truth, strokes = two_region_scene()

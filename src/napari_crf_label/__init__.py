@@ -6,7 +6,7 @@ dense label image; ``export_all`` writes the original tool's outputs.
 """
 
 from .classes import ClassFileError, ClassSet, read_class_files
-from .crf import CRFParams, CRFSizeError
+from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, CRFSizeError
 from .errors import InputError, OutputExistsError
 from .image_io import ImageData, ImageReadError, read_image
 from .io.export import export_all
@@ -18,6 +18,8 @@ __version__ = "0.1.0"
 __all__ = [
     "CRFParams",
     "CRFSizeError",
+    "DEFAULT_ENGINE",
+    "ENGINES",
     "ClassFileError",
     "ClassSet",
     "ImageData",

@@ -27,6 +27,8 @@ TOOLTIPS: dict[str, str] = {
     "scale": "Downscale factor for the CRF (like the original -s): 0.25 runs the CRF at a quarter of the size "
              "and scales the result back.",
     "advanced": "Show the CRF's kernel settings.",
+    "engine": "The dense CRF engine: numba (the default, built in) or pydensecrf (needs "
+              "pip install 'napari-crf-label[pydensecrf]'); both give the same labels.",
     "confidence": "Also show the CRF's confidence (the winning class's probability) as an image layer "
                   "multiplied over the others: dark where the CRF hesitates, which is where more strokes help most.",
     "run": "Run the CRF on the image and strokes in the background ({key}).",

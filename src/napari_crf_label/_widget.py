@@ -62,7 +62,7 @@ from ._panel_state import ImageState, PanelState, find_layer, layer_key, same_la
 from ._project_panel import PROJECT_KEYS, ProjectControls
 from ._tooltips import CRF_TOOLTIPS, TOOLTIPS
 from .classes import ClassSet, read_class_files
-from .crf import CRFParams
+from .crf import DEFAULT_ENGINE, ENGINES, CRFParams
 from .errors import InputError
 from .export import export_all, output_paths
 from .features import FeatureParams
@@ -223,7 +223,9 @@ class CRFLabelWidget(Container):
                 box = FloatSpinBox(label=name, min=0.0, max=1000.0, step=1.0, value=value)
             box.tooltip = CRF_TOOLTIPS[name]
             self.crf_fields[name] = box
-        self.advanced = Container(widgets=list(self.crf_fields.values()), visible=False)
+        self.engine = ComboBox(label="engine", choices=list(ENGINES), value=DEFAULT_ENGINE,
+                               tooltip=TOOLTIPS["engine"])
+        self.advanced = Container(widgets=[*self.crf_fields.values(), self.engine], visible=False)
         self.show_advanced = CheckBox(text="Advanced CRF settings", value=False, tooltip=TOOLTIPS["advanced"])
         self.confidence = CheckBox(text="Show confidence layer", value=False, tooltip=TOOLTIPS["confidence"])
         self.run_button = PushButton(text="Run CRF", tooltip=TOOLTIPS["run"].format(key=KEYS["run"]))
@@ -575,6 +577,7 @@ class CRFLabelWidget(Container):
         kw["overlap"] = None if self.overlap.value < 0 else self.overlap.value
         kw["method"] = self.method.value
         kw["reach"] = float(self.reach.value)
+        kw["engine"] = self.engine.value
         return kw
 
     def _apply_params(self, params: dict[str, Any]) -> None:
@@ -586,6 +589,8 @@ class CRFLabelWidget(Container):
             self.scale.value = params["scale"]
         if params.get("method") in METHODS:
             self.method.value = params["method"]
+        if params.get("engine") in ENGINES:
+            self.engine.value = params["engine"]
         if "reach" in params:
             self.reach.value = params["reach"]
         if "window" in params:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .classes import ClassSet, read_class_files
 from .cli_project import add_project_parser, project_command
-from .crf import CRFParams
+from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, engine_ready, prepare_engine
 from .errors import InputError, OutputExistsError
 from .features import FeatureParams
 from .image_io import read_image
@@ -44,6 +44,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="features+crf: how far (CRF pixels of uniform ground) a class's strokes reach before "
                         "their pull fades (default %(default)g); raise it when a class is missed far from its "
                         "strokes")
+    p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
+                   help="dense CRF engine (default %(default)s); pydensecrf needs the pydensecrf extra")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes for the tiles (a local dask cluster when > 1; default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -103,10 +105,13 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
 
         classes = load_session(strokes_path).classes
     outdir = args.outdir if args.outdir is not None else image_path.parent
+    if not engine_ready(args.engine):
+        print("preparing the CRF engine (first run only: compiling, 10-20 s)", file=sys.stderr, flush=True)
+        prepare_engine(args.engine)
     crf = {k: getattr(args, k) for k in CRFParams().as_dict()}
     common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": _progress,
               "workers": args.workers, "client": args.scheduler, "method": args.method,
-              "reach": args.reach, **crf}
+              "reach": args.reach, "engine": args.engine, **crf}
     if getattr(args, "stream", False) or _is_huge_tiff(image_path):
         return _run_streamed(image_path, strokes_path, classes, outdir, common, args.overwrite)
     with _warnings_to_stderr():

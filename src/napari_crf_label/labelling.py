@@ -21,7 +21,7 @@ import numpy as np
 
 from .checks import finite_number
 from .classes import ClassSet
-from .crf import CRFParams, TileCRF, drain
+from .crf import DEFAULT_ENGINE, CRFParams, TileCRF, check_engine, drain
 from .errors import InputError
 from .features import FeatureParams
 from .geodesic import geodesic_distances, proximity
@@ -210,6 +210,7 @@ class RunSpec:
     #: Classes (1-based) without strokes on this image that samples from other images teach the classifier:
     #: the geodesic proximity leaves them free instead of ruling them out.
     carried: tuple[int, ...] = ()
+    engine: str = DEFAULT_ENGINE  # the dense CRF engine (crf.ENGINES)
 
 
 @dataclass(frozen=True)
@@ -325,7 +326,7 @@ def _cached_infer(cache: CRFCache | None, base: tuple, name: object, image: np.n
     cache = _NoCache() if cache is None else cache
     key = (name, _fingerprint(image))
     checkpoint("building the CRF", 0.0)
-    crf = cache.get(base, key, lambda: TileCRF(image, spec.n_classes, spec.params))
+    crf = cache.get(base, key, lambda: TileCRF(image, spec.n_classes, spec.params, spec.engine))
     init, iterations = cache.start(key) if warm else (None, None)
     total = spec.params.iterations if iterations is None else iterations
     q = yield from _counted(crf.iter_infer(strokes, prior, iterations=iterations, init=init), "CRF", total)
@@ -572,14 +573,14 @@ class _Plan:
 
 
 def _plan(source: Any, n: int, params: CRFParams, scale: float, window: int | None, overlap: int | None,
-          stretch: np.ndarray | None, keep_probabilities: bool = True) -> _Plan:
+          stretch: np.ndarray | None, keep_probabilities: bool = True, engine: str = DEFAULT_ENGINE) -> _Plan:
     """Cut the scene into tasks and count the strokes each task sees."""
     height, width = source.shape
     core = max(1, round(DEFAULT_WINDOW / scale)) if window is None else window
     halo = round(DEFAULT_HALO / scale) if overlap is None else overlap
     tasks = tile_tasks(height, width, core, halo)
     counts = source.stroke_counts([t.outer for t in tasks], n)
-    return _Plan(tasks, RunSpec(n, params, scale, stretch, keep_probabilities), counts, core, halo)
+    return _Plan(tasks, RunSpec(n, params, scale, stretch, keep_probabilities, engine=engine), counts, core, halo)
 
 
 def _scene_prior(source: Any, plan: _Plan, cache: CRFCache | None = None, base: tuple = ()
@@ -735,6 +736,7 @@ def iter_label_image(
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
     samples: tuple[np.ndarray, np.ndarray] | None = None,
+    engine: str = DEFAULT_ENGINE,
     **crf_params,
 ) -> Generator[tuple[int, int], None, LabelResult]:
     """Do what :func:`label_image` does, yielding ``(tiles done, tiles total)`` as it goes.
@@ -759,6 +761,7 @@ def iter_label_image(
     cls = _resolve_classes(classes, highest)
     check_stroke_classes(highest, len(cls))
     _drop_strokes_on_nodata(strokes_i, data, cls)
+    check_engine(engine)
     n = len(cls)
     painted = np.bincount(strokes_i.ravel(), minlength=n + 1)[1:]
     taught = set() if not carried else {int(k) for k in np.unique(samples[1])}
@@ -766,7 +769,7 @@ def iter_label_image(
 
     features = _feature_params(method, reach)
     source = ArraySource(data, strokes_i)
-    plan = _plan(source, n, params, scale, window, overlap, source.stretch())
+    plan = _plan(source, n, params, scale, window, overlap, source.stretch(), engine=engine)
     outer_pixels = [int(np.prod(_crf_shape(t.outer.shape, scale))) for t in plan.tasks]
     crf_shape = _crf_shape((height, width), scale)
     in_flight = max(outer_pixels) * (1 if workers <= 1 and client is None else 2 * max(workers, 1))
@@ -780,7 +783,7 @@ def iter_label_image(
     check_memory(estimate, f"labelling {height} x {width} pixels ({len(plan.tasks)} tile(s))")
     yield from _attach_classifier(source, plan, method, features, samples)
 
-    base = (n, params.kernel_key(), scale, plan.window, plan.halo, (height, width),
+    base = (engine, n, params.kernel_key(), scale, plan.window, plan.halo, (height, width),
             None if plan.spec.stretch is None else plan.spec.stretch.tobytes())
     prior = yield from _scene_prior(source, plan, cache, base)
     labels = np.zeros((height, width), np.uint8 if n < 256 else np.uint16)
@@ -796,7 +799,7 @@ def iter_label_image(
             yield item
     used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
             "crf_shape": list(crf_shape), "tiles": len(plan.tasks), "workers": workers, "method": method,
-            **_method_settings(method, features), **params.as_dict()}
+            "engine": engine, **_method_settings(method, features), **params.as_dict()}
     return LabelResult(labels=labels, probabilities=probs, classes=cls, strokes=strokes_i,
                        missing_classes=missing, params=used, seconds=time.perf_counter() - t0)
 
@@ -833,6 +836,7 @@ def label_image(
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
     samples: tuple[np.ndarray, np.ndarray] | None = None,
+    engine: str = DEFAULT_ENGINE,
     **crf_params,
 ) -> LabelResult:
     """Turn sparse strokes into a dense label image with a fully connected CRF.
@@ -865,8 +869,7 @@ def label_image(
         only. When keeping every tile would take over half the available
         memory, the run goes on without keeping them.
     workers : int
-        Worker processes for the tiles (pydensecrf holds the GIL, so
-        threads would not help); > 1 starts a local dask cluster.
+        Worker processes for the tiles; > 1 starts a local dask cluster.
     client : dask.distributed.Client or str, optional
         Run the tiles on this dask cluster (or scheduler address) instead.
     method : {"features+crf", "crf", "features"}
@@ -889,6 +892,10 @@ def label_image(
         image's own ("features+crf" and "features" only). Classes they teach
         are not ruled out where this image has no strokes of them, and an
         image without any stroke gets a draft from them alone.
+    engine : {"numba", "pydensecrf"}
+        The dense CRF engine (:data:`~napari_crf_label.crf.DEFAULT_ENGINE`
+        unless given). Both give the same result to within rounding;
+        "pydensecrf" needs the ``pydensecrf`` extra.
     **crf_params
         Fields of :class:`~napari_crf_label.crf.CRFParams` (``gt_prob``,
         ``sxy_gaussian``, ``compat_gaussian``, ``sxy_bilateral``, ``schan``,
@@ -926,7 +933,7 @@ def label_image(
     """
     return _consume(iter_label_image(image, strokes, classes=classes, window=window, overlap=overlap, scale=scale,
                                      cache=cache, workers=workers, client=client, method=method, reach=reach,
-                                     samples=samples, **crf_params),
+                                     samples=samples, engine=engine, **crf_params),
                     progress)
 
 
@@ -946,6 +953,7 @@ def label_raster(
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
     staging: Any = None,
+    engine: str = DEFAULT_ENGINE,
     **crf_params,
 ) -> RasterResult:
     """Label a (Geo)TIFF larger than memory, window by window, into a tiled GeoTIFF.
@@ -968,6 +976,7 @@ def label_raster(
     return _consume(iter_label_raster(image_path, strokes_path, out_path, classes=classes, window=window,
                                       overlap=overlap, scale=scale, workers=workers, client=client,
                                       overwrite=overwrite, method=method, reach=reach, staging=staging,
+                                      engine=engine,
                                       **crf_params), progress)
 
 
@@ -975,7 +984,8 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
                       classes: ClassSet | list[str] | str | None = None, window: int | None = None,
                       overlap: int | None = None, scale: float = 1.0, workers: int = 1, client: Any = None,
                       overwrite: bool = False, method: str = DEFAULT_METHOD, reach: float = FeatureParams.reach,
-                      staging: Any = None, **crf_params) -> Generator[tuple[int, int], None, RasterResult]:
+                      staging: Any = None, engine: str = DEFAULT_ENGINE, **crf_params
+                      ) -> Generator[tuple[int, int], None, RasterResult]:
     """Do what :func:`label_raster` does, yielding ``(tiles done, tiles total)``."""
     from .io.atomic import check_targets
     from .io.raster import label_raster_writer
@@ -985,6 +995,7 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     check_targets([out_path], overwrite, inputs)
     params = _crf_params(crf_params)
     _check_geometry(scale, window, overlap, None, workers)
+    check_engine(engine)
     source = RasterSource(Path(image_path), Path(strokes_path))
     info = source.describe()
     height, width = info["shape"]
@@ -992,7 +1003,8 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     cls = _resolve_classes(classes, source.max_stroke() if classes is None else 0)
     n = len(cls)
     features = _feature_params(method, reach)
-    plan = _plan(source, n, params, scale, window, overlap, source.stretch(), keep_probabilities=False)
+    plan = _plan(source, n, params, scale, window, overlap, source.stretch(), keep_probabilities=False,
+                 engine=engine)
     core_counts = source.stroke_counts([t.core for t in plan.tasks], n).sum(axis=0)
     if core_counts[1:].sum() == 0:
         raise InputError("no strokes: paint at least one stroke (label > 0) before running")
@@ -1019,6 +1031,6 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
             else:
                 yield item
     used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
-            "tiles": len(plan.tasks), "workers": workers, "method": method, **_method_settings(method, features),
-            **params.as_dict()}
+            "tiles": len(plan.tasks), "workers": workers, "method": method, "engine": engine,
+            **_method_settings(method, features), **params.as_dict()}
     return RasterResult(Path(out_path), cls, counts, missing, used, time.perf_counter() - t0)

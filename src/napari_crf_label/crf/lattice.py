@@ -1,0 +1,509 @@
+"""The permutohedral lattice (Adams, Baek & Davis 2010) for fast high-dimensional Gaussian filtering, in numba.
+
+Filtering a signal ``v`` over P points with features ``f`` (D, P) gives
+approximately ``sum_j exp(-|f_i - f_j|^2 / 2) v_j`` in O(P D^2): splat
+each value onto the D + 1 vertices of its enclosing simplex (barycentric
+weights), blur along the D + 1 lattice axes with [1/2, 1, 1/2], slice back
+with the same weights. This follows the variant in Kraehenbuehl's dense CRF
+code (pydensecrf): the same embedding, rounding (to nearest, ties to even),
+blur weights and final scale, in float32, so that both engines agree.
+
+The lattice is built once, then :meth:`PermutohedralLattice.filter` runs
+many times. Everything runs on one thread: tiles run in parallel as
+processes, numba compiles serial code in a third less time than its
+parallel loops, and on a loaded 2-core machine a second thread made the
+mean-field step 3x slower (benchmarks/RESULTS.md). Kernels are compiled on first use and cached on disk by numba
+(next to the package, or in the user's cache folder when the package
+folder is read-only).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["LANES", "PermutohedralLattice", "padded", "slice2", "slice_point"]
+
+_BLOCK = 4096  # points per block of the loops that need scratch arrays (allocated per block)
+#: Values are filtered four at a time (kept in registers): callers pad the value axis to a multiple of LANES.
+LANES = 4
+
+
+@njit(cache=True)
+def _simplices(features):  # pragma: no cover - compiled
+    """Return (rem0, rank, barycentric), each (P, D + 1), of every point's enclosing simplex."""
+    n, d = features.shape
+    dp1 = d + 1
+    inv_std_dev = np.float32(np.sqrt(2.0 / 3.0) * dp1)
+    scale = np.empty(d, np.float32)
+    for i in range(d):
+        scale[i] = np.float32(1.0 / np.sqrt(np.float64((i + 2) * (i + 1))) * np.float64(inv_std_dev))
+    down = np.float32(1.0) / np.float32(dp1)
+    up = np.float32(dp1)
+    rem0 = np.empty((n, dp1), np.int32)
+    rank = np.empty((n, dp1), np.int8)  # 0..D: one byte (D < 128) keeps the build's peak memory down
+    bary = np.empty((n, dp1), np.float32)
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for b in range(n_blocks):
+        el = np.empty(dp1, np.float32)
+        r0 = np.empty(dp1, np.float32)
+        rk = np.empty(dp1, np.int32)
+        bc = np.empty(dp1 + 1, np.float32)
+        for k in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
+            # elevate onto the hyperplane x_0 + ... + x_d = 0 (y = E f)
+            sm = np.float32(0.0)
+            for j in range(d, 0, -1):
+                cf = features[k, j - 1] * scale[j - 1]
+                el[j] = sm - np.float32(j) * cf
+                sm += cf
+            el[0] = sm
+            # the nearest remainder-0 point, then the simplex (rank of each coordinate's remainder)
+            total = np.float32(0.0)
+            for i in range(dp1):
+                v = np.rint(down * el[i])
+                r0[i] = v * up
+                total += v
+            for i in range(dp1):
+                rk[i] = 0
+            for i in range(d):
+                di = el[i] - r0[i]
+                for j in range(i + 1, dp1):
+                    if di < el[j] - r0[j]:
+                        rk[i] += 1
+                    else:
+                        rk[j] += 1
+            shift = np.int32(total)
+            for i in range(dp1):
+                rk[i] += shift
+                if rk[i] < 0:
+                    rk[i] += dp1
+                    r0[i] += up
+                elif rk[i] >= dp1:
+                    rk[i] -= dp1
+                    r0[i] -= up
+            for i in range(dp1 + 1):
+                bc[i] = np.float32(0.0)
+            for i in range(dp1):
+                v = (el[i] - r0[i]) * down
+                p = d - rk[i]
+                bc[p] += v
+                bc[p + 1] -= v
+            bc[0] += np.float32(1.0) + bc[dp1]
+            for i in range(dp1):
+                rem0[k, i] = np.int32(r0[i])
+                rank[k, i] = rk[i]
+                bary[k, i] = bc[i]
+    return rem0, rank, bary
+
+
+@njit(cache=True, inline="always")
+def _hash(keys, row, key, d):  # pragma: no cover - compiled
+    """Hash of ``keys[row]`` (row >= 0) or of ``key`` (row < 0)."""
+    h = np.uint64(0)
+    for i in range(d):
+        c = keys[row, i] if row >= 0 else key[i]
+        h = (h + np.uint64(c & 0xFFFFFFFF)) * np.uint64(1664525)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    return h
+
+
+@njit(cache=True, inline="always")
+def _find(table, keys, key, d):  # pragma: no cover - compiled
+    """Return the slot of ``key`` in ``table``: its entry, or the empty slot where it would go."""
+    mask = np.uint64(table.size - 1)
+    h = _hash(keys, -1, key, d) & mask
+    while True:
+        e = table[h]
+        if e < 0:
+            return h
+        same = True
+        for i in range(d):
+            if keys[e, i] != key[i]:
+                same = False
+                break
+        if same:
+            return h
+        h = (h + np.uint64(1)) & mask
+
+
+@njit(cache=True)
+def _vertices(rem0, rank):  # pragma: no cover - compiled
+    """Insert every simplex vertex into a hash table; return (offsets (P, D+1), keys (M, D), table).
+
+    Neighbouring points mostly share their simplex: a vertex equal to the
+    previous point's vertex of the same remainder skips the hash lookup. The
+    table starts small (lattices often have far fewer vertices than points,
+    and a small table stays in cache) and doubles when half full.
+    """
+    n, dp1 = rem0.shape
+    d = dp1 - 1
+    capacity = 4096
+    table = np.full(capacity, -1, np.int32)
+    keys = np.empty((capacity // 2 + 1, d), np.int32)
+    offsets = np.empty((n, dp1), np.int32)
+    last = np.full((dp1, d), np.iinfo(np.int32).min, np.int32)  # previous point's vertex keys, per remainder
+    last_entry = np.zeros(dp1, np.int32)
+    key = np.empty(d, np.int32)
+    filled = 0
+    for k in range(n):
+        for r in range(dp1):
+            same = True
+            for i in range(d):
+                # the canonical simplex's vertex r, permuted by the rank of each coordinate
+                key[i] = rem0[k, i] + r - dp1 * np.int32(rank[k, i] > d - r)  # branch-free: ranks are random
+                same &= key[i] == last[r, i]
+            if same:
+                offsets[k, r] = last_entry[r] + 1
+                continue
+            h = _find(table, keys, key, d)
+            e = table[h]
+            if e < 0:
+                e = filled
+                keys[e] = key
+                table[h] = e
+                filled += 1
+                if 2 * filled >= capacity:  # keep the table at most half full
+                    capacity *= 2
+                    table = np.full(capacity, -1, np.int32)
+                    grown = np.empty((capacity // 2 + 1, d), np.int32)
+                    grown[:filled] = keys[:filled]
+                    keys = grown
+                    for m in range(filled):
+                        h = _hash(keys, m, key, d) & np.uint64(capacity - 1)
+                        while table[h] >= 0:
+                            h = (h + np.uint64(1)) & np.uint64(capacity - 1)
+                        table[h] = m
+            last[r] = key
+            last_entry[r] = e
+            offsets[k, r] = e + 1  # row 0 of the value arrays stands for "no vertex"
+    return offsets, keys[:filled], table
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+#: Packed keys hold at most this many bits; wider lattices (huge feature ranges) use the generic hash.
+_PACK_BITS = 63
+
+
+@njit(cache=True, inline="always")
+def _slot(code, table_codes, table, bits):  # pragma: no cover - compiled
+    """Return the slot of ``code`` in the packed table: its entry, or the empty slot where it would go."""
+    mask = np.uint64(table.size - 1)
+    h = (np.uint64(code) * _GOLDEN) >> np.uint64(64 - bits)
+    while table[h] >= 0 and table_codes[h] != code:
+        h = (h + np.uint64(1)) & mask
+    return h
+
+
+@njit(cache=True)
+def _vertices_packed(rem0, rank, low, shifts):  # pragma: no cover - compiled
+    """As :func:`_vertices` with each vertex key packed into one int64 (``sum (key_i - low_i) << shift_i``).
+
+    Returns (offsets (P, D+1), codes (M,), table codes, table entries).
+    """
+    n, dp1 = rem0.shape
+    d = dp1 - 1
+    bits = 12
+    table = np.full(1 << bits, -1, np.int32)
+    table_codes = np.zeros(1 << bits, np.int64)
+    codes = np.empty((1 << bits) // 2 + 1, np.int64)
+    offsets = np.empty((n, dp1), np.int32)
+    last = np.full(dp1, -1, np.int64)
+    last_entry = np.zeros(dp1, np.int32)
+    filled = 0
+    for k in range(n):
+        for r in range(dp1):
+            code = np.int64(0)
+            for i in range(d):
+                key = rem0[k, i] + r - dp1 * np.int32(rank[k, i] > d - r)  # branch-free: ranks are random
+                code += np.int64(key - low[i]) << shifts[i]
+            if code == last[r]:
+                offsets[k, r] = last_entry[r] + 1
+                continue
+            h = _slot(code, table_codes, table, bits)
+            e = table[h]
+            if e < 0:
+                e = filled
+                codes[e] = code
+                table[h] = e
+                table_codes[h] = code
+                filled += 1
+                if 2 * filled >= table.size:  # keep the table at most half full
+                    bits += 1
+                    table = np.full(1 << bits, -1, np.int32)
+                    table_codes = np.zeros(1 << bits, np.int64)
+                    grown = np.empty((1 << bits) // 2 + 1, np.int64)
+                    grown[:filled] = codes[:filled]
+                    codes = grown
+                    for m in range(filled):
+                        h = _slot(codes[m], table_codes, table, bits)
+                        table[h] = m
+                        table_codes[h] = codes[m]
+            last[r] = code
+            last_entry[r] = e
+            offsets[k, r] = e + 1  # row 0 of the value arrays stands for "no vertex"
+    return offsets, codes[:filled], table_codes, table
+
+
+@njit(cache=True)
+def _neighbours_packed(codes, table_codes, table, deltas):  # pragma: no cover - compiled
+    """As :func:`_neighbours` for packed keys: a neighbour's code is the vertex's code plus ``deltas[j, side]``."""
+    m = codes.size
+    dp1 = deltas.shape[0]
+    bits = 0
+    while (1 << bits) < table.size:
+        bits += 1
+    out = np.zeros((dp1, m + 1, 2), np.int32)
+    for i in range(m):
+        for j in range(dp1):
+            for side in range(2):
+                out[j, i + 1, side] = table[_slot(codes[i] + deltas[j, side], table_codes, table, bits)] + 1
+    return out
+
+
+def _build(rem0: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (offsets, neighbours) of the lattice of these simplices: packed keys when they fit in 63 bits."""
+    d = rem0.shape[1] - 1
+    if d > 0:
+        # keys are rem0 + [-d, d] and their blur neighbours another d + 1 away: 2d + 2 of margin
+        low = rem0[:, :d].min(axis=0).astype(np.int64) - 2 * d - 2
+        span = rem0[:, :d].max(axis=0).astype(np.int64) + 2 * d + 2 - low + 1
+        widths = np.ceil(np.log2(span.astype(np.float64) + 1)).astype(np.int64)
+        if widths.sum() <= _PACK_BITS:
+            shifts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+            offsets, codes, table_codes, table = _vertices_packed(rem0, rank, low, shifts)
+            unit = np.int64(1) << shifts
+            deltas = np.empty((d + 1, 2), np.int64)
+            for j in range(d + 1):  # n1 = key - 1 (key_j + d on axis j), n2 = key + 1 (key_j - d on axis j)
+                deltas[j, 0] = -unit.sum() + (unit[j] * (d + 1) if j < d else 0)
+                deltas[j, 1] = unit.sum() - (unit[j] * (d + 1) if j < d else 0)
+            return offsets, _neighbours_packed(codes, table_codes, table, deltas)
+    offsets, keys, table = _vertices(rem0, rank)
+    return offsets, _neighbours(keys, table)
+
+
+@njit(cache=True)
+def _neighbours(keys, table):  # pragma: no cover - compiled
+    """Return (D+1, M+1, 2) value rows of each vertex's two neighbours along each lattice axis (0 = none)."""
+    m, d = keys.shape
+    dp1 = d + 1
+    out = np.zeros((dp1, m + 1, 2), np.int32)
+    n_blocks = (m + _BLOCK - 1) // _BLOCK
+    for b in range(n_blocks):
+        n1 = np.empty(d, np.int32)
+        n2 = np.empty(d, np.int32)
+        for i in range(b * _BLOCK, min(m, (b + 1) * _BLOCK)):
+            for j in range(dp1):
+                for c in range(d):
+                    n1[c] = keys[i, c] - 1
+                    n2[c] = keys[i, c] + 1
+                if j < d:
+                    n1[j] = keys[i, j] + d
+                    n2[j] = keys[i, j] - d
+                e1 = table[_find(table, keys, n1, d)]
+                e2 = table[_find(table, keys, n2, d)]
+                out[j, i + 1, 0] = e1 + 1
+                out[j, i + 1, 1] = e2 + 1
+    return out
+
+
+@njit(cache=True)
+def _splat(values, scale, offsets, bary, grid):  # pragma: no cover - compiled
+    """Zero ``grid`` (M+1, L) and add each point's ``values * scale`` to its simplex vertices.
+
+    Points in order, as pydensecrf does, so every vertex sums in the same
+    order (and rounds the same way). L is 2 or a multiple of :data:`LANES`
+    (values in registers, two or four at a time; see :func:`padded`).
+    """
+    n, dp1 = offsets.shape
+    n_values = values.shape[1]
+    grid[:] = 0.0
+    if n_values == 2:
+        for i in range(n):
+            v0 = values[i, 0] * scale[i]
+            v1 = values[i, 1] * scale[i]
+            for j in range(dp1):
+                o = offsets[i, j]
+                w = bary[i, j]
+                grid[o, 0] += w * v0
+                grid[o, 1] += w * v1
+        return
+    for i in range(n):
+        s = scale[i]
+        for c in range(0, n_values, LANES):
+            v0 = values[i, c] * s
+            v1 = values[i, c + 1] * s
+            v2 = values[i, c + 2] * s
+            v3 = values[i, c + 3] * s
+            for j in range(dp1):
+                o = offsets[i, j]
+                w = bary[i, j]
+                grid[o, c] += w * v0
+                grid[o, c + 1] += w * v1
+                grid[o, c + 2] += w * v2
+                grid[o, c + 3] += w * v3
+
+
+@njit(cache=True)
+def _blur(grid, spare, neighbours):  # pragma: no cover - compiled
+    """Blur ``grid`` (M+1, L) along every lattice axis with [1/2, 1, 1/2]; return the array holding the result."""
+    dp1, rows = neighbours.shape[0], neighbours.shape[1]
+    n_values = grid.shape[1]
+    half = np.float32(0.5)
+    for j in range(dp1):
+        for i in range(1, rows):
+            a = neighbours[j, i, 0]
+            b = neighbours[j, i, 1]
+            for c in range(n_values):
+                spare[i, c] = grid[i, c] + half * (grid[a, c] + grid[b, c])
+        grid, spare = spare, grid
+    return grid
+
+
+@njit(cache=True, inline="always")
+def slice2(grid, offsets, bary, alpha, i, alpha_last):  # pragma: no cover - compiled
+    """Return point ``i``'s two sliced values (a grid of two columns), in registers; see :func:`slice_point`."""
+    a0 = np.float32(0.0)
+    a1 = np.float32(0.0)
+    for j in range(offsets.shape[1]):
+        o = offsets[i, j]
+        if alpha_last:
+            w = bary[i, j]
+            a0 += w * grid[o, 0] * alpha
+            a1 += w * grid[o, 1] * alpha
+        else:
+            w = bary[i, j] * alpha
+            a0 += w * grid[o, 0]
+            a1 += w * grid[o, 1]
+    return a0, a1
+
+
+@njit(cache=True, inline="always")
+def slice_point(grid, offsets, bary, alpha, i, acc, alpha_last):  # pragma: no cover - compiled
+    """Write ``alpha * sum_j bary_ij grid[offset_ij]`` of point ``i`` into ``acc`` (L: 2 or a multiple of LANES).
+
+    ``alpha_last`` multiplies by alpha after each product, as pydensecrf does
+    for at most two values (its vectorised path scales the weight first): the
+    same float rounding keeps the two engines' marginals together.
+    """
+    dp1 = offsets.shape[1]
+    if acc.size == 2:
+        acc[0], acc[1] = slice2(grid, offsets, bary, alpha, i, alpha_last)
+        return
+    for c in range(0, acc.size, LANES):
+        a0 = np.float32(0.0)
+        a1 = np.float32(0.0)
+        a2 = np.float32(0.0)
+        a3 = np.float32(0.0)
+        for j in range(dp1):
+            o = offsets[i, j]
+            if alpha_last:
+                w = bary[i, j]
+                a0 += w * grid[o, c] * alpha
+                a1 += w * grid[o, c + 1] * alpha
+                a2 += w * grid[o, c + 2] * alpha
+                a3 += w * grid[o, c + 3] * alpha
+            else:
+                w = bary[i, j] * alpha
+                a0 += w * grid[o, c]
+                a1 += w * grid[o, c + 1]
+                a2 += w * grid[o, c + 2]
+                a3 += w * grid[o, c + 3]
+        acc[c] = a0
+        acc[c + 1] = a1
+        acc[c + 2] = a2
+        acc[c + 3] = a3
+
+
+@njit(cache=True)
+def _slice_add(grid, offsets, bary, alpha, scale, weight, out, alpha_last):  # pragma: no cover - compiled
+    """Add ``weight * scale_i * alpha * sum_j bary_ij grid[offset_ij]`` to ``out`` (P, L)."""
+    n = offsets.shape[0]
+    n_values = grid.shape[1]
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for b in range(n_blocks):
+        acc = np.empty(n_values, np.float32)
+        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
+            slice_point(grid, offsets, bary, alpha, i, acc, alpha_last)
+            s = scale[i]
+            for c in range(n_values):
+                out[i, c] += weight * (acc[c] * s)
+
+
+def padded(n_values: int) -> int:
+    """Return the value-axis length the kernels take: 2 for up to two values, else a multiple of :data:`LANES`."""
+    return 2 if n_values <= 2 else -(-n_values // LANES) * LANES
+
+
+class PermutohedralLattice:
+    """A permutohedral lattice over P points with D-dimensional features.
+
+    Parameters
+    ----------
+    features : ndarray, shape (D, P)
+        Feature vectors, already divided by the kernel widths (the kernel
+        is ``exp(-|f_i - f_j|^2 / 2)``).
+
+    Notes
+    -----
+    Memory: 8 (D + 1) bytes per point for the simplices, 8 (D + 1) bytes
+    per lattice vertex for the blur neighbours, and per filter call two
+    (vertices x values) float32 grids.
+    """
+
+    def __init__(self, features: np.ndarray) -> None:
+        feats = np.ascontiguousarray(np.asarray(features, np.float32).T)  # point-major for the simplex loop
+        self.n_points, self.dim = feats.shape
+        if self.dim > 126:
+            raise ValueError(f"at most 126 feature dimensions, got {self.dim}")
+        rem0, rank, self._bary = _simplices(feats)
+        del feats
+        offsets, neighbours = _build(rem0, rank)
+        del rem0, rank
+        self._offsets = offsets.view(np.uint32)  # unsigned: no negative-index wraparound in the hot loops
+        self.n_vertices = neighbours.shape[1] - 1
+        self._neighbours = neighbours.view(np.uint32)
+        self.alpha = np.float32(1.0 / (1.0 + 2.0 ** -self.dim))
+        self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # work grids of the last call
+
+    def _grids_for(self, n_values: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return two (M+1, n_values) float32 work grids, kept for the next call."""
+        if n_values not in self._grids:
+            shape = (self.n_vertices + 1, n_values)
+            self._grids = {n_values: (np.zeros(shape, np.float32), np.zeros(shape, np.float32))}
+        return self._grids[n_values]
+
+    def splat_blur(self, values: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """Return the (M+1, L) lattice grid of ``scale * values`` (P, L) after splatting and blurring."""
+        grid, spare = self._grids_for(values.shape[1])
+        _splat(values, scale, self._offsets, self._bary, grid)
+        return _blur(grid, spare, self._neighbours)
+
+    def slicing(self) -> tuple[np.ndarray, np.ndarray, np.float32]:
+        """Return (offsets (P, D+1), barycentric weights (P, D+1), alpha) to slice a grid at the points."""
+        return self._offsets, self._bary, self.alpha
+
+    def filter_add(self, values: np.ndarray, out: np.ndarray, scale: np.ndarray | None = None,
+                   weight: float = 1.0, n_values: int | None = None) -> None:
+        """Add ``weight * S K S values`` to ``out`` (both (P, L) float32, L a multiple of LANES), S = diag(scale).
+
+        ``n_values``: how many of the L columns are real (the rest pad), for pydensecrf's rounding order.
+        """
+        scale = np.ones(self.n_points, np.float32) if scale is None else scale
+        result = self.splat_blur(values, scale)
+        n_values = values.shape[1] if n_values is None else n_values
+        _slice_add(result, self._offsets, self._bary, self.alpha, scale, np.float32(weight), out, n_values <= 2)
+
+    def filter(self, values: np.ndarray) -> np.ndarray:
+        """Return the Gaussian-filtered ``values`` (P, L) float32 (no normalisation)."""
+        values = np.asarray(values, np.float32)
+        out = np.zeros((values.shape[0], padded(values.shape[1])), np.float32)
+        self.filter_add(np.ascontiguousarray(np.pad(values, ((0, 0), (0, out.shape[1] - values.shape[1])))), out,
+                        n_values=values.shape[1])
+        return out[:, :values.shape[1]]
+
+    def symmetric_norm(self) -> np.ndarray:
+        """Return ``1 / sqrt(K 1)`` per point, the symmetric normalisation of the kernel."""
+        k1 = self.filter(np.ones((self.n_points, 1), np.float32))[:, 0]
+        return (1.0 / np.sqrt(k1.astype(np.float64) + 1e-20)).astype(np.float32)
