@@ -691,3 +691,39 @@ def test_closing_the_image_mid_run_adds_no_layer(scene_viewer, qtbot):
     wait_idle(qtbot, panel)
     time.sleep(0.05)
     assert "scene CRF labels" not in viewer.layers
+
+
+def test_bad_files_and_inputs_give_the_same_one_line_messages_in_napari(make_napari_viewer, qtbot, tmp_path, notes):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    viewer = make_napari_viewer()
+    panel = open_panel(viewer)
+    image, truth, strokes = two_region_scene()
+    bands = np.moveaxis(image, -1, 0).astype(np.float32)
+    bands[1] = np.nan
+    path = tmp_path / "nan.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=120, width=200, count=3, dtype="float32",
+                       crs="EPSG:32618", transform=from_origin(0, 0, 1, 1)) as dst:
+        dst.write(bands)
+    # napari shows a reader's error as a notification; the message is the reader's one line
+    with pytest.raises(Exception, match="band.s. 2 of 3 are all NaN") as caught:
+        viewer.open(str(path), plugin=PLUGIN)
+    assert "Traceback" not in str(caught.value)
+    assert len(viewer.layers) == 0 and panel.image_layer is None
+    # strokes that all lie on no-data: the run's notification names them, and no layer is made
+    bands[1] = bands[0]
+    valid = bands.copy()
+    valid[:, :, :100] = np.nan  # the left half has no data
+    with rasterio.open(tmp_path / "half.tif", "w", driver="GTiff", height=120, width=200, count=3,
+                       dtype="float32", crs="EPSG:32618", transform=from_origin(0, 0, 1, 1)) as dst:
+        dst.write(valid)
+    viewer.open(str(tmp_path / "half.tif"), plugin=PLUGIN)
+    use_names(panel, "dark, bright")
+    left = np.zeros_like(strokes, dtype=np.uint8)
+    left[30:90, 30] = 1
+    viewer.layers["half strokes"].data = left
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    assert any("all strokes lie on no-data" in m and "dark 60 of 60" in m for m in notes.messages)
+    assert "half CRF labels" not in viewer.layers and panel.run_button.enabled
