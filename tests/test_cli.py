@@ -142,3 +142,17 @@ def test_stream_and_workers(tmp_path, capsys):
     with rasterio.open(tmp_path / "p" / "scene_label.tif") as lab:
         assert np.array_equal(lab.read(1), streamed)  # same tiles, same labels
     assert "tiles 6/6" in capsys.readouterr().err
+
+
+def test_progress_is_one_line_per_tile_with_rate_and_time_left_when_not_a_terminal(scene, capsys):
+    import re
+
+    folder, _ = scene
+    assert main(["run", str(folder / "beach photo.2020.JPG"), "--strokes", str(folder / "strokes.png"), "-w", "60",
+                 "--method", "crf", "-o", str(folder / "tiles")]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("CRF tiles")]
+    assert len(lines) >= 2
+    meter = r"CRF tiles \d+/\d+ \[\d\d:\d\d<\d\d:\d\d, *[\d.?]+ ?tile/s\]"  # rate and time left
+    assert all(re.fullmatch(meter, line) for line in lines), lines
+    done, total = lines[-1].split()[2].split("/")
+    assert done == total

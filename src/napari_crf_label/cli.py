@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -82,9 +83,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress(done: int, total: int) -> None:
-    """Print tile progress on one terminal line."""
-    print(f"\rCRF tiles {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+class _Progress:
+    """Tile progress on stderr: a tqdm bar (rate, time left) on a terminal, else one line per tile."""
+
+    def __init__(self, desc: str = "CRF tiles") -> None:
+        self.desc = desc
+        self.start = time.monotonic()
+        self.bar = None
+        self.shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if sys.stderr.isatty():
+            if self.bar is None:
+                self.bar = tqdm(total=total, desc=self.desc, unit="tile", file=sys.stderr, dynamic_ncols=True)
+            self.bar.total = total
+            self.bar.update(done - self.bar.n)
+            if done >= total:
+                self.bar.close()
+        elif done != self.shown:  # a log, not a bar: one line per step
+            self.shown = done
+            meter = tqdm.format_meter(done, total, time.monotonic() - self.start, unit="tile",
+                                      bar_format="{n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]")
+            print(f"{self.desc} {meter}", file=sys.stderr, flush=True)  # "3/8 [00:02<00:03, 1.5tile/s]"
 
 
 def _classes(args: argparse.Namespace) -> ClassSet | None:
@@ -109,7 +131,7 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
         print("preparing the CRF engine (first run only: compiling, 10-20 s)", file=sys.stderr, flush=True)
         prepare_engine(args.engine)
     crf = {k: getattr(args, k) for k in CRFParams().as_dict()}
-    common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": _progress,
+    common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": _Progress(),
               "workers": args.workers, "client": args.scheduler, "method": args.method,
               "reach": args.reach, "engine": args.engine, **crf}
     if getattr(args, "stream", False) or _is_huge_tiff(image_path):
