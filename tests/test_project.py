@@ -189,3 +189,26 @@ def test_panel_walks_a_three_image_project(make_napari_viewer, qtbot, tmp_path):
     assert np.array_equal(np.asarray(panel2.strokes_layer.data), files[0][2])
     texts = [panel2.dataset.images.item(i).text() for i in range(3)]
     assert "(exported)" in texts[0] and "(exported)" in texts[1] and "(not started)" in texts[2]
+
+
+def test_a_guided_pass_on_a_project_image_resumes_when_the_image_is_opened_again(make_napari_viewer, qtbot, tmp_path):
+    from .test_widget import click, open_panel
+
+    scenes(tmp_path / "imgs", n=2)
+    create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES, tmp_path / "out")
+    viewer = make_napari_viewer()
+    panel = open_panel(viewer)
+    panel.dataset.open_project(tmp_path / "p.json")
+    panel.window.value = 80  # 100 x 160 frames: 2 x 2 windows
+    click(panel.guided.start_button)
+    for _ in range(3):
+        click(panel.guided.next_button)
+    click(panel.guided.skip_button)
+    position = (panel.guided.walk.window, panel.guided.walk.label, set(panel.guided.walk.skipped))
+    click(panel.dataset.next_button)  # the pass is saved with frame0's strokes in the project
+    assert panel.image_layer.name == "frame1" and panel.guided.walk is None
+    click(panel.dataset.previous_button)
+    assert panel.guided.start_button.text == "Resume guided annotation"
+    click(panel.guided.start_button)
+    walk = panel.guided.walk
+    assert (walk.window, walk.label, set(walk.skipped)) == position

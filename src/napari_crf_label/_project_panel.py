@@ -196,6 +196,7 @@ class ProjectControls(Container):
         panel.image_picker.value = image
         panel.strokes_picker.value = layer
         panel.image_state().clock.seconds = project.images[i].seconds
+        self._restore_walk(i)
         layer.mode = "paint"
         panel.viewer.layers.selection.active = layer
         self.refresh()
@@ -203,6 +204,18 @@ class ProjectControls(Container):
         if not strokes.any():
             self._start_draft(i, data, image)
         return True
+
+    def _restore_walk(self, i: int) -> None:
+        """Bring back image ``i``'s guided annotation pass, if one was saved with its strokes."""
+        from .guided import GuidedWalk
+
+        try:
+            saved = self.project.session_params(i).get("guided")
+            if saved:
+                self._panel.image_state().walk = GuidedWalk.from_dict(saved)
+                self._panel.guided.start_button.text = "Resume guided annotation"
+        except (InputError, ValueError) as exc:
+            show_info(f"The guided pass saved for this image was not restored: {exc}")
 
     def _start_draft(self, i: int, data: ImageData, image: Any) -> None:
         """Label image ``i`` from the other images' samples in the background and show it as a draft layer."""
@@ -271,8 +284,9 @@ class ProjectControls(Container):
         if i is None or panel.strokes_layer is None:
             return
         state = panel.image_state()
+        walk = {"guided": state.walk.to_dict()} if state.walk is not None and state.walk.ask_classes else {}
         try:
-            self.project.set_strokes(i, np.asarray(panel.strokes_layer.data), state.clock.seconds)
+            self.project.set_strokes(i, np.asarray(panel.strokes_layer.data), state.clock.seconds, walk)
         except (OSError, InputError) as exc:
             show_error(f"Saving the strokes into the project failed: {exc}")
         self.refresh()

@@ -144,8 +144,16 @@ class Project:
         path = self.session_path(i)
         return load_session(path).strokes if path.is_file() else None
 
-    def set_strokes(self, i: int, strokes: np.ndarray, seconds: float | None = None) -> None:
-        """Keep image ``i``'s strokes (and annotation time); its status follows (painted, or back to it)."""
+    def session_params(self, i: int) -> dict:
+        """Return the parameters saved with image ``i``'s strokes (a guided pass, the time), or {}."""
+        from .session import load_session
+
+        path = self.session_path(i)
+        return load_session(path).params if path.is_file() else {}
+
+    def set_strokes(self, i: int, strokes: np.ndarray, seconds: float | None = None,
+                    params: dict | None = None) -> None:
+        """Keep image ``i``'s strokes (annotation time, extra ``params``); its status follows (painted, or back)."""
         from .session import Session, save_session
 
         strokes = np.asarray(strokes)
@@ -154,7 +162,8 @@ class Project:
         if seconds is not None:
             entry.seconds = float(seconds)
         save_session(self.session_path(i), Session(strokes=strokes, classes=self.classes,
-                                                   params={**self.settings, "annotation_seconds": entry.seconds},
+                                                   params={**self.settings, **(params or {}),
+                                                           "annotation_seconds": entry.seconds},
                                                    image_path=str(self.image_path(i))))
         entry.stroke_pixels = int(np.count_nonzero(strokes))
         current = self.result_digest(i) == strokes_digest(strokes)
