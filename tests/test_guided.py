@@ -172,6 +172,16 @@ def test_guided_mode_on_the_bundled_sample(make_napari_viewer, qtbot, tmp_path):
     first = windows[order[0]]
     center = np.asarray(viewer.camera.center)[-2:]
     assert center == pytest.approx([(first.y0 + first.y1 - 1) / 2, (first.x0 + first.x1 - 1) / 2], abs=1.0)
+    assert guided.prompt.value.startswith(f"Review 1 of 4: window {order[0] + 1},")
+    assert guided.coverage.native.currentRow() == order[0]
+    assert any(cell == "absent" for row in guided.coverage.value["data"] for cell in row)  # the pass is kept
+    click(guided.start_button)
+    # the guided pass is untouched by the review: it resumes where it stopped, with its skips and times
+    assert guided.start_button.text == "Resume guided annotation"
+    click(guided.start_button)
+    assert guided.walk.ask_classes and guided.walk.finished and guided.walk.skipped == {
+        (w, k - 1) for w, k in [(w, k) for w in range(4) for k in range(1, 5)] if (w, k - 1) in skipped}
+    assert sum(guided.walk.seconds) > 0
     click(guided.start_button)
 
 

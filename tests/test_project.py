@@ -185,6 +185,9 @@ def test_panel_walks_a_three_image_project(make_napari_viewer, qtbot, tmp_path):
     assert panel2.image_layer.name == "frame2"  # the first image not yet labelled
     click(panel2.dataset.previous_button)
     assert np.array_equal(np.asarray(panel2.strokes_layer.data), one)
+    # its kept result is shown again, ready to export, and the clock carries on from the time kept
+    assert (np.asarray(viewer2.layers["frame1 CRF labels"].data) == files[1][1]).mean() > 0.97
+    assert panel2.image_state().result is not None and "Annotation time" in panel2.status.value
     click(panel2.dataset.previous_button)
     assert np.array_equal(np.asarray(panel2.strokes_layer.data), files[0][2])
     texts = [panel2.dataset.images.item(i).text() for i in range(3)]
@@ -212,3 +215,32 @@ def test_a_guided_pass_on_a_project_image_resumes_when_the_image_is_opened_again
     click(panel.guided.start_button)
     walk = panel.guided.walk
     assert (walk.window, walk.label, set(walk.skipped)) == position
+
+
+def test_a_copy_of_the_project_file_finds_the_samples(tmp_path):
+    files = scenes(tmp_path / "imgs")
+    project = create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES)
+    project.set_strokes(0, files[0][2])
+    run_project(project)
+    (tmp_path / "copy.json").write_text((tmp_path / "p.json").read_text())
+    copy = load_project(tmp_path / "copy.json")
+    assert copy.samples_path == project.samples_path and len(copy.samples()[1]) > 0
+    assert run_project(copy).drafted == ["imgs/frame1.png", "imgs/frame2.png"]
+
+
+def test_open_folder_as_project_takes_over_the_image_already_open(make_napari_viewer, qtbot, tmp_path):
+    from .test_widget import click, open_panel, use_names
+
+    files = scenes(tmp_path / "imgs")
+    viewer = make_napari_viewer()
+    viewer.open(str(files[0][0]))
+    panel = open_panel(viewer)
+    use_names(panel, "dark, bright")
+    viewer.layers["frame0 strokes"].data = files[0][2].astype(np.uint8)
+    panel.dataset.folder.value = tmp_path / "imgs"
+    click(panel.dataset.folder_button)
+    names = [lay.name for lay in viewer.layers]
+    assert names == ["frame0", "frame0 strokes"]  # once, not twice
+    assert np.array_equal(np.asarray(viewer.layers["frame0 strokes"].data), files[0][2])  # the strokes came along
+    project = load_project(tmp_path / "imgs" / "napari-crf-label-project.json")
+    assert project.images[0].status == "painted" and project.classes.names == ("dark", "bright")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from magicgui.widgets import Container, Label, PushButton, Table
 from napari.utils.notifications import show_info, show_warning
-from qtpy.QtWidgets import QSizePolicy
+from qtpy.QtWidgets import QHeaderView, QSizePolicy
 
 from ._layers import META_KEY, classes_from_layer, image_data_from_layer
 from ._panel_state import find_layer, layer_key, unwrap
@@ -53,9 +53,11 @@ class GuidedControls(Container):
                                       tooltip=TOOLTIPS["guide_skip"].format(key=GUIDE_KEYS["guide_skip"]))
         self.next_button = PushButton(text="Next", enabled=False,
                                       tooltip=TOOLTIPS["guide_next"].format(key=GUIDE_KEYS["guide_next"]))
-        self.coverage = Table(value={"data": [], "columns": []}, tooltip=TOOLTIPS["guide_coverage"])
+        self.coverage = Table(tooltip=TOOLTIPS["guide_coverage"])
         self.coverage.read_only = True
         self.coverage.native.setMaximumHeight(160)
+        # every column in view (class names, state, seconds), however narrow the dock
+        self.coverage.native.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         row = Container(widgets=[self.back_button, self.skip_button, self.next_button], layout="horizontal",
                         labels=False)
         row.margins = (0, 0, 0, 0)
@@ -64,6 +66,7 @@ class GuidedControls(Container):
         for widget in (starts, self.prompt, row, self.coverage):
             self.append(widget)
         self.active = False
+        self.reviewing = False  # a review walks its own order; the guided pass is kept aside
         self.start_button.changed.connect(self.toggle)
         self.review_button.changed.connect(self.review)
         self.next_button.changed.connect(lambda: self.step(1))
@@ -73,14 +76,19 @@ class GuidedControls(Container):
     # ------------------------------------------------------------------ state
     @property
     def walk(self) -> GuidedWalk | None:
-        """Return the chosen image's walk (None before a guided pass or a review)."""
+        """Return the walk shown: the review during a review, else the chosen image's guided pass (or None)."""
         state = self._panel.image_state()
-        return None if state is None else state.walk
+        if state is None:
+            return None
+        return state.review if self.reviewing else state.walk
 
     def _set_walk(self, walk: GuidedWalk | None) -> None:
         state = self._panel.image_state()
         if state is not None:
-            state.walk = walk
+            if self.reviewing:
+                state.review = walk
+            else:
+                state.walk = walk
 
     def _windows(self) -> list:
         """Return the windows a run with the panel's settings uses (the same tiling as the CRF)."""
@@ -110,6 +118,7 @@ class GuidedControls(Container):
         if image is None or classes is None:
             show_info("Load or type the classes first: guided annotation asks for each class in each window.")
             return False
+        self.reviewing = False
         windows = self._windows()
         walk = self.walk
         if walk is None or not walk.ask_classes or walk.windows != windows or walk.n_classes != len(classes):
@@ -120,6 +129,7 @@ class GuidedControls(Container):
         for button in (self.back_button, self.skip_button, self.next_button):
             button.enabled = True
         self.show()
+        self._panel.reveal(self)
         return True
 
     def review(self) -> bool:
@@ -131,17 +141,20 @@ class GuidedControls(Container):
             return False
         windows = self._windows()
         order = weak_windows(state.result.probabilities, windows, state.result.labels.shape)
+        self.reviewing = True  # the guided pass (its skips and times) stays as it is
         self._set_walk(GuidedWalk(windows, len(state.result.classes), order=order, ask_classes=False))
         self.active = True
         self.start_button.text = "Stop review"
         self.back_button.enabled = self.next_button.enabled = True
         self.skip_button.enabled = False
         self.show()
+        self._panel.reveal(self)
         return True
 
     def stop(self) -> None:
         """Leave the guided pass: the strokes and the walk's position stay (a new start resumes there)."""
         self.active = False
+        self.reviewing = False
         self.start_button.text = "Resume guided annotation" if self.walk is not None else "Start guided annotation"
         for button in (self.back_button, self.skip_button, self.next_button):
             button.enabled = False
@@ -155,17 +168,18 @@ class GuidedControls(Container):
         if not self.active or walk is None:
             return
         moved = walk.next() if direction > 0 else walk.previous()
-        if not moved and direction > 0:
-            show_info("Every window has been visited: run the CRF, or go back to add strokes.")
         self.show()
+        if not moved and direction > 0:
+            self.prompt.value = "Every window has been visited: run the CRF, or go back to add strokes."
 
     def skip(self) -> None:
         """Mark the asked class absent from this window and move on."""
         walk = self.walk
         if self.active and walk is not None and walk.ask_classes:
-            if not walk.skip():
-                show_info("Every window has been visited: run the CRF, or go back to add strokes.")
+            finished = not walk.skip()
             self.show()
+            if finished:
+                self.prompt.value = "Every window has been visited: run the CRF, or go back to add strokes."
 
     # ----------------------------------------------------------------- display
     def show(self) -> None:
@@ -181,26 +195,33 @@ class GuidedControls(Container):
             self.prompt.value = (f"{where}: paint a few examples of <b>{classes.names[walk.class_index]}</b> "
                                  f"(class {walk.label} of {walk.n_classes}), or mark it absent here.")
         else:
-            self.prompt.value = f"Review {where.lower()}, the least certain first: add strokes where it is wrong."
+            self.prompt.value = (f"Review {walk.step + 1} of {len(walk.order)}: window {walk.window + 1}, the least "
+                                 "certain first. Add strokes where the result is wrong.")
             if panel.strokes_layer is not None:
                 panel.viewer.layers.selection.active = panel.strokes_layer
-        current = self._outline("current", [win], ["#ffd700"], width=None)
+        self.show_coverage()
+        current = self._outline("current", [win], ["#ffd700"], width=None)  # made last: drawn on top
         if current is not None:
             panel.viewer.fit_to_view(layers=[current], margin=0.05)
-        self.show_coverage()
+        self.coverage.native.selectRow(walk.window)
 
     def show_coverage(self) -> None:
-        """Fill the coverage table and colour the windows' outlines by state (done / started / empty)."""
+        """Fill the coverage table and colour the windows' outlines by state (done / started / empty).
+
+        The classes marked absent and the time per window are the guided pass's, during a review too.
+        """
         walk = self.walk
         if walk is None:
             return
+        state = self._panel.image_state()
+        guided = state.walk if state is not None and state.walk is not None and state.walk.windows == walk.windows \
+            else walk
         coverage = self._coverage(walk)
-        states = window_states(coverage, walk.skipped)
-        names = list(classes_from_layer(self._panel.strokes_layer).names) if self._panel.strokes_layer is not None \
-            and classes_from_layer(self._panel.strokes_layer) is not None else [str(k + 1) for k in
-                                                                               range(walk.n_classes)]
-        rows = [[("absent" if (w, k) in walk.skipped and not coverage[w, k] else int(coverage[w, k]))
-                 for k in range(walk.n_classes)] + [states[w], round(walk.seconds[w])] for w in range(len(states))]
+        states = window_states(coverage, guided.skipped)
+        classes = None if self._panel.strokes_layer is None else classes_from_layer(self._panel.strokes_layer)
+        names = list(classes.names) if classes is not None else [str(k + 1) for k in range(walk.n_classes)]
+        rows = [[("absent" if (w, k) in guided.skipped and not coverage[w, k] else int(coverage[w, k]))
+                 for k in range(walk.n_classes)] + [states[w], round(guided.seconds[w])] for w in range(len(states))]
         self.coverage.value = {"data": rows, "columns": [*names[:walk.n_classes], "state", "seconds"],
                                "index": [f"window {w + 1}" for w in range(len(states))]}
         self._outline("windows", walk.windows, [STATE_COLORS[s] for s in states], width=None)

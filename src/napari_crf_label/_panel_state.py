@@ -58,6 +58,7 @@ class ImageState:
     bands: tuple[int, ...] | None = None
     #: The guided annotation pass (or review) of this image, and its outline layers' keys.
     walk: GuidedWalk | None = None
+    review: GuidedWalk | None = None
     guide_keys: dict[str, Hashable] = field(default_factory=dict)
 
 

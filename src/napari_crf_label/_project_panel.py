@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.widgets import Container, FileEdit, Label, PushButton
+from napari.layers import Image
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import Qt
@@ -27,7 +28,7 @@ from .classes import ClassSet
 from .dataset import PROJECT_REACH, draft_labels, update_samples
 from .errors import InputError
 from .image_io import ImageData, read_image
-from .io.project import Project, ProjectError, create_project, load_project
+from .io.project import Project, ProjectError, create_project, load_project, relative_path, strokes_digest
 
 if TYPE_CHECKING:
     from ._widget import CRFLabelWidget
@@ -120,6 +121,32 @@ class ProjectControls(Container):
         show_info(f"Project created: {path} (outputs in {project.output_folder}).")
         return self._use(project)
 
+    def _adopt(self, project: Project) -> None:
+        """Take the project's images that are already open out of the viewer, their strokes into the project.
+
+        Opening a folder as a project after opening one of its images would
+        otherwise show that image twice; strokes painted on it are kept in
+        the project when the project has none for it yet.
+        """
+        from ._layers import image_data_from_layer
+
+        panel = self._panel
+        paths = {project.image_path(i).resolve(): i for i in range(len(project.images))}
+        for layer in [unwrap(lay) for lay in panel.viewer.layers]:
+            if not isinstance(layer, Image) or layer.metadata.get(META_KEY, {}).get("role") is not None:
+                continue  # not an image, or a confidence layer
+            source = image_data_from_layer(layer).path
+            i = paths.get(Path(source).resolve()) if source is not None else None
+            if i is None:
+                continue
+            strokes = next((lay for lay in panel.viewer.layers if lay.name == f"{layer.name} strokes"), None)
+            if strokes is not None:
+                data = np.asarray(strokes.data)
+                if data.any() and project.strokes(i) is None and int(data.max()) <= len(project.classes):
+                    project.set_strokes(i, data)
+                panel.viewer.layers.remove(strokes.name)
+            panel.viewer.layers.remove(layer.name)
+
     def _panel_classes(self) -> ClassSet | None:
         """Return the classes of the panel's strokes layer, if any."""
         from ._layers import classes_from_layer
@@ -136,6 +163,7 @@ class ProjectControls(Container):
         """Make ``project`` the open one and show its first image not yet labelled."""
         self.save_current()
         self.close_current()
+        self._adopt(project)
         self.project = project
         self.project_file.value = project.path
         self._panel._apply_params({"reach": PROJECT_REACH, **project.settings})
@@ -180,7 +208,9 @@ class ProjectControls(Container):
             data = read_image(project.image_path(i))
             strokes = project.strokes(i)
         except InputError as exc:
-            show_error(f"{project.images[i].path}: {exc}")
+            text = str(exc)
+            show_error(text if project.images[i].path in text or str(project.image_path(i)) in text
+                       else f"{project.images[i].path}: {text}")
             return False
         self.close_current()
         self.index = i
@@ -200,10 +230,24 @@ class ProjectControls(Container):
         layer.mode = "paint"
         panel.viewer.layers.selection.active = layer
         self.refresh()
+        panel.reset_feedback()
         self.status.value = f"{project.images[i].path}: {project.images[i].status}."
-        if not strokes.any():
+        if strokes.any() and project.result_digest(i) == strokes_digest(strokes):
+            self._show_kept_result(i, data, image)
+        elif not strokes.any():
             self._start_draft(i, data, image)
         return True
+
+    def _show_kept_result(self, i: int, data: ImageData, image: Any) -> None:
+        """Show the result the project kept for image ``i`` (made from its current strokes), ready to export."""
+        from .labelling import LabelResult
+
+        kept = self.project.load_result(i)
+        result = LabelResult(labels=kept["labels"], probabilities=kept["probabilities"], classes=self.project.classes,
+                             strokes=kept["strokes"].astype(np.int32), params=kept["params"],
+                             seconds=kept["seconds"])
+        self._panel.show_result(layer_key(image), data, result)
+        self.status.value = f"{self.project.images[i].path}: {self.project.images[i].status}, its result shown."
 
     def _restore_walk(self, i: int) -> None:
         """Bring back image ``i``'s guided annotation pass, if one was saved with its strokes."""
@@ -315,6 +359,7 @@ class ProjectControls(Container):
         if draft is not None:
             self._panel.viewer.layers.remove(draft.name)
         self.refresh()
+        self.status.value = f"{self.project.images[i].path}: labelled; Export writes it to the project's folder."
 
     def export_target(self, image: Any) -> tuple[Path, str] | None:
         """Return (output folder, stem) of the open project image, else None."""
@@ -329,7 +374,8 @@ class ProjectControls(Container):
         if i is None:
             return
         entry = self.project.images[i]
-        entry.outputs = {k: str(p) for k, p in written.items()}
+        entry.outputs = {k: relative_path(p, self.project.folder) for k, p in written.items()}
         entry.status = "exported"
         self.project.save()
         self.refresh()
+        self.status.value = f"{entry.path}: exported to {self.project.output_folder}."

@@ -696,10 +696,25 @@ class CRFLabelWidget(Container):
                 self._progress.refresh()
 
     def _on_result(self, image_key: Hashable, data: ImageData, result: LabelResult) -> None:
+        """Show a run's result and keep it in the project of a project image."""
+        image = self.show_result(image_key, data, result)
+        if image is not None:
+            self.dataset.on_result(image, data, result)
+
+    def reset_feedback(self) -> None:
+        """Clear the run's progress and messages (another image was opened)."""
+        self.progress_bar.value = 0
+        self.progress_bar.native.setFormat("")
+        self.stage_label.value = ""
+        state = self.image_state()
+        self.guided.review_button.enabled = state is not None and state.result is not None
+        self._update_status()
+
+    def show_result(self, image_key: Hashable, data: ImageData, result: LabelResult) -> Image | None:
         """Show the dense labels as the image's result layer (re-used across runs), under the strokes."""
         image = find_layer(self.viewer.layers, image_key)
         if image is None:  # the image was closed while its CRF ran
-            return
+            return None
         state = self._state.of(image)
         state.result = result
         self._set_bar(1.0)
@@ -719,12 +734,12 @@ class CRFLabelWidget(Container):
         self._place_below_strokes(layer)
         self._show_confidence(image, state)
         self.guided.review_button.enabled = True
-        self.dataset.on_result(image, data, result)
         if result.missing_classes:
             show_warning(f"No strokes for {', '.join(result.missing_classes)}: absent from the result.")
         if self.strokes_layer is not None:
             self.viewer.layers.selection.active = self.strokes_layer
         self._update_status(f"CRF done in {result.seconds:.1f} s ({result.params['tiles']} tile(s)).")
+        return image
 
     def _place_below_strokes(self, layer: Any) -> None:
         """Move a result layer just under the strokes layer, so the strokes stay visible on top."""
@@ -1005,6 +1020,10 @@ class CRFLabelWidget(Container):
         self._apply_params(session.params)
         self.restore_button.visible = False
         return True
+
+    def reveal(self, widget: Any) -> None:
+        """Scroll the panel so that ``widget`` (one of its sections) is in view."""
+        self.native.layout().itemAt(0).widget().ensureWidgetVisible(widget.native)
 
     def _update_status(self, message: str = "") -> None:
         """Show the autosave location, annotation time and the last message."""

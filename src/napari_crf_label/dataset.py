@@ -19,7 +19,7 @@ import numpy as np
 from .errors import InputError, OutputExistsError
 from .image_io import ImageData, read_image
 from .io.export import check_export, export_all
-from .io.project import Project, ProjectError, strokes_digest
+from .io.project import Project, ProjectError, relative_path, strokes_digest
 from .labelling import LabelResult, label_image, stroke_training_samples
 
 __all__ = ["PROJECT_REACH", "run_project", "iter_run_project", "export_project", "draft_labels",
@@ -191,7 +191,7 @@ def export_project(project: Project, *, overwrite: bool = False,
                                annotation_seconds=entry.seconds or None, overwrite=overwrite)
         except OutputExistsError as exc:
             raise ProjectError(str(exc)) from None
-        entry.outputs = {k: str(p) for k, p in paths.items()}
+        entry.outputs = {k: relative_path(p, project.folder) for k, p in paths.items()}  # shareable
         entry.status = "exported"
         project.save()
         exported.append(entry.path)

@@ -32,7 +32,7 @@ from ..errors import InputError
 from .atomic import atomic_path
 
 __all__ = ["Project", "ProjectError", "ImageEntry", "create_project", "load_project", "STATUSES",
-           "PROJECT_FORMAT", "PROJECT_VERSION", "strokes_digest"]
+           "PROJECT_FORMAT", "PROJECT_VERSION", "strokes_digest", "relative_path"]
 
 PROJECT_FORMAT = "napari-crf-label project"
 PROJECT_VERSION = 1
@@ -80,6 +80,9 @@ class Project:
     classes: ClassSet
     output_folder: Path
     settings: dict = field(default_factory=dict)
+    #: File name of the training samples in the output folder (kept in the project file, so a copy of
+    #: the file under another name still finds them).
+    samples_name: str = ""
 
     # ------------------------------------------------------------------ files
     @property
@@ -107,7 +110,7 @@ class Project:
     @property
     def samples_path(self) -> Path:
         """The training samples file."""
-        return self.output_folder / f"{self.path.stem}_samples.npz"
+        return self.output_folder / (self.samples_name or f"{self.path.stem}_samples.npz")
 
     def _unique_stem(self, i: int) -> str:
         """Return image ``i``'s stem, made unique by its position when another image shares it."""
@@ -125,7 +128,8 @@ class Project:
         """Return the project file's content."""
         return {"format": PROJECT_FORMAT, "version": PROJECT_VERSION,
                 "classes": {"names": list(self.classes.names), "colors": list(self.classes.colors)},
-                "output_folder": _relative(self.output_folder, self.folder), "settings": self.settings,
+                "output_folder": relative_path(self.output_folder, self.folder), "settings": self.settings,
+                "samples": self.samples_path.name,
                 "images": [{"path": e.path, "status": e.status, "seconds": round(e.seconds, 1),
                             "stroke_pixels": e.stroke_pixels, "outputs": e.outputs} for e in self.images]}
 
@@ -240,7 +244,7 @@ class Project:
         return f"{self.count('labelled', 'exported')} of {len(self.images)} labelled"
 
 
-def _relative(path: Path, folder: Path) -> str:
+def relative_path(path: Path, folder: Path) -> str:
     """Return ``path`` relative to ``folder`` when it lies below it, else absolute (as a string)."""
     path = Path(os.path.abspath(path))
     try:
@@ -281,9 +285,10 @@ def create_project(path: str | Path, images: Sequence[str | Path], classes: Clas
         raise ProjectError(f"{path.parent}: no such folder for the project file")
     files = _image_files(images)
     folder = Path(os.path.abspath(path.parent))
-    entries = [ImageEntry(_relative(f, folder)) for f in files]
+    entries = [ImageEntry(relative_path(f, folder)) for f in files]
     out = Path(os.path.abspath(output_folder)) if output_folder is not None else folder
-    project = Project(Path(os.path.abspath(path)), entries, classes, out, dict(settings or {}))
+    project = Project(Path(os.path.abspath(path)), entries, classes, out, dict(settings or {}),
+                      f"{path.stem}_samples.npz")
     project.save()
     return project
 
@@ -315,8 +320,11 @@ def load_project(path: str | Path) -> Project:
                 raise ValueError(f"unknown status {entry.status!r}")
             images.append(entry)
         settings = dict(raw.get("settings") or {})
+        samples = str(raw.get("samples") or "")
+        if samples and (Path(samples).name != samples or not samples.endswith(".npz")):
+            raise ValueError(f"samples must be a .npz file name in the output folder, got {samples!r}")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ProjectError(f"{path}: corrupt project file ({type(exc).__name__}: {exc})") from None
     if not images:
         raise ProjectError(f"{path}: the project lists no images")
-    return Project(path, images, classes, Path(os.path.abspath(out)), settings)
+    return Project(path, images, classes, Path(os.path.abspath(out)), settings, samples)
