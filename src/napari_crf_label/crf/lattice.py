@@ -486,7 +486,7 @@ class PermutohedralLattice:
 
     def filter_add(self, values: np.ndarray, out: np.ndarray, scale: np.ndarray | None = None,
                    weight: float = 1.0, n_values: int | None = None) -> None:
-        """Add ``weight * S K S values`` to ``out`` (both (P, L) float32, L a multiple of LANES), S = diag(scale).
+        """Add ``weight * S K S values`` to ``out`` (both (P, L) float32, L from :func:`padded`), S = diag(scale).
 
         ``n_values``: how many of the L columns are real (the rest pad), for pydensecrf's rounding order.
         """
