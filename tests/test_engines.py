@@ -1,5 +1,6 @@
 """The dense CRF engines: the numba lattice against brute force, and both engines against each other on real images."""
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -146,3 +147,35 @@ def test_engines_agree_with_a_kernel_switched_off(pydensecrf, switched_off, n):
     params = CRFParams(**switched_off)
     q = {e: TileCRF(image, n, params, e).infer(strokes) for e in ("numba", "pydensecrf")}
     assert np.abs(q["numba"] - q["pydensecrf"]).max() < 1e-5
+
+
+def test_cli_engine_option(tmp_path, capsys, monkeypatch):
+    from napari_crf_label.cli import main
+
+    from .conftest import two_region_scene
+
+    image, truth, strokes = two_region_scene()
+    Image.fromarray(image).save(tmp_path / "scene.png")
+    Image.fromarray(strokes.astype(np.uint8)).save(tmp_path / "strokes.png")
+    labels = {}
+    for engine in ("numba", "pydensecrf"):
+        out = tmp_path / engine
+        args = ["run", str(tmp_path / "scene.png"), "--strokes", str(tmp_path / "strokes.png"), "-o", str(out),
+                "--method", "crf", "--engine", engine]
+        if engine == "pydensecrf" and importlib.util.find_spec("pydensecrf") is None:
+            pytest.skip("the pydensecrf extra is not installed")
+        assert main(args) == 0
+        assert f"  engine: {engine}\n" in (out / "scene_report.txt").read_text()
+        labels[engine] = np.array(Image.open(out / "scene_label.png"))
+    assert np.array_equal(labels["numba"], labels["pydensecrf"])
+    # without the extra: one clear line, exit code 2, no output files
+    monkeypatch.setitem(sys.modules, "pydensecrf", None)
+    monkeypatch.delitem(sys.modules, "napari_crf_label.crf.pydensecrf_engine", raising=False)
+    capsys.readouterr()
+    out = tmp_path / "missing"
+    assert main(["run", str(tmp_path / "scene.png"), "--strokes", str(tmp_path / "strokes.png"), "-o", str(out),
+                 "--engine", "pydensecrf"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("napari-crf-label: error: engine 'pydensecrf' needs the pydensecrf2 package")
+    assert "\n" not in err
+    assert not out.exists() or not any(out.iterdir())

@@ -17,3 +17,15 @@ def test_manifest_is_valid_and_complete():
     for command in contributions.commands:
         module, _, attr = command.python_name.partition(":")
         assert callable(getattr(importlib.import_module(module), attr)), command.id
+
+
+def test_panel_opens_from_layers_segment_menu(make_napari_viewer):
+    from napari._app_model import get_app_model
+
+    viewer = make_napari_viewer()
+    items = get_app_model().menus.get_menu("napari/layers/segment")
+    ours = [i for i in items if getattr(getattr(i, "command", None), "id", "") == "napari-crf-label.widget"]
+    assert len(ours) == 1
+    get_app_model().commands.execute_command("napari-crf-label.widget").result()  # what clicking the entry does
+    docks = [d for d in viewer.window._dock_widgets.values() if "CRF labelling" in d.name]
+    assert len(docks) == 1

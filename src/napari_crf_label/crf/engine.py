@@ -57,17 +57,22 @@ class Engine(ABC):
     Parameters
     ----------
     kernels : sequence of Kernel
-        The pairwise kernels, all over the same P pixels.
+        The pairwise kernels, all over the same P pixels (may be empty).
     n_classes : int
         Number of classes N.
+    n_pixels : int
+        Number of pixels P.
     """
 
     #: The engine's name in :data:`ENGINES`.
     name: ClassVar[str]
 
-    def __init__(self, kernels: Sequence[Kernel], n_classes: int) -> None:
+    def __init__(self, kernels: Sequence[Kernel], n_classes: int, n_pixels: int) -> None:
         self.n_classes = int(n_classes)
-        self.n_pixels = int(kernels[0].features.shape[1]) if kernels else 0
+        self.n_pixels = int(n_pixels)
+        for kernel in kernels:
+            if kernel.features.shape[1] != self.n_pixels:
+                raise ValueError(f"kernel over {kernel.features.shape[1]} pixels, expected {self.n_pixels}")
 
     @abstractmethod
     def iter_infer(self, unary: np.ndarray, iterations: int, init: np.ndarray | None = None

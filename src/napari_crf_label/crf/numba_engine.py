@@ -145,8 +145,8 @@ class NumbaEngine(Engine):
 
     name = "numba"
 
-    def __init__(self, kernels: Sequence[Kernel], n_classes: int) -> None:
-        super().__init__(kernels, n_classes)
+    def __init__(self, kernels: Sequence[Kernel], n_classes: int, n_pixels: int) -> None:
+        super().__init__(kernels, n_classes, n_pixels)
         self._terms = []
         for kernel in kernels:
             lattice = PermutohedralLattice(kernel.features)
@@ -201,7 +201,7 @@ def _kernels() -> tuple:
 def is_compiled() -> bool:
     """Return True when every kernel is compiled in this process or has an entry in numba's disk cache.
 
-    False means the next CRF compiles first (10-20 s, once per machine and
+    False means the next CRF compiles first (about 10 s, once per machine and
     numba version); callers show that as a step of its own.
     """
     for fn in _kernels():

@@ -24,8 +24,8 @@ class PydensecrfEngine(Engine):
 
     name = "pydensecrf"
 
-    def __init__(self, kernels: Sequence[Kernel], n_classes: int) -> None:
-        super().__init__(kernels, n_classes)
+    def __init__(self, kernels: Sequence[Kernel], n_classes: int, n_pixels: int) -> None:
+        super().__init__(kernels, n_classes, n_pixels)
         self._crf = dcrf.DenseCRF(self.n_pixels, self.n_classes)
         for kernel in kernels:
             self._crf.addPairwiseEnergy(np.ascontiguousarray(kernel.features, dtype=np.float32),

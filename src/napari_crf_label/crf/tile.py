@@ -98,7 +98,7 @@ class TileCRF:
         self.n_classes = n_classes
         self.params = params
         self.engine = engine
-        self._engine = engine_class(engine)(tile_kernels(image, params), n_classes)
+        self._engine = engine_class(engine)(tile_kernels(image, params), n_classes, n_pixels)
 
     def iter_infer(self, strokes: np.ndarray, prior: np.ndarray | None = None,
                    gt_prob: float | None = None, iterations: int | None = None,
