@@ -62,7 +62,7 @@ from ._panel_state import ImageState, PanelState, find_layer, layer_key, same_la
 from ._project_panel import PROJECT_KEYS, ProjectControls
 from ._tooltips import CRF_TOOLTIPS, TOOLTIPS
 from .classes import ClassSet, read_class_files
-from .crf import DEFAULT_ENGINE, ENGINES, CRFParams
+from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, engine_ready, prepare_engine
 from .errors import InputError
 from .export import export_all, output_paths
 from .features import FeatureParams
@@ -108,6 +108,10 @@ def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, c
             raise Cancelled
         relay.stage.emit(stage, fraction)
 
+    engine = params.get("engine", DEFAULT_ENGINE)
+    if not engine_ready(engine):  # numba compiles once per machine; say so rather than seem stuck
+        relay.stage.emit("preparing the CRF engine (first run only)", 0.0)
+        prepare_engine(engine)
     with reporting(reporter):
         return (yield from iter_label_image(data, strokes, classes=classes, cache=cache, **params))
 

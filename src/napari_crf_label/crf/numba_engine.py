@@ -16,6 +16,7 @@ from collections.abc import Generator, Sequence
 import numpy as np
 from numba import njit
 
+from ..progress import checkpoint
 from .engine import Engine, Kernel
 from .lattice import _BLOCK, LANES, PermutohedralLattice, padded, slice2, slice_point
 
@@ -148,7 +149,8 @@ class NumbaEngine(Engine):
     def __init__(self, kernels: Sequence[Kernel], n_classes: int, n_pixels: int) -> None:
         super().__init__(kernels, n_classes, n_pixels)
         self._terms = []
-        for kernel in kernels:
+        for k, kernel in enumerate(kernels):
+            checkpoint("building the CRF", k / len(kernels))  # a cancel is heard between the lattices
             lattice = PermutohedralLattice(kernel.features)
             self._terms.append((lattice, lattice.symmetric_norm(), float(kernel.weight)))
 
