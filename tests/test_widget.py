@@ -272,6 +272,7 @@ def test_run_errors_become_notifications(scene_viewer, qtbot, notes):
     assert any("no strokes" in m for m in notes.messages)
     assert "scene CRF labels" not in viewer.layers
     assert panel.run_button.enabled
+    assert panel.stage_label.value.startswith("Failed") and panel.progress_bar.value == 0
 
 
 def test_class_without_strokes_warns(scene_viewer, qtbot, notes):
@@ -395,6 +396,8 @@ def test_export_writes_every_output_and_asks_before_overwriting(scene_viewer, qt
         ["scene_mres.mat", "scene_mres.png", "scene_report.txt", "scene_label.png", "scene_session.npz"])
     mat = loadmat(paths["mat"])
     assert (mat["class"] + 1 == truth).mean() > 0.99
+    report = paths["report"].read_text()  # no guided pass was made: coverage without guided times
+    assert "stroke pixels per window (1 window(s), 0 without strokes):" in report
     shown_labels = np.asarray(viewer.layers["scene CRF labels"].data)
     assert np.array_equal(np.array(PILImage.open(paths["label_png"])), shown_labels)
     paths["report"].write_text("keep me")

@@ -235,9 +235,7 @@ class GuidedControls(Container):
         walk = self.walk
         if walk is None or walk.windows != self._windows():
             n = len(classes) if classes is not None else int(np.asarray(panel.strokes_layer.data).max(initial=1))
-            walk = GuidedWalk(self._windows(), max(n, 1))
-            if self.walk is None:
-                self._set_walk(walk)
+            walk = GuidedWalk(self._windows(), max(n, 1))  # for the outlines only: not a guided pass
         if len(walk.windows) < 2:
             return []
         coverage = self._coverage(walk)

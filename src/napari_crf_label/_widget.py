@@ -128,6 +128,18 @@ def _export_job(stop: threading.Event, relay: _Relay, *args: Any, **kwargs: Any)
         return export_all(*args, **kwargs)
 
 
+def _warm_up_engine() -> None:
+    """Compile the default engine in the background when the panel opens (first use on a machine only).
+
+    numba compiles once per machine (10-20 s); started here, it is usually
+    done before the first *Run CRF*, and a run cannot be cancelled while it
+    compiles.
+    """
+    if not engine_ready(DEFAULT_ENGINE):
+        threading.Thread(target=prepare_engine, args=(DEFAULT_ENGINE,), name="crf-engine-warm-up",
+                         daemon=True).start()
+
+
 def _row(*widgets: Any) -> Container:
     """Return widgets side by side without labels or margins."""
     row = Container(widgets=list(widgets), layout="horizontal", labels=False)
@@ -156,6 +168,7 @@ class CRFLabelWidget(Container):
         self._progress: progress | None = None
         self._tiles = (0, 1)
         self._refilling = False  # True while the layer pickers and composites are refilled
+        self._failed = False  # the running job ended in an error
         self._autosave_timer = QTimer(self.native)
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.setInterval(int(AUTOSAVE_SECONDS * 1000))
@@ -168,6 +181,7 @@ class CRFLabelWidget(Container):
         self._connect()
         self._bind_keys()
         self._layers_changed()
+        _warm_up_engine()
 
     # ----------------------------------------------------------------- layout
     def _build(self) -> None:
@@ -799,6 +813,7 @@ class CRFLabelWidget(Container):
         if isinstance(exc, Cancelled):
             self._on_cancelled()
             return
+        self._failed = True
         what = "Export failed" if self.export_worker is not None else "CRF run failed"
         show_error(str(exc) if isinstance(exc, InputError) else f"{what}: {exc}")
 
@@ -816,9 +831,11 @@ class CRFLabelWidget(Container):
         self.run_button.enabled = True
         self.export_button.enabled = True
         self.cancel_button.enabled = False
-        self.stage_label.value = "Cancelled." if self._stop.is_set() else "Done."
-        if self._stop.is_set():
+        self.stage_label.value = ("Cancelled." if self._stop.is_set() else
+                                  "Failed: see the message; nothing was changed." if self._failed else "Done.")
+        if self._stop.is_set() or self._failed:
             self.progress_bar.value = 0
+        self._failed = False
         self._stop.clear()
         if self._progress is not None:
             self._progress.close()
