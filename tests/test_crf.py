@@ -105,3 +105,13 @@ def _run(gen):
         except StopIteration as stop:
             return n, stop.value
         n += 1
+
+
+@pytest.mark.parametrize("name", ["gt_prob", "sxy_gaussian", "compat_gaussian", "sxy_bilateral", "schan",
+                                  "compat_bilateral"])
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), -float("inf")])
+def test_params_built_directly_refuse_non_finite_numbers(name, value):
+    from napari_crf_label.errors import InputError
+
+    with pytest.raises(InputError, match=f"{name} must be"):
+        CRFParams(**{name: value})

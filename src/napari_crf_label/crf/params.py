@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..checks import finite_number
 from ..errors import InputError
 
 __all__ = ["CRFParams", "CRFSizeError", "MAX_CRF_PIXELS", "unary_from_strokes"]
@@ -50,6 +51,8 @@ class CRFParams:
     iterations: int = 10
 
     def __post_init__(self) -> None:
+        for name, value in self.as_dict().items():  # NaN and infinity pass every range check below
+            finite_number(name, value, integer=name == "iterations")
         if not 0.0 < self.gt_prob < 1.0:
             raise InputError(f"gt_prob must be between 0 and 1 (exclusive), got {self.gt_prob}")
         for name in ("sxy_gaussian", "sxy_bilateral", "schan"):
