@@ -11,7 +11,7 @@ their ``unique_id`` (:mod:`._panel_state`), never by identity.
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator, Hashable
+from collections.abc import Callable, Generator, Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,16 +98,22 @@ class _Relay(QObject):
     stage = Signal(str, float)
 
 
-def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, cache: CRFCache,
-               params: dict[str, Any], stop: threading.Event, relay: _Relay
-               ) -> Generator[tuple[int, int], None, LabelResult]:
-    """Run :func:`iter_label_image`, relaying stage checkpoints and stopping at the first one after ``stop``."""
+def _stop_or_relay(stop: threading.Event, relay: _Relay) -> Callable[[str, float], None]:
+    """Return a checkpoint reporter that raises Cancelled once ``stop`` is set, else relays the stage."""
 
     def reporter(stage: str, fraction: float) -> None:
         if stop.is_set():
             raise Cancelled
         relay.stage.emit(stage, fraction)
 
+    return reporter
+
+
+def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, cache: CRFCache,
+               params: dict[str, Any], stop: threading.Event, relay: _Relay
+               ) -> Generator[tuple[int, int], None, LabelResult]:
+    """Run :func:`iter_label_image`, relaying stage checkpoints and stopping at the first one after ``stop``."""
+    reporter = _stop_or_relay(stop, relay)
     engine = params.get("engine", DEFAULT_ENGINE)
     if not engine_ready(engine):  # numba compiles once per machine; say so rather than seem stuck
         relay.stage.emit("preparing the CRF engine (first run only)", 0.0)
@@ -118,13 +124,7 @@ def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, c
 
 def _export_job(stop: threading.Event, relay: _Relay, *args: Any, **kwargs: Any) -> dict[str, Path]:
     """Run :func:`export_all`, stopping (and writing nothing) at the first checkpoint after ``stop``."""
-
-    def reporter(stage: str, fraction: float) -> None:
-        if stop.is_set():
-            raise Cancelled
-        relay.stage.emit(stage, fraction)
-
-    with reporting(reporter):
+    with reporting(_stop_or_relay(stop, relay)):
         return export_all(*args, **kwargs)
 
 

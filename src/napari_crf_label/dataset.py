@@ -111,25 +111,25 @@ def iter_run_project(project: Project, *, workers: int = 1, client: Any = None, 
     kw = {**_settings(project, settings), "workers": workers, "client": client}
     report = RunReport([], [], [], [])
     total = len(project.images)
-    todo: list[tuple[int, ImageData | None, np.ndarray | None]] = []
+    todo: list[int] = []  # indices only: images are read again below, so memory holds one image at a time
     for i, entry in enumerate(project.images):
         try:
             strokes = project.strokes(i)
-            current = strokes is not None and strokes.any() and project.result_digest(i) == strokes_digest(strokes)
-            if current:
+            painted = strokes is not None and bool(strokes.any())
+            if painted and project.result_digest(i) == strokes_digest(strokes):
                 report.skipped.append(entry.path)
                 continue
-            data = read_image(project.image_path(i))
-            if strokes is not None and strokes.any():
-                update_samples(project, i, data, strokes, **_settings(project, settings))
-            todo.append((i, data, strokes))
+            if painted:
+                update_samples(project, i, read_image(project.image_path(i)), strokes, **_settings(project, settings))
+            todo.append(i)
         except InputError as exc:
             report.failed.append((entry.path, str(exc)))
     done = len(report.skipped)
     yield done, total, ""
-    for i, data, strokes in todo:
+    for i in todo:
         entry = project.images[i]
         try:
+            data, strokes = read_image(project.image_path(i)), project.strokes(i)
             if strokes is not None and strokes.any():
                 result = label_image(data, strokes, classes=project.classes, samples=_carried(project, i), **kw)
                 project.save_result(i, result.labels, result.probabilities, result.strokes, result.params,
@@ -173,12 +173,10 @@ def export_project(project: Project, *, overwrite: bool = False,
     if not ready:
         raise ProjectError("no image is labelled yet: paint strokes (project add-strokes or the panel) and run")
     project.output_folder.mkdir(parents=True, exist_ok=True)
-    datas = {}
-    for i in ready:  # every target checked first: a refusal writes nothing
-        data = read_image(project.image_path(i))
-        check_export(project.output_folder, project.output_stem(i), data.is_georeferenced, overwrite,
-                     protect=[project.image_path(i)])
-        datas[i] = data
+    for i in ready:  # every target checked first: a refusal writes nothing (images are read again below,
+        # so memory holds one image at a time)
+        check_export(project.output_folder, project.output_stem(i),
+                     read_image(project.image_path(i)).is_georeferenced, overwrite, protect=[project.image_path(i)])
     exported = []
     for n, i in enumerate(ready, start=1):
         kept = project.load_result(i)
@@ -187,7 +185,8 @@ def export_project(project: Project, *, overwrite: bool = False,
                              seconds=kept["seconds"])
         entry = project.images[i]
         try:
-            paths = export_all(result, datas[i], project.output_folder, project.output_stem(i),
+            paths = export_all(result, read_image(project.image_path(i)), project.output_folder,
+                               project.output_stem(i),
                                annotation_seconds=entry.seconds or None, overwrite=overwrite)
         except OutputExistsError as exc:
             raise ProjectError(str(exc)) from None
