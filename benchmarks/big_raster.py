@@ -2,13 +2,18 @@
 
 Usage: python benchmarks/big_raster.py --mp 100 [--workers 2] [--scale 0.5] [--keep DIR] [--method crf]
        python benchmarks/big_raster.py --mp 1000
+       python benchmarks/big_raster.py --mp 100 --plain   (the command as a user types it: no flags)
 
 Builds (once, in DIR or a temporary folder) a mosaic of 2048-pixel blocks
 made from ../shared/data/images (orthomosaic, example1, example2; flipped
 variants) with a stroke raster: for each block, 4 colour classes from
 k-means and 60 short strokes inside uniform parts of each class. Then runs
 ``napari-crf-label run --stream`` in a child process and samples the RSS
-of its whole process tree (main + dask workers) every 0.2 s.
+of its whole process tree (main + dask workers) every 0.2 s. With
+``--plain`` the command is the one a user types, ``run IMAGE --strokes S
+--classes c1,c2,c3,c4`` (only ``-o`` and ``--overwrite`` added, so runs can
+repeat): the default method, scale, workers and path (streamed or not) are
+the program's own choice.
 """
 
 from __future__ import annotations
@@ -97,6 +102,8 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=0.5)
     parser.add_argument("--keep", type=Path, help="folder for the built rasters (kept between runs)")
     parser.add_argument("--method", default="crf", help="labelling method (default crf, as in RESULTS.md)")
+    parser.add_argument("--plain", action="store_true",
+                        help="run the plain command (program defaults; --workers, --scale, --method ignored)")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="crf-big-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -108,11 +115,14 @@ def main() -> int:
           f"built/found in {time.perf_counter() - t0:.0f} s")
     out = folder / "out"
     cmd = [sys.executable, "-m", "napari_crf_label.cli", "run", str(image_path), "--strokes", str(strokes_path),
-           "--classes", "c1,c2,c3,c4", "--stream", "-s", str(args.scale), "--workers", str(args.workers),
-           "-o", str(out), "--overwrite", "--method", args.method]
+           "--classes", "c1,c2,c3,c4", "-o", str(out), "--overwrite"]
+    if not args.plain:
+        cmd += ["--stream", "-s", str(args.scale), "--workers", str(args.workers), "--method", args.method]
     peak = 0
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    log = folder / "stderr.log"  # the run's progress lines: where the time went
+    with open(log, "w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
     ps = psutil.Process(proc.pid)
     done = threading.Event()
 

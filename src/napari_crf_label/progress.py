@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["Cancelled", "Reporter", "checkpoint", "reporting"]
+__all__ = ["Cancelled", "Reporter", "checkpoint", "current_reporter", "reporting"]
 
 #: ``reporter(stage, fraction)``: stage name and its share done (0..1).
 Reporter = Callable[[str, float], None]
@@ -42,3 +42,8 @@ def checkpoint(stage: str, fraction: float = 0.0) -> None:
     reporter = getattr(_local, "reporter", None)
     if reporter is not None:
         reporter(stage, min(max(float(fraction), 0.0), 1.0))
+
+
+def current_reporter() -> Reporter | None:
+    """Return this thread's reporter (to install it in helper threads), or None."""
+    return getattr(_local, "reporter", None)

@@ -10,7 +10,7 @@ blur weights and final scale, in float32, so that both engines agree.
 
 The lattice is built once, then :meth:`PermutohedralLattice.filter` runs
 many times. Everything runs on one thread: tiles run in parallel as
-processes, numba compiles serial code in a third less time than its
+threads (the compiled functions release the GIL) or processes, numba compiles serial code in a third less time than its
 parallel loops, and on a loaded 2-core machine a second thread made the
 mean-field step 3x slower (benchmarks/RESULTS.md). Kernels are compiled on first use and cached on disk by numba
 (next to the package, or in the user's cache folder when the package
@@ -29,7 +29,7 @@ _BLOCK = 4096  # points per block of the loops that need scratch arrays (allocat
 LANES = 4
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _simplices(features):  # pragma: no cover - compiled
     """Return (rem0, rank, barycentric), each (P, D + 1), of every point's enclosing simplex."""
     n, d = features.shape
@@ -96,7 +96,7 @@ def _simplices(features):  # pragma: no cover - compiled
     return rem0, rank, bary
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _hash(keys, row, key, d):  # pragma: no cover - compiled
     """Hash of ``keys[row]`` (row >= 0) or of ``key`` (row < 0)."""
     h = np.uint64(0)
@@ -109,7 +109,7 @@ def _hash(keys, row, key, d):  # pragma: no cover - compiled
     return h
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _find(table, keys, key, d):  # pragma: no cover - compiled
     """Return the slot of ``key`` in ``table``: its entry, or the empty slot where it would go."""
     mask = np.uint64(table.size - 1)
@@ -128,7 +128,7 @@ def _find(table, keys, key, d):  # pragma: no cover - compiled
         h = (h + np.uint64(1)) & mask
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _vertices(rem0, rank):  # pragma: no cover - compiled
     """Insert every simplex vertex into a hash table; return (offsets (P, D+1), keys (M, D), table).
 
@@ -188,7 +188,7 @@ _PACK_BITS = 63
 _RECENT_BITS = 13
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _slot(code, table_codes, table, bits):  # pragma: no cover - compiled
     """Return the slot of ``code`` in the packed table: its entry, or the empty slot where it would go."""
     mask = np.uint64(table.size - 1)
@@ -198,7 +198,7 @@ def _slot(code, table_codes, table, bits):  # pragma: no cover - compiled
     return h
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _vertices_packed(rem0, rank, low, shifts):  # pragma: no cover - compiled
     """As :func:`_vertices` with each vertex key packed into one int64 (``sum (key_i - low_i) << shift_i``).
 
@@ -260,7 +260,7 @@ def _vertices_packed(rem0, rank, low, shifts):  # pragma: no cover - compiled
     return offsets, codes[:filled], table_codes, table
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _neighbours_packed(codes, table_codes, table, deltas):  # pragma: no cover - compiled
     """As :func:`_neighbours` for packed keys: a neighbour's code is the vertex's code plus ``deltas[j, side]``."""
     m = codes.size
@@ -276,7 +276,7 @@ def _neighbours_packed(codes, table_codes, table, deltas):  # pragma: no cover -
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _key_range(rem0):  # pragma: no cover - compiled
     """Return the per-coordinate (min, max) of ``rem0[:, :D]`` as int64 (numpy's strided reductions: 10x slower)."""
     n, dp1 = rem0.shape
@@ -311,7 +311,7 @@ def _build(rem0: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return offsets, _neighbours(keys, table)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _neighbours(keys, table):  # pragma: no cover - compiled
     """Return (D+1, M+1, 2) value rows of each vertex's two neighbours along each lattice axis (0 = none)."""
     m, d = keys.shape
@@ -336,7 +336,7 @@ def _neighbours(keys, table):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _splat(values, scale, offsets, bary, grid):  # pragma: no cover - compiled
     """Zero ``grid`` (M+1, L) and add each point's ``values * scale`` to its simplex vertices.
 
@@ -373,7 +373,7 @@ def _splat(values, scale, offsets, bary, grid):  # pragma: no cover - compiled
                 grid[o, c + 3] += w * v3
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _blur(grid, spare, neighbours):  # pragma: no cover - compiled
     """Blur ``grid`` (M+1, L) along every lattice axis with [1/2, 1, 1/2]; return the array holding the result."""
     dp1, rows = neighbours.shape[0], neighbours.shape[1]
@@ -389,7 +389,7 @@ def _blur(grid, spare, neighbours):  # pragma: no cover - compiled
     return grid
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def slice2(grid, offsets, bary, alpha, i, alpha_last):  # pragma: no cover - compiled
     """Return point ``i``'s two sliced values (a grid of two columns), in registers; see :func:`slice_point`."""
     a0 = np.float32(0.0)
@@ -407,7 +407,7 @@ def slice2(grid, offsets, bary, alpha, i, alpha_last):  # pragma: no cover - com
     return a0, a1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def slice_point(grid, offsets, bary, alpha, i, acc, alpha_last):  # pragma: no cover - compiled
     """Write ``alpha * sum_j bary_ij grid[offset_ij]`` of point ``i`` into ``acc`` (L: 2 or a multiple of LANES).
 
@@ -444,7 +444,7 @@ def slice_point(grid, offsets, bary, alpha, i, acc, alpha_last):  # pragma: no c
         acc[c + 3] = a3
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _slice_add(grid, offsets, bary, alpha, scale, weight, out, alpha_last):  # pragma: no cover - compiled
     """Add ``weight * scale_i * alpha * sum_j bary_ij grid[offset_ij]`` to ``out`` (P, L)."""
     n = offsets.shape[0]

@@ -23,7 +23,7 @@ from .lattice import _BLOCK, LANES, PermutohedralLattice, padded, slice2, slice_
 __all__ = ["NumbaEngine", "is_compiled", "prepare"]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _message(unary, energy, q, grid, offsets, bary, alpha, norm, weight, first, last, n_classes):  # pragma: no cover
     """Add one kernel's message to the energy; on the last kernel, write the softmax into ``q``.
 
@@ -48,7 +48,7 @@ def _message(unary, energy, q, grid, offsets, bary, alpha, norm, weight, first, 
             _softmax_row(acc, q, i, n_classes)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _slice4(grid, offsets, bary, alpha, i, c, alpha_last):  # pragma: no cover - compiled
     """Return point ``i``'s sliced values of columns c..c+3 (see :func:`~.lattice.slice_point`), in registers."""
     a0 = np.float32(0.0)
@@ -72,7 +72,7 @@ def _slice4(grid, offsets, bary, alpha, i, c, alpha_last):  # pragma: no cover -
     return a0, a1, a2, a3
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _message2(unary, energy, grid1, offsets1, bary1, alpha1, norm1, weight1, grid2, offsets2, bary2, alpha2, norm2,
               weight2, n_classes):  # pragma: no cover - compiled
     """Both kernels' messages in one pass over the pixels (the usual two-kernel CRF), negated.
@@ -103,7 +103,7 @@ def _message2(unary, energy, grid1, offsets1, bary1, alpha1, norm1, weight1, gri
             energy[i, c + 3] = -((-unary[i, c + 3] + weight1 * (a[3] * s1)) + weight2 * (b[3] * s2))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _softmax_row(e, q, i, m):  # pragma: no cover - compiled
     """Write softmax(e[:m]) into q[i, :m] (``e`` is overwritten; q is written once: measured faster)."""
     top = e[0]
@@ -118,7 +118,7 @@ def _softmax_row(e, q, i, m):  # pragma: no cover - compiled
         q[i, c] = e[c] / total
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _softmax(unary, q, n_classes):  # pragma: no cover - compiled
     """Write softmax(-unary) into ``q`` (the start of inference, and the end of each two-kernel step).
 
