@@ -47,9 +47,12 @@ def find_layer(layers: Iterable[Any], key: Hashable | None) -> Any:
 
 @dataclass
 class ImageState:
-    """The built CRFs, annotation clock, last result and its layers of one image."""
+    """The built CRFs, annotation clock, last result and its layers (result, preview) of one image."""
 
     cache: CRFCache = field(default_factory=lambda: CRFCache(warm_start=WARM_ITERATIONS))
+    #: The preview's own CRF, features, classifier and proximity (a smaller grid than the full run's).
+    preview: CRFCache = field(default_factory=lambda: CRFCache(warm_start=WARM_ITERATIONS))
+    preview_key: Hashable | None = None
     clock: AnnotationClock = field(default_factory=AnnotationClock)
     result: LabelResult | None = None
     result_key: Hashable | None = None

@@ -31,6 +31,9 @@ TOOLTIPS: dict[str, str] = {
               "pip install 'napari-crf-label[pydensecrf]'); both give the same labels.",
     "confidence": "Also show the CRF's confidence (the winning class's probability) as an image layer "
                   "multiplied over the others: dark where the CRF hesitates, which is where more strokes help most.",
+    "live": "Live: shortly after you stop painting, show a quick preview of the labels at reduced resolution "
+            "(the layer '<image> CRF preview'); Run CRF gives the full resolution. Images over {mp:.0f} MP "
+            "cannot preview within a second: unavailable there.",
     "run": "Run the CRF on the image and strokes in the background ({key}).",
     "cancel": "Stop the running CRF or export ({key}); nothing is changed.",
     "outdir": "Folder the outputs are written to (asked for when empty).",

@@ -69,6 +69,7 @@ from .features import FeatureParams
 from .guided import GuidedWalk
 from .image_io import ImageData
 from .pipeline import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
+from .pipeline.preview import LIVE_MAX_PIXELS, iter_preview
 from .progress import Cancelled, reporting
 from .session import Session, SessionError, autosave_path, load_session, save_session
 
@@ -79,6 +80,8 @@ __all__ = ["CRFLabelWidget", "KEYS"]
 
 #: Seconds between autosaves while painting.
 AUTOSAVE_SECONDS = 3.0
+#: Milliseconds after the last paint event before a live preview starts.
+LIVE_DELAY_MS = 400
 
 #: Key bindings of the panel (none of them is one of napari's own).
 KEYS = {"run": "Shift+R", "cancel": "Shift+C", "next_class": "Shift+Down", "previous_class": "Shift+Up"}
@@ -90,6 +93,7 @@ _TILE_STAGES = {"features": (0.0, 0.25), "classifier": (0.25, 0.45), "building t
                 "CRF": (0.5, 1.0)}
 _BAR_STEPS = 1000
 _RESULT_ROLE = "result"
+_PREVIEW_ROLE = "preview"
 
 
 class _Relay(QObject):
@@ -109,16 +113,46 @@ def _stop_or_relay(stop: threading.Event, relay: _Relay) -> Callable[[str, float
     return reporter
 
 
+def _stop_only(stop: threading.Event) -> Callable[[str, float], None]:
+    """Return a checkpoint reporter that only raises Cancelled once ``stop`` is set (the preview's)."""
+
+    def reporter(stage: str, fraction: float) -> None:
+        if stop.is_set():
+            raise Cancelled
+
+    return reporter
+
+
 def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, cache: CRFCache,
-               params: dict[str, Any], stop: threading.Event, relay: _Relay
-               ) -> Generator[tuple[int, int], None, LabelResult]:
-    """Run :func:`iter_label_image`, relaying stage checkpoints and stopping at the first one after ``stop``."""
-    reporter = _stop_or_relay(stop, relay)
+               params: dict[str, Any], stop: threading.Event, relay: _Relay, preview: CRFCache | None = None,
+               full: bool = True) -> Generator[tuple[int, int] | LabelResult | None, None, LabelResult | None]:
+    """Run :func:`iter_label_image`, relaying stage checkpoints and stopping at the first one after ``stop``.
+
+    With a ``preview`` cache, first run the whole-scene preview
+    (:func:`~napari_crf_label.pipeline.preview.iter_preview`) and yield its
+    LabelResult, so the panel shows it while the full resolution runs; its
+    steps yield None (they do not move the bar). ``full=False`` stops after
+    the preview and returns None (the live preview).
+    """
     engine = params.get("engine", DEFAULT_ENGINE)
     if not engine_ready(engine):  # numba compiles once per machine; say so rather than seem stuck
         relay.stage.emit("preparing the CRF engine (first run only)", 0.0)
         prepare_engine(engine)
-    with reporting(reporter):
+    if preview is not None:
+        relay.stage.emit("preview", 0.0)
+        with reporting(_stop_only(stop)):
+            gen = iter_preview(data, strokes, params, preview, classes=classes)
+            while True:
+                try:
+                    next(gen)
+                except StopIteration as done:
+                    if done.value is not None:
+                        yield done.value
+                    break
+                yield None
+    if not full:
+        return None
+    with reporting(_stop_or_relay(stop, relay)):
         return (yield from iter_label_image(data, strokes, classes=classes, cache=cache, **params))
 
 
@@ -169,6 +203,8 @@ class CRFLabelWidget(Container):
         self._tiles = (0, 1)
         self._refilling = False  # True while the layer pickers and composites are refilled
         self._failed = False  # the running job ended in an error
+        self._live_only = False  # the running job is a live preview (no full-resolution result)
+        self._run_image: Hashable | None = None  # the image the running job labels
         self._autosave_timer = QTimer(self.native)
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.setInterval(int(AUTOSAVE_SECONDS * 1000))
@@ -177,6 +213,10 @@ class CRFLabelWidget(Container):
         self._coverage_timer.setSingleShot(True)
         self._coverage_timer.setInterval(300)
         self._coverage_timer.timeout.connect(lambda: self.guided.show_coverage())
+        self._live_timer = QTimer(self.native)  # a live preview starts once painting has paused
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(LIVE_DELAY_MS)
+        self._live_timer.timeout.connect(self.live_preview)
         self._build()
         self._connect()
         self._bind_keys()
@@ -246,6 +286,8 @@ class CRFLabelWidget(Container):
         self.advanced = Container(widgets=[*self.crf_fields.values(), self.engine], visible=False)
         self.show_advanced = CheckBox(text="Advanced CRF settings", value=False, tooltip=TOOLTIPS["advanced"])
         self.confidence = CheckBox(text="Show confidence layer", value=False, tooltip=TOOLTIPS["confidence"])
+        self.live = CheckBox(text="Live preview", value=False,
+                             tooltip=TOOLTIPS["live"].format(mp=LIVE_MAX_PIXELS / 1e6))
         self.run_button = PushButton(text="Run CRF", tooltip=TOOLTIPS["run"].format(key=KEYS["run"]))
         self.cancel_button = PushButton(text="Cancel", enabled=False,
                                         tooltip=TOOLTIPS["cancel"].format(key=KEYS["cancel"]))
@@ -253,7 +295,7 @@ class CRFLabelWidget(Container):
         self.progress_bar.native.setFormat("")
         self.stage_label = Label(value="")
         settings = Container(widgets=[self.method, self.reach, self.window, self.overlap, self.scale])
-        run = Container(widgets=[settings, self.show_advanced, self.advanced, self.confidence,
+        run = Container(widgets=[settings, self.show_advanced, self.advanced, self.confidence, self.live,
                                  _row(self.run_button, self.cancel_button), self.progress_bar, self.stage_label],
                         labels=False)
 
@@ -379,6 +421,10 @@ class CRFLabelWidget(Container):
             return
         self._pick_strokes(image)
         self._show_composites(image)
+        height, width = image_data_from_layer(image).shape
+        self.live.enabled = height * width <= LIVE_MAX_PIXELS  # a bigger image cannot preview within a second
+        if not self.live.enabled:
+            self.live.value = False
         self._strokes_changed()
         QTimer.singleShot(0, self._offer_autosave)  # after every layer of a multi-layer open has arrived
         self._update_status()
@@ -626,7 +672,28 @@ class CRFLabelWidget(Container):
                 show_warning(f"The saved guided annotation pass was not restored: {exc}")
 
     def run(self) -> Any:
-        """Start the CRF on the chosen image and strokes in a worker thread; return the worker."""
+        """Start the CRF on the chosen image and strokes in a worker thread; return the worker.
+
+        A re-run (the image has a result) first shows a whole-scene preview
+        at reduced resolution, marked as such, then the full result.
+        """
+        return self._start_run(full=True)
+
+    def live_preview(self) -> Any:
+        """Show a preview of the chosen image's labels from the current strokes (Live mode); return the worker.
+
+        A run already going on is left alone: the preview is tried again
+        once painting pauses after it.
+        """
+        if not self.live.value or not self.live.enabled:
+            return None
+        if self.worker is not None or self.export_worker is not None:
+            self._live_timer.start()  # retry when the current job has had time to end
+            return None
+        return self._start_run(full=False)
+
+    def _start_run(self, full: bool) -> Any:
+        """Start a run (``full``) or a live preview only in a worker thread; return the worker."""
         if self.worker is not None:
             show_info("A CRF run is already going on.")
             return None
@@ -646,15 +713,18 @@ class CRFLabelWidget(Container):
             if params["method"] == "crf":
                 params["method"] = "features+crf"
         self._stop.clear()
+        preview = state.preview if (state.result is not None or not full) else None
+        self._live_only, self._run_image = not full, layer_key(image)
         self.worker = create_worker(_label_job, data, strokes, classes_from_layer(strokes_layer), state.cache,
-                                    params, self._stop, self._relay, _start_thread=False, _ignore_errors=True)
-        self.worker.yielded.connect(self._on_tiles)
+                                    params, self._stop, self._relay, preview, full, _start_thread=False,
+                                    _ignore_errors=True)
         image_key = layer_key(image)
+        self.worker.yielded.connect(lambda step: self._on_yielded(image_key, data, step))
         self.worker.returned.connect(lambda result: self._on_result(image_key, data, result))
         self.worker.errored.connect(self._on_error)
         self.worker.aborted.connect(self._on_cancelled)
         self.worker.finished.connect(self._on_finished)
-        self._start_feedback("CRF", "Starting...")
+        self._start_feedback("CRF", "Starting..." if full else "Live preview...")
         self.worker.start()
         return self.worker
 
@@ -680,6 +750,13 @@ class CRFLabelWidget(Container):
         self.stage_label.value = text
         self._progress = progress(total=_BAR_STEPS, desc=desc)
 
+    def _on_yielded(self, image_key: Hashable, data: ImageData, step: Any) -> None:
+        """Show a preview the run yielded, or record its tile progress (None: a preview step)."""
+        if isinstance(step, LabelResult):
+            self.show_preview(image_key, data, step)
+        elif step is not None:
+            self._on_tiles(step)
+
     def _on_tiles(self, step: tuple[int, int]) -> None:
         """Record tiles done / total (stages inside a tile move the bar between them)."""
         if tuple(step) != self._tiles:
@@ -690,6 +767,9 @@ class CRFLabelWidget(Container):
     def _on_stage(self, stage: str, fraction: float) -> None:
         """Move the bar through every stage (the first tenth before the tiles) and name the stage."""
         if self._stop.is_set():
+            return
+        if stage == "preview":
+            self.stage_label.value = "Preview..."
             return
         done, total = self._tiles
         before = _BEFORE_TILES["proximity"][1]
@@ -713,8 +793,10 @@ class CRFLabelWidget(Container):
                 self._progress.n = value
                 self._progress.refresh()
 
-    def _on_result(self, image_key: Hashable, data: ImageData, result: LabelResult) -> None:
-        """Show a run's result and keep it in the project of a project image."""
+    def _on_result(self, image_key: Hashable, data: ImageData, result: LabelResult | None) -> None:
+        """Show a run's result and keep it in the project of a project image (None: a live preview's end)."""
+        if result is None:
+            return
         image = self.show_result(image_key, data, result)
         if image is not None:
             self.dataset.on_result(image, data, result)
@@ -749,6 +831,8 @@ class CRFLabelWidget(Container):
             for key, value in kwargs.items():
                 setattr(layer, key, value)
             layer.metadata.update(meta)
+        layer.visible = True
+        self._drop_preview(state)
         self._place_below_strokes(layer)
         self._show_confidence(image, state)
         self.guided.review_button.enabled = True
@@ -758,6 +842,45 @@ class CRFLabelWidget(Container):
             self.viewer.layers.selection.active = self.strokes_layer
         self._update_status(f"CRF done in {result.seconds:.1f} s ({result.params['tiles']} tile(s)).")
         return image
+
+    def show_preview(self, image_key: Hashable, data: ImageData, result: LabelResult) -> Image | None:
+        """Show a run's preview as the image's preview layer (the last result hidden until the full one comes)."""
+        image = find_layer(self.viewer.layers, image_key)
+        if image is None:
+            return None
+        state = self._state.of(image)
+        meta = {META_KEY: {"image": data, "classes": result.classes, "role": _PREVIEW_ROLE}}
+        kwargs = class_layer_kwargs(result.classes)
+        layer = find_layer(self.viewer.layers, state.preview_key)
+        if layer is None:
+            layer = unwrap(self.viewer.add_labels(result.labels, name=f"{image.name} CRF preview", opacity=0.45,
+                                                  metadata=meta, scale=image.scale, translate=image.translate,
+                                                  affine=image.affine.affine_matrix, **kwargs))
+            state.preview_key = layer_key(layer)
+        else:
+            layer.data = result.labels
+            layer.metadata.update(meta)
+        shown = find_layer(self.viewer.layers, state.result_key)
+        if shown is not None:  # the old result under the preview would blur what changed
+            shown.visible = False
+        self._place_below_strokes(layer)
+        if self.strokes_layer is not None:  # keep painting where the user was
+            self.viewer.layers.selection.active = self.strokes_layer
+        side = round(1 / result.params["scale"], 1)
+        self._update_status(f"Preview at 1/{side:g} resolution in {result.seconds:.1f} s"
+                            + ("; full resolution on its way." if self.worker is not None and
+                               not self._stop.is_set() and not self._live_only else "."))
+        return image
+
+    def _drop_preview(self, state: ImageState) -> None:
+        """Remove an image's preview layer and show its result layer again."""
+        layer = find_layer(self.viewer.layers, state.preview_key)
+        if layer is not None:
+            self.viewer.layers.remove(layer.name)
+        state.preview_key = None
+        shown = find_layer(self.viewer.layers, state.result_key)
+        if shown is not None:
+            shown.visible = True
 
     def _place_below_strokes(self, layer: Any) -> None:
         """Move a result layer just under the strokes layer, so the strokes stay visible on top."""
@@ -831,10 +954,16 @@ class CRFLabelWidget(Container):
         self.run_button.enabled = True
         self.export_button.enabled = True
         self.cancel_button.enabled = False
+        stopped = self._stop.is_set() or self._failed
         self.stage_label.value = ("Cancelled." if self._stop.is_set() else
-                                  "Failed: see the message; nothing was changed." if self._failed else "Done.")
-        if self._stop.is_set() or self._failed:
+                                  "Failed: see the message; nothing was changed." if self._failed else
+                                  "Preview shown (Run CRF for full resolution)." if self._live_only else "Done.")
+        if stopped:
             self.progress_bar.value = 0
+        image = find_layer(self.viewer.layers, self._run_image)
+        if image is not None and stopped and not self._live_only:  # a preview without its full result goes
+            self._drop_preview(self._state.of(image))
+        self._live_only, self._run_image = False, None
         self._failed = False
         self._stop.clear()
         if self._progress is not None:
@@ -973,6 +1102,8 @@ class CRFLabelWidget(Container):
         self.restore_button.visible = False
         if not self._autosave_timer.isActive():
             self._autosave_timer.start()
+        if self.live.value and self.live.enabled:
+            self._live_timer.start()  # (re)started on every paint event: the preview waits for a pause
 
     def autosave(self) -> Path | None:
         """Save the strokes to the autosave file now."""

@@ -24,6 +24,8 @@ painted on it; a higher edge weight keeps the real edges dear
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from .features import FeatureParams, gradient_2d
@@ -50,7 +52,8 @@ def edge_costs(image: np.ndarray, edge_weight: float, sigma: float = FeaturePara
 
 def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
                        edge_weight: float = FeatureParams.edge_weight,
-                       edge_sigma: float = FeatureParams.edge_sigma) -> np.ndarray:
+                       edge_sigma: float = FeatureParams.edge_sigma,
+                       classes: Iterable[int] | None = None) -> np.ndarray:
     """Return (N, H, W) float32 geodesic distances from each class's stroke pixels.
 
     Parameters
@@ -65,6 +68,9 @@ def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
         Extra cost of a step per unit of squared colour gradient.
     edge_sigma : float
         Gaussian (pixels) applied to each band before the gradient.
+    classes : iterable of int, optional
+        Compute only these classes (1-based; the others are left ``inf``):
+        a re-run after an edit recomputes the edited classes only.
 
     Returns
     -------
@@ -76,9 +82,12 @@ def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
 
     if strokes.shape != image.shape[:2]:
         raise ValueError(f"strokes shape {strokes.shape} differs from image shape {image.shape[:2]}")
-    mcp = MCP_Geometric(edge_costs(image, edge_weight, edge_sigma))  # built once: each find_costs starts afresh
     out = np.full((n_classes, *strokes.shape), np.inf, np.float32)
-    for k in range(1, n_classes + 1):
+    wanted = range(1, n_classes + 1) if classes is None else sorted(classes)
+    if not wanted:
+        return out
+    mcp = MCP_Geometric(edge_costs(image, edge_weight, edge_sigma))  # built once: each find_costs starts afresh
+    for k in wanted:
         starts = np.argwhere(strokes == k)
         if len(starts):
             out[k - 1], _ = mcp.find_costs(starts)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from .progress import Cancelled, current_reporter, reporting
 
-__all__ = ["default_threads", "imap_threads"]
+__all__ = ["default_threads", "imap_threads", "resolve_threads"]
 
 T = TypeVar("T")
 
@@ -70,3 +70,15 @@ def imap_threads(fn: Callable[[T], Any], items: Iterable[T], threads: int) -> Ge
                     yield index, result
         finally:
             stop.set()  # the running items stop at their next checkpoint; the pool waits for them
+
+
+def resolve_threads(threads: int | None) -> int:
+    """Return the thread count of a run: ``threads``, or one per core when None (checked: >= 1)."""
+    from .checks import finite_number
+    from .errors import InputError
+
+    if threads is None:
+        return default_threads()
+    if finite_number("threads", threads, integer=True) < 1:
+        raise InputError(f"threads must be >= 1, got {threads}")
+    return int(threads)

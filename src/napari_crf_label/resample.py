@@ -50,6 +50,9 @@ def upsample_argmax(probabilities: np.ndarray, shape: tuple[int, int], rows: sli
     r = range(*rows.indices(shape[0]))
     c = slice(*cols.indices(shape[1])[:2])
     out = np.empty((len(r), c.stop - c.start), np.uint8 if n < 256 else np.uint16)
+    if probabilities.shape[1:] == tuple(shape):  # CRF at full resolution: nothing to resample
+        np.add(probabilities[:, r.start:r.stop, c].argmax(axis=0), 1, out=out, casting="unsafe")
+        return out
     block = max(1, max_elements // max(n * out.shape[1], 1))
     for i in range(0, len(r), block):
         sub = slice(r.start + i, r.start + min(i + block, len(r)))

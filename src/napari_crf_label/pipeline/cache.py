@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Hashable
+from typing import Any
 
 import numpy as np
 
@@ -13,18 +14,22 @@ from .plan import RunSpec
 
 
 class CRFCache:
-    """Built CRFs (lattices) per tile, re-used while only the strokes change.
+    """Built CRFs (lattices) per tile, and what else a re-run can keep, re-used while only the strokes change.
 
     Keyed by the run's settings and each tile's CRF-resolution pixels, so
     any change of image, scale, window or kernel builds afresh. Holds the
     tiles of one configuration at a time (older entries are dropped), since
-    each costs about 0.2-0.35 GB/MP.
+    each costs about 0.2-0.35 GB/MP. Beside the CRFs, :meth:`memo` keeps one
+    value per slot (a tile's features, its training samples, the classifier,
+    one class's geodesic distances) with the key it was made from, so a re-run
+    recomputes only what its inputs changed.
     """
 
     def __init__(self, warm_start: int | None = None) -> None:
         self._base: tuple | None = None
         self._crfs: dict[object, TileCRF] = {}
         self._last: dict[object, np.ndarray] = {}
+        self._memo: dict[Hashable, tuple[Hashable, Any]] = {}
         #: When set, re-runs start from each tile's previous marginals and run
         #: only this many iterations (fast interactive updates; results differ
         #: slightly from a fresh run).
@@ -34,10 +39,7 @@ class CRFCache:
 
     def get(self, base: tuple, tile: object, build: Callable[[], TileCRF]) -> TileCRF:
         """Return the cached CRF for (base, tile), building it with ``build`` if needed."""
-        if base != self._base:
-            self._crfs.clear()
-            self._last.clear()
-            self._base = base
+        self._use(base)
         crf = self._crfs.get(tile)
         if crf is None:
             crf = self._crfs[tile] = build()
@@ -46,10 +48,38 @@ class CRFCache:
             self.hits += 1
         return crf
 
+    def _use(self, base: tuple) -> None:
+        """Drop everything kept for another configuration than ``base``."""
+        if base != self._base:
+            self._crfs.clear()
+            self._last.clear()
+            self._memo.clear()
+            self._base = base
+
+    def recall(self, base: tuple, slot: Hashable, key: Hashable) -> Any:
+        """Return the value kept in ``slot`` if it was made from ``key``, else None."""
+        self._use(base)
+        kept = self._memo.get(slot)
+        return kept[1] if kept is not None and kept[0] == key else None
+
+    def keep(self, base: tuple, slot: Hashable, key: Hashable, value: Any) -> None:
+        """Keep ``value``, made from ``key``, in ``slot`` (replacing what the slot held)."""
+        self._use(base)
+        self._memo[slot] = (key, value)
+
+    def memo(self, base: tuple, slot: Hashable, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """Return the value kept in ``slot`` if it was made from ``key``, else ``compute()`` it and keep it."""
+        value = self.recall(base, slot, key)
+        if value is None:
+            value = compute()
+            self.keep(base, slot, key, value)
+        return value
+
     def clear(self) -> None:
-        """Drop every built CRF."""
+        """Drop every built CRF and kept value."""
         self._crfs.clear()
         self._last.clear()
+        self._memo.clear()
         self._base = None
 
     def start(self, tile: object) -> tuple[np.ndarray | None, int | None]:
@@ -72,12 +102,21 @@ class _NoCache(CRFCache):
         self.builds += 1
         return build()
 
+    def keep(self, base: tuple, slot: Hashable, key: Hashable, value: Any) -> None:
+        """Keep nothing."""
 
-def _fingerprint(image: np.ndarray) -> str:
-    """Return a short digest of an array's bytes and shape."""
+
+def memo(cache: CRFCache | None, base: tuple, slot: Hashable, key: Hashable, compute: Callable[[], Any]) -> Any:
+    """Return ``cache.memo(...)``, or ``compute()`` when there is no cache."""
+    return compute() if cache is None else cache.memo(base, slot, key, compute)
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """Return a short digest of arrays' bytes and shapes."""
     h = hashlib.blake2b(digest_size=16)
-    h.update(str(image.shape).encode())
-    h.update(np.ascontiguousarray(image).data)
+    for a in arrays:
+        h.update(str(a.shape).encode())
+        h.update(np.ascontiguousarray(a).data)
     return h.hexdigest()
 
 
@@ -90,7 +129,7 @@ def cached_infer(cache: CRFCache | None, base: tuple, name: object, image: np.nd
     warm-start cache start from this CRF's previous marginals.
     """
     cache = _NoCache() if cache is None else cache
-    key = (name, _fingerprint(image))
+    key = (name, fingerprint(image))
     checkpoint("building the CRF", 0.0)
     crf = cache.get(base, key, lambda: TileCRF(image, spec.n_classes, spec.params, spec.engine))
     init, iterations = cache.start(key) if warm else (None, None)

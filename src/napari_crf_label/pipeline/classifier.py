@@ -13,13 +13,15 @@ from ..crf import CRFParams, drain
 from ..errors import InputError
 from ..features import FeatureParams
 from ..image_io import ImageData, as_image_data
-from ..resample import resample_linear, resize_bands
+from ..parallel import imap_threads
+from ..resample import resize_bands
 from ..sources import ArraySource
 from ..strokes import check_stroke_classes, downscale_strokes, validate_strokes
 from ..tiling import Tile
+from .cache import CRFCache, fingerprint, memo
 from .inputs import feature_params, resolve_classes
 from .plan import Plan, RunSpec, crf_size, make_plan, read_tile
-from .settings import CARRIED_WEIGHT, CLASSIFIER_PIXELS
+from .settings import CARRIED_WEIGHT, CLASSIFIER_PIXELS, PREDICT_STEP, PREDICT_STEP_MIN
 
 
 def _classifier_shape(shape: tuple[int, int]) -> tuple[int, int]:
@@ -32,18 +34,42 @@ def scene_extent(window: Tile, scene: tuple[int, int]) -> tuple[float, float, fl
     return window.y0 / scene[0], window.y1 / scene[0], window.x0 / scene[1], window.x1 / scene[1]
 
 
-def classifier_probabilities(spec: RunSpec, image_c: np.ndarray, extent: tuple[float, float, float, float]
-                              ) -> np.ndarray:
+def classifier_probabilities(spec: RunSpec, image_c: np.ndarray, extent: tuple[float, float, float, float],
+                             cache: CRFCache | None = None, base: tuple = (), slot: Any = None) -> np.ndarray:
     """Return the pixel classifier's (N, h, w) probabilities for a CRF-resolution tile.
 
-    Large tiles are classified on a coarser grid and the probabilities
-    resampled back: features and prediction cost grow with the pixels.
+    Large tiles are classified on a coarser grid, and every
+    :data:`PREDICT_STEP`-th pixel of it, and the probabilities resampled
+    back: features and prediction cost grow with the pixels. A ``cache``
+    keeps the tile's features (under ``slot``) for the next run.
     """
     from ..features import pixel_features
 
-    features = pixel_features(_classifier_image(image_c), spec.classifier.params.sigmas, extent)
+    image_k = _classifier_image(image_c)
+    step = PREDICT_STEP if min(image_k.shape[:2]) >= PREDICT_STEP_MIN else 1
+    sigmas = spec.classifier.params.sigmas
+    features = memo(cache, base, ("features", slot), (fingerprint(image_k), sigmas, extent, step),
+                    lambda: pixel_features(image_k, sigmas, extent, step))
     p = spec.classifier.predict_proba(features)
-    return p if p.shape[1:] == image_c.shape[:2] else resample_linear(p, image_c.shape[:2]).astype(np.float32)
+    if step == 1 and p.shape[1:] == image_c.shape[:2]:
+        return p
+    return _expand(p, step, image_k.shape[:2], image_c.shape[:2])
+
+
+def _expand(p: np.ndarray, step: int, grid: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """Bilinearly resample (N, h, w) values at every ``step``-th pixel of ``grid`` to (N, *shape).
+
+    ``shape`` spans the same area as ``grid`` (pixel centres aligned); the
+    values sit at grid pixels 0, step, 2 * step, ...
+    """
+    axes = []
+    for n_out, n_grid, n_kept in zip(shape, grid, p.shape[1:]):
+        pos = np.clip(((np.arange(n_out) + 0.5) * n_grid / n_out - 0.5) / step, 0, n_kept - 1)
+        i0 = np.floor(pos).astype(np.intp)
+        axes.append((i0, np.minimum(i0 + 1, n_kept - 1), (pos - i0).astype(np.float32)))
+    (y0, y1, wy), (x0, x1, wx) = axes
+    a = p[:, y0] * (1 - wy)[None, :, None] + p[:, y1] * wy[None, :, None]
+    return (a[:, :, x0] * (1 - wx)[None, None, :] + a[:, :, x1] * wx[None, None, :]).astype(np.float32)
 
 
 def _classifier_image(image_c: np.ndarray) -> np.ndarray:
@@ -51,35 +77,55 @@ def _classifier_image(image_c: np.ndarray) -> np.ndarray:
     return resize_bands(image_c, _classifier_shape(image_c.shape[:2]))
 
 
-def _collect_samples(source: Any, plan: Plan, params: FeatureParams
+def _tile_samples(source: Any, plan: Plan, params: FeatureParams, i: int, cache: CRFCache | None = None,
+                  base: tuple = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Return the (features, classes) training samples of task ``i``'s core strokes (kept in ``cache``)."""
+    from ..features import pixel_features_at, stroke_samples
+
+    task = plan.tasks[i]
+    _, strokes, image_c = read_tile(source, task, plan.spec)
+    rows, cols = task.core_in_outer
+    core_only = np.zeros_like(strokes)
+    core_only[rows, cols] = strokes[rows, cols]  # each stroke pixel trains once
+    image_k = _classifier_image(image_c)
+    core_k = downscale_strokes(core_only, image_k.shape[:2])
+    extent = scene_extent(task.outer, source.shape)
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        r, c, labels = stroke_samples(core_k, params.max_samples_per_class, params.seed)
+        if not labels.size:
+            return np.zeros((0, 0), np.float32), labels
+        return pixel_features_at(image_k, r, c, params.sigmas, extent), labels
+
+    # unchanged pixels and strokes give the same seeded draw: a re-run keeps the samples of untouched tiles
+    return memo(cache, base, ("samples", i), (fingerprint(image_k, core_k), params), compute)
+
+
+def _collect_samples(source: Any, plan: Plan, params: FeatureParams, cache: CRFCache | None = None,
+                     base: tuple = (), threads: int = 1
                      ) -> Generator[tuple[int, int], None, tuple[np.ndarray, np.ndarray]]:
     """Return the classifier's training samples of every tile core's strokes (at CRF resolution).
 
     Each tile gives at most ``max_samples_per_class`` pixels per class, and
     only their features are computed (the cap bounds memory on heavily
-    painted scenes; ``fit`` caps the union again).
+    painted scenes; ``fit`` caps the union again). Tiles run on ``threads``
+    threads; the samples are joined in tile order whatever the order they end in.
     """
-    from ..features import pixel_features_at, stroke_samples
-
-    spec = plan.spec
-    xs, ys = [], []
-    for i, task in enumerate(plan.tasks):
-        if not plan.counts[i, 1:].any():
-            continue
-        _, strokes, image_c = read_tile(source, task, spec)
-        rows, cols = task.core_in_outer
-        core_only = np.zeros_like(strokes)
-        core_only[rows, cols] = strokes[rows, cols]  # each stroke pixel trains once
-        image_k = _classifier_image(image_c)
-        r, c, labels = stroke_samples(downscale_strokes(core_only, image_k.shape[:2]), params.max_samples_per_class,
-                                      params.seed)
-        if labels.size:
-            xs.append(pixel_features_at(image_k, r, c, params.sigmas, scene_extent(task.outer, source.shape)))
-            ys.append(labels)
-        yield 0, len(plan.tasks)
-    if not ys:
+    painted = [i for i in range(len(plan.tasks)) if plan.counts[i, 1:].any()]
+    found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if threads > 1 and len(painted) > 1:
+        for j, value in imap_threads(lambda i: _tile_samples(source, plan, params, i, cache, base), painted, threads):
+            found[painted[j]] = value
+            yield 0, len(plan.tasks)
+    else:
+        for i in painted:
+            found[i] = _tile_samples(source, plan, params, i, cache, base)
+            yield 0, len(plan.tasks)
+    parts = [found[i] for i in painted if found[i][1].size]
+    if not parts:
         return np.zeros((0, 0), np.float32), np.zeros(0, np.int32)
-    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int32)
+    return (np.concatenate([x for x, _ in parts]).astype(np.float32),
+            np.concatenate([y for _, y in parts]).astype(np.int32))
 
 
 def _carried_share(own: np.ndarray, carried: tuple[np.ndarray, np.ndarray], n: int, cap: int, seed: int
@@ -97,11 +143,22 @@ def _carried_share(own: np.ndarray, carried: tuple[np.ndarray, np.ndarray], n: i
 
 
 def _fit_classifier(source: Any, plan: Plan, params: FeatureParams,
-                    samples: tuple[np.ndarray, np.ndarray] | None = None) -> Generator[tuple[int, int], None, Any]:
-    """Train the pixel classifier on this image's stroke samples and any carried from other images."""
+                    samples: tuple[np.ndarray, np.ndarray] | None = None, cache: CRFCache | None = None,
+                    base: tuple = (), threads: int = 1) -> Generator[tuple[int, int], None, Any]:
+    """Train the pixel classifier on this image's stroke samples and any carried from other images.
+
+    With a ``cache``, the same samples as last time give back the classifier trained then.
+    """
+    x, y = yield from _collect_samples(source, plan, params, cache, base, threads)
+    key = (fingerprint(x, y), params) if samples is None else (fingerprint(x, y, *samples), params)
+    return memo(cache, base, "classifier", key, lambda: _train(plan, params, x, y, samples))
+
+
+def _train(plan: Plan, params: FeatureParams, x: np.ndarray, y: np.ndarray,
+           samples: tuple[np.ndarray, np.ndarray] | None) -> Any:
+    """Fit the pixel classifier on (x, y) and a share of the ``samples`` carried from other images."""
     from ..features import PixelClassifier
 
-    x, y = yield from _collect_samples(source, plan, params)
     classifier = PixelClassifier(plan.spec.n_classes, params)
     classifier.add_samples(x, y)
     if samples is not None and len(samples[1]):
@@ -118,10 +175,11 @@ def _fit_classifier(source: Any, plan: Plan, params: FeatureParams,
 
 
 def attach_classifier(source: Any, plan: Plan, method: str, features: FeatureParams,
-                       samples: tuple[np.ndarray, np.ndarray] | None = None) -> Generator[tuple[int, int], None, None]:
+                      samples: tuple[np.ndarray, np.ndarray] | None = None, cache: CRFCache | None = None,
+                      base: tuple = (), threads: int = 1) -> Generator[tuple[int, int], None, None]:
     """For the feature methods, train the pixel classifier and put it, with the method, into the plan's spec."""
     if method != "crf" and plan.spec.n_classes > 1:
-        classifier = yield from _fit_classifier(source, plan, features, samples)
+        classifier = yield from _fit_classifier(source, plan, features, samples, cache, base, threads)
         own = plan.counts[:, 1:].sum(axis=0) > 0
         taught = set() if samples is None else {int(k) for k in np.unique(samples[1])}
         carried = tuple(k for k in range(1, plan.spec.n_classes + 1) if not own[k - 1] and k in taught)

@@ -1,4 +1,4 @@
-"""Running a plan's tile tasks: serially in this process, or on dask workers."""
+"""Running a plan's tile tasks: in this process (serially or on threads), or on dask workers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import time
 from collections.abc import Generator
 from typing import Any
 
+from ..crf import drain
 from ..errors import InputError
+from ..parallel import imap_threads
 from ..progress import with_progress
 from ..sources import ArraySource
 from .cache import CRFCache
@@ -16,9 +18,18 @@ from .tile import TileResult, iter_tile, run_tile
 
 
 def iter_results(source: Any, plan: Plan, prior: CoarsePrior | None, cache: CRFCache | None,
-                  base: tuple, workers: int, client: Any) -> Generator[tuple[int, int] | TileResult, None, None]:
-    """Yield progress tuples and TileResults: serially, or on dask workers."""
+                 base: tuple, workers: int, client: Any, threads: int = 1
+                 ) -> Generator[tuple[int, int] | TileResult, None, None]:
+    """Yield progress tuples and TileResults: serially, on ``threads`` threads, or on dask workers."""
     total = len(plan.tasks)
+    if workers <= 1 and client is None and threads > 1 and total > 1:
+        yield 0, total
+        run = lambda i: drain(iter_tile(source, plan.tasks[i], plan.spec, task_prior(plan, prior, i),  # noqa: E731
+                                        cache, base))
+        for done, (_, result) in enumerate(imap_threads(run, range(total), threads), start=1):
+            yield result
+            yield done, total
+        return
     if workers <= 1 and client is None:
         for i, task in enumerate(plan.tasks):
             yield i, total

@@ -14,6 +14,7 @@ from ..crf import DEFAULT_ENGINE, check_engine
 from ..errors import InputError
 from ..features import FeatureParams
 from ..image_io import ImageData, as_image_data
+from ..parallel import resolve_threads
 from ..resources import available_memory, check_memory, crf_bytes, estimate_run_bytes
 from ..sources import ArraySource
 from ..strokes import check_stroke_classes, validate_strokes
@@ -46,6 +47,7 @@ def iter_label_image(
     cache: CRFCache | None = None,
     workers: int = 1,
     client: Any = None,
+    threads: int | None = None,
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
     samples: tuple[np.ndarray, np.ndarray] | None = None,
@@ -85,7 +87,9 @@ def iter_label_image(
     plan = make_plan(source, n, params, scale, window, overlap, source.stretch(), engine=engine)
     outer_pixels = [int(np.prod(crf_size(t.outer.shape, scale))) for t in plan.tasks]
     crf_shape = crf_size((height, width), scale)
-    in_flight = max(outer_pixels) * (1 if workers <= 1 and client is None else 2 * max(workers, 1))
+    threads = resolve_threads(threads)
+    in_flight = max(outer_pixels) * (min(threads, len(plan.tasks)) if workers <= 1 and client is None
+                                     else 2 * max(workers, 1))
     kept = sum(outer_pixels) if cache is not None else 0
     estimate = estimate_run_bytes((height, width), crf_shape, in_flight, n, data.array.shape[2], kept)
     if cache is not None and crf_bytes(kept, n) > 0.5 * (available_memory() or float("inf")):
@@ -94,15 +98,14 @@ def iter_label_image(
         cache = None
         estimate = estimate_run_bytes((height, width), crf_shape, in_flight, n, data.array.shape[2])
     check_memory(estimate, f"labelling {height} x {width} pixels ({len(plan.tasks)} tile(s))")
-    yield from attach_classifier(source, plan, method, features, samples)
-
     base = (engine, n, params.kernel_key(), scale, plan.window, plan.halo, (height, width),
             None if plan.spec.stretch is None else plan.spec.stretch.tobytes())
+    yield from attach_classifier(source, plan, method, features, samples, cache, base, threads)
     prior = yield from scene_prior(source, plan, cache, base)
     labels = np.zeros((height, width), np.uint8 if n < 256 else np.uint16)
     probs = np.zeros((n, *crf_shape), np.float32)
 
-    for item in iter_results(source, plan, prior, cache, base, workers, client):
+    for item in iter_results(source, plan, prior, cache, base, workers, client, threads):
         if isinstance(item, TileResult):
             core = plan.tasks[item.task.index].core
             labels[core.slices] = item.labels
@@ -146,6 +149,7 @@ def label_image(
     cache: CRFCache | None = None,
     workers: int = 1,
     client: Any = None,
+    threads: int | None = None,
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
     samples: tuple[np.ndarray, np.ndarray] | None = None,
@@ -185,6 +189,10 @@ def label_image(
         Worker processes for the tiles; > 1 starts a local dask cluster.
     client : dask.distributed.Client or str, optional
         Run the tiles on this dask cluster (or scheduler address) instead.
+    threads : int, optional
+        Without workers or client: tiles (and the training pass) run on
+        this many threads of this process; None (default) uses one per
+        core. The labels do not depend on it.
     method : {"features+crf", "crf", "features"}
         "features+crf" (default, :data:`DEFAULT_METHOD`): a random forest
         trained on the strokes (multi-scale features of all bands, see
@@ -245,6 +253,6 @@ def label_image(
     (np.uint8(1), np.uint8(2))
     """
     return consume(iter_label_image(image, strokes, classes=classes, window=window, overlap=overlap, scale=scale,
-                                     cache=cache, workers=workers, client=client, method=method, reach=reach,
-                                     samples=samples, engine=engine, **crf_params),
+                                     cache=cache, workers=workers, client=client, threads=threads, method=method,
+                                     reach=reach, samples=samples, engine=engine, **crf_params),
                     progress)

@@ -11,7 +11,7 @@ import numpy as np
 from ..geodesic import geodesic_distances, proximity
 from ..progress import with_progress
 from ..tiling import Tile
-from .cache import CRFCache, cached_infer
+from .cache import CRFCache, cached_infer, fingerprint
 from .plan import Plan, crf_size
 from .settings import COARSE_PIXELS, GEODESIC_PIXELS
 
@@ -49,11 +49,10 @@ class CoarsePrior:
         y0, x0 = np.floor(cy).astype(int), np.floor(cx).astype(int)
         y1 = np.minimum(y0 + 1, self.probabilities.shape[1] - 1)
         x1 = np.minimum(x0 + 1, self.probabilities.shape[2] - 1)
-        wy, wx = (cy - y0)[None, :, None], (cx - x0)[None, None, :]
+        wy, wx = (cy - y0).astype(np.float32)[None, :, None], (cx - x0).astype(np.float32)[None, None, :]
         q = self.probabilities
-        top = q[:, y0][:, :, x0] * (1 - wx) + q[:, y0][:, :, x1] * wx
-        bottom = q[:, y1][:, :, x0] * (1 - wx) + q[:, y1][:, :, x1] * wx
-        return (top * (1 - wy) + bottom * wy).astype(np.float32)
+        rows = q[:, y0] * (1 - wy) + q[:, y1] * wy  # rows first: two gathers of the full grid instead of four
+        return (rows[:, :, x0] * (1 - wx) + rows[:, :, x1] * wx).astype(np.float32)
 
 
 def scene_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base: tuple = ()
@@ -62,22 +61,38 @@ def scene_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base: tu
     if plan.spec.n_classes == 1:
         return None
     if plan.spec.method == "features+crf":
-        return (yield from _geodesic_prior(source, plan))
+        return (yield from _geodesic_prior(source, plan, cache, base))
     return (yield from _coarse_prior(source, plan, cache, base))
 
 
-def _geodesic_prior(source: Any, plan: Plan) -> Generator[tuple[int, int], None, CoarsePrior]:
+def _geodesic_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base: tuple = ()
+                    ) -> Generator[tuple[int, int], None, CoarsePrior]:
     """Compute the geodesic proximity to the strokes over the whole scene (at most GEODESIC_PIXELS).
 
     One scene-wide grid, so that a tile also knows the strokes of its
-    neighbours; the reach is kept in CRF pixels on a coarser grid.
+    neighbours; the reach is kept in CRF pixels on a coarser grid. A
+    ``cache`` keeps each class's distances: a re-run recomputes only the
+    classes whose strokes changed on this grid.
     """
     height, width = source.shape
     f = min(plan.spec.scale, (GEODESIC_PIXELS / (height * width)) ** 0.5)
     shape = crf_size((height, width), f)
     image, strokes = source.overview(shape, plan.spec.stretch)
     params = plan.spec.classifier.params
-    distances = geodesic_distances(image, strokes, plan.spec.n_classes, params.edge_weight, params.edge_sigma)
+    n = plan.spec.n_classes
+    if cache is None:
+        distances = geodesic_distances(image, strokes, n, params.edge_weight, params.edge_sigma)
+    else:
+        image_key = (fingerprint(image), params.edge_weight, params.edge_sigma)
+        keys = {k: (image_key, fingerprint(strokes == k)) for k in range(1, n + 1)}
+        kept = {k: cache.recall(base, ("proximity", k), key) for k, key in keys.items()}
+        distances = geodesic_distances(image, strokes, n, params.edge_weight, params.edge_sigma,
+                                       classes=[k for k, d in kept.items() if d is None])
+        for k, key in keys.items():
+            if kept[k] is None:
+                cache.keep(base, ("proximity", k), key, distances[k - 1].copy())
+            else:
+                distances[k - 1] = kept[k]
     if plan.spec.carried:  # taught by other images, not painted here: as near as the nearest painted class
         painted = np.isfinite(distances).any(axis=(1, 2))
         nearest = distances[painted].min(axis=0) if painted.any() else np.zeros(distances.shape[1:], np.float32)

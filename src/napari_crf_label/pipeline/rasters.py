@@ -13,6 +13,7 @@ from ..classes import ClassSet
 from ..crf import DEFAULT_ENGINE, check_engine
 from ..errors import InputError
 from ..features import FeatureParams
+from ..parallel import resolve_threads
 from ..resources import check_memory, estimate_run_bytes
 from ..sources import RasterSource
 from .classifier import attach_classifier
@@ -38,6 +39,7 @@ def label_raster(
     progress: ProgressCallback | None = None,
     workers: int = 1,
     client: Any = None,
+    threads: int | None = None,
     overwrite: bool = False,
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
@@ -64,16 +66,16 @@ def label_raster(
     """
     return consume(iter_label_raster(image_path, strokes_path, out_path, classes=classes, window=window,
                                       overlap=overlap, scale=scale, workers=workers, client=client,
-                                      overwrite=overwrite, method=method, reach=reach, staging=staging,
-                                      engine=engine,
-                                      **crf_params), progress)
+                                      threads=threads, overwrite=overwrite, method=method, reach=reach,
+                                      staging=staging, engine=engine, **crf_params), progress)
 
 
 def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path: str | Path, *,
                       classes: ClassSet | list[str] | str | None = None, window: int | None = None,
                       overlap: int | None = None, scale: float = 1.0, workers: int = 1, client: Any = None,
-                      overwrite: bool = False, method: str = DEFAULT_METHOD, reach: float = FeatureParams.reach,
-                      staging: Any = None, engine: str = DEFAULT_ENGINE, **crf_params
+                      threads: int | None = None, overwrite: bool = False, method: str = DEFAULT_METHOD,
+                      reach: float = FeatureParams.reach, staging: Any = None, engine: str = DEFAULT_ENGINE,
+                      **crf_params
                       ) -> Generator[tuple[int, int], None, RasterResult]:
     """Do what :func:`label_raster` does, yielding ``(tiles done, tiles total)``."""
     from ..io.atomic import check_targets
@@ -102,17 +104,18 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     core_counts[1:] -= dropped
     missing = [name for name, c in zip(cls.names, core_counts[1:]) if c == 0]
     in_flight = max(int(np.prod(crf_size(t.outer.shape, scale))) for t in plan.tasks)
-    in_flight *= 1 if workers <= 1 and client is None else 2 * max(workers, 1)
+    threads = resolve_threads(threads)
+    in_flight *= min(threads, len(plan.tasks)) if workers <= 1 and client is None else 2 * max(workers, 1)
     tile_full = max(int(np.prod(t.outer.shape)) for t in plan.tasks)
     side = int(np.sqrt(tile_full))
     check_memory(estimate_run_bytes((side, side), crf_size((side, side), scale), in_flight, n, source.bands),
                  f"labelling {height} x {width} pixels in {len(plan.tasks)} tile(s)")
-    yield from attach_classifier(source, plan, method, features)
+    yield from attach_classifier(source, plan, method, features, threads=threads)
     prior = yield from scene_prior(source, plan)
     counts = np.zeros(n + 1, np.int64)
     with label_raster_writer(out_path, (height, width), info["crs"], info["transform"], info["gcps"], overwrite,
                              staging, inputs) as out:
-        for item in iter_results(source, plan, prior, None, (), workers, client):
+        for item in iter_results(source, plan, prior, None, (), workers, client, threads):
             if isinstance(item, TileResult):
                 core = plan.tasks[item.task.index].core
                 out.write(item.labels, core.y0, core.x0)

@@ -17,6 +17,12 @@ METHODS = ("crf", "features+crf", "features")
 DEFAULT_METHOD = "features+crf"
 #: Largest grid the pixel classifier of the feature methods works on, per tile.
 CLASSIFIER_PIXELS = 1_000_000
+#: The forest predicts every PREDICT_STEP-th pixel of the classifier's grid along each axis and the
+#: probabilities are interpolated between them: prediction was the costliest step of a tile (about
+#: 5 s/MP with 4 classes) and the CRF at full resolution draws the boundaries. Grids narrower than
+#: PREDICT_STEP_MIN pixels are predicted at every pixel.
+PREDICT_STEP = 2
+PREDICT_STEP_MIN = 64
 #: Pixel budget of the coarse whole-scene pass that informs every tile of a tiled run.
 COARSE_PIXELS = 1_000_000
 #: Pixel budget of the whole-scene grid of the geodesic proximity (``features+crf``).

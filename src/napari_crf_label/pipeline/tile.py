@@ -38,14 +38,14 @@ def iter_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | N
     if n == 1:
         q = np.ones((1, *crf_shape), np.float32)
     elif spec.classifier is not None:
-        q = classifier_probabilities(spec, image_c, scene_extent(task.outer, source.shape))
+        q = classifier_probabilities(spec, image_c, scene_extent(task.outer, source.shape), cache, base, task.index)
         if spec.method == "features+crf":
             if prior is not None:  # what a pixel looks like, times which strokes it is connected to
                 q = (q + CLASSIFIER_FLOOR) * prior.sample(task.outer, crf_shape)
                 q /= q.sum(axis=0, keepdims=True)
             weight = spec.classifier.params.prior_weight
             q = yield from cached_infer(cache, base, task.index, image_c, strokes_c, spec,
-                                         weight * q + (1 - weight) / n, warm=False)
+                                        weight * q + (1 - weight) / n)
     else:
         unary_prior = None
         if prior is not None:
