@@ -11,6 +11,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from .classes import ClassSet, read_class_files
 from .cli_project import add_project_parser, project_command
 from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, engine_ready, prepare_engine
@@ -20,13 +22,16 @@ from .image_io import read_image
 from .io.atomic import Terminated, created_folder, terminate_as_interrupt
 from .io.export import check_export, export_all
 from .pipeline import DEFAULT_METHOD, METHODS, label_image
+from .resources import available_memory, estimate_run_bytes
 from .sample import sample_files
 from .strokes import read_strokes
 
 __all__ = ["main"]
 
-#: TIFF inputs above this many pixels are labelled window by window (``--stream``).
-STREAM_PIXELS = 150_000_000
+#: TIFF inputs whose in-memory run would need more than this many bytes (estimated) are labelled
+#: window by window (``--stream``): the in-memory path holds the scene's probabilities for the .mat
+#: export (4 bytes per pixel and class), which alone passes 1.6 GB at 100 MP with 4 classes.
+STREAM_BYTES = 2_500_000_000
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -47,8 +52,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                         "strokes")
     p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
                    help="dense CRF engine (default %(default)s); pydensecrf needs the pydensecrf extra")
-    p.add_argument("--workers", type=int, default=1,
-                   help="worker processes for the tiles (a local dask cluster when > 1; default 1)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes for the tiles (a local dask cluster when > 1); default: the tiles "
+                        "run on threads of this process, one per core")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the tiles on an existing dask cluster, e.g. tcp://10.0.0.5:8786")
     defaults = CRFParams()
@@ -74,8 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--colors", type=Path, help="colors file: one color a line (with --labels)")
     run.add_argument("--stream", action="store_true",
                      help="read and write a (Geo)TIFF window by window (for rasters larger than memory); "
-                          "writes only <stem>_label.tif and <stem>_report.txt. Automatic above "
-                          f"{STREAM_PIXELS // 1_000_000} MP")
+                          "writes only <stem>_label.tif and <stem>_report.txt. Automatic when a run in memory "
+                          f"would need over {STREAM_BYTES / 1e9:.1f} GB (or half the free memory), about 40 MP "
+                          "of RGB with 4 classes")
     _add_run_options(run)
     demo = sub.add_parser("demo", help="run on the bundled example and write all outputs")
     _add_run_options(demo)
@@ -132,9 +139,9 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
         prepare_engine(args.engine)
     crf = {k: getattr(args, k) for k in CRFParams().as_dict()}
     common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": _Progress(),
-              "workers": args.workers, "client": args.scheduler, "method": args.method,
+              "workers": args.workers or 1, "client": args.scheduler, "method": args.method,
               "reach": args.reach, "engine": args.engine, **crf}
-    if getattr(args, "stream", False) or _is_huge_tiff(image_path):
+    if getattr(args, "stream", False) or _wants_stream(image_path, strokes_path, classes):
         return _run_streamed(image_path, strokes_path, classes, outdir, common, args.overwrite)
     with _warnings_to_stderr():
         data = read_image(image_path)
@@ -163,9 +170,13 @@ def _warnings_to_stderr():
                 print(f"warning: {w.message}", file=sys.stderr)
 
 
-def _is_huge_tiff(path: Path) -> bool:
-    """Return True for a TIFF with more than STREAM_PIXELS pixels."""
-    if path.suffix.lower() not in (".tif", ".tiff") or not path.is_file():
+def _wants_stream(path: Path, strokes_path: Path, classes: ClassSet | None) -> bool:
+    """Return True for a TIFF (with raster strokes) whose run in memory would need more than STREAM_BYTES.
+
+    Or more than half the available memory. Says so on stderr, as the
+    streamed run writes fewer files (the label GeoTIFF and a report).
+    """
+    if path.suffix.lower() not in (".tif", ".tiff") or not path.is_file() or strokes_path.suffix.lower() == ".npz":
         return False
     import rasterio
 
@@ -173,10 +184,17 @@ def _is_huge_tiff(path: Path) -> bool:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # not georeferenced: fine here
             with rasterio.open(path) as src:  # the header only
-                height, width = src.height, src.width
+                height, width, bands, itemsize = src.height, src.width, src.count, np.dtype(src.dtypes[0]).itemsize
     except Exception:  # unreadable here: read_image gives the one-line reason
         return False
-    return height * width > STREAM_PIXELS
+    n = len(classes) if classes is not None else 4
+    needed = height * width * bands * itemsize + estimate_run_bytes((height, width), (height, width), 0, n, bands)
+    limit = min(STREAM_BYTES, 0.5 * (available_memory() or float("inf")))
+    if needed <= limit:
+        return False
+    print(f"streaming window by window: a run in memory would need about {needed / 1e9:.1f} GB "
+          "(writes the label GeoTIFF and a report)", file=sys.stderr, flush=True)
+    return True
 
 
 def _run_streamed(image_path: Path, strokes_path: Path, classes: ClassSet | None, outdir: Path, common: dict,

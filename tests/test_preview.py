@@ -1,0 +1,108 @@
+"""The panel's preview after a stroke edit, and its Live mode, in a real viewer opened as the Plugins menu does."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from napari_crf_label.pipeline.preview import PREVIEW_PIXELS, preview_params
+
+PLUGIN, PANEL = "napari-crf-label", "CRF labelling"
+
+
+def three_bands(height: int = 640, width: int = 960, seed: int = 0):
+    """Return (image, truth, strokes of classes 1 and 2 only, a stroke of class 3): dark | mid | bright columns."""
+    rng = np.random.default_rng(seed)
+    truth = np.ones((height, width), np.int32)
+    truth[:, width // 3:] = 2
+    truth[:, 2 * width // 3:] = 3
+    levels = np.array([0, 40, 128, 215], float)
+    image = np.clip(levels[truth][..., None] + rng.normal(0, 10, (height, width, 3)), 0, 255).astype(np.uint8)
+    strokes = np.zeros((height, width), np.uint8)
+    strokes[height // 4: 3 * height // 4, width // 6] = 1
+    strokes[height // 4: 3 * height // 4, width // 2] = 2
+    third = np.zeros_like(strokes)
+    third[height // 4: 3 * height // 4, 5 * width // 6] = 3
+    return image, truth, strokes, third
+
+
+def open_with_image(make_napari_viewer, image):
+    """Return (viewer, panel) with ``image`` open and the panel opened from the Plugins menu."""
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="scene", rgb=True)
+    _, panel = viewer.window.add_plugin_dock_widget(PLUGIN, PANEL)
+    panel.class_names.value = "dark, mid, bright"
+    panel.use_names_button.native.click()
+    return viewer, panel
+
+
+def test_preview_params_shrink_large_runs_only():
+    assert preview_params((500, 500), {"scale": 1.0}) is None  # the run is as small as a preview
+    small = preview_params((2000, 2000), {"scale": 1.0, "window": 512, "method": "crf"})
+    pixels = 2000 * 2000 * small["scale"] ** 2
+    assert 0.9 * PREVIEW_PIXELS < pixels < 1.1 * PREVIEW_PIXELS
+    assert small["window"] is None and small["method"] == "crf"  # one tile, same method
+
+
+def test_stroke_edit_shows_a_marked_preview_then_the_full_result(make_napari_viewer, qtbot):
+    image, truth, strokes, third = three_bands()
+    viewer, panel = open_with_image(make_napari_viewer, image)
+    layer = viewer.layers["scene strokes"]
+    layer.data = strokes
+    panel.run_button.native.click()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
+    result = viewer.layers["scene CRF labels"]
+    assert not (np.asarray(result.data)[truth == 3] == 3).any()  # no stroke of class 3 yet
+    assert "scene CRF preview" not in [lay.name for lay in viewer.layers]  # a first run has no preview
+
+    arrived, old_shown = [], []
+
+    def on_inserted(event):
+        arrived.append((event.value.name, np.asarray(event.value.data).copy()))
+
+    viewer.layers.events.inserted.connect(on_inserted)
+    result.events.visible.connect(lambda event: old_shown.append(event.source.visible))
+    layer.data = np.maximum(strokes, third)  # the user paints the third class
+    panel.run_button.native.click()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
+
+    # the preview arrived first, as its own layer, with the old result hidden under it
+    assert [name for name, _ in arrived] == ["scene CRF preview"]
+    preview = arrived[0][1]
+    assert preview.shape == truth.shape
+    assert (preview == truth).mean() > 0.95  # coarser, but the third class is there already
+    assert (preview[truth == 3] == 3).mean() > 0.95
+    assert old_shown[0] is False  # the old result was hidden under the preview
+    # then the full result replaced it: the preview layer is gone, the result layer shown and updated
+    names = [lay.name for lay in viewer.layers]
+    assert "scene CRF preview" not in names and names.count("scene CRF labels") == 1
+    final = np.asarray(viewer.layers["scene CRF labels"].data)
+    assert viewer.layers["scene CRF labels"].visible and old_shown[-1] is True
+    assert (final == truth).mean() > 0.99
+    assert panel.image_state().result.params["scale"] == 1.0 and "preview" not in panel.image_state().result.params
+    assert panel.stage_label.value == "Done."
+
+
+def test_live_mode_previews_after_painting_pauses(make_napari_viewer, qtbot):
+    image, truth, strokes, third = three_bands()
+    viewer, panel = open_with_image(make_napari_viewer, image)
+    assert panel.live.enabled and not panel.live.value  # off until asked for
+    layer = viewer.layers["scene strokes"]
+    layer.data = strokes
+    panel.live.value = True
+    for row in range(200, 440, 40):  # brush dabs of the third class, as a user paints
+        layer.paint((row, 5 * 960 // 6), 3)
+    qtbot.waitUntil(lambda: "scene CRF preview" in [lay.name for lay in viewer.layers], timeout=120_000)
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
+    preview = np.asarray(viewer.layers["scene CRF preview"].data)
+    assert (preview[truth == 3] == 3).mean() > 0.95 and (preview == truth).mean() > 0.95
+    assert "scene CRF labels" not in [lay.name for lay in viewer.layers]  # a preview only: no result yet
+    assert panel.stage_label.value.startswith("Preview shown")
+
+
+def test_live_mode_is_unavailable_on_images_too_big_to_preview_in_a_second(make_napari_viewer, monkeypatch):
+    from napari_crf_label import _widget
+
+    monkeypatch.setattr(_widget, "LIVE_MAX_PIXELS", 100_000)
+    image, *_ = three_bands()
+    _, panel = open_with_image(make_napari_viewer, image)
+    assert not panel.live.enabled and not panel.live.value
