@@ -25,6 +25,13 @@ def three_bands(height: int = 640, width: int = 960, seed: int = 0):
     return image, truth, strokes, third
 
 
+def at_grid(full: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Return ``full`` sampled at the pixel centres of a coarser grid of ``shape`` covering it."""
+    rows = ((np.arange(shape[0]) + 0.5) * full.shape[0] / shape[0]).astype(int)
+    cols = ((np.arange(shape[1]) + 0.5) * full.shape[1] / shape[1]).astype(int)
+    return full[rows][:, cols]
+
+
 def open_with_image(make_napari_viewer, image):
     """Return (viewer, panel) with ``image`` open and the panel opened from the Plugins menu."""
     viewer = make_napari_viewer()
@@ -67,10 +74,11 @@ def test_stroke_edit_shows_a_marked_preview_then_the_full_result(make_napari_vie
 
     # the preview arrived first, as its own layer, with the old result hidden under it
     assert [name for name, _ in arrived] == ["scene CRF preview"]
-    preview = arrived[0][1]
-    assert preview.shape == truth.shape
-    assert (preview == truth).mean() > 0.95  # coarser, but the third class is there already
-    assert (preview[truth == 3] == 3).mean() > 0.95
+    preview, small_truth = arrived[0][1], at_grid(truth, arrived[0][1].shape)
+    assert preview.size < truth.size  # a coarser grid...
+    assert (preview == small_truth).mean() > 0.95  # ...on which the third class is there already
+    assert (preview[small_truth == 3] == 3).mean() > 0.95
+    assert "scene CRF preview" not in [name for name, _ in panel._stroke_choices()]  # never painted on
     assert old_shown[0] is False  # the old result was hidden under the preview
     # then the full result replaced it: the preview layer is gone, the result layer shown and updated
     names = [lay.name for lay in viewer.layers]
@@ -93,8 +101,12 @@ def test_live_mode_previews_after_painting_pauses(make_napari_viewer, qtbot):
         layer.paint((row, 5 * 960 // 6), 3)
     qtbot.waitUntil(lambda: "scene CRF preview" in [lay.name for lay in viewer.layers], timeout=120_000)
     qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
-    preview = np.asarray(viewer.layers["scene CRF preview"].data)
-    assert (preview[truth == 3] == 3).mean() > 0.95 and (preview == truth).mean() > 0.95
+    layer = viewer.layers["scene CRF preview"]
+    preview = np.asarray(layer.data)
+    small_truth = at_grid(truth, preview.shape)
+    assert (preview[small_truth == 3] == 3).mean() > 0.95 and (preview == small_truth).mean() > 0.95
+    # laid over the whole image: the coarse grid spans the same world extent
+    assert np.allclose(np.asarray(layer.scale) * preview.shape, truth.shape)
     assert "scene CRF labels" not in [lay.name for lay in viewer.layers]  # a preview only: no result yet
     assert panel.stage_label.value.startswith("Preview shown")
 

@@ -174,6 +174,13 @@ def _warm_up_engine() -> None:
                          daemon=True).start()
 
 
+def _overlay_placement(image: Image, full: tuple[int, int], small: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Return the layer (scale, translate) that lays a grid of ``small`` pixels over an image of ``full`` pixels."""
+    factor = np.array([full[0] / small[0], full[1] / small[1]])
+    scale = np.asarray(image.scale)[-2:] * factor
+    return scale, np.asarray(image.translate)[-2:] + np.asarray(image.scale)[-2:] * (factor - 1) / 2
+
+
 def _row(*widgets: Any) -> Container:
     """Return widgets side by side without labels or margins."""
     row = Container(widgets=list(widgets), layout="horizontal", labels=False)
@@ -365,9 +372,10 @@ class CRFLabelWidget(Container):
 
     # ------------------------------------------------------------- layer lists
     def _stroke_choices(self, widget: Any = None) -> list[tuple[str, Labels]]:
-        """Return the Labels layers one can paint strokes on (results excluded)."""
+        """Return the Labels layers one can paint strokes on (results and previews excluded)."""
+        made = (_RESULT_ROLE, _PREVIEW_ROLE)
         return [(lay.name, unwrap(lay)) for lay in self.viewer.layers
-                if isinstance(unwrap(lay), Labels) and lay.metadata.get(META_KEY, {}).get("role") != _RESULT_ROLE]
+                if isinstance(unwrap(lay), Labels) and lay.metadata.get(META_KEY, {}).get("role") not in made]
 
     def _layers_changed(self, event: Any = None) -> None:
         """Follow layer additions and removals: pick new layers, forget removed images."""
@@ -849,16 +857,18 @@ class CRFLabelWidget(Container):
         if image is None:
             return None
         state = self._state.of(image)
-        meta = {META_KEY: {"image": data, "classes": result.classes, "role": _PREVIEW_ROLE}}
+        meta = {META_KEY: {"classes": result.classes, "role": _PREVIEW_ROLE}}
         kwargs = class_layer_kwargs(result.classes)
+        scale, translate = _overlay_placement(image, data.shape, result.labels.shape)
         layer = find_layer(self.viewer.layers, state.preview_key)
         if layer is None:
             layer = unwrap(self.viewer.add_labels(result.labels, name=f"{image.name} CRF preview", opacity=0.45,
-                                                  metadata=meta, scale=image.scale, translate=image.translate,
+                                                  metadata=meta, scale=scale, translate=translate,
                                                   affine=image.affine.affine_matrix, **kwargs))
             state.preview_key = layer_key(layer)
         else:
             layer.data = result.labels
+            layer.scale, layer.translate = scale, translate
             layer.metadata.update(meta)
         shown = find_layer(self.viewer.layers, state.result_key)
         if shown is not None:  # the old result under the preview would blur what changed
@@ -866,7 +876,7 @@ class CRFLabelWidget(Container):
         self._place_below_strokes(layer)
         if self.strokes_layer is not None:  # keep painting where the user was
             self.viewer.layers.selection.active = self.strokes_layer
-        side = round(1 / result.params["scale"], 1)
+        side = round(1 / result.params["preview_scale"], 1)
         self._update_status(f"Preview at 1/{side:g} resolution in {result.seconds:.1f} s"
                             + ("; full resolution on its way." if self.worker is not None and
                                not self._stop.is_set() and not self._live_only else "."))
@@ -909,10 +919,7 @@ class CRFLabelWidget(Container):
             return
         probs = state.result.probabilities
         confidence = probs.max(axis=0) if probs.size else np.ones(state.result.labels.shape, np.float32)
-        height, width = state.result.labels.shape
-        factor = np.array([height / confidence.shape[0], width / confidence.shape[1]])
-        scale = np.asarray(image.scale)[-2:] * factor
-        translate = np.asarray(image.translate)[-2:] + np.asarray(image.scale)[-2:] * (factor - 1) / 2
+        scale, translate = _overlay_placement(image, state.result.labels.shape, confidence.shape)
         # most pixels are near-certain: stretch from the least sure 2 % (at least the uniform 1/N) to 1
         floor = 1.0 / max(len(state.result.classes), 1)
         floor = float(min(max(floor, np.quantile(confidence, 0.02)), 0.99))

@@ -2,9 +2,10 @@
 
 After a stroke edit the panel shows a preview (about :data:`PREVIEW_PIXELS`
 CRF pixels, in a fraction of a second) before the full-resolution result.
-The preview runs the same pipeline at a smaller ``scale``, as one tile, with
-a cache of its own; its labels are upsampled to the image's size, so they
-sit on the image like a full result, only coarser.
+The preview runs the same pipeline on the image shrunk to that size (what a
+run at a smaller ``scale`` sees), as one tile, with a cache of its own; its
+labels stay at that size (upsampling them to a 4 MP image took longer than
+the rest of the preview), and the panel lays them over the image.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from ..image_io import ImageData
+from ..image_io import ImageData, apply_stretch, band_stretch
+from ..resample import resize_bands
+from ..strokes import downscale_strokes
 from .cache import CRFCache
 from .images import iter_label_image
+from .plan import crf_size
 from .results import LabelResult
 
-__all__ = ["PREVIEW_PIXELS", "LIVE_MAX_PIXELS", "preview_params", "iter_preview"]
+__all__ = ["PREVIEW_PIXELS", "LIVE_MAX_PIXELS", "preview_params", "shrink", "iter_preview"]
 
 #: CRF pixels of a preview (512 x 512 for a square scene): about 0.5 s with the default method.
 PREVIEW_PIXELS = 250_000
@@ -42,17 +46,36 @@ def preview_params(shape: tuple[int, int], params: dict[str, Any]) -> dict[str, 
     return {**params, "scale": scale * (PREVIEW_PIXELS / pixels) ** 0.5, "window": None, "overlap": None}
 
 
+def shrink(data: ImageData, strokes: np.ndarray, scale: float) -> tuple[ImageData, np.ndarray]:
+    """Return the image (stretched to uint8) and strokes on the grid of a run at ``scale``.
+
+    The image as :func:`~napari_crf_label.pipeline.plan.read_tile` would
+    resample it, the strokes as the tiles would (every stroke kept), and
+    no-data where the nearest full-resolution pixel has none.
+    """
+    shape = crf_size(data.shape, scale)
+    image = resize_bands(apply_stretch(data.array, data.valid, band_stretch(data.array, data.valid)), shape)
+    rows = ((np.arange(shape[0]) + 0.5) * data.shape[0] / shape[0]).astype(np.intp)
+    cols = ((np.arange(shape[1]) + 0.5) * data.shape[1] / shape[1]).astype(np.intp)
+    valid = data.valid[rows][:, cols]
+    painted = np.where(data.valid, strokes, 0) if not data.valid.all() else strokes
+    return ImageData(array=image, valid=valid), downscale_strokes(painted, shape)
+
+
 def iter_preview(data: ImageData, strokes: np.ndarray, params: dict[str, Any], cache: CRFCache | None = None,
                  **kwargs: Any) -> Generator[tuple[int, int], None, LabelResult | None]:
     """Run the preview of a run with keywords ``params`` (None when the run needs none).
 
-    ``cache`` (kept between previews, apart from the full runs' cache)
-    keeps the preview's CRF, features, classifier and proximity; other
-    keywords go to :func:`~napari_crf_label.pipeline.iter_label_image`.
+    The result's labels and probabilities are on the preview's grid
+    (``result.params["preview_scale"]`` of the image's size). ``cache``
+    (kept between previews, apart from the full runs' cache) keeps the
+    preview's CRF, features, classifier and proximity; other keywords go
+    to :func:`~napari_crf_label.pipeline.iter_label_image`.
     """
     small = preview_params(data.shape, params)
     if small is None:
         return None
-    result = yield from iter_label_image(data, strokes, cache=cache, **small, **kwargs)
-    result.params["preview"] = True
+    image, strokes_s = shrink(data, np.asarray(strokes), small["scale"])
+    result = yield from iter_label_image(image, strokes_s, cache=cache, **{**small, "scale": 1.0}, **kwargs)
+    result.params.update(preview=True, preview_scale=small["scale"])
     return result
