@@ -35,8 +35,8 @@ from .progress import checkpoint
 #: Trees trained between two cancel checkpoints.
 TREES_PER_STEP = 5
 
-__all__ = ["FeatureParams", "pixel_features", "pixel_features_at", "PixelClassifier", "gradient_2d",
-           "cap_per_class", "stroke_samples"]
+__all__ = ["FeatureParams", "pixel_features", "pixel_features_at", "smooth_bands", "PixelClassifier",
+           "gradient_2d", "cap_per_class", "stroke_samples"]
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,26 @@ def _positions(height: int, width: int, extent: tuple[float, float, float, float
             (np.arange(width, dtype=np.float32) + 0.5) / width * (right - left) + left)
 
 
+def smooth_bands(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.sigmas) -> np.ndarray:
+    """Return the (C, len(sigmas), H, W) float32 Gaussian-smoothed bands (0..1) the features start from.
+
+    Training and prediction both need them: computed once, they can be
+    handed to :func:`pixel_features` and :func:`pixel_features_at`.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    height, width, bands = image.shape
+    out = np.empty((bands, len(sigmas), height, width), np.float32)
+    for b in range(bands):
+        band = image[..., b].astype(np.float32) / 255.0
+        for j, sigma in enumerate(sigmas):
+            out[b, j] = gaussian_filter(band, sigma, mode="reflect", truncate=3.0)
+    return out
+
+
 def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.sigmas,
-                   extent: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 1.0), step: int = 1) -> np.ndarray:
+                   extent: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 1.0), step: int = 1,
+                   smoothed: np.ndarray | None = None) -> np.ndarray:
     """Return (H, W, F) float32 features of an (H, W, C) uint8 image.
 
     Per band and sigma: smoothed intensity, gradient magnitude, Laplacian
@@ -121,7 +139,8 @@ def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.
     them block by block. With ``step`` > 1 the result is
     ``pixel_features(image, ...)[::step, ::step]``, bit for bit, at a
     fraction of the cost: the Gaussians and first derivatives still cover
-    the image, the rest only the kept pixels.
+    the image, the rest only the kept pixels. ``smoothed`` (from
+    :func:`smooth_bands` of the same image and sigmas) saves the Gaussians.
     """
     from scipy.ndimage import gaussian_filter
 
@@ -137,8 +156,8 @@ def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.
         band = image[..., b].astype(np.float32) / 255.0
         out[k] = band[kept]
         k += 1
-        for sigma in sigmas:
-            s = gaussian_filter(band, sigma, mode="reflect", truncate=3.0)
+        for j, sigma in enumerate(sigmas):
+            s = gaussian_filter(band, sigma, mode="reflect", truncate=3.0) if smoothed is None else smoothed[b, j]
             gy, gx = gradient_2d(s)
             # second derivatives along one axis need every pixel of that axis, only the kept ones of the other
             hyy = gradient_2d(gy[:, ::step])[0][::step]
@@ -174,12 +193,14 @@ def _gradient_at(field: Callable[[np.ndarray, np.ndarray], np.ndarray], rows: np
 
 def pixel_features_at(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                       sigmas: tuple[float, ...] = FeatureParams.sigmas,
-                      extent: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 1.0)) -> np.ndarray:
+                      extent: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 1.0),
+                      smoothed: np.ndarray | None = None) -> np.ndarray:
     """Return (P, F) float32 features of P pixels: ``pixel_features(image, ...)[rows, cols]``.
 
     Training needs the features of the stroke pixels only: the Gaussians
     still cover the image, but the derivatives, four fifths of the cost of
-    :func:`pixel_features`, are taken at the P pixels alone.
+    :func:`pixel_features`, are taken at the P pixels alone. ``smoothed``
+    as for :func:`pixel_features`.
     """
     from scipy.ndimage import gaussian_filter
 
@@ -191,8 +212,8 @@ def pixel_features_at(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
         band = image[..., b].astype(np.float32) / 255.0
         out[:, k] = band[rows, cols]
         k += 1
-        for sigma in sigmas:
-            s = gaussian_filter(band, sigma, mode="reflect", truncate=3.0)
+        for j, sigma in enumerate(sigmas):
+            s = gaussian_filter(band, sigma, mode="reflect", truncate=3.0) if smoothed is None else smoothed[b, j]
 
             def smooth(r: np.ndarray, c: np.ndarray, s: np.ndarray = s) -> np.ndarray:
                 return s[r, c]
@@ -305,6 +326,19 @@ class PixelClassifier:
         rows = max(1, 2_000_000 // max(planes.shape[0], 1))  # bounds the classifier's temporary arrays
         for start in range(0, planes.shape[1], rows):
             block = np.ascontiguousarray(planes[:, start:start + rows].T)  # (pixels, F), as the trees read it
-            out_flat[self._model.classes_ - 1, start:start + rows] = self._model.predict_proba(block).T
+            out_flat[self._model.classes_ - 1, start:start + rows] = self._forest_proba(block).T
             checkpoint("classifier", (start + rows) / planes.shape[1])
         return out
+
+    def _forest_proba(self, block: np.ndarray) -> np.ndarray:
+        """Return the forest's (P, classes) probabilities of a float32 block, as its ``predict_proba`` does.
+
+        The same sum over the trees in the same order (bit for bit), without
+        joblib's per-tree dispatch, which cost as much as the trees on small
+        blocks and warned when called from a worker thread.
+        """
+        proba = np.zeros((block.shape[0], len(self._model.classes_)), np.float64)
+        for tree in self._model.estimators_:
+            proba += tree.predict_proba(block, check_input=False)
+        proba /= len(self._model.estimators_)
+        return proba

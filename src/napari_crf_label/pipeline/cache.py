@@ -12,6 +12,19 @@ from ..crf import TileCRF
 from ..progress import checkpoint, counted
 from .plan import RunSpec
 
+#: Most bytes a cache keeps beside the built CRFs (features, smoothed bands, samples, proximity):
+#: about 0.1 GB/MP of image; beyond it values are recomputed instead of kept.
+MEMO_BYTES = 2_000_000_000
+
+
+def _nbytes(value: Any) -> int:
+    """Return the bytes of the arrays in a value (an array, or a tuple or list of them)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value)
+    return 0
+
 
 class CRFCache:
     """Built CRFs (lattices) per tile, and what else a re-run can keep, re-used while only the strokes change.
@@ -63,9 +76,11 @@ class CRFCache:
         return kept[1] if kept is not None and kept[0] == key else None
 
     def keep(self, base: tuple, slot: Hashable, key: Hashable, value: Any) -> None:
-        """Keep ``value``, made from ``key``, in ``slot`` (replacing what the slot held)."""
+        """Keep ``value``, made from ``key``, in ``slot`` (replacing what the slot held), within MEMO_BYTES."""
         self._use(base)
-        self._memo[slot] = (key, value)
+        self._memo.pop(slot, None)
+        if sum(_nbytes(v) for _, v in self._memo.values()) + _nbytes(value) <= MEMO_BYTES:
+            self._memo[slot] = (key, value)
 
     def memo(self, base: tuple, slot: Hashable, key: Hashable, compute: Callable[[], Any]) -> Any:
         """Return the value kept in ``slot`` if it was made from ``key``, else ``compute()`` it and keep it."""

@@ -48,12 +48,28 @@ def classifier_probabilities(spec: RunSpec, image_c: np.ndarray, extent: tuple[f
     image_k = _classifier_image(image_c)
     step = PREDICT_STEP if min(image_k.shape[:2]) >= PREDICT_STEP_MIN else 1
     sigmas = spec.classifier.params.sigmas
-    features = memo(cache, base, ("features", slot), (fingerprint(image_k), sigmas, extent, step),
-                    lambda: pixel_features(image_k, sigmas, extent, step))
+    seen = fingerprint(image_k)
+    features = memo(cache, base, ("features", slot), (seen, sigmas, extent, step),
+                    lambda: pixel_features(image_k, sigmas, extent, step,
+                                           _smoothed(image_k, sigmas, cache, base, slot, seen)))
     p = spec.classifier.predict_proba(features)
     if step == 1 and p.shape[1:] == image_c.shape[:2]:
         return p
     return _expand(p, step, image_k.shape[:2], image_c.shape[:2])
+
+
+def _smoothed(image_k: np.ndarray, sigmas: tuple[float, ...], cache: CRFCache | None, base: tuple, slot: Any,
+              seen: str) -> np.ndarray | None:
+    """Return a tile's smoothed bands kept in ``cache`` (made by the training pass or now), or None without one.
+
+    Training and prediction smooth the same tile with the same Gaussians;
+    with a cache they do it once.
+    """
+    from ..features import smooth_bands
+
+    if cache is None:
+        return None
+    return cache.memo(base, ("smoothed", slot), (seen, sigmas), lambda: smooth_bands(image_k, sigmas))
 
 
 def _expand(p: np.ndarray, step: int, grid: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
@@ -90,15 +106,17 @@ def _tile_samples(source: Any, plan: Plan, params: FeatureParams, i: int, cache:
     image_k = _classifier_image(image_c)
     core_k = downscale_strokes(core_only, image_k.shape[:2])
     extent = scene_extent(task.outer, source.shape)
+    seen = fingerprint(image_k)
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
         r, c, labels = stroke_samples(core_k, params.max_samples_per_class, params.seed)
         if not labels.size:
             return np.zeros((0, 0), np.float32), labels
-        return pixel_features_at(image_k, r, c, params.sigmas, extent), labels
+        smoothed = _smoothed(image_k, params.sigmas, cache, base, i, seen)
+        return pixel_features_at(image_k, r, c, params.sigmas, extent, smoothed), labels
 
     # unchanged pixels and strokes give the same seeded draw: a re-run keeps the samples of untouched tiles
-    return memo(cache, base, ("samples", i), (fingerprint(image_k, core_k), params), compute)
+    return memo(cache, base, ("samples", i), (seen, fingerprint(core_k), params), compute)
 
 
 def _collect_samples(source: Any, plan: Plan, params: FeatureParams, cache: CRFCache | None = None,
