@@ -19,6 +19,8 @@ the program's own choice.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -142,7 +144,10 @@ def main() -> int:
         print(f"run failed with exit code {proc.returncode}")
         return 1
     print(f"command: {' '.join(cmd[2:])}")
-    print(f"wall {wall:.1f} s ({wall / (w * h / 1e6):.2f} s/MP), peak RSS of the process tree {peak / 1e9:.2f} GB")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the run and every process it waited for
+    cpu = usage.ru_utime + usage.ru_stime
+    print(f"wall {wall:.1f} s ({wall / (w * h / 1e6):.2f} s/MP), peak RSS of the process tree {peak / 1e9:.2f} GB, "
+          f"CPU {cpu:.0f} s (load average {os.getloadavg()[0]:.1f} at the end; other jobs share the machine)")
     print(stdout.strip().splitlines()[0])
     return 0
 
