@@ -39,13 +39,21 @@ def imap_threads(fn: Callable[[T], Any], items: Iterable[T], threads: int) -> Ge
     """
     reporter = current_reporter()
     stop = threading.Event()
+    one_at_a_time = threading.Lock()
 
     def run(item: T) -> Any:
         def relay(stage: str, fraction: float) -> None:
-            if stop.is_set():
-                raise Cancelled
-            if reporter is not None:
-                reporter(stage, fraction)
+            # one report at a time, and none after the reporter stopped a thread: the stage it stopped at
+            # is the last it sees, as in a serial run
+            with one_at_a_time:
+                if stop.is_set():
+                    raise Cancelled
+                if reporter is not None:
+                    try:
+                        reporter(stage, fraction)
+                    except BaseException:
+                        stop.set()
+                        raise
 
         with reporting(relay):
             return fn(item)

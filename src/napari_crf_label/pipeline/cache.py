@@ -49,6 +49,7 @@ class CRFCache:
         self.warm_start = warm_start
         self.hits = 0
         self.builds = 0
+        self.memo_hits = 0  # values found again by memo/recall
 
     def get(self, base: tuple, tile: object, build: Callable[[], TileCRF]) -> TileCRF:
         """Return the cached CRF for (base, tile), building it with ``build`` if needed."""
@@ -73,7 +74,10 @@ class CRFCache:
         """Return the value kept in ``slot`` if it was made from ``key``, else None."""
         self._use(base)
         kept = self._memo.get(slot)
-        return kept[1] if kept is not None and kept[0] == key else None
+        if kept is None or kept[0] != key:
+            return None
+        self.memo_hits += 1
+        return kept[1]
 
     def keep(self, base: tuple, slot: Hashable, key: Hashable, value: Any) -> None:
         """Keep ``value``, made from ``key``, in ``slot`` (replacing what the slot held), within MEMO_BYTES."""

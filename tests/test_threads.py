@@ -1,0 +1,75 @@
+"""Tiles on threads and re-runs that keep what an edit did not change give the labels of a plain run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_crf_label.features import pixel_features, pixel_features_at, smooth_bands
+from napari_crf_label.geodesic import geodesic_distances
+from napari_crf_label.pipeline import CRFCache, label_image
+from napari_crf_label.progress import Cancelled, reporting
+
+from .conftest import two_region_scene
+
+
+def scene():
+    image, truth, strokes = two_region_scene(height=260, width=300, boundary=140)
+    return image, truth, strokes
+
+
+def test_threads_give_the_labels_and_probabilities_of_a_serial_run():
+    image, truth, strokes = scene()
+    serial = label_image(image, strokes, classes="a, b", window=120, threads=1)
+    threaded = label_image(image, strokes, classes="a, b", window=120, threads=2)
+    assert serial.params["tiles"] > 2
+    np.testing.assert_array_equal(threaded.labels, serial.labels)
+    np.testing.assert_array_equal(threaded.probabilities, serial.probabilities)
+    assert (serial.labels == truth).mean() > 0.99
+
+
+@pytest.mark.parametrize("method", ["features+crf", "features"])
+def test_rerun_with_a_cache_equals_a_fresh_run_after_an_edit(method):
+    image, truth, strokes = scene()
+    cache = CRFCache()
+    label_image(image, strokes, classes="a, b", window=120, cache=cache, method=method)
+    edited = strokes.copy()
+    edited[200:240, 250] = 2  # one tile's strokes change; the others keep their samples and features
+    again = label_image(image, edited, classes="a, b", window=120, cache=cache, method=method)
+    fresh = label_image(image, edited, classes="a, b", window=120, method=method)
+    np.testing.assert_array_equal(again.labels, fresh.labels)
+    np.testing.assert_array_equal(again.probabilities, fresh.probabilities)
+    assert cache.memo_hits > 0  # features, samples or smoothed bands of untouched tiles were kept
+
+
+def test_a_cancel_in_one_thread_stops_them_all_at_that_stage():
+    image, _, strokes = scene()
+    seen = []
+
+    def reporter(stage, fraction):
+        seen.append(stage)
+        if stage == "CRF" and fraction >= 0.5:
+            raise Cancelled
+
+    with reporting(reporter), pytest.raises(Cancelled):
+        label_image(image, strokes, classes="a, b", window=120, threads=2)
+    assert seen[-1] == "CRF"
+
+
+def test_features_at_a_step_and_from_smoothed_bands_are_those_of_every_pixel():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (67, 91, 3), dtype=np.uint8)
+    full = pixel_features(image)
+    smoothed = smooth_bands(image)
+    np.testing.assert_array_equal(pixel_features(image, step=2), full[::2, ::2])
+    np.testing.assert_array_equal(pixel_features(image, step=3, smoothed=smoothed), full[::3, ::3])
+    rows, cols = rng.integers(0, 67, 40), rng.integers(0, 91, 40)
+    np.testing.assert_array_equal(pixel_features_at(image, rows, cols, smoothed=smoothed), full[rows, cols])
+
+
+def test_geodesic_distances_of_some_classes_only():
+    image, _, strokes = two_region_scene()
+    every = geodesic_distances(image, strokes, 2)
+    second = geodesic_distances(image, strokes, 2, classes=[2])
+    assert np.isinf(second[0]).all()
+    np.testing.assert_array_equal(second[1], every[1])
