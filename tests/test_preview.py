@@ -55,11 +55,14 @@ def test_stroke_edit_shows_a_marked_preview_then_the_full_result(make_napari_vie
     viewer, panel = open_with_image(make_napari_viewer, image)
     layer = viewer.layers["scene strokes"]
     layer.data = strokes
+    first = []
+    viewer.layers.events.inserted.connect(lambda event: first.append(event.value.name))
     panel.run_button.native.click()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
+    assert first == ["scene CRF preview", "scene CRF labels"]  # the first run previews too
     result = viewer.layers["scene CRF labels"]
     assert not (np.asarray(result.data)[truth == 3] == 3).any()  # no stroke of class 3 yet
-    assert "scene CRF preview" not in [lay.name for lay in viewer.layers]  # a first run has no preview
+    assert "scene CRF preview" not in [lay.name for lay in viewer.layers]  # gone once the result came
 
     arrived, old_shown = [], []
 

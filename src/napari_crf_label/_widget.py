@@ -682,8 +682,9 @@ class CRFLabelWidget(Container):
     def run(self) -> Any:
         """Start the CRF on the chosen image and strokes in a worker thread; return the worker.
 
-        A re-run (the image has a result) first shows a whole-scene preview
-        at reduced resolution, marked as such, then the full result.
+        On an image larger than a preview, the run first shows a whole-scene
+        preview at reduced resolution (the ``<image> CRF preview`` layer),
+        then the full result replaces it.
         """
         return self._start_run(full=True)
 
@@ -721,7 +722,7 @@ class CRFLabelWidget(Container):
             if params["method"] == "crf":
                 params["method"] = "features+crf"
         self._stop.clear()
-        preview = state.preview if (state.result is not None or not full) else None
+        preview = state.preview  # every run shows a preview first (and so keeps its cache warm for the next)
         self._live_only, self._run_image = not full, layer_key(image)
         self.worker = create_worker(_label_job, data, strokes, classes_from_layer(strokes_layer), state.cache,
                                     params, self._stop, self._relay, preview, full, _start_thread=False,
