@@ -14,6 +14,7 @@ from ..errors import InputError
 from ..features import FeatureParams
 from ..image_io import ImageData, as_image_data
 from ..parallel import imap_threads
+from ..progress import checkpoint
 from ..resample import resize_bands
 from ..sources import ArraySource
 from ..strokes import check_stroke_classes, downscale_strokes, validate_strokes
@@ -98,6 +99,7 @@ def _tile_samples(source: Any, plan: Plan, params: FeatureParams, i: int, cache:
     """Return the (features, classes) training samples of task ``i``'s core strokes (kept in ``cache``)."""
     from ..features import pixel_features_at, stroke_samples
 
+    checkpoint("training", 0.0)  # reading and smoothing a tile for its samples is part of training
     task = plan.tasks[i]
     _, strokes, image_c = read_tile(source, task, plan.spec)
     rows, cols = task.core_in_outer
