@@ -62,7 +62,7 @@ from ._panel_state import ImageState, PanelState, find_layer, layer_key, same_la
 from ._project_panel import PROJECT_KEYS, ProjectControls
 from ._tooltips import CRF_TOOLTIPS, TOOLTIPS
 from .classes import ClassSet, read_class_files
-from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, engine_ready, prepare_engine
+from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, drain, engine_ready, prepare_engine
 from .errors import InputError
 from .export import export_all, output_paths
 from .features import FeatureParams
@@ -125,14 +125,14 @@ def _stop_only(stop: threading.Event) -> Callable[[str, float], None]:
 
 def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, cache: CRFCache,
                params: dict[str, Any], stop: threading.Event, relay: _Relay, preview: CRFCache | None = None,
-               full: bool = True) -> Generator[tuple[int, int] | LabelResult | None, None, LabelResult | None]:
+               full: bool = True) -> Generator[tuple[int, int] | LabelResult, None, LabelResult | None]:
     """Run :func:`iter_label_image`, relaying stage checkpoints and stopping at the first one after ``stop``.
 
     With a ``preview`` cache, first run the whole-scene preview
     (:func:`~napari_crf_label.pipeline.preview.iter_preview`) and yield its
-    LabelResult, so the panel shows it while the full resolution runs; its
-    steps yield None (they do not move the bar). ``full=False`` stops after
-    the preview and returns None (the live preview).
+    LabelResult, so the panel shows it while the full resolution runs (its
+    steps do not move the bar). ``full=False`` stops after the preview and
+    returns None (the live preview).
     """
     engine = params.get("engine", DEFAULT_ENGINE)
     if not engine_ready(engine):  # numba compiles once per machine; say so rather than seem stuck
@@ -140,16 +140,10 @@ def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, c
         prepare_engine(engine)
     if preview is not None:
         relay.stage.emit("preview", 0.0)
-        with reporting(_stop_only(stop)):
-            gen = iter_preview(data, strokes, params, preview, classes=classes)
-            while True:
-                try:
-                    next(gen)
-                except StopIteration as done:
-                    if done.value is not None:
-                        yield done.value
-                    break
-                yield None
+        with reporting(_stop_only(stop)):  # a second at most: Cancel is heard at its checkpoints
+            shown = drain(iter_preview(data, strokes, params, preview, classes=classes))
+        if shown is not None:
+            yield shown
     if not full:
         return None
     with reporting(_stop_or_relay(stop, relay)):
@@ -760,10 +754,10 @@ class CRFLabelWidget(Container):
         self._progress = progress(total=_BAR_STEPS, desc=desc)
 
     def _on_yielded(self, image_key: Hashable, data: ImageData, step: Any) -> None:
-        """Show a preview the run yielded, or record its tile progress (None: a preview step)."""
+        """Show a preview the run yielded, or record its tile progress."""
         if isinstance(step, LabelResult):
             self.show_preview(image_key, data, step)
-        elif step is not None:
+        else:
             self._on_tiles(step)
 
     def _on_tiles(self, step: tuple[int, int]) -> None:
