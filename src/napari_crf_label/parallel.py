@@ -70,7 +70,8 @@ def imap_threads(fn: Callable[[T], Any], items: Iterable[T], threads: int) -> Ge
             for _ in range(max(1, threads)):
                 submit()
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                # wake up now and then: a Ctrl-C that another thread received is raised here, promptly
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     index = pending.pop(future)
                     result = future.result()
