@@ -22,7 +22,7 @@ from qtpy.QtCore import Qt
 from _scenes import synthetic_scene
 from napari_crf_label._widget import _export_job, _label_job, _Relay
 from napari_crf_label.image_io import as_image_data
-from napari_crf_label.labelling import CRFCache, label_image
+from napari_crf_label.pipeline import CRFCache, label_image
 from napari_crf_label.progress import Cancelled
 
 STAGES = ("training", "proximity", "features", "classifier", "building the CRF", "CRF")

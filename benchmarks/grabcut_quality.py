@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image
 
 from napari_crf_label import label_image
-from napari_crf_label.labelling import DEFAULT_METHOD, METHODS
 from napari_crf_label.metrics import mean_iou
+from napari_crf_label.pipeline import DEFAULT_METHOD, METHODS
 
 
 def load_grabcut(folder: Path, strokes_dir: str = "strokes_sparse"):

@@ -23,7 +23,8 @@ from napari_crf_label import label_image
 from napari_crf_label.crf import CRFParams, TileCRF
 from napari_crf_label.features import FeatureParams, PixelClassifier, pixel_features, pixel_features_at, stroke_samples
 from napari_crf_label.geodesic import geodesic_distances, proximity
-from napari_crf_label.labelling import CLASSIFIER_FLOOR, METHODS
+from napari_crf_label.pipeline import METHODS
+from napari_crf_label.pipeline.settings import CLASSIFIER_FLOOR
 
 
 def best_of(repeat: int, fn) -> tuple[float, object]:
@@ -72,7 +73,7 @@ def main() -> None:
     print(f"  forest prediction         {t:6.2f} s")
     t, d = best_of(args.repeat, lambda: geodesic_distances(crop, crop_strokes, n))
     print(f"  geodesic distances        {t:6.2f} s  ({n} classes)")
-    prior = proximity(d) * (p + CLASSIFIER_FLOOR)  # as labelling.iter_tile combines them
+    prior = proximity(d) * (p + CLASSIFIER_FLOOR)  # as pipeline.tile.iter_tile combines them
     prior /= prior.sum(axis=0, keepdims=True)
     w = FeatureParams().prior_weight
     t, _ = best_of(args.repeat, lambda: TileCRF(crop, n, CRFParams()).infer(crop_strokes, w * prior + (1 - w) / n))

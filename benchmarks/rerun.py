@@ -20,7 +20,7 @@ import numpy as np
 
 from _scenes import edit_strokes, synthetic_scene
 from napari_crf_label import label_image
-from napari_crf_label.labelling import METHODS, CRFCache
+from napari_crf_label.pipeline import METHODS, CRFCache
 
 ORIGINAL = {"gt_prob": 0.5, "compat_gaussian": 0, "sxy_bilateral": 60, "schan": 1, "compat_bilateral": 100,
             "iterations": 30}

@@ -129,7 +129,7 @@ def test_progress_called_per_tile_and_can_cancel():
 
 
 def test_cache_reuses_lattices_and_matches_fresh_run():
-    from napari_crf_label.labelling import CRFCache
+    from napari_crf_label.pipeline import CRFCache
 
     image, truth, strokes = two_region_scene(height=150, width=260, boundary=120)
     cache = CRFCache()
@@ -148,7 +148,7 @@ def test_cache_reuses_lattices_and_matches_fresh_run():
 
 
 def test_iter_label_image_can_be_abandoned_midway():
-    from napari_crf_label.labelling import iter_label_image
+    from napari_crf_label.pipeline import iter_label_image
 
     image, _, strokes = two_region_scene(height=100, width=300)
     gen = iter_label_image(image, strokes, window=100, overlap=10)
@@ -160,14 +160,14 @@ def test_iter_label_image_can_be_abandoned_midway():
 def test_docstring_example():
     import doctest
 
-    import napari_crf_label.labelling as mod
+    import napari_crf_label.pipeline.images as mod
 
     failures, tried = doctest.testmod(mod)
     assert tried > 0 and failures == 0
 
 
 def test_warm_start_rerun_close_to_fresh_run():
-    from napari_crf_label.labelling import CRFCache
+    from napari_crf_label.pipeline import CRFCache
 
     image, truth, strokes = two_region_scene(height=150, width=260, boundary=120)
     cache = CRFCache(warm_start=3)
@@ -198,9 +198,9 @@ def test_unknown_method():
 
 
 def test_feature_methods_on_a_coarser_classifier_grid(monkeypatch):
-    import napari_crf_label.labelling as labelling
+    import napari_crf_label.pipeline.classifier as classifier
 
-    monkeypatch.setattr(labelling, "CLASSIFIER_PIXELS", 4000)  # classify a 120 x 240 tile on a ~45 x 90 grid
+    monkeypatch.setattr(classifier, "CLASSIFIER_PIXELS", 4000)  # classify a 120 x 240 tile on a ~45 x 90 grid
     image, truth, strokes = two_region_scene(height=120, width=240, boundary=100)
     for method in ("features", "features+crf"):
         r = label_image(image, strokes, method=method)

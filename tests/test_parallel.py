@@ -10,7 +10,7 @@ import rasterio
 from affine import Affine
 
 from napari_crf_label import label_image
-from napari_crf_label.labelling import label_raster
+from napari_crf_label.pipeline import label_raster
 
 
 def three_class_scene(height=260, width=330, seed=1):

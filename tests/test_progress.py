@@ -7,7 +7,7 @@ import pytest
 
 from napari_crf_label.export import export_all
 from napari_crf_label.image_io import as_image_data
-from napari_crf_label.labelling import iter_label_image, label_image
+from napari_crf_label.pipeline import iter_label_image, label_image
 from napari_crf_label.progress import Cancelled, checkpoint, reporting
 
 from .conftest import two_region_scene

@@ -13,7 +13,7 @@ from napari_crf_label.cli import main
 from napari_crf_label.dataset import iter_run_project, run_project
 from napari_crf_label.errors import InputError
 from napari_crf_label.io.project import ProjectError, create_project, load_project
-from napari_crf_label.labelling import label_image, stroke_training_samples
+from napari_crf_label.pipeline import label_image, stroke_training_samples
 
 from .conftest import two_region_scene
 

@@ -114,12 +114,12 @@ def test_strokes_in_only_one_tile_of_many():
 
 # --------------------------------------------------------------------- run
 def test_memory_guard_refuses_before_allocating(monkeypatch, capsys, tmp_path):
-    import napari_crf_label.labelling as labelling
+    from napari_crf_label.pipeline import cache, images
 
-    monkeypatch.setattr(labelling, "available_memory", lambda: 10_000_000)
+    monkeypatch.setattr(images, "available_memory", lambda: 10_000_000)
     monkeypatch.setattr("napari_crf_label.resources.available_memory", lambda: 10_000_000)
     built = []
-    monkeypatch.setattr(labelling, "TileCRF", lambda *a, **k: built.append(1))
+    monkeypatch.setattr(cache, "TileCRF", lambda *a, **k: built.append(1))
     image, _, strokes = two_region_scene(height=400, width=400)
     with pytest.raises(MemoryLimitError, match=r"needs about .* GB but only 0\.0 GB"):
         label_image(image, strokes)

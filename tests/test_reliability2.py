@@ -587,7 +587,7 @@ def test_no_replace_without_hard_links(tmp_path, monkeypatch):
 
 def test_api_never_writes_over_inputs(tmp_path):
     from napari_crf_label import export_all
-    from napari_crf_label.labelling import label_raster
+    from napari_crf_label.pipeline import label_raster
 
     image, _, strokes = two_region_scene()
     Image.fromarray(image).save(tmp_path / "x_label.png")  # the image is named like an output of stem "x"

@@ -21,7 +21,7 @@ from napari_crf_label._layers import META_KEY
 from napari_crf_label._project_panel import PROJECT_KEYS
 from napari_crf_label._reader import get_reader
 from napari_crf_label._widget import KEYS
-from napari_crf_label.labelling import DEFAULT_METHOD
+from napari_crf_label.pipeline import DEFAULT_METHOD
 
 from .conftest import two_region_scene
 
@@ -661,7 +661,7 @@ def test_corrupt_autosave_reported_and_kept(scene_viewer, autosave_dir, notes):
 
 def test_memory_guard_is_a_notification(scene_viewer, qtbot, notes, monkeypatch):
     viewer, panel, truth, strokes = scene_viewer
-    monkeypatch.setattr("napari_crf_label.labelling.available_memory", lambda: 1000)
+    monkeypatch.setattr("napari_crf_label.pipeline.images.available_memory", lambda: 1000)
     monkeypatch.setattr("napari_crf_label.resources.available_memory", lambda: 1000)
     paint_and_run(qtbot, viewer, panel, strokes)
     assert any("of memory is available" in m for m in notes.messages)

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from napari_crf_label import label_image
-from napari_crf_label.labelling import METHODS
 from napari_crf_label.metrics import mean_iou
+from napari_crf_label.pipeline import METHODS
 
 
 def session(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:

@@ -28,7 +28,7 @@ from napari_crf_label.classes import ClassSet
 from napari_crf_label.dataset import draft_labels, label_in_project
 from napari_crf_label.image_io import as_image_data
 from napari_crf_label.io.project import create_project
-from napari_crf_label.labelling import label_image
+from napari_crf_label.pipeline import label_image
 
 HERE = Path(__file__).resolve().parent
 

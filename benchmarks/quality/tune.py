@@ -26,18 +26,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import class_count, half, load_set, score  # noqa: E402
 from simulate import simulate_strokes  # noqa: E402
 
-from napari_crf_label import label_image, labelling  # noqa: E402
+from napari_crf_label import label_image  # noqa: E402
+from napari_crf_label.features import FeatureParams  # noqa: E402
+from napari_crf_label.pipeline import images as pipeline_images  # noqa: E402
 
 
 def use_settings(edge_sigma: float, edge_weight: float, prior_weight: float) -> None:
     """Make every run take these settings of FeatureParams (the reach has its own keyword)."""
-    feature_params = labelling._feature_params
+    feature_params = pipeline_images.feature_params
 
     def tuned(method: str, reach: float):
         return dataclasses.replace(feature_params(method, reach), edge_sigma=edge_sigma, edge_weight=edge_weight,
                                    prior_weight=prior_weight)
 
-    labelling._feature_params = tuned
+    pipeline_images.feature_params = tuned  # where label_image looks it up
 
 
 def set_score(name: str, data: Path, budget: float | None, split: str, reach: float) -> float:
@@ -55,7 +57,7 @@ def set_score(name: str, data: Path, budget: float | None, split: str, reach: fl
 
 
 def main() -> int:
-    defaults = labelling.FeatureParams()
+    defaults = FeatureParams()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "eval")
     parser.add_argument("--edge-sigma", type=float, default=defaults.edge_sigma)

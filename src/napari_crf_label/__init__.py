@@ -10,7 +10,7 @@ from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, CRFSizeError
 from .errors import InputError, OutputExistsError
 from .image_io import ImageData, ImageReadError, read_image
 from .io.export import export_all
-from .labelling import LabelResult, label_image
+from .pipeline import LabelResult, label_image
 from .strokes import StrokesError, read_strokes
 
 __version__ = "0.1.0"

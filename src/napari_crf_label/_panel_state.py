@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .guided import GuidedWalk
-from .labelling import CRFCache, LabelResult
+from .pipeline import CRFCache, LabelResult
 from .session import AnnotationClock
 
 __all__ = ["WARM_ITERATIONS", "ImageState", "PanelState", "layer_key", "same_layer", "find_layer", "unwrap"]

@@ -32,7 +32,7 @@ from .io.project import Project, ProjectError, create_project, load_project, rel
 
 if TYPE_CHECKING:
     from ._widget import CRFLabelWidget
-    from .labelling import LabelResult
+    from .pipeline import LabelResult
 
 __all__ = ["ProjectControls", "PROJECT_KEYS", "FOLDER_PROJECT"]
 
@@ -240,7 +240,7 @@ class ProjectControls(Container):
 
     def _show_kept_result(self, i: int, data: ImageData, image: Any) -> None:
         """Show the result the project kept for image ``i`` (made from its current strokes), ready to export."""
-        from .labelling import LabelResult
+        from .pipeline import LabelResult
 
         kept = self.project.load_result(i)
         result = LabelResult(labels=kept["labels"], probabilities=kept["probabilities"], classes=self.project.classes,

@@ -1,7 +1,7 @@
 """The dock panel: classes, strokes, Run CRF, export, sessions (a magicgui Container).
 
 A thin layer over the core: it maps napari layers to arrays and buttons to
-:func:`~napari_crf_label.labelling.iter_label_image` (run in a napari
+:func:`~napari_crf_label.pipeline.iter_label_image` (run in a napari
 ``thread_worker`` so the viewer stays responsive) and
 :func:`~napari_crf_label.export.export_all`. napari opens it from the
 Plugins menu with a proxy of the viewer, so layers are found again by
@@ -68,7 +68,7 @@ from .export import export_all, output_paths
 from .features import FeatureParams
 from .guided import GuidedWalk
 from .image_io import ImageData
-from .labelling import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
+from .pipeline import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
 from .progress import Cancelled, reporting
 from .session import Session, SessionError, autosave_path, load_session, save_session
 

@@ -19,7 +19,7 @@ from .features import FeatureParams
 from .image_io import read_image
 from .io.atomic import Terminated, created_folder, terminate_as_interrupt
 from .io.export import check_export, export_all
-from .labelling import DEFAULT_METHOD, METHODS, label_image
+from .pipeline import DEFAULT_METHOD, METHODS, label_image
 from .sample import sample_files
 from .strokes import read_strokes
 
@@ -184,7 +184,7 @@ def _run_streamed(image_path: Path, strokes_path: Path, classes: ClassSet | None
     """Label a raster window by window; write the label GeoTIFF and a report."""
     from .io.atomic import Staging, check_targets
     from .io.export import raster_report_text
-    from .labelling import label_raster
+    from .pipeline import label_raster
 
     if image_path.suffix.lower() not in (".tif", ".tiff"):
         raise InputError("--stream needs a TIFF or GeoTIFF image")

@@ -20,7 +20,7 @@ from .errors import InputError, OutputExistsError
 from .image_io import ImageData, read_image
 from .io.export import check_export, export_all
 from .io.project import Project, ProjectError, relative_path, strokes_digest
-from .labelling import LabelResult, label_image, stroke_training_samples
+from .pipeline import LabelResult, label_image, stroke_training_samples
 
 __all__ = ["PROJECT_REACH", "run_project", "iter_run_project", "export_project", "draft_labels",
            "label_in_project", "RunReport"]

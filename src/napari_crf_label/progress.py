@@ -11,10 +11,11 @@ raise :class:`Cancelled` to stop the work at that point.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-__all__ = ["Cancelled", "Reporter", "checkpoint", "reporting"]
+__all__ = ["Cancelled", "Reporter", "checkpoint", "counted", "reporting", "with_progress"]
 
 #: ``reporter(stage, fraction)``: stage name and its share done (0..1).
 Reporter = Callable[[str, float], None]
@@ -42,3 +43,27 @@ def checkpoint(stage: str, fraction: float = 0.0) -> None:
     reporter = getattr(_local, "reporter", None)
     if reporter is not None:
         reporter(stage, min(max(float(fraction), 0.0), 1.0))
+
+
+def counted(gen: Generator[None, None, Any], stage: str, total: int) -> Generator[None, None, Any]:
+    """Re-yield a CRF's iterations, reporting each as a checkpoint of ``stage`` (``total`` iterations)."""
+    done = 0
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+        done += 1
+        checkpoint(stage, done / max(total, 1))
+        yield
+
+
+def with_progress(gen: Generator[None, None, Any], done: int, total: int
+                  ) -> Generator[tuple[int, int], None, Any]:
+    """Re-yield a CRF's per-iteration steps as ``(done, total)`` tile progress."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield done, total

@@ -7,5 +7,5 @@
 
 Reading images and strokes stays in :mod:`napari_crf_label.image_io` and
 :mod:`napari_crf_label.strokes`. Nothing here imports the pipeline
-(:mod:`napari_crf_label.labelling`), so there is no import circle.
+(:mod:`napari_crf_label.pipeline`), so there is no import circle.
 """

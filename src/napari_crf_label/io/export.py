@@ -39,7 +39,7 @@ from .atomic import Staging, atomic_path, check_targets
 from .session import SESSION_SUFFIX, Session, save_session
 
 if TYPE_CHECKING:  # labelling is not imported at run time: io/ depends on nothing above it
-    from ..labelling import LabelResult
+    from ..pipeline import LabelResult
 
 __all__ = ["output_paths", "check_export", "export_all", "atomic_path", "Staging", "write_mat", "write_figure",
            "write_report", "write_label_png", "write_label_geotiff", "OutputExistsError"]

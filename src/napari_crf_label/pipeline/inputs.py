@@ -1,0 +1,97 @@
+"""Checking what a caller gives a run: method, classes, CRF settings, geometry, strokes on no-data."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..checks import finite_number
+from ..classes import ClassSet
+from ..crf import CRFParams
+from ..errors import InputError
+from ..features import FeatureParams
+from ..image_io import ImageData
+from .settings import METHODS
+
+
+def feature_params(method: str, reach: float) -> FeatureParams:
+    """Check the method and the proximity's reach; return the feature settings of the run."""
+    if method not in METHODS:
+        raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if not finite_number("reach", reach) > 0:
+        raise InputError(f"reach must be > 0 (pixels at CRF resolution), got {reach}")
+    return FeatureParams(reach=float(reach))
+
+
+def method_settings(method: str, features: FeatureParams) -> dict[str, float]:
+    """Return the method's own settings to record with a result (the reach of features+crf)."""
+    return {"reach": features.reach} if method == "features+crf" else {}
+
+
+def drop_strokes_on_nodata(strokes: np.ndarray, data: ImageData, classes: ClassSet) -> None:
+    """Clear strokes on no-data pixels in place, saying per class how many were dropped and why.
+
+    A nodata value that also occurs as real data (0 in a dark scene) can
+    swallow a class's strokes; without this message the user only learns
+    that the class "has no strokes".
+    """
+    on_nodata = strokes[~data.valid]
+    if not on_nodata.any():
+        return
+    n = len(classes)
+    dropped = np.bincount(on_nodata, minlength=n + 1)[1:]
+    total = np.bincount(strokes.ravel(), minlength=n + 1)[1:]
+    strokes[~data.valid] = 0
+    report_dropped(classes, dropped, total, data.profile.get("nodata"))
+
+
+def report_dropped(classes: ClassSet, dropped: np.ndarray, total: np.ndarray, nodata: float | None) -> None:
+    """Warn which stroke pixels per class fell on no-data (raise InputError when all of them did)."""
+    if not dropped.any():
+        return
+    why = (f"pixels equal to the nodata value {nodata:g} in every band" if nodata is not None
+           else "no-data pixels (NaN or transparent)")
+    parts = [f"{name} {d} of {t}" for name, d, t in zip(classes.names, dropped, total) if d]
+    message = f"stroke pixels on {why} were dropped: {', '.join(parts)}"
+    if dropped.sum() == total.sum():
+        raise InputError(f"all strokes lie on no-data: {message}; paint on the image or fix its nodata value")
+    warnings.warn(message, stacklevel=4)
+
+
+def resolve_classes(classes: ClassSet | list[str] | tuple[str, ...] | str | None, strokes_max: int) -> ClassSet:
+    """Return a ClassSet from what the caller gave (None: one class per stroke value)."""
+    if classes is None:
+        return ClassSet.from_names([f"class{k}" for k in range(1, max(strokes_max, 2) + 1)])
+    if isinstance(classes, ClassSet):
+        return classes
+    return ClassSet.from_names(classes)
+
+
+def check_crf_params(values: dict) -> CRFParams:
+    """Return CRFParams from keyword values, each a finite number (then range-checked by CRFParams)."""
+    fields = CRFParams().as_dict()
+    for name, value in values.items():
+        if name in fields:
+            finite_number(name, value, integer=isinstance(fields[name], int))
+    try:
+        return CRFParams(**values)
+    except TypeError as exc:
+        raise InputError(f"unknown CRF parameter: {exc}") from None
+
+
+def check_geometry(scale: float, window: int | None, overlap: int | None,
+                    shape: tuple[int, int] | None = None, workers: int = 1) -> None:
+    """Raise InputError for a bad scale, window, overlap or worker count (for an image of ``shape``)."""
+    finite_number("scale", scale)
+    if not 0 < scale <= 1:
+        raise InputError(f"scale must be > 0 and <= 1, got {scale}")
+    if shape is not None and scale * max(shape) < 1:
+        raise InputError(f"scale {scale:g} shrinks the {shape[0]} x {shape[1]} image below one pixel; "
+                         f"use scale >= {1 / max(shape):.3g}")
+    if window is not None and finite_number("window", window, integer=True) < 1:
+        raise InputError(f"window must be >= 1 pixel, got {window}")
+    if overlap is not None and finite_number("overlap", overlap, integer=True) < 0:
+        raise InputError(f"overlap must be >= 0, got {overlap}")
+    if finite_number("workers", workers, integer=True) < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")

@@ -1,0 +1,107 @@
+"""Whole-scene context for every tile: the geodesic proximity to the strokes, or a coarse CRF."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..geodesic import geodesic_distances, proximity
+from ..progress import with_progress
+from ..tiling import Tile
+from .cache import CRFCache, cached_infer
+from .plan import Plan, crf_size
+from .settings import COARSE_PIXELS, GEODESIC_PIXELS
+
+
+@dataclass(frozen=True)
+class CoarsePrior:
+    """Whole-scene class probabilities at coarse resolution (or a crop of them).
+
+    Those of a coarse CRF (``crf`` runs) or the geodesic proximity (``features+crf``).
+    """
+
+    probabilities: np.ndarray  # (N, h, w) for the crop
+    scene_shape: tuple[int, int]  # full-resolution scene size
+    coarse_shape: tuple[int, int]  # size of the whole coarse grid
+    origin: tuple[int, int] = (0, 0)  # coarse row/column of the crop's first cell
+
+    def crop_for(self, window: Tile) -> CoarsePrior:
+        """Return the part of the coarse grid a full-resolution window needs (one cell of margin)."""
+        (h, w), (ch, cw) = self.scene_shape, self.coarse_shape
+        r0 = max(0, int(np.floor(window.y0 * ch / h)) - 1)
+        r1 = min(ch, int(np.ceil(window.y1 * ch / h)) + 1)
+        c0 = max(0, int(np.floor(window.x0 * cw / w)) - 1)
+        c1 = min(cw, int(np.ceil(window.x1 * cw / w)) + 1)
+        oy, ox = self.origin
+        crop = self.probabilities[:, r0 - oy:r1 - oy, c0 - ox:c1 - ox]
+        return CoarsePrior(np.ascontiguousarray(crop), self.scene_shape, self.coarse_shape, (r0, c0))
+
+    def sample(self, window: Tile, shape: tuple[int, int]) -> np.ndarray:
+        """Return (N, *shape) probabilities on a grid of ``shape`` cells spanning ``window``."""
+        (h, w), (ch, cw) = self.scene_shape, self.coarse_shape
+        ys = window.y0 + (np.arange(shape[0]) + 0.5) * window.shape[0] / shape[0]
+        xs = window.x0 + (np.arange(shape[1]) + 0.5) * window.shape[1] / shape[1]
+        cy = np.clip(ys * ch / h - 0.5 - self.origin[0], 0, self.probabilities.shape[1] - 1)
+        cx = np.clip(xs * cw / w - 0.5 - self.origin[1], 0, self.probabilities.shape[2] - 1)
+        y0, x0 = np.floor(cy).astype(int), np.floor(cx).astype(int)
+        y1 = np.minimum(y0 + 1, self.probabilities.shape[1] - 1)
+        x1 = np.minimum(x0 + 1, self.probabilities.shape[2] - 1)
+        wy, wx = (cy - y0)[None, :, None], (cx - x0)[None, None, :]
+        q = self.probabilities
+        top = q[:, y0][:, :, x0] * (1 - wx) + q[:, y0][:, :, x1] * wx
+        bottom = q[:, y1][:, :, x0] * (1 - wx) + q[:, y1][:, :, x1] * wx
+        return (top * (1 - wy) + bottom * wy).astype(np.float32)
+
+
+def scene_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base: tuple = ()
+                 ) -> Generator[tuple[int, int], None, CoarsePrior | None]:
+    """Return the whole-scene context every tile takes: geodesic proximity or a coarse CRF (or None)."""
+    if plan.spec.n_classes == 1:
+        return None
+    if plan.spec.method == "features+crf":
+        return (yield from _geodesic_prior(source, plan))
+    return (yield from _coarse_prior(source, plan, cache, base))
+
+
+def _geodesic_prior(source: Any, plan: Plan) -> Generator[tuple[int, int], None, CoarsePrior]:
+    """Compute the geodesic proximity to the strokes over the whole scene (at most GEODESIC_PIXELS).
+
+    One scene-wide grid, so that a tile also knows the strokes of its
+    neighbours; the reach is kept in CRF pixels on a coarser grid.
+    """
+    height, width = source.shape
+    f = min(plan.spec.scale, (GEODESIC_PIXELS / (height * width)) ** 0.5)
+    shape = crf_size((height, width), f)
+    image, strokes = source.overview(shape, plan.spec.stretch)
+    params = plan.spec.classifier.params
+    distances = geodesic_distances(image, strokes, plan.spec.n_classes, params.edge_weight, params.edge_sigma)
+    if plan.spec.carried:  # taught by other images, not painted here: as near as the nearest painted class
+        painted = np.isfinite(distances).any(axis=(1, 2))
+        nearest = distances[painted].min(axis=0) if painted.any() else np.zeros(distances.shape[1:], np.float32)
+        for k in plan.spec.carried:
+            distances[k - 1] = nearest
+    yield 0, len(plan.tasks)
+    return CoarsePrior(proximity(distances, params.reach * f / plan.spec.scale), (height, width), shape)
+
+
+def _coarse_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base: tuple = ()
+                  ) -> Generator[tuple[int, int], None, CoarsePrior | None]:
+    """Run a CRF over the whole scene shrunk to about COARSE_PIXELS (tiled CRF-only runs)."""
+    if len(plan.tasks) == 1 or plan.spec.method != "crf":
+        return None
+    height, width = source.shape
+    f = min(1.0, (COARSE_PIXELS / (height * width)) ** 0.5)
+    shape = crf_size((height, width), f)
+    image, strokes = source.overview(shape, plan.spec.stretch)
+    q = yield from with_progress(cached_infer(cache, base, "coarse", image, strokes, plan.spec), 0, len(plan.tasks))
+    return CoarsePrior(q, (height, width), shape)
+
+
+def task_prior(plan: Plan, prior: CoarsePrior | None, i: int) -> CoarsePrior | None:
+    """Return the coarse prior crop task ``i`` needs."""
+    if prior is None:
+        return None
+    return prior.crop_for(plan.tasks[i].outer)

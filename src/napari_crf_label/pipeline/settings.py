@@ -1,0 +1,34 @@
+"""The pipeline's fixed settings: tile sizes, methods, grids and weights of the priors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+#: Default tile core size at CRF resolution (1 MP): tiles of about 1-2 MP
+#: keep the CRF fast, its kernel widths meaningful and memory per worker low.
+DEFAULT_WINDOW = 1024
+#: Default context read around each core, at CRF resolution: about twice
+#: the appearance kernel's spatial width, so cores join without seams.
+DEFAULT_HALO = 128
+#: Labelling methods: CRF alone, CRF with a prior from the pixel classifier and the geodesic
+#: proximity to the strokes, classifier alone.
+METHODS = ("crf", "features+crf", "features")
+#: The method a run uses unless told otherwise: the best measured (benchmarks/quality/RESULTS.md).
+DEFAULT_METHOD = "features+crf"
+#: Largest grid the pixel classifier of the feature methods works on, per tile.
+CLASSIFIER_PIXELS = 1_000_000
+#: Pixel budget of the coarse whole-scene pass that informs every tile of a tiled run.
+COARSE_PIXELS = 1_000_000
+#: Pixel budget of the whole-scene grid of the geodesic proximity (``features+crf``).
+GEODESIC_PIXELS = 1_000_000
+#: Added to the classifier's probabilities before they meet the proximity, so
+#: that a class the classifier rules out can still win where only it is near.
+CLASSIFIER_FLOOR = 1e-3
+#: Weight of the samples carried from other images of a project, as a share of this image's own per
+#: class (for classes painted here; classes only taught by other images keep full weight).
+CARRIED_WEIGHT = 0.5
+#: Weight of the coarse pass in the unary of unpainted pixels of tiles that hold strokes
+#: (tiles without strokes take it fully).
+PRIOR_WEIGHT = 0.5
+
+ProgressCallback = Callable[[int, int], None]
