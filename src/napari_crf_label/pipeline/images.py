@@ -25,6 +25,7 @@ from .inputs import (
     check_geometry,
     drop_strokes_on_nodata,
     feature_params,
+    method_crf_params,
     method_settings,
     resolve_classes,
 )
@@ -81,6 +82,7 @@ def iter_label_image(
     missing = [name for k, (name, c) in enumerate(zip(cls.names, painted), start=1) if c == 0 and k not in taught]
 
     features = feature_params(method, reach)
+    params = method_crf_params(params, method, features)
     source = ArraySource(data, strokes_i)
     plan = make_plan(source, n, params, scale, window, overlap, source.stretch(), engine=engine)
     outer_pixels = [int(np.prod(crf_size(t.outer.shape, scale))) for t in plan.tasks]
