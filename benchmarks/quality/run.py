@@ -25,6 +25,7 @@ over classes, boundary F-score (3 px tolerance), seconds per image.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Iterator
@@ -117,7 +118,7 @@ def method_results(image: np.ndarray, strokes: np.ndarray, n: int, only: list[st
     names = [f"c{k}" for k in range(1, n + 1)]
 
     def timed(key, fn):
-        if only and key[0] not in only:
+        if (only and key[0] not in only) or (not only and key[0] == "f"):
             return
         t0 = time.perf_counter()
         with np.errstate(all="ignore"):
@@ -135,7 +136,25 @@ def method_results(image: np.ndarray, strokes: np.ndarray, n: int, only: list[st
     timed("d random_walker", lambda: random_walker(image.astype(float) / 255, strokes, beta=130,
                                                    channel_axis=-1, mode="cg_j").astype(np.int32))
     timed("e features only", lambda: label_image(image, strokes, classes=names, method="features").labels)
+    timed("f default before issue 16", lambda: old_default(image, strokes, names))
     return out
+
+
+def old_default(image: np.ndarray, strokes: np.ndarray, names: list[str]) -> np.ndarray:
+    """Return the labels of features+crf as it was before issue 16 (full proximity, no balance, sxy 60)."""
+    from napari_crf_label.pipeline import images
+
+    settings = images.feature_params
+
+    def before(method: str, reach: float):
+        return dataclasses.replace(settings(method, reach), confidence_power=0.0, area_balance=0.0,
+                                   bilateral_share=1.0)
+
+    images.feature_params = before  # label_image reads its settings there (as tune.py does)
+    try:
+        return label_image(image, strokes, classes=names).labels
+    finally:
+        images.feature_params = settings
 
 
 def score(labels: np.ndarray, truth: np.ndarray, ignore: np.ndarray, strokes: np.ndarray, n: int) -> tuple:
@@ -195,7 +214,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--region-share", type=float, default=0.5,
                         help="share of regions the skipping style paints (largest per class always; default 0.5)")
-    parser.add_argument("--methods", nargs="*", default=None, help="letters of the methods to run (default all)")
+    parser.add_argument("--methods", nargs="*", default=None,
+                        help="letters of the methods to run (default a-e; f, the default before issue 16, on request)")
     args = parser.parse_args()
 
     t_start = time.perf_counter()
