@@ -71,10 +71,8 @@ def main() -> int:
     parser.add_argument("--limit", type=int)
     args = parser.parse_args()
     args.out.mkdir(exist_ok=True)
-    lines = ["# Gallery: the default method's worst and best image per set and stroke style",
-             "", f"`python gallery.py` ({args.split} half, 1 % strokes or the human strokes). Each strip: image | "
-             "strokes | result | error map (green right, red wrong, grey ignored or painted).", ""]
     for set_name in args.sets:
+        lines = []
         items = half(list(load_set(set_name, args.data)), args.split)[: args.limit]
         n = class_count(items)
         for style in STYLES:
@@ -104,9 +102,21 @@ def main() -> int:
             lines.append("")
             print(f"{set_name} {style}: worst {results[0][1]} {results[0][0]:.1f}, best {results[-1][1]} "
                   f"{results[-1][0]:.1f}", flush=True)
-    lines.append("Licences: " + "; ".join(f"{k}: {v}" for k, v in PICTURES.items()) + ".")
-    (args.out / "index.md").write_text("\n".join(lines) + "\n")
+        (args.out / f"{set_name}.md").write_text("\n".join(lines))
+    write_index(args.out, args.split)
     return 0
+
+
+def write_index(out: Path, split: str) -> None:
+    """Write index.md from every set's section (``<set>.md``), so sets can be drawn in separate runs."""
+    lines = ["# Gallery: the default method's worst and best image per set and stroke style", "",
+             f"`python gallery.py` ({split} half, 1 % strokes or the human strokes). Each strip: image | strokes | "
+             "result | error map (green right, red wrong, grey ignored or painted).", ""]
+    for section in sorted(out.glob("*.md")):
+        if section.name != "index.md":
+            lines.append(section.read_text())
+    lines.append("Licences: " + "; ".join(f"{k}: {v}" for k, v in PICTURES.items()) + ".")
+    (out / "index.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
