@@ -1,14 +1,17 @@
 """Sweep how the classifier's probabilities and the geodesic proximity combine into the CRF's prior.
 
 Usage (from benchmarks/quality/): python prior_sweep.py [--sets camvid grabcut dubai] [--split even]
-                                  [--style simulator] [--cache DIR] [--limit N]
+                                  [--style skipping] [--cache DIR] [--limit N] [--ablate]
 
 Per image the classifier's probabilities (``method="features"``), the
 geodesic distances and the CRF's kernels are computed once (the first two
 kept in ``--cache``); each variant then only combines them and runs the
 CRF. Prints the mean IoU of every variant per set, with the CRF alone and
-the classifier alone for reference. The defaults were chosen with it on
-the even half and the simulator style (RESULTS.md).
+the classifier alone for reference, and per image one JSON line on
+stderr (with the classifier's cross-validated accuracy on the strokes,
+cv.py). The defaults were chosen with it on the even half and the
+skipping style (RESULTS.md); the variant list is the last one swept, the
+earlier lists are in RESULTS.md with their figures.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from napari_crf_label.features import FeatureParams  # noqa: E402
 from napari_crf_label.geodesic import geodesic_distances, proximity  # noqa: E402
 
 FLOOR = 1e-3
+#: Also the ablations of the new default (--ablate).
+ABLATE = False
 
 
 def normalised(q: np.ndarray) -> np.ndarray:
@@ -68,10 +73,16 @@ def variants(p: np.ndarray, d: np.ndarray) -> dict[str, tuple[np.ndarray | None,
     out: dict[str, tuple[np.ndarray | None, str]] = {"crf alone": (None, "default")}
     out["reach 100"] = (normalised((p + FLOOR) * prox), "default")
     out["(1-c)^1, b0.5, sxy20 (new default)"] = (balanced(faded(p, prox, 1 - c), 0.5), "sxy 20")
+    if ABLATE:
+        out["(1-c)^1, b0.5"] = (balanced(faded(p, prox, 1 - c), 0.5), "default")
+        out["(1-c)^1"] = (faded(p, prox, 1 - c), "default")
+        out["b0.5"] = (balanced(normalised((p + FLOOR) * prox), 0.5), "default")
+        out["sxy20"] = (normalised((p + FLOOR) * prox), "sxy 20")
+        out["(1-c)^1, b0.5, sxy30"] = (balanced(faded(p, prox, 1 - c), 0.5), "sxy 30")
     return out
 
 
-KERNELS = {"default": {}, "sxy 20": {"sxy_bilateral": 20.0}}
+KERNELS = {"default": {}, "sxy 20": {"sxy_bilateral": 20.0}, "sxy 30": {"sxy_bilateral": 30.0}}
 
 
 def main() -> int:
@@ -79,11 +90,14 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "eval")
     parser.add_argument("--sets", nargs="*", default=["camvid", "grabcut", "dubai"])
     parser.add_argument("--split", choices=["all", "even", "odd"], default="even")
-    parser.add_argument("--style", default="simulator")
+    parser.add_argument("--style", default="skipping")
     parser.add_argument("--budget", type=float, default=0.01)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/qsweep"))
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--ablate", action="store_true", help="also each part of the new default alone")
     args = parser.parse_args()
+    global ABLATE
+    ABLATE = args.ablate
     args.cache.mkdir(parents=True, exist_ok=True)
     fp = FeatureParams()
     for set_name in args.sets:
