@@ -28,6 +28,7 @@ at 2x for checking.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -85,6 +86,29 @@ def absorb_specks(labels: np.ndarray, k: int, size: int) -> None:
             labels[region] = np.bincount(labels[ring], minlength=5).argmax()
 
 
+def tool_as_built(image: np.ndarray, strokes: np.ndarray):
+    """Run ``features+crf`` (reach 10000) with its settings of when the truth was made (before issue 16's change).
+
+    The committed truth came from the method as it was then (full
+    proximity, no area balance, sxy_bilateral 60); pinning those settings
+    keeps this script reproducing it byte for byte, and keeps the truth
+    apart from the method it now scores.
+    """
+    from napari_crf_label.pipeline import images
+
+    settings = images.feature_params
+
+    def before(method: str, reach: float):
+        return dataclasses.replace(settings(method, reach), confidence_power=0.0, area_balance=0.0,
+                                   bilateral_share=1.0)
+
+    images.feature_params = before
+    try:
+        return label_image(image, strokes, classes=["deep_water", "shallow_water", "land", "cloud"], reach=10000)
+    finally:
+        images.feature_params = settings
+
+
 def build_truth() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (image, strokes used, truth) of the bundled sample."""
     files = sample_files()
@@ -95,7 +119,7 @@ def build_truth() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     extra = extra_strokes(own.shape)
     strokes = np.where(own > 0, own, extra)
     strokes[cloud & (strokes != 4)] = 0
-    result = label_image(image, strokes, classes=["deep_water", "shallow_water", "land", "cloud"], reach=10000)
+    result = tool_as_built(image, strokes)
     labels = result.labels.astype(np.int32)
     other = result.probabilities[:3].argmax(axis=0) + 1  # the most likely class other than cloud
     labels = np.where(labels == 4, other, labels)
