@@ -110,3 +110,27 @@ def test_missing_outdir(tmp_path, labelled):
     data, result, _ = labelled
     with pytest.raises(FileNotFoundError, match="does not exist"):
         export_all(result, data, tmp_path / "nope")
+
+
+def test_figure_keeps_thin_strokes_of_a_large_image(tmp_path):
+    """A 1 px stroke on a 3201 px image is drawn (plain 1-in-3 subsampling drops all of it)."""
+    from napari_crf_label.image_io import as_image_data
+    from napari_crf_label.io.export import write_figure
+    from napari_crf_label.pipeline import LabelResult
+
+    h = w = 3201
+    image = np.full((h, w, 3), 128, np.uint8)
+    strokes = np.zeros((h, w), np.int32)
+    strokes[1000, 200:3000] = 1  # rows and columns off the 1-in-3 grid
+    strokes[400:2800, 2000] = 2
+    labels = np.where(np.arange(w)[None, :] < 1600, 1, 2).astype(np.uint8).repeat(h, axis=0)
+    classes = ClassSet.from_names(["red", "blue"], ["#ff0000", "#0000ff"])
+    result = LabelResult(labels, np.zeros((2, 1, 1), np.float32), classes, strokes)
+    write_figure(tmp_path / "f.png", as_image_data(image), result)
+    fig = np.asarray(Image.open(tmp_path / "f.png").convert("RGB")).astype(int)
+    middle = fig[:, fig.shape[1] // 3: 2 * fig.shape[1] // 3]  # the strokes panel (and its colour bar)
+    blended_red = (np.abs(middle - [191, 64, 64]).max(axis=2) < 12).sum()
+    blended_blue = (np.abs(middle - [64, 64, 191]).max(axis=2) < 12).sum()
+    assert blended_red > 500 and blended_blue > 500, (blended_red, blended_blue)
+    # the colour bars show the class colours at full strength, as the colour file gives them
+    assert (np.abs(middle - [255, 0, 0]).max(axis=2) < 12).sum() > 500

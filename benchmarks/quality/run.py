@@ -1,21 +1,31 @@
-"""Label quality of five methods on images with human ground truth, at several stroke budgets.
+"""Label quality of five methods on images with human ground truth, several stroke styles, held-out half.
 
-Usage: python benchmarks/quality/run.py [--data ../shared/data/eval] [--sets camvid grabcut]
-                                       [--budgets 0.0025 0.01 0.03] [--folder DIR --ignore V ...]
+Usage (from benchmarks/quality/): python run.py            # the full held-out table, one command
+       python run.py [--sets camvid grabcut dubai doodler] [--styles simulator skeleton skipping human]
+                     [--budgets 0.01] [--split odd|even|all] [--limit N] [--methods a b c d e]
+                     [--folder DIR --ignore V ...]
 
-Strokes are simulated from the ground truth (see simulate.py), the same for
-every method; GrabCut is also scored with its real human strokes. Methods:
-(a) the original tool's CRF settings, (b) our CRF alone, (c) our CRF with
-the prior of the feature classifier and the geodesic proximity (the
-default), (d) scikit-image random_walker, (e) the feature classifier alone.
-Metrics per image, averaged: pixel accuracy, mean IoU over classes,
-boundary F-score (3 px tolerance), seconds per image. Prints one table;
-``--split even|odd`` scores only half of each set.
+Sets: CamVid (11 classes), GrabCut (2), Dubai aerial land cover (5) and
+Doodler's saved sessions (its real strokes, scored against its own labels:
+agreement with that tool, not correctness). Stroke styles, the same
+strokes for every method: ``simulator`` (simulate.py: every region gets a
+scribble, then by area), ``skeleton`` (short pieces of region centrelines,
+classes taking turns, biggest pieces first), ``skipping`` (the simulator
+painting only each class's largest region and a share of the others) and
+``human`` (GrabCut's strokes_sparse, Doodler's doodles). The defaults were
+tuned on the even half with the simulator style; by default this prints
+the odd (held-out) half at 1 % for every style, each row marked with its
+half. Methods: (a) the original tool's CRF settings, (b) our CRF alone,
+(c) our CRF with the prior of the feature classifier and the geodesic
+proximity (the default), (d) scikit-image random_walker, (e) the feature
+classifier alone. Metrics per image, averaged: pixel accuracy, mean IoU
+over classes, boundary F-score (3 px tolerance), seconds per image.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Iterator
@@ -25,7 +35,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from simulate import simulate_strokes  # noqa: E402
+from doodler_agreement import session  # noqa: E402
+from simulate import simulate_strokes, skeleton_strokes  # noqa: E402
 
 from napari_crf_label import label_image  # noqa: E402
 from napari_crf_label.metrics import boundary_f_score, mean_iou, pixel_accuracy  # noqa: E402
@@ -50,17 +61,26 @@ def original_tool(image: np.ndarray, strokes: np.ndarray, names: list[str]) -> n
 
 def load_set(name: str, root: Path) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]:
     """Yield (name, image, truth 1..N, ignore mask, human strokes or None) of a known eval set."""
-    folder = root / name
+    folder = root / ("doodler_sessions" if name == "doodler" else name)
     if name == "camvid":
         for img in sorted((folder / "images").glob("*.png")):
             mask = np.array(Image.open(folder / "masks" / img.name)).astype(np.int32)
             yield img.stem, np.array(Image.open(img).convert("RGB")), mask + 1, mask == 11, None
+    elif name == "dubai":
+        for img in sorted((folder / "images").glob("*.jpg")):
+            mask = np.array(Image.open(folder / "masks" / f"{img.stem}.png")).astype(np.int32)
+            ignore = (mask == 5) | (mask == 255)  # the annotators' "unlabeled" and never annotated
+            yield img.stem, np.array(Image.open(img).convert("RGB")), np.where(ignore, 0, mask + 1), ignore, None
     elif name == "grabcut":
         for img in sorted((folder / "images").glob("*.jpg")):
             mask = np.array(Image.open(folder / "masks" / f"{img.stem}.png"))
             human = np.array(Image.open(folder / "strokes_sparse" / f"{img.stem}.png")).astype(np.int32)
             truth = np.where(mask == 255, 1, 2).astype(np.int32)
             yield img.stem, np.array(Image.open(img).convert("RGB")), truth, mask == 128, human
+    elif name == "doodler":  # Doodler's own labels as the "truth": agreement, not correctness
+        for path in sorted(folder.glob("*.npz")):
+            image, strokes, label, _n = session(path)
+            yield path.stem, image, label.astype(np.int32), np.zeros(label.shape, bool), strokes
     else:
         raise ValueError(f"unknown set {name}")
 
@@ -98,7 +118,7 @@ def method_results(image: np.ndarray, strokes: np.ndarray, n: int, only: list[st
     names = [f"c{k}" for k in range(1, n + 1)]
 
     def timed(key, fn):
-        if only and key[0] not in only:
+        if (only and key[0] not in only) or (not only and key[0] == "f"):
             return
         t0 = time.perf_counter()
         with np.errstate(all="ignore"):
@@ -116,7 +136,25 @@ def method_results(image: np.ndarray, strokes: np.ndarray, n: int, only: list[st
     timed("d random_walker", lambda: random_walker(image.astype(float) / 255, strokes, beta=130,
                                                    channel_axis=-1, mode="cg_j").astype(np.int32))
     timed("e features only", lambda: label_image(image, strokes, classes=names, method="features").labels)
+    timed("f default before issue 16", lambda: old_default(image, strokes, names))
     return out
+
+
+def old_default(image: np.ndarray, strokes: np.ndarray, names: list[str]) -> np.ndarray:
+    """Return the labels of features+crf as it was before issue 16 (full proximity, no balance, sxy 60)."""
+    from napari_crf_label.pipeline import images
+
+    settings = images.feature_params
+
+    def before(method: str, reach: float):
+        return dataclasses.replace(settings(method, reach), confidence_power=0.0, area_balance=0.0,
+                                   bilateral_share=1.0)
+
+    images.feature_params = before  # label_image reads its settings there (as tune.py does)
+    try:
+        return label_image(image, strokes, classes=names).labels
+    finally:
+        images.feature_params = settings
 
 
 def score(labels: np.ndarray, truth: np.ndarray, ignore: np.ndarray, strokes: np.ndarray, n: int) -> tuple:
@@ -127,51 +165,97 @@ def score(labels: np.ndarray, truth: np.ndarray, ignore: np.ndarray, strokes: np
             100 * boundary_f_score(labels, truth, 3.0, ignore))
 
 
+STYLES = ("simulator", "skeleton", "skipping", "human")
+
+#: The half and style the defaults were tuned on (RESULTS.md); every other row is held out.
+TUNED = ("even", "simulator")
+
+
+def make_strokes(style: str, truth: np.ndarray, budget: float, seed: int, region_share: float) -> np.ndarray:
+    """Return simulated strokes of one style (see simulate.py) for ground truth 1..N (0 = never painted)."""
+    if style == "skeleton":
+        return skeleton_strokes(truth, budget, seed=seed)
+    share = region_share if style == "skipping" else 1.0
+    return simulate_strokes(truth, budget, seed=seed, region_share=share)
+
+
+def settings_of(styles: list[str], budgets: list[float], has_human: bool, share: float) -> list[tuple]:
+    """Return (row label, style, budget) of every stroke setting a set is run with."""
+    out = []
+    for style in styles:
+        if style == "human":
+            if has_human:
+                out.append(("human strokes", "human", None))
+            continue
+        name = f"skipping {share:g}" if style == "skipping" else style
+        out += [(f"{b * 100:g}% {name}", style, b) for b in budgets]
+    return out
+
+
+def half_label(set_name: str, split: str, style: str) -> str:
+    """Return how a row relates to the tuning: the half it scores and whether that half and style were tuned on."""
+    if set_name == "doodler":
+        return "all, never tuned"
+    if split == "all":
+        return "all (both halves)"
+    return f"{split} (tuned)" if (split, style) == TUNED else f"{split} (held out)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "eval")
-    parser.add_argument("--sets", nargs="*", default=["camvid", "grabcut"])
+    parser.add_argument("--sets", nargs="*", default=["camvid", "grabcut", "dubai", "doodler"])
     parser.add_argument("--folder", type=Path, help="any folder with images/ and masks/")
     parser.add_argument("--ignore", type=int, nargs="*", default=[], help="mask values to ignore (with --folder)")
-    parser.add_argument("--budgets", type=float, nargs="+", default=[0.0025, 0.01, 0.03])
-    parser.add_argument("--split", choices=["all", "even", "odd"], default="all")
+    parser.add_argument("--styles", nargs="*", default=list(STYLES), choices=STYLES)
+    parser.add_argument("--budgets", type=float, nargs="+", default=[0.01])
+    parser.add_argument("--split", choices=["all", "even", "odd"], default="odd")
     parser.add_argument("--limit", type=int, help="at most this many images per set")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--region-share", type=float, default=1.0,
-                        help="share of regions the simulated strokes visit (largest per class always; default 1)")
-    parser.add_argument("--methods", nargs="*", default=None, help="letters of the methods to run (default all)")
+    parser.add_argument("--region-share", type=float, default=0.5,
+                        help="share of regions the skipping style paints (largest per class always; default 0.5)")
+    parser.add_argument("--methods", nargs="*", default=None,
+                        help="letters of the methods to run (default a-e; f, the default before issue 16, on request)")
     args = parser.parse_args()
 
+    t_start = time.perf_counter()
     sets = {s: list(load_set(s, args.data)) for s in args.sets}
     if args.folder:
         sets[args.folder.name] = list(load_folder(args.folder, args.ignore))
     rows = []
     for set_name, items in sets.items():
-        items = half(items, args.split)
+        if set_name != "doodler":  # Doodler's sessions were never tuned on: all of them count
+            items = half(items, args.split)
         items = items[: args.limit] if args.limit else items
-        n = class_count(items)
-        settings = [(f"{b * 100:g}% simulated", b) for b in args.budgets]
-        if items and items[0][4] is not None:
-            settings.append(("human strokes", None))
-        for label, budget in settings:
+        if not items:
+            continue
+        n_set = class_count(items)
+        for label, style, budget in settings_of(args.styles, args.budgets, items[0][4] is not None,
+                                                args.region_share):
+            if set_name == "doodler" and style != "human":
+                continue  # Doodler's labels are its own output: only its own strokes compare with it
             acc: dict[str, list] = {}
-            for i, (_name, image, truth, ignore, human) in enumerate(items):
-                truth_ok = np.where(ignore, 0, truth)
-                strokes = human if budget is None else simulate_strokes(truth_ok, budget, seed=args.seed + i,
-                                                                          region_share=args.region_share)
+            for i, item in enumerate(items):
+                _name, image, truth, ignore, human = item
+                n = class_count([item]) if set_name == "doodler" else n_set
+                strokes = human if budget is None else make_strokes(style, np.where(ignore, 0, truth), budget,
+                                                                    args.seed + i, args.region_share)
                 if not strokes.any():
                     continue
                 for method, (labels, seconds) in method_results(image, strokes, n, args.methods).items():
                     acc.setdefault(method, []).append((*score(labels, truth, ignore, strokes, n), seconds))
+            where = half_label(set_name, args.split, style)
             for method, values in acc.items():
                 v = np.array(values)
-                rows.append((set_name, label, method, *v.mean(axis=0), len(v)))
-                print(f"{set_name:8s} {label:16s} {method:26s} acc {v[:, 0].mean():6.2f}  mIoU {v[:, 1].mean():6.2f}"
-                      f"  BF {v[:, 2].mean():6.2f}  {v[:, 3].mean():6.2f} s/img  ({len(v)} images)", flush=True)
-    print("\n| set | strokes | method | pixel acc | mean IoU | boundary F | s/image | images |")
-    print("|---|---|---|---|---|---|---|---|")
+                rows.append((set_name, where, label, method, *v.mean(axis=0), len(v)))
+                print(f"{set_name:8s} {where:18s} {label:18s} {method:26s} acc {v[:, 0].mean():6.2f}"
+                      f"  mIoU {v[:, 1].mean():6.2f}  BF {v[:, 2].mean():6.2f}  {v[:, 3].mean():6.2f} s/img"
+                      f"  ({len(v)} images)", flush=True)
+    print("\n| set | half | strokes | method | pixel acc | mean IoU | boundary F | s/image | images |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.1f} | {r[6]:.2f} | {r[7]} |")
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]:.1f} | {r[5]:.1f} | {r[6]:.1f} | {r[7]:.2f} | {r[8]} |")
+    print(f"\n{time.perf_counter() - t_start:.0f} s in all")
     return 0
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["simulate_strokes"]
+__all__ = ["simulate_strokes", "skeleton_strokes"]
 
 
 def _walk(skeleton: np.ndarray, start: tuple[int, int], length: int, rng: np.random.Generator) -> list:
@@ -129,4 +129,74 @@ def simulate_strokes(truth: np.ndarray, budget: float, *, seed: int = 0, ignore:
         new = line & (view == 0)
         view[new] = r["k"]
         painted += int(new.sum())
+    return strokes
+
+
+def skeleton_strokes(truth: np.ndarray, budget: float, *, seed: int = 0, min_area: int = 100, margin: int = 5,
+                     piece: int = 40, width: int = 3) -> np.ndarray:
+    """Return strokes (0 = none, k = truth class k) made of short pieces of region centrelines.
+
+    A second protocol, unlike :func:`simulate_strokes` in three ways a
+    person's strokes can be: every region of a class is eroded by
+    ``margin`` pixels and skeletonised, the skeleton is cut into pieces of
+    at most ``piece`` x ``piece`` pixels (grid cells, offset by the seed),
+    and the classes take turns, each painting its biggest remaining piece
+    (``width``-pixel brush, clipped to the eroded region), until the budget
+    is spent. Small regions have only small pieces, so with a small budget
+    they are left unpainted, as a hurried person leaves them.
+
+    Parameters
+    ----------
+    truth : ndarray of int, shape (H, W)
+        Ground-truth classes, 1-based (0 is never painted).
+    budget : float
+        Fraction of labelled pixels to paint, e.g. 0.01 for 1 %.
+    seed : int
+        Offset of the cutting grid (the only random choice).
+    min_area, margin, piece, width : int
+        Smallest region painted, erosion, piece size and brush width (pixels).
+    """
+    from skimage.morphology import skeletonize
+
+    rng = np.random.default_rng(seed)
+    labelled = truth > 0
+    target = budget * labelled.sum()
+    oy, ox = rng.integers(piece, size=2)
+    rows = (np.arange(truth.shape[0]) + oy) // piece
+    cols = (np.arange(truth.shape[1]) + ox) // piece
+    cell = rows[:, None] * (cols.max() + 1) + cols[None, :]
+    queues: dict[int, list] = {}
+    brush = np.ones((width, width), bool)
+    for k in np.unique(truth[labelled]):
+        comps, _ = ndimage.label(truth == k)
+        sizes = np.bincount(comps.ravel())
+        keep = np.flatnonzero(sizes >= min_area)
+        keep = keep[keep > 0]
+        eroded = ndimage.binary_erosion(np.isin(comps, keep), iterations=margin)
+        skeleton = skeletonize(eroded)
+        # a piece: what one grid cell holds of one connected stretch of skeleton
+        ids, n = ndimage.label(skeleton, np.ones((3, 3)))
+        key = ids.astype(np.int64) * int(cell.max() + 1) + cell
+        key[~skeleton] = -1
+        uniq, inverse, counts = np.unique(key[skeleton], return_inverse=True, return_counts=True)
+        points = np.argwhere(skeleton)
+        order = np.argsort(-counts, kind="stable")
+        groups = np.split(np.argsort(inverse, kind="stable"), np.cumsum(np.bincount(inverse))[:-1])
+        queues[int(k)] = [(points[groups[j]], eroded) for j in order]
+    strokes = np.zeros(truth.shape, np.int32)
+    painted = 0
+    while painted < target and any(queues.values()):
+        for k in sorted(queues):
+            if not queues[k] or painted >= target:
+                continue
+            pts, eroded = queues[k].pop(0)
+            y0, x0 = np.maximum(pts.min(axis=0) - width, 0)
+            y1, x1 = pts.max(axis=0) + width + 1
+            line = np.zeros((y1 - y0, x1 - x0), bool)
+            line[pts[:, 0] - y0, pts[:, 1] - x0] = True
+            line = ndimage.binary_dilation(line, brush) & eroded[y0:y1, x0:x1]
+            view = strokes[y0:y1, x0:x1]
+            new = line & (view == 0)
+            view[new] = k
+            painted += int(new.sum())
     return strokes

@@ -63,7 +63,8 @@ CRF_TOOLTIPS: dict[str, str] = {
     "gt_prob": "Confidence that a painted pixel belongs to its class (0-1).",
     "sxy_gaussian": "Width (pixels at CRF resolution) of the smoothness kernel.",
     "compat_gaussian": "Weight of the smoothness kernel: removes isolated pixels.",
-    "sxy_bilateral": "Spatial reach (pixels at CRF resolution) of the appearance kernel.",
+    "sxy_bilateral": "Spatial reach (pixels at CRF resolution) of the appearance kernel "
+                     "(features+crf uses a third of it: its prior brings the long range).",
     "schan": "Colour tolerance of the appearance kernel (0-255 units): larger merges more different colours.",
     "compat_bilateral": "Weight of the appearance kernel: similar nearby colours get the same class.",
     "iterations": "Mean-field iterations.",

@@ -63,6 +63,14 @@ class FeatureParams:
     reach : float
         Softness of the geodesic proximity
         (:func:`~napari_crf_label.geodesic.proximity`), in CRF pixels.
+    confidence_power : float
+        How fast the proximity's pull fades where the classifier is sure
+        (:func:`~napari_crf_label.pipeline.priors.feature_prior`; 0 = never).
+    area_balance : float
+        Power of the per-class area balance of the prior (0 = none).
+    bilateral_share : float
+        Share of the CRF's ``sxy_bilateral`` that ``features+crf`` uses
+        (:func:`~napari_crf_label.pipeline.inputs.method_crf_params`).
     seed : int
         Seed of the training-sample draw and the classifier.
     """
@@ -74,6 +82,9 @@ class FeatureParams:
     edge_weight: float = 120000.0
     edge_sigma: float = 2.0
     reach: float = 100.0
+    confidence_power: float = 1.0
+    area_balance: float = 0.5
+    bilateral_share: float = 1 / 3
     seed: int = 0
 
 

@@ -1,4 +1,4 @@
-"""The bundled example: a small Landsat GeoTIFF with example strokes and classes."""
+"""The bundled example: a small Landsat GeoTIFF with example strokes, classes and a ground truth."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ __all__ = ["SampleFiles", "sample_files"]
 
 @dataclass(frozen=True)
 class SampleFiles:
-    """Paths of the bundled sample's image, strokes, labels and colors files."""
+    """Paths of the bundled sample's image, strokes, labels and colors files, and its ground truth."""
 
     image: Path
     strokes: Path
     labels: Path
     colors: Path
+    truth: Path  # painted for this project (data/README.md); 0 = no data, else the class
 
 
 def sample_files() -> SampleFiles:
@@ -27,4 +28,5 @@ def sample_files() -> SampleFiles:
         strokes=root / "bahamas_landsat_strokes.png",
         labels=root / "bahamas_labels.txt",
         colors=root / "bahamas_colors.txt",
+        truth=root / "bahamas_landsat_truth.png",
     )

@@ -89,10 +89,33 @@ def display_rgb(data: ImageData, bands: tuple[int, ...] | None = None) -> np.nda
     return np.repeat(u8[..., :1], 3, axis=2) if len(bands) < 3 else u8[..., :3]
 
 
+def figure_strokes(strokes: np.ndarray, step: int, shrink: float) -> np.ndarray:
+    """Return strokes for a figure drawn at 1/``step`` of full size and shown ``shrink`` times smaller again.
+
+    Plain subsampling would drop most pixels of a 1-3 px stroke: each cell
+    takes the highest class painted in its ``step`` x ``step`` block, and
+    strokes are then widened so they stay at least about 2 pixels wide on
+    screen (painted cells keep their own class).
+    """
+    h, w = strokes.shape
+    hs, ws = -(-h // step), -(-w // step)
+    padded_strokes = np.zeros((hs * step, ws * step), strokes.dtype)
+    padded_strokes[:h, :w] = strokes
+    small = padded_strokes.reshape(hs, step, ws, step).max(axis=(1, 3))
+    radius = int(np.ceil(shrink))
+    if radius < 1 or not small.any():
+        return small
+    from scipy.ndimage import grey_dilation
+
+    wide = grey_dilation(small, size=(2 * radius + 1, 2 * radius + 1))
+    return np.where(small > 0, small, wide)
+
+
 def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bool = False,
                  staging: Staging | None = None, bands: tuple[int, ...] | None = None) -> Path:
     """Write the three-panel ``mres`` figure with class-name colour bars."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.figure import Figure
 
@@ -101,7 +124,8 @@ def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bo
     n = len(result.classes)
     cmap = ListedColormap(result.classes.rgba()[:, :3])
     norm = BoundaryNorm(np.arange(0.5, n + 1.5), n)
-    strokes = np.ma.masked_equal(result.strokes[::step, ::step], 0)
+    # about 1/3 of the figure's 2250 px width per panel: thinner strokes would vanish when drawn
+    strokes = np.ma.masked_equal(figure_strokes(result.strokes, step, rgb.shape[1] / 700), 0)
     labels = np.ma.masked_equal(result.labels[::step, ::step], 0)
 
     family = class_name_fonts(result.classes.names)
@@ -115,9 +139,10 @@ def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bo
     for ax, title, overlay in zip(axes, titles, (None, strokes, labels)):
         ax.imshow(rgb, interpolation="nearest")
         # every panel gets a colour bar slot so the three images have one size
-        im = ax.imshow(labels if overlay is None else overlay, cmap=cmap, norm=norm,
-                       alpha=0.0 if overlay is None else 0.5, interpolation="nearest")
-        cb = fig.colorbar(im, ax=ax, ticks=np.arange(1, n + 1), fraction=0.046, pad=0.02)
+        ax.imshow(labels if overlay is None else overlay, cmap=cmap, norm=norm,
+                  alpha=0.0 if overlay is None else 0.5, interpolation="nearest")
+        # the bar shows each class's colour as its colour file gives it, not faded by the overlay's alpha
+        cb = fig.colorbar(ScalarMappable(norm, cmap), ax=ax, ticks=np.arange(1, n + 1), fraction=0.046, pad=0.02)
         cb.ax.set_yticklabels(result.classes.names, fontsize=max(5, 9 - n // 5), family=family)
         cb.ax.set_visible(overlay is not None)
         ax.set_title(title)

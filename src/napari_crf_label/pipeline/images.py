@@ -26,6 +26,7 @@ from .inputs import (
     check_geometry,
     drop_strokes_on_nodata,
     feature_params,
+    method_crf_params,
     method_settings,
     resolve_classes,
 )
@@ -83,8 +84,9 @@ def iter_label_image(
     missing = [name for k, (name, c) in enumerate(zip(cls.names, painted), start=1) if c == 0 and k not in taught]
 
     features = feature_params(method, reach)
+    run_params = method_crf_params(params, method, features)  # the user's settings stay on record
     source = ArraySource(data, strokes_i)
-    plan = make_plan(source, n, params, scale, window, overlap, source.stretch(), engine=engine)
+    plan = make_plan(source, n, run_params, scale, window, overlap, source.stretch(), engine=engine)
     outer_pixels = [int(np.prod(crf_size(t.outer.shape, scale))) for t in plan.tasks]
     crf_shape = crf_size((height, width), scale)
     threads = resolve_threads(threads)
@@ -98,7 +100,7 @@ def iter_label_image(
         cache = None
         estimate = estimate_run_bytes((height, width), crf_shape, in_flight, n, data.array.shape[2])
     check_memory(estimate, f"labelling {height} x {width} pixels ({len(plan.tasks)} tile(s))")
-    base = (engine, n, params.kernel_key(), scale, plan.window, plan.halo, (height, width),
+    base = (engine, n, run_params.kernel_key(), scale, plan.window, plan.halo, (height, width),
             None if plan.spec.stretch is None else plan.spec.stretch.tobytes())
     yield from attach_classifier(source, plan, method, features, samples, cache, base, threads)
     prior = yield from scene_prior(source, plan, cache, base)

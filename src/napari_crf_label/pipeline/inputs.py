@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
@@ -22,6 +23,20 @@ def feature_params(method: str, reach: float) -> FeatureParams:
     if not finite_number("reach", reach) > 0:
         raise InputError(f"reach must be > 0 (pixels at CRF resolution), got {reach}")
     return FeatureParams(reach=float(reach))
+
+
+def method_crf_params(params: CRFParams, method: str, features: FeatureParams) -> CRFParams:
+    """Return the CRF settings a method runs with.
+
+    ``features+crf`` narrows the appearance kernel's spatial reach to
+    ``features.bilateral_share`` of ``sxy_bilateral``: its prior already
+    brings the long-range evidence, and the wide kernel smoothed small
+    regions of a class away (buildings and trees among land;
+    ``benchmarks/quality/RESULTS.md``).
+    """
+    if method != "features+crf" or features.bilateral_share == 1.0:
+        return params
+    return replace(params, sxy_bilateral=params.sxy_bilateral * features.bilateral_share)
 
 
 def method_settings(method: str, features: FeatureParams) -> dict[str, float]:

@@ -19,7 +19,15 @@ from ..sources import RasterSource
 from .classifier import attach_classifier
 from .execute import iter_results
 from .images import consume
-from .inputs import check_crf_params, check_geometry, feature_params, method_settings, report_dropped, resolve_classes
+from .inputs import (
+    check_crf_params,
+    check_geometry,
+    feature_params,
+    method_crf_params,
+    method_settings,
+    report_dropped,
+    resolve_classes,
+)
 from .plan import crf_size, make_plan
 from .priors import scene_prior
 from .results import RasterResult
@@ -94,7 +102,8 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     cls = resolve_classes(classes, source.max_stroke() if classes is None else 0)
     n = len(cls)
     features = feature_params(method, reach)
-    plan = make_plan(source, n, params, scale, window, overlap, source.stretch(), keep_probabilities=False,
+    run_params = method_crf_params(params, method, features)  # the user's settings stay on record
+    plan = make_plan(source, n, run_params, scale, window, overlap, source.stretch(), keep_probabilities=False,
                  engine=engine)
     core_counts = source.stroke_counts([t.core for t in plan.tasks], n).sum(axis=0)
     if core_counts[1:].sum() == 0:

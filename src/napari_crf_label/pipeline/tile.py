@@ -15,8 +15,8 @@ from ..tiling import TileTask
 from .cache import CRFCache, cached_infer
 from .classifier import classifier_probabilities, scene_extent
 from .plan import RunSpec, read_tile
-from .priors import CoarsePrior
-from .settings import CLASSIFIER_FLOOR, PRIOR_WEIGHT
+from .priors import CoarsePrior, feature_prior
+from .settings import PRIOR_WEIGHT
 
 
 @dataclass
@@ -40,10 +40,11 @@ def iter_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | N
     elif spec.classifier is not None:
         q = classifier_probabilities(spec, image_c, scene_extent(task.outer, source.shape), cache, base, task.index)
         if spec.method == "features+crf":
+            params = spec.classifier.params
             if prior is not None:  # what a pixel looks like, times which strokes it is connected to
-                q = (q + CLASSIFIER_FLOOR) * prior.sample(task.outer, crf_shape)
-                q /= q.sum(axis=0, keepdims=True)
-            weight = spec.classifier.params.prior_weight
+                q = feature_prior(q, prior.sample(task.outer, crf_shape), params.confidence_power,
+                                  params.area_balance)
+            weight = params.prior_weight
             # no warm start: the last marginals pin a newly painted class down (a measured 67 % instead of
             # 99 % on tests/test_preview.py's scene); the unary changes with the classifier anyway
             q = yield from cached_infer(cache, base, task.index, image_c, strokes_c, spec,
