@@ -121,3 +121,44 @@ def test_live_mode_is_unavailable_on_images_too_big_to_preview_in_a_second(make_
     image, *_ = three_bands()
     _, panel = open_with_image(make_napari_viewer, image)
     assert not panel.live.enabled and not panel.live.value
+
+
+def test_live_mode_on_an_image_no_larger_than_a_preview_shows_the_result(make_napari_viewer, qtbot):
+    """A small image is its own preview: Live runs it fully and the result layer follows the painting."""
+    image, truth, strokes, third = three_bands(height=320, width=480)
+    assert preview_params(truth.shape, {"scale": 1.0}) is None
+    viewer, panel = open_with_image(make_napari_viewer, image)
+    layer = viewer.layers["scene strokes"]
+    layer.data = strokes
+    panel.live.value = True
+    for row in range(100, 220, 20):
+        layer.paint((row, 5 * 480 // 6), 3)
+    qtbot.waitUntil(lambda: "scene CRF labels" in [lay.name for lay in viewer.layers], timeout=120_000)
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
+    result = np.asarray(viewer.layers["scene CRF labels"].data)
+    assert (result == truth).mean() > 0.99 and (result[truth == 3] == 3).mean() > 0.99
+    assert np.array_equal(panel.image_state().result.strokes, np.asarray(layer.data))
+    assert panel.stage_label.value == "Done."
+
+
+def test_export_creates_the_folder_and_warns_about_strokes_painted_after_the_run(make_napari_viewer, qtbot,
+                                                                                   tmp_path, monkeypatch):
+    from napari_crf_label import _widget
+
+    warned = []
+    monkeypatch.setattr(_widget, "show_warning", warned.append)
+    image, truth, strokes, third = three_bands(height=320, width=480)
+    viewer, panel = open_with_image(make_napari_viewer, image)
+    layer = viewer.layers["scene strokes"]
+    layer.data = strokes
+    panel.run_button.native.click()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
+    layer.paint((150, 400), 3)  # painted after the run, not run
+    outdir = tmp_path / "new" / "labels"
+    panel.export(outdir)
+    qtbot.waitUntil(lambda: panel.export_worker is None, timeout=120_000)
+    assert sorted(p.name for p in outdir.iterdir()) == sorted(
+        ["scene_mres.mat", "scene_mres.png", "scene_report.txt", "scene_label.png", "scene_session.npz"])
+    assert warned[0].startswith("No strokes for bright")  # the run's own warning
+    assert len(warned) == 2 and "strokes changed since the last run" in warned[1]
+    assert panel.status.value.splitlines()[0] == f"Exported 5 files to {outdir} (folder created)."

@@ -134,15 +134,22 @@ def test_interrupted_run_picks_up_where_it_stopped(tmp_path):
     assert run_project(project).labelled == ["imgs/frame0.png"]
 
 
-def test_panel_walks_a_three_image_project(make_napari_viewer, qtbot, tmp_path):
+def test_panel_walks_a_three_image_project(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    from napari_crf_label import _project_panel
+    from napari_crf_label.dataset import PROJECT_REACH
+
     from .test_widget import click, open_panel, wait_idle
 
+    told = []
+    monkeypatch.setattr(_project_panel, "show_info", told.append)
     files = scenes(tmp_path / "imgs")
     create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES, tmp_path / "out")
     viewer = make_napari_viewer()
     panel = open_panel(viewer)
     panel.dataset.project_file.value = tmp_path / "p.json"
     click(panel.dataset.open_button)
+    # the project's own reach replaces the panel's, and the user is told
+    assert panel.reach.value == PROJECT_REACH and any(m.startswith(f"Reach set to {PROJECT_REACH:g}") for m in told)
     assert panel.image_layer.name == "frame0" and panel.strokes_layer.name == "frame0 strokes"
     assert panel.class_list.count() == 2 and panel.dataset.progress.value == "0 of 3 labelled"
     # paint the first, run, export

@@ -166,7 +166,11 @@ class ProjectControls(Container):
         self._adopt(project)
         self.project = project
         self.project_file.value = project.path
-        self._panel._apply_params({"reach": PROJECT_REACH, **project.settings})
+        settings = {"reach": PROJECT_REACH, **project.settings}
+        if self._panel.reach.value != settings["reach"]:
+            show_info(f"Reach set to {settings['reach']:g} for this project: the other images' samples let the "
+                      "classifier decide far from the strokes (change it under Run).")
+        self._panel._apply_params(settings)
         first = next((i for i, e in enumerate(project.images) if e.status in ("not started", "painted")), 0)
         self.refresh()
         return self.open_image(first)

@@ -69,7 +69,7 @@ from .features import FeatureParams
 from .guided import GuidedWalk
 from .image_io import ImageData
 from .pipeline import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
-from .pipeline.preview import LIVE_MAX_PIXELS, iter_preview
+from .pipeline.preview import LIVE_MAX_PIXELS, iter_preview, preview_params
 from .progress import Cancelled, reporting
 from .session import Session, SessionError, autosave_path, load_session, save_session
 
@@ -716,6 +716,8 @@ class CRFLabelWidget(Container):
             if params["method"] == "crf":
                 params["method"] = "features+crf"
         self._stop.clear()
+        if not full and preview_params(data.shape, params) is None:
+            full = True  # an image no larger than a preview is its own preview: the live run is a full run
         preview = state.preview  # every run shows a preview first (and so keeps its cache warm for the next)
         self._live_only, self._run_image = not full, layer_key(image)
         self.worker = create_worker(_label_job, data, strokes, classes_from_layer(strokes_layer), state.cache,
@@ -997,8 +999,11 @@ class CRFLabelWidget(Container):
         outdir = outdir or (target[0] if target else None) or self.outdir.value or self._ask_folder(data)
         if not outdir:
             return None
-        if not Path(outdir).is_dir():
-            show_error(f"Output folder {outdir} does not exist.")
+        created = not Path(outdir).exists()
+        try:
+            Path(outdir).mkdir(parents=True, exist_ok=True)  # as the command line does
+        except OSError as exc:
+            show_error(f"Cannot create the output folder {outdir}: {exc.strerror or exc}")
             return None
         stem = target[1] if target else self._stem(image, data)
         state.clock.tick()  # annotation time runs from the first stroke to export
@@ -1009,6 +1014,9 @@ class CRFLabelWidget(Container):
                                           "These files exist and would be replaced:\n" + "\n".join(existing)):
             show_info("Export cancelled; existing files kept.")
             return None
+        if self._strokes_changed_since(state.result):
+            show_warning("The strokes changed since the last run: the export holds that run's strokes and labels. "
+                         "Run the CRF to include the new strokes.")
         self.last_export = None
         self._stop.clear()
         self.export_worker = create_worker(_export_job, self._stop, self._relay, state.result, data, outdir, stem,
@@ -1018,7 +1026,8 @@ class CRFLabelWidget(Container):
                                            else None,
                                            _start_thread=False, _ignore_errors=True)
         image_key = layer_key(image)
-        self.export_worker.returned.connect(lambda written: self._on_exported(written, outdir, image_key))
+        self.export_worker.returned.connect(
+            lambda written: self._on_exported(written, outdir, image_key, created))
         self.export_worker.errored.connect(self._on_error)
         self.export_worker.finished.connect(self._on_finished)
         self._start_feedback("Export", "Exporting...")
@@ -1030,14 +1039,23 @@ class CRFLabelWidget(Container):
         start = str(data.path.parent) if data.path is not None else ""
         return QFileDialog.getExistingDirectory(self.native, "Export to folder", start)
 
-    def _on_exported(self, written: dict[str, Path], outdir: str | Path, image_key: Hashable = None) -> None:
+    def _on_exported(self, written: dict[str, Path], outdir: str | Path, image_key: Hashable = None,
+                     created: bool = False) -> None:
         """Report the written files (and record them in the project of a project image)."""
         self.last_export = written
         image = find_layer(self.viewer.layers, image_key)
         if image is not None:
             self.dataset.on_exported(image, written)
         self._set_bar(1.0)
-        self._update_status(f"Exported {len(written)} files to {outdir}.")
+        self._update_status(f"Exported {len(written)} files to {outdir}" + (" (folder created)." if created else "."))
+
+    def _strokes_changed_since(self, result: LabelResult) -> bool:
+        """Return True when the strokes layer no longer holds the strokes ``result`` was made from."""
+        layer = self.strokes_layer
+        if layer is None:
+            return False
+        painted = np.asarray(layer.data)
+        return painted.shape != result.strokes.shape or not np.array_equal(painted, result.strokes)
 
     def _confirm(self, title: str, text: str) -> bool:
         """Ask a yes/no question (No is the default)."""
