@@ -128,6 +128,10 @@ def test_guided_mode_on_the_bundled_sample(make_napari_viewer, qtbot, tmp_path):
     # the coverage table matches what was painted and skipped (it follows painting within a moment)
     qtbot.wait(600)
     table = guided.coverage.value
+    header = guided.coverage.native
+    # a narrow dock cuts the class names at their end ("deep_w..."), the whole name is the column's tooltip
+    assert [header.horizontalHeaderItem(c).toolTip() for c in range(4)] == list(table["columns"][:4])
+    assert table["columns"][0] == "deep_water"
     data = np.asarray(strokes.data)
     for w, win in enumerate(windows):
         for k in range(1, 5):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from magicgui.widgets import Container, Label, PushButton, Table
 from napari.utils.notifications import show_info, show_warning
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QHeaderView, QSizePolicy
 
 from ._layers import META_KEY, classes_from_layer, image_data_from_layer
@@ -58,6 +59,8 @@ class GuidedControls(Container):
         self.coverage.native.setMaximumHeight(160)
         # every column in view (class names, state, seconds), however narrow the dock
         self.coverage.native.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # a narrow column shows the start of its class name and "...", the whole name as its tooltip
+        self.coverage.native.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
         row = Container(widgets=[self.back_button, self.skip_button, self.next_button], layout="horizontal",
                         labels=False)
         row.margins = (0, 0, 0, 0)
@@ -224,6 +227,11 @@ class GuidedControls(Container):
                  for k in range(walk.n_classes)] + [states[w], round(guided.seconds[w])] for w in range(len(states))]
         self.coverage.value = {"data": rows, "columns": [*names[:walk.n_classes], "state", "seconds"],
                                "index": [f"window {w + 1}" for w in range(len(states))]}
+        table = self.coverage.native
+        for c in range(table.columnCount()):
+            item = table.horizontalHeaderItem(c)
+            if item is not None:
+                item.setToolTip(item.text())
         self._outline("windows", walk.windows, [STATE_COLORS[s] for s in states], width=None)
 
     def highlight_empty(self) -> list[int]:
