@@ -35,6 +35,7 @@ from ..errors import OutputExistsError
 from ..guided import GuidedWalk, coverage_lines, guide_windows, window_coverage
 from ..image_io import ImageData, to_crf_uint8
 from ..progress import checkpoint
+from ..strokes import downscale_strokes
 from .atomic import Staging, atomic_path, check_targets
 from .session import SESSION_SUFFIX, Session, save_session
 
@@ -89,19 +90,15 @@ def display_rgb(data: ImageData, bands: tuple[int, ...] | None = None) -> np.nda
     return np.repeat(u8[..., :1], 3, axis=2) if len(bands) < 3 else u8[..., :3]
 
 
-def figure_strokes(strokes: np.ndarray, step: int, shrink: float) -> np.ndarray:
-    """Return strokes for a figure drawn at 1/``step`` of full size and shown ``shrink`` times smaller again.
+def figure_strokes(strokes: np.ndarray, shape: tuple[int, int], shrink: float) -> np.ndarray:
+    """Return strokes on a figure grid of ``shape``, widened for a figure shown ``shrink`` times smaller again.
 
-    Plain subsampling would drop most pixels of a 1-3 px stroke: each cell
-    takes the highest class painted in its ``step`` x ``step`` block, and
-    strokes are then widened so they stay at least about 2 pixels wide on
+    Plain subsampling would drop most pixels of a 1-3 px stroke: every
+    stroke keeps its cells (:func:`~napari_crf_label.strokes.downscale_strokes`),
+    then strokes are widened so they stay at least about 2 pixels wide on
     screen (painted cells keep their own class).
     """
-    h, w = strokes.shape
-    hs, ws = -(-h // step), -(-w // step)
-    padded_strokes = np.zeros((hs * step, ws * step), strokes.dtype)
-    padded_strokes[:h, :w] = strokes
-    small = padded_strokes.reshape(hs, step, ws, step).max(axis=(1, 3))
+    small = downscale_strokes(strokes, shape)
     radius = int(np.ceil(shrink))
     if radius < 1 or not small.any():
         return small
@@ -125,7 +122,7 @@ def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bo
     cmap = ListedColormap(result.classes.rgba()[:, :3])
     norm = BoundaryNorm(np.arange(0.5, n + 1.5), n)
     # about 1/3 of the figure's 2250 px width per panel: thinner strokes would vanish when drawn
-    strokes = np.ma.masked_equal(figure_strokes(result.strokes, step, rgb.shape[1] / 700), 0)
+    strokes = np.ma.masked_equal(figure_strokes(result.strokes, rgb.shape[:2], rgb.shape[1] / 700), 0)
     labels = np.ma.masked_equal(result.labels[::step, ::step], 0)
 
     family = class_name_fonts(result.classes.names)

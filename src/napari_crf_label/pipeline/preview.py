@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..image_io import ImageData, apply_stretch, band_stretch
-from ..resample import resize_bands
-from ..strokes import downscale_strokes
+from ..image_io import ImageData
+from ..sources import ArraySource
 from .cache import CRFCache
 from .images import iter_label_image
 from .plan import crf_size
@@ -49,17 +48,17 @@ def preview_params(shape: tuple[int, int], params: dict[str, Any]) -> dict[str, 
 def shrink(data: ImageData, strokes: np.ndarray, scale: float) -> tuple[ImageData, np.ndarray]:
     """Return the image (stretched to uint8) and strokes on the grid of a run at ``scale``.
 
-    The image as :func:`~napari_crf_label.pipeline.plan.read_tile` would
-    resample it, the strokes as the tiles would (every stroke kept), and
-    no-data where the nearest full-resolution pixel has none.
+    The scene's overview as the whole-scene priors take it
+    (:meth:`~napari_crf_label.sources.ArraySource.overview`: every stroke
+    kept, none on no-data), and no-data where the nearest full-resolution
+    pixel has none.
     """
     shape = crf_size(data.shape, scale)
-    image = resize_bands(apply_stretch(data.array, data.valid, band_stretch(data.array, data.valid)), shape)
+    source = ArraySource(data, strokes)
+    image, strokes_s = source.overview(shape, source.stretch())
     rows = ((np.arange(shape[0]) + 0.5) * data.shape[0] / shape[0]).astype(np.intp)
     cols = ((np.arange(shape[1]) + 0.5) * data.shape[1] / shape[1]).astype(np.intp)
-    valid = data.valid[rows][:, cols]
-    painted = np.where(data.valid, strokes, 0) if not data.valid.all() else strokes
-    return ImageData(array=image, valid=valid), downscale_strokes(painted, shape)
+    return ImageData(array=image, valid=data.valid[rows][:, cols]), strokes_s
 
 
 def iter_preview(data: ImageData, strokes: np.ndarray, params: dict[str, Any], cache: CRFCache | None = None,
