@@ -17,11 +17,7 @@ from .guided import GuidedWalk
 from .pipeline import CRFCache, LabelResult
 from .session import AnnotationClock
 
-__all__ = ["WARM_ITERATIONS", "ImageState", "PanelState", "layer_key", "same_layer", "find_layer", "unwrap"]
-
-#: Mean-field iterations of a re-run after stroke edits, started from the previous result.
-WARM_ITERATIONS = 5
-
+__all__ = ["ImageState", "PanelState", "layer_key", "same_layer", "find_layer", "unwrap"]
 
 def unwrap(obj: Any) -> Any:
     """Return the object behind a napari proxy (the object itself when it is none)."""
@@ -49,9 +45,11 @@ def find_layer(layers: Iterable[Any], key: Hashable | None) -> Any:
 class ImageState:
     """The built CRFs, annotation clock, last result and its layers (result, preview) of one image."""
 
-    cache: CRFCache = field(default_factory=lambda: CRFCache(warm_start=WARM_ITERATIONS))
+    #: Kept between runs: lattices, features, samples, classifier, proximity. No warm start: a re-run
+    #: gives exactly a fresh run's labels (a warm start kept a newly painted class out, with any method).
+    cache: CRFCache = field(default_factory=CRFCache)
     #: The preview's own CRF, features, classifier and proximity (a smaller grid than the full run's).
-    preview: CRFCache = field(default_factory=lambda: CRFCache(warm_start=WARM_ITERATIONS))
+    preview: CRFCache = field(default_factory=CRFCache)
     preview_key: Hashable | None = None
     clock: AnnotationClock = field(default_factory=AnnotationClock)
     result: LabelResult | None = None
