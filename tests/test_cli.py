@@ -68,7 +68,8 @@ def test_refuses_to_overwrite_then_overwrites(scene, capsys):
     capsys.readouterr()
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "exist" in err and "--overwrite" in err
+    assert "exist" in err and "add --overwrite to replace them" in err
+    assert "overwrite=True" not in err  # the API's wording is not the command line's
     assert (folder / "beach photo.2020_label.png").stat().st_mtime_ns == before
     assert main(args + ["--overwrite"]) == 0
 

@@ -59,7 +59,7 @@ def test_existing_files_not_overwritten_unless_asked(tmp_path, labelled):
     data, result, _ = labelled
     first = export_all(result, data, tmp_path)
     first["report"].write_text("user's own edits")
-    with pytest.raises(OutputExistsError, match="_report.txt"):
+    with pytest.raises(OutputExistsError, match="_report.txt.*; pass overwrite=True to replace them"):
         export_all(result, data, tmp_path)
     assert first["report"].read_text() == "user's own edits"
     export_all(result, data, tmp_path, overwrite=True)

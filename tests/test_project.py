@@ -104,7 +104,7 @@ def test_cli_create_add_status_run_export(tmp_path, capsys):
     assert (label == files[0][1]).mean() > 0.99
     assert load_project(p).images[0].status == "exported"
     assert main(["project", "export", p]) == 2  # outputs exist: refused without --overwrite
-    assert "exist" in capsys.readouterr().err
+    assert "add --overwrite to replace them" in capsys.readouterr().err
     assert main(["project", "export", p, "--overwrite"]) == 0
     assert main(["project", "add-strokes", p, "nope.png", str(tmp_path / "s0.png")]) == 2
     assert "not an image of this project" in capsys.readouterr().err

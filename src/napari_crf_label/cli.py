@@ -228,7 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with terminate_as_interrupt():  # SIGTERM/SIGHUP clean up like Ctrl-C
             return _command(args)
-    except (InputError, OutputExistsError, OSError) as exc:
+    except OutputExistsError as exc:
+        said = f"output file(s) exist: {', '.join(exc.paths)}; add --overwrite to replace them" if exc.paths else exc
+        print(f"napari-crf-label: error: {said}", file=sys.stderr)
+        return 2
+    except (InputError, OSError) as exc:
         print(f"napari-crf-label: error: {exc}", file=sys.stderr)
         return 2
     except Terminated as exc:

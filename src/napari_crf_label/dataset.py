@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, OutputExistsError
+from .errors import InputError
 from .image_io import ImageData, read_image
 from .io.export import check_export, export_all
 from .io.project import Project, ProjectError, relative_path, strokes_digest
@@ -184,12 +184,8 @@ def export_project(project: Project, *, overwrite: bool = False,
                              strokes=kept["strokes"].astype(np.int32), params=kept["params"],
                              seconds=kept["seconds"])
         entry = project.images[i]
-        try:
-            paths = export_all(result, read_image(project.image_path(i)), project.output_folder,
-                               project.output_stem(i),
-                               annotation_seconds=entry.seconds or None, overwrite=overwrite)
-        except OutputExistsError as exc:
-            raise ProjectError(str(exc)) from None
+        paths = export_all(result, read_image(project.image_path(i)), project.output_folder, project.output_stem(i),
+                           annotation_seconds=entry.seconds or None, overwrite=overwrite)
         entry.outputs = {k: relative_path(p, project.folder) for k, p in paths.items()}  # shareable
         entry.status = "exported"
         project.save()

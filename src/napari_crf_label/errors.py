@@ -10,4 +10,15 @@ class InputError(ValueError):
 
 
 class OutputExistsError(FileExistsError):
-    """An output file exists and overwriting was not asked for."""
+    """An output file exists and overwriting was not asked for.
+
+    ``paths``: the existing files, when the error is about them (each front
+    end says how to replace them: ``overwrite=True``, ``--overwrite``).
+    """
+
+    def __init__(self, message: str, paths: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.paths = tuple(paths)
+
+    def __str__(self) -> str:
+        return str(self.args[0])

@@ -119,8 +119,8 @@ def check_targets(targets: Iterable[str | Path], overwrite: bool = False,
         if os.path.lexists(target):
             existing.append(str(target))
     if existing and not overwrite:
-        raise OutputExistsError(f"output file(s) exist: {', '.join(existing)}; "
-                                "pass overwrite=True (CLI: --overwrite) to replace them")
+        raise OutputExistsError(f"output file(s) exist: {', '.join(existing)}; pass overwrite=True to replace them",
+                                tuple(existing))
 
 
 def _read_umask() -> int:
