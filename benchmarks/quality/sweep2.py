@@ -61,6 +61,14 @@ def variants() -> dict[str, tuple]:
     out["rel0.1 cb5"] = (lambda p, d: rel(p, d, 0.1), cb5, 0.97)
     out["rel0.25 cb5"] = (lambda p, d: rel(p, d, 0.25), cb5, 0.97)
     out["rel0.1 pow1.5 cb5"] = (lambda p, d: rel(p, d, 0.1, power=1.5), cb5, 0.97)
+    for w in (0.9, 0.99):
+        out[f"rel0.1 cb5 w{w:g}"] = (lambda p, d: rel(p, d, 0.1), cb5, w)
+    for grow in (0.05, 0.15):
+        out[f"rel{grow:g} cb5"] = (lambda p, d, grow=grow: rel(p, d, grow), cb5, 0.97)
+    for b in (0.25, 0.75):
+        out[f"rel0.1 b{b:g} cb5"] = (lambda p, d, b=b: rel(p, d, 0.1, balance=b), cb5, 0.97)
+    out["rel0.1 cb3"] = (lambda p, d: rel(p, d, 0.1), {"sxy_bilateral": 20.0, "compat_bilateral": 3.0}, 0.97)
+    out["rel0.1 cb5 sxy30"] = (lambda p, d: rel(p, d, 0.1), {"sxy_bilateral": 30.0, "compat_bilateral": 5.0}, 0.97)
     return out
 
 
@@ -76,6 +84,7 @@ def main() -> int:
     parser.add_argument("--feature", nargs="*", default=[], metavar="NAME=VALUE",
                         help="FeatureParams fields the classifier runs with (e.g. texture=0 n_trees=100)")
     parser.add_argument("--classifier-only", action="store_true", help="score the classifier alone, no CRF")
+    parser.add_argument("--variants", nargs="*", help="names of the variants to run (default all)")
     args = parser.parse_args()
     if args.feature:
         from dataclasses import replace
@@ -89,6 +98,8 @@ def main() -> int:
     args.cache.mkdir(parents=True, exist_ok=True)
     fp = FeatureParams()
     vs = {} if args.classifier_only else variants()
+    if args.variants:
+        vs = {k: v for k, v in vs.items() if k in args.variants}
     for set_name in args.sets:
         items = half(list(load_set(set_name, args.data)), args.split)[: args.limit]
         n = class_count(items)
