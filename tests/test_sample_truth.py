@@ -61,9 +61,9 @@ def test_demo_reaches_its_mean_iou(demo_result):
     assert score >= SAMPLE_MEAN_IOU
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (benchmarks/quality/RESULTS.md): the classifier calls the small "
-                   "clouds over land land (the demo's land strokes cross some, its cloud strokes lie on saturated big "
-                   "clouds), so no prior recovers them (4 % come out cloud); strict, so this fails once they do")
+@pytest.mark.xfail(strict=True, reason="known gap (benchmarks/quality/RESULTS.md): the default keeps 4 % of the "
+                   "small clouds over land (the classifier alone finds 21 %): the demo's land strokes cross some of "
+                   "them and the proximity near those strokes decides; strict, so this fails once they come out cloud")
 def test_demo_labels_the_small_clouds_over_land_as_cloud(demo_result):
     labels, truth = demo_result
     small = clouds_over_land(truth)
