@@ -205,3 +205,18 @@ def test_feature_methods_on_a_coarser_classifier_grid(monkeypatch):
     for method in ("features", "features+crf"):
         r = label_image(image, strokes, method=method)
         assert (r.labels == truth).mean() > 0.97
+
+
+def test_features_crf_narrows_and_weakens_the_appearance_kernel_but_records_the_users_settings():
+    from napari_crf_label.crf import CRFParams
+    from napari_crf_label.features import FeatureParams
+    from napari_crf_label.pipeline.inputs import method_crf_params
+
+    user = CRFParams(sxy_bilateral=60.0, compat_bilateral=10.0)
+    run = method_crf_params(user, "features+crf", FeatureParams())
+    assert (run.sxy_bilateral, run.compat_bilateral) == (20.0, 5.0)
+    assert method_crf_params(user, "crf", FeatureParams()) == user
+    image, truth, strokes = two_region_scene()
+    r = label_image(image, strokes, sxy_bilateral=60.0, compat_bilateral=10.0)
+    assert (r.params["sxy_bilateral"], r.params["compat_bilateral"]) == (60.0, 10.0)  # what a session restores
+    assert (r.labels == truth).mean() > 0.99

@@ -66,6 +66,7 @@ CRF_TOOLTIPS: dict[str, str] = {
     "sxy_bilateral": "Spatial reach (pixels at CRF resolution) of the appearance kernel "
                      "(features+crf uses a third of it: its prior brings the long range).",
     "schan": "Colour tolerance of the appearance kernel (0-255 units): larger merges more different colours.",
-    "compat_bilateral": "Weight of the appearance kernel: similar nearby colours get the same class.",
+    "compat_bilateral": "Weight of the appearance kernel: similar nearby colours get the same class "
+                        "(features+crf uses half of it: its prior decides, the kernel cleans the edges).",
     "iterations": "Mean-field iterations.",
 }

@@ -95,16 +95,25 @@ def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
     return out
 
 
-def proximity(distances: np.ndarray, reach: float = FeatureParams.reach) -> np.ndarray:
+def proximity(distances: np.ndarray, reach: float = FeatureParams.reach,
+              growth: float = 0.0) -> np.ndarray:
     """Return (N, H, W) float32 class probabilities from geodesic distances (a soft minimum).
 
-    A class whose distance exceeds the nearest class's by ``reach`` gets
-    1/e of its weight. Classes at infinite distance get 0; a pixel no class
-    reaches gets the uniform distribution.
+    A class whose distance exceeds the nearest class's by the pixel's reach
+    gets 1/e of its weight. The reach is ``reach + growth * nearest``,
+    where ``nearest`` is the pixel's distance to the nearest strokes: next
+    to the strokes the proximity decides sharply, far from every stroke it
+    fades, so the classifier decides what an unpainted instance is rather
+    than whichever class happens to be painted a little nearer.
+    Classes at infinite distance get 0; a pixel no class reaches gets the
+    uniform distribution.
     """
     nearest = distances.min(axis=0, keepdims=True)
+    per_pixel = np.float32(reach)
+    if growth:
+        per_pixel = (reach + growth * np.where(np.isfinite(nearest), nearest, 0.0)).astype(np.float32)
     with np.errstate(invalid="ignore"):
-        weights = np.exp(-(distances - nearest) / np.float32(reach))
+        weights = np.exp(-(distances - nearest) / per_pixel)
     weights[~np.isfinite(distances)] = 0.0
     total = weights.sum(axis=0, keepdims=True)
     unreached = total[0] == 0

@@ -48,11 +48,11 @@ def classifier_probabilities(spec: RunSpec, image_c: np.ndarray, extent: tuple[f
 
     image_k = _classifier_image(image_c)
     step = PREDICT_STEP if min(image_k.shape[:2]) >= PREDICT_STEP_MIN else 1
-    sigmas = spec.classifier.params.sigmas
+    sigmas, texture = spec.classifier.params.sigmas, spec.classifier.params.texture
     seen = fingerprint(image_k)
-    features = memo(cache, base, ("features", slot), (seen, sigmas, extent, step),
+    features = memo(cache, base, ("features", slot), (seen, sigmas, extent, step, texture),
                     lambda: pixel_features(image_k, sigmas, extent, step,
-                                           _smoothed(image_k, sigmas, cache, base, slot, seen)))
+                                           _smoothed(image_k, sigmas, cache, base, slot, seen), texture))
     p = spec.classifier.predict_proba(features)
     if step == 1 and p.shape[1:] == image_c.shape[:2]:
         return p
@@ -115,7 +115,7 @@ def _tile_samples(source: Any, plan: Plan, params: FeatureParams, i: int, cache:
         if not labels.size:
             return np.zeros((0, 0), np.float32), labels
         smoothed = _smoothed(image_k, params.sigmas, cache, base, i, seen)
-        return pixel_features_at(image_k, r, c, params.sigmas, extent, smoothed), labels
+        return pixel_features_at(image_k, r, c, params.sigmas, extent, smoothed, params.texture), labels
 
     # unchanged pixels and strokes give the same seeded draw: a re-run keeps the samples of untouched tiles
     return memo(cache, base, ("samples", i), (seen, fingerprint(core_k), params), compute)

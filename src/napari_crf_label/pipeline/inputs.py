@@ -29,14 +29,16 @@ def method_crf_params(params: CRFParams, method: str, features: FeatureParams) -
     """Return the CRF settings a method runs with.
 
     ``features+crf`` narrows the appearance kernel's spatial reach to
-    ``features.bilateral_share`` of ``sxy_bilateral``: its prior already
-    brings the long-range evidence, and the wide kernel smoothed small
-    regions of a class away (buildings and trees among land;
+    ``features.bilateral_share`` of ``sxy_bilateral`` and weakens it to
+    ``features.compat_share`` of ``compat_bilateral``: its prior already
+    brings the long-range evidence, and the wide, strong kernel smoothed
+    small regions of a class away (buildings and trees among land;
     ``benchmarks/quality/RESULTS.md``).
     """
-    if method != "features+crf" or features.bilateral_share == 1.0:
+    if method != "features+crf" or (features.bilateral_share == 1.0 and features.compat_share == 1.0):
         return params
-    return replace(params, sxy_bilateral=params.sxy_bilateral * features.bilateral_share)
+    return replace(params, sxy_bilateral=params.sxy_bilateral * features.bilateral_share,
+                   compat_bilateral=params.compat_bilateral * features.compat_share)
 
 
 def method_settings(method: str, features: FeatureParams) -> dict[str, float]:

@@ -147,7 +147,8 @@ def _geodesic_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base
         for k in plan.spec.carried:
             distances[k - 1] = nearest
     yield 0, len(plan.tasks)
-    return CoarsePrior(proximity(distances, params.reach * f / plan.spec.scale), (height, width), shape)
+    near = proximity(distances, params.reach * f / plan.spec.scale, params.reach_growth)
+    return CoarsePrior(near, (height, width), shape)
 
 
 def _coarse_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base: tuple = ()
