@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from napari_crf_label.features import cap_per_class, pixel_features, pixel_features_at
+from napari_crf_label.features import cap_per_class, pixel_features, pixel_features_at, smooth_bands
 
 
-@pytest.mark.parametrize("shape", [(37, 52, 3), (1, 40, 2), (30, 1, 1), (2, 2, 4)])
+@pytest.mark.parametrize("shape", [(37, 52, 3), (1, 40, 2), (30, 1, 1), (2, 2, 4), (21, 26, 9)])
 def test_features_at_points_equal_full_image_features(shape):
     rng = np.random.default_rng(1)
     image = rng.integers(0, 256, shape, dtype=np.uint8)
@@ -20,6 +20,26 @@ def test_features_at_points_equal_full_image_features(shape):
     at = pixel_features_at(image, rows, cols, (1.0, 3.0), extent)
     assert at.shape == (len(rows), full.shape[2])
     np.testing.assert_array_equal(at, full[rows, cols])
+
+
+def test_band_pair_features_grow_linearly_above_six_bands():
+    """Every pair of bands up to 6 bands; neighbouring bands only above (12 bands: 11 pairs, not 66)."""
+    from napari_crf_label.features import feature_count, texture_planes
+
+    rng = np.random.default_rng(2)
+    sigmas = (1.0, 2.0)
+    for bands, pairs in [(3, 3), (6, 15), (7, 6), (12, 11)]:
+        image = rng.integers(0, 256, (12, 14, bands), dtype=np.uint8)
+        planes = texture_planes(image, sigmas)
+        assert len(planes) == len(sigmas) * (bands + pairs)
+        assert pixel_features(image, sigmas).shape[2] == feature_count(bands, sigmas, True)
+    # above six bands, the pair planes are the neighbouring bands' normalised differences
+    image = rng.integers(0, 256, (12, 14, 7), dtype=np.uint8)
+    planes = texture_planes(image, (1.0,))
+    smoothed = smooth_bands(image, (1.0,))[:, 0]  # the spreads come first (7 planes), then the pairs
+    for a in range(6):
+        expected = (smoothed[a] - smoothed[a + 1]) / (smoothed[a] + smoothed[a + 1] + np.float32(0.02))
+        np.testing.assert_array_equal(planes[7 + a], expected)
 
 
 def test_cap_per_class_is_a_seeded_draw_of_at_most_cap_per_class():

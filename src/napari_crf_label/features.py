@@ -28,7 +28,7 @@ scale instead of six.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,42 +150,53 @@ def smooth_bands(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.si
     return out
 
 
+#: Images with at most this many bands get the normalised difference of every pair of bands; more
+#: bands get the pairs of neighbouring bands only (pairs grow as C^2: 12 bands would add 66 planes per scale).
+ALL_PAIRS_MAX_BANDS = 6
+
+
+def _band_pairs(bands: int) -> list[tuple[int, int]]:
+    """Return the pairs of bands whose normalised difference is a feature (see :data:`ALL_PAIRS_MAX_BANDS`)."""
+    if bands <= ALL_PAIRS_MAX_BANDS:
+        return [(a, b) for a in range(bands) for b in range(a + 1, bands)]
+    return [(a, a + 1) for a in range(bands - 1)]
+
+
+def _texture_iter(image: np.ndarray, sigmas: tuple[float, ...], smoothed: np.ndarray) -> Iterator[np.ndarray]:
+    """Yield the (H, W) float32 planes of :func:`texture_planes` one at a time (memory: one plane)."""
+    from scipy.ndimage import gaussian_filter
+
+    pairs = _band_pairs(image.shape[2])
+    for j, sigma in enumerate(sigmas):
+        for b in range(image.shape[2]):
+            band = image[..., b].astype(np.float32) / 255.0
+            mean_sq = gaussian_filter(band * band, sigma, mode="reflect", truncate=3.0)
+            yield np.sqrt(np.maximum(mean_sq - smoothed[b, j] ** 2, 0.0))
+        for a, b in pairs:
+            sa, sb = smoothed[a, j], smoothed[b, j]
+            yield (sa - sb) / (sa + sb + np.float32(0.02))
+
+
 def texture_planes(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.sigmas,
                    smoothed: np.ndarray | None = None) -> np.ndarray:
     """Return the (T, H, W) float32 texture and colour features of an (H, W, C) uint8 image.
 
     Per scale: each band's local standard deviation (the Gaussian-weighted
     spread of its values: rough roofs and gardens against smooth sand and
-    asphalt) and, for each pair of bands, the normalised difference of the
+    asphalt) and, for pairs of bands, the normalised difference of the
     smoothed bands ``(a - b) / (a + b)`` (a brightness-free colour: grey
-    road against yellow-grey sand, as NDVI-like ratios do for more bands).
-    T = len(sigmas) * (C + C * (C - 1) / 2). ``smoothed`` as for
+    road against yellow-grey sand, as NDVI-like ratios do for more bands):
+    every pair up to :data:`ALL_PAIRS_MAX_BANDS` bands, neighbouring bands
+    above. T = len(sigmas) * (C + pairs). ``smoothed`` as for
     :func:`pixel_features`.
     """
-    from scipy.ndimage import gaussian_filter
-
-    height, width, bands = image.shape
-    if smoothed is None:
-        smoothed = smooth_bands(image, sigmas)
-    pairs = [(a, b) for a in range(bands) for b in range(a + 1, bands)]
-    out = np.empty((len(sigmas) * (bands + len(pairs)), height, width), np.float32)
-    k = 0
-    for j, sigma in enumerate(sigmas):
-        for b in range(bands):
-            band = image[..., b].astype(np.float32) / 255.0
-            mean_sq = gaussian_filter(band * band, sigma, mode="reflect", truncate=3.0)
-            out[k] = np.sqrt(np.maximum(mean_sq - smoothed[b, j] ** 2, 0.0))
-            k += 1
-        for a, b in pairs:
-            sa, sb = smoothed[a, j], smoothed[b, j]
-            out[k] = (sa - sb) / (sa + sb + np.float32(0.02))
-            k += 1
-    return out
+    smoothed = smooth_bands(image, sigmas) if smoothed is None else smoothed
+    return np.stack(list(_texture_iter(image, sigmas, smoothed)))
 
 
 def feature_count(bands: int, sigmas: tuple[float, ...], texture: bool) -> int:
     """Return the number of features F of an image with ``bands`` bands (:func:`pixel_features`)."""
-    extra = len(sigmas) * (bands + bands * (bands - 1) // 2) if texture else 0
+    extra = len(sigmas) * (bands + len(_band_pairs(bands))) if texture else 0
     return bands * (5 * len(sigmas) + 1) + extra + 2
 
 
@@ -235,9 +246,9 @@ def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.
                 k += 1
             checkpoint("features", k / n_feat)
     if texture:
-        extra = texture_planes(image, sigmas, smoothed)
-        out[k:k + len(extra)] = extra[:, ::step, ::step]
-        k += len(extra)
+        for plane in _texture_iter(image, sigmas, smooth_bands(image, sigmas) if smoothed is None else smoothed):
+            out[k] = plane[::step, ::step]
+            k += 1
     row_pos, col_pos = _positions(height, width, extent)
     out[k], out[k + 1] = row_pos[::step, None], col_pos[None, ::step]
     return out.transpose(1, 2, 0)
@@ -302,9 +313,9 @@ def pixel_features_at(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                 out[:, k] = feature
                 k += 1
     if texture:
-        extra = texture_planes(image, sigmas, smoothed)
-        out[:, k:k + len(extra)] = extra[:, rows, cols].T
-        k += len(extra)
+        for plane in _texture_iter(image, sigmas, smooth_bands(image, sigmas) if smoothed is None else smoothed):
+            out[:, k] = plane[rows, cols]
+            k += 1
     row_pos, col_pos = _positions(height, width, extent)
     out[:, k], out[:, k + 1] = row_pos[rows], col_pos[cols]
     return out
