@@ -22,11 +22,30 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["LANES", "PermutohedralLattice", "padded", "slice2", "slice_point"]
+from .simd import (
+    axpy2,
+    axpy4,
+    axpy8,
+    axpy_scaled2,
+    axpy_scaled4,
+    axpy_scaled8,
+    blur2,
+    blur4,
+    blur8,
+    scale2,
+    scale4,
+    scale8,
+    slice_add2,
+    slice_add4,
+    slice_add8,
+    slice_add_last2,
+    slice_add_last4,
+    slice_add_last8,
+)
+
+__all__ = ["PermutohedralLattice", "padded", "row_axpy", "row_axpy_scaled", "row_scale", "slice_add"]
 
 _BLOCK = 4096  # points per block of the loops that need scratch arrays (allocated per block)
-#: Values are filtered four at a time (kept in registers): callers pad the value axis to a multiple of LANES.
-LANES = 4
 
 
 @njit(cache=True, nogil=True)
@@ -336,132 +355,121 @@ def _neighbours(keys, table):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
-def _splat(values, scale, offsets, bary, grid):  # pragma: no cover - compiled
-    """Zero ``grid`` (M+1, L) and add each point's ``values * scale`` to its simplex vertices.
+@njit(cache=True, nogil=True, inline="always")
+def row_axpy(dst, d, a, src, s, width):  # pragma: no cover - compiled
+    """``dst[d:d+width] += a * src[s:s+width]`` (width 2, 4 or a multiple of 8; see :func:`padded`)."""
+    if width == 2:
+        axpy2(dst, d, a, src, s)
+    elif width == 4:
+        axpy4(dst, d, a, src, s)
+    else:
+        for c in range(0, width, 8):
+            axpy8(dst, d + c, a, src, s + c)
 
+
+@njit(cache=True, nogil=True, inline="always")
+def row_axpy_scaled(dst, d, a, src, s, b, width):  # pragma: no cover - compiled
+    """``dst[d:d+width] += (a * src[s:s+width]) * b``."""
+    if width == 2:
+        axpy_scaled2(dst, d, a, src, s, b)
+    elif width == 4:
+        axpy_scaled4(dst, d, a, src, s, b)
+    else:
+        for c in range(0, width, 8):
+            axpy_scaled8(dst, d + c, a, src, s + c, b)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def row_scale(dst, d, a, src, s, width):  # pragma: no cover - compiled
+    """``dst[d:d+width] = a * src[s:s+width]``."""
+    if width == 2:
+        scale2(dst, d, a, src, s)
+    elif width == 4:
+        scale4(dst, d, a, src, s)
+    else:
+        for c in range(0, width, 8):
+            scale8(dst, d + c, a, src, s + c)
+
+
+@njit(cache=True, nogil=True)
+def _splat(values, scale, offsets, bary, grid, width):  # pragma: no cover - compiled
+    """Zero ``grid`` and add each point's ``values * scale`` to its simplex vertices.
+
+    Flat arrays of rows of ``width`` values: ``values`` (P * width,), ``grid`` ((M+1) * width,).
     Points in order, as pydensecrf does, so every vertex sums in the same
-    order (and rounds the same way). L is 2 or a multiple of :data:`LANES`
-    (values in registers, two or four at a time; see :func:`padded`).
+    order (and rounds the same way).
     """
     n, dp1 = offsets.shape
-    n_values = values.shape[1]
     grid[:] = 0.0
-    if n_values == 2:
-        for i in range(n):
-            v0 = values[i, 0] * scale[i]
-            v1 = values[i, 1] * scale[i]
-            for j in range(dp1):
-                o = offsets[i, j]
-                w = bary[i, j]
-                grid[o, 0] += w * v0
-                grid[o, 1] += w * v1
-        return
+    v = np.empty(width, np.float32)
     for i in range(n):
-        s = scale[i]
-        for c in range(0, n_values, LANES):
-            v0 = values[i, c] * s
-            v1 = values[i, c + 1] * s
-            v2 = values[i, c + 2] * s
-            v3 = values[i, c + 3] * s
-            for j in range(dp1):
-                o = offsets[i, j]
-                w = bary[i, j]
-                grid[o, c] += w * v0
-                grid[o, c + 1] += w * v1
-                grid[o, c + 2] += w * v2
-                grid[o, c + 3] += w * v3
+        row_scale(v, 0, scale[i], values, np.int64(i) * width, width)
+        for j in range(dp1):
+            row_axpy(grid, np.int64(offsets[i, j]) * width, bary[i, j], v, 0, width)
 
 
 @njit(cache=True, nogil=True)
-def _blur(grid, spare, neighbours):  # pragma: no cover - compiled
-    """Blur ``grid`` (M+1, L) along every lattice axis with [1/2, 1, 1/2]; return the array holding the result."""
+def _blur(grid, spare, neighbours, width):  # pragma: no cover - compiled
+    """Blur ``grid`` along every lattice axis with [1/2, 1, 1/2]; return the array holding the result (flat rows)."""
     dp1, rows = neighbours.shape[0], neighbours.shape[1]
-    n_values = grid.shape[1]
-    half = np.float32(0.5)
     for j in range(dp1):
         for i in range(1, rows):
-            a = neighbours[j, i, 0]
-            b = neighbours[j, i, 1]
-            for c in range(n_values):
-                spare[i, c] = grid[i, c] + half * (grid[a, c] + grid[b, c])
+            r = np.int64(i) * width
+            a = np.int64(neighbours[j, i, 0]) * width
+            b = np.int64(neighbours[j, i, 1]) * width
+            if width == 2:
+                blur2(spare, r, grid, r, a, b)
+            elif width == 4:
+                blur4(spare, r, grid, r, a, b)
+            else:
+                for c in range(0, width, 8):
+                    blur8(spare, r + c, grid, r + c, a + c, b + c)
         grid, spare = spare, grid
     return grid
 
 
 @njit(cache=True, nogil=True, inline="always")
-def slice2(grid, offsets, bary, alpha, i, alpha_last):  # pragma: no cover - compiled
-    """Return point ``i``'s two sliced values (a grid of two columns), in registers; see :func:`slice_point`."""
-    a0 = np.float32(0.0)
-    a1 = np.float32(0.0)
-    for j in range(offsets.shape[1]):
-        o = offsets[i, j]
-        if alpha_last:
-            w = bary[i, j]
-            a0 += w * grid[o, 0] * alpha
-            a1 += w * grid[o, 1] * alpha
-        else:
-            w = bary[i, j] * alpha
-            a0 += w * grid[o, 0]
-            a1 += w * grid[o, 1]
-    return a0, a1
+def slice_add(dst, d, grid, offsets, bary, dp1, alpha, i, s, w, width, alpha_last):  # pragma: no cover - compiled
+    """``dst[d:d+width] += (s * slice_i) * w``, slice_i = alpha * sum_j bary_ij grid[offset_ij] (point i's row).
 
-
-@njit(cache=True, nogil=True, inline="always")
-def slice_point(grid, offsets, bary, alpha, i, acc, alpha_last):  # pragma: no cover - compiled
-    """Write ``alpha * sum_j bary_ij grid[offset_ij]`` of point ``i`` into ``acc`` (L: 2 or a multiple of LANES).
-
-    ``alpha_last`` multiplies by alpha after each product, as pydensecrf does
-    for at most two values (its vectorised path scales the weight first): the
-    same float rounding keeps the two engines' marginals together.
+    ``offsets`` and ``bary`` are flat (P * dp1,). ``alpha_last`` multiplies
+    by alpha after each product, as pydensecrf does for at most two values
+    (its vectorised path scales the weight first): the same float rounding
+    keeps the two engines' marginals together. The sum stays in registers.
     """
-    dp1 = offsets.shape[1]
-    if acc.size == 2:
-        acc[0], acc[1] = slice2(grid, offsets, bary, alpha, i, alpha_last)
-        return
-    for c in range(0, acc.size, LANES):
-        a0 = np.float32(0.0)
-        a1 = np.float32(0.0)
-        a2 = np.float32(0.0)
-        a3 = np.float32(0.0)
-        for j in range(dp1):
-            o = offsets[i, j]
-            if alpha_last:
-                w = bary[i, j]
-                a0 += w * grid[o, c] * alpha
-                a1 += w * grid[o, c + 1] * alpha
-                a2 += w * grid[o, c + 2] * alpha
-                a3 += w * grid[o, c + 3] * alpha
-            else:
-                w = bary[i, j] * alpha
-                a0 += w * grid[o, c]
-                a1 += w * grid[o, c + 1]
-                a2 += w * grid[o, c + 2]
-                a3 += w * grid[o, c + 3]
-        acc[c] = a0
-        acc[c + 1] = a1
-        acc[c + 2] = a2
-        acc[c + 3] = a3
+    if alpha_last:
+        if width == 2:
+            slice_add_last2(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
+        elif width == 4:
+            slice_add_last4(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
+        else:
+            for c in range(0, width, 8):
+                slice_add_last8(dst, d + c, grid, offsets, bary, dp1, i, width, c, alpha, s, w)
+    elif width == 2:
+        slice_add2(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
+    elif width == 4:
+        slice_add4(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
+    else:
+        for c in range(0, width, 8):
+            slice_add8(dst, d + c, grid, offsets, bary, dp1, i, width, c, alpha, s, w)
 
 
 @njit(cache=True, nogil=True)
-def _slice_add(grid, offsets, bary, alpha, scale, weight, out, alpha_last):  # pragma: no cover - compiled
-    """Add ``weight * scale_i * alpha * sum_j bary_ij grid[offset_ij]`` to ``out`` (P, L)."""
-    n = offsets.shape[0]
-    n_values = grid.shape[1]
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
-    for b in range(n_blocks):
-        acc = np.empty(n_values, np.float32)
-        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            slice_point(grid, offsets, bary, alpha, i, acc, alpha_last)
-            s = scale[i]
-            for c in range(n_values):
-                out[i, c] += weight * (acc[c] * s)
+def _slice_add(grid, offsets, bary, alpha, scale, weight, out, width, alpha_last):  # pragma: no cover - compiled
+    """Add ``weight * scale_i * alpha * sum_j bary_ij grid[offset_ij]`` to ``out`` (flat rows of ``width``)."""
+    dp1 = offsets.shape[1]
+    flat_offsets = offsets.reshape(-1)
+    flat_bary = bary.reshape(-1)
+    for i in range(offsets.shape[0]):
+        slice_add(out, np.int64(i) * width, grid, flat_offsets, flat_bary, dp1, alpha, i, scale[i], weight, width,
+                  alpha_last)
 
 
 def padded(n_values: int) -> int:
-    """Return the value-axis length the kernels take: 2 for up to two values, else a multiple of :data:`LANES`."""
-    return 2 if n_values <= 2 else -(-n_values // LANES) * LANES
+    """Return the row length the kernels take for ``n_values`` values: 2, 4 or a multiple of 8 (vector widths)."""
+    if n_values <= 2:
+        return 2
+    return 4 if n_values <= 4 else -(-n_values // 8) * 8
 
 
 class PermutohedralLattice:
@@ -476,8 +484,8 @@ class PermutohedralLattice:
     Notes
     -----
     Memory: 8 (D + 1) bytes per point for the simplices, 8 (D + 1) bytes
-    per lattice vertex for the blur neighbours, and per filter call two
-    (vertices x values) float32 grids.
+    per lattice vertex for the blur neighbours, and two (vertices x row
+    width) float32 work grids, kept between calls.
     """
 
     def __init__(self, features: np.ndarray) -> None:
@@ -495,41 +503,41 @@ class PermutohedralLattice:
         self.alpha = np.float32(1.0 / (1.0 + 2.0 ** -self.dim))
         self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # work grids of the last call
 
-    def _grids_for(self, n_values: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return two (M+1, n_values) float32 work grids, kept for the next call."""
-        if n_values not in self._grids:
-            shape = (self.n_vertices + 1, n_values)
-            self._grids = {n_values: (np.zeros(shape, np.float32), np.zeros(shape, np.float32))}
-        return self._grids[n_values]
+    def _grids_for(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return two flat ((M+1) * width,) float32 work grids, kept for the next call."""
+        if width not in self._grids:
+            size = (self.n_vertices + 1) * width
+            self._grids = {width: (np.zeros(size, np.float32), np.zeros(size, np.float32))}
+        return self._grids[width]
 
-    def splat_blur(self, values: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """Return the (M+1, L) lattice grid of ``scale * values`` (P, L) after splatting and blurring."""
-        grid, spare = self._grids_for(values.shape[1])
-        _splat(values, scale, self._offsets, self._bary, grid)
-        return _blur(grid, spare, self._neighbours)
+    def splat_blur(self, values: np.ndarray, scale: np.ndarray, width: int) -> np.ndarray:
+        """Return the flat lattice grid ((M+1) * width,) of ``scale * values`` after splatting and blurring.
+
+        ``values``: flat (P * width,) float32, a row of ``width`` (see :func:`padded`) per point.
+        """
+        grid, spare = self._grids_for(width)
+        _splat(values, scale, self._offsets, self._bary, grid, width)
+        return _blur(grid, spare, self._neighbours, width)
 
     def slicing(self) -> tuple[np.ndarray, np.ndarray, np.float32]:
-        """Return (offsets (P, D+1), barycentric weights (P, D+1), alpha) to slice a grid at the points."""
+        """Return (offsets (P, D+1), barycentric weights (P, D+1), alpha) to slice a grid at the points.
+
+        The filtered values of point i are ``alpha * sum_j bary_ij grid[offset_ij]``.
+        """
         return self._offsets, self._bary, self.alpha
 
-    def filter_add(self, values: np.ndarray, out: np.ndarray, scale: np.ndarray | None = None,
-                   weight: float = 1.0, n_values: int | None = None) -> None:
-        """Add ``weight * S K S values`` to ``out`` (both (P, L) float32, L from :func:`padded`), S = diag(scale).
-
-        ``n_values``: how many of the L columns are real (the rest pad), for pydensecrf's rounding order.
-        """
-        scale = np.ones(self.n_points, np.float32) if scale is None else scale
-        result = self.splat_blur(values, scale)
-        n_values = values.shape[1] if n_values is None else n_values
-        _slice_add(result, self._offsets, self._bary, self.alpha, scale, np.float32(weight), out, n_values <= 2)
-
     def filter(self, values: np.ndarray) -> np.ndarray:
-        """Return the Gaussian-filtered ``values`` (P, L) float32 (no normalisation)."""
+        """Return the Gaussian-filtered ``values`` (P, n) float32 (no normalisation)."""
         values = np.asarray(values, np.float32)
-        out = np.zeros((values.shape[0], padded(values.shape[1])), np.float32)
-        self.filter_add(np.ascontiguousarray(np.pad(values, ((0, 0), (0, out.shape[1] - values.shape[1])))), out,
-                        n_values=values.shape[1])
-        return out[:, :values.shape[1]]
+        n = values.shape[1]
+        width = padded(n)
+        rows = np.zeros((self.n_points, width), np.float32)
+        rows[:, :n] = values
+        ones = np.ones(self.n_points, np.float32)
+        grid = self.splat_blur(rows.reshape(-1), ones, width)
+        out = np.zeros(self.n_points * width, np.float32)
+        _slice_add(grid, self._offsets, self._bary, self.alpha, ones, np.float32(1.0), out, width, n <= 2)
+        return out.reshape(self.n_points, width)[:, :n]
 
     def symmetric_norm(self) -> np.ndarray:
         """Return ``1 / sqrt(K 1)`` per point, the symmetric normalisation of the kernel."""
