@@ -19,7 +19,8 @@ from numba import njit
 from ..progress import checkpoint
 from .engine import Engine, Kernel
 from .lattice import PermutohedralLattice, padded, row_scale, slice_add
-from .simd import divide2, divide4, divide8, expf4, pexp4
+from .simd import (divide2, divide4, divide8, expf4, message2_0, message2_1, message2_2, message4_0, message4_1,
+                   message4_2, message8_0, message8_1, message8_2, message16_0, message16_1, message16_2, pexp4)
 
 __all__ = ["NumbaEngine", "is_compiled", "prepare"]
 
@@ -85,11 +86,24 @@ def _softmax_row(e, q, base, n, width):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def _softmax(unary, q, n_classes, width):  # pragma: no cover - compiled
     """Write softmax(-unary) into ``q`` (flat rows of ``width``): the start of inference."""
-    e = np.zeros(width + 4, np.float32)  # + 4: expf4 reads and writes four lanes
-    for i in range(q.size // width):
-        base = np.int64(i) * width
-        row_scale(e, 0, np.float32(-1.0), unary, base, width)
-        _softmax_row(e, q, base, n_classes, width)
+    if width == 2:
+        for i in range(q.size // width):
+            message2_0(q, unary, n_classes, i)
+    elif width == 4:
+        for i in range(q.size // width):
+            message4_0(q, unary, n_classes, i)
+    elif width == 8:
+        for i in range(q.size // width):
+            message8_0(q, unary, n_classes, i)
+    elif width == 16:
+        for i in range(q.size // width):
+            message16_0(q, unary, n_classes, i)
+    else:  # more than 16 classes: a row at a time through memory
+        e = np.zeros(width + 4, np.float32)  # + 4: expf4 reads and writes four lanes
+        for i in range(q.size // width):
+            base = np.int64(i) * width
+            row_scale(e, 0, np.float32(-1.0), unary, base, width)
+            _softmax_row(e, q, base, n_classes, width)
 
 
 @njit(cache=True, nogil=True)
@@ -97,19 +111,58 @@ def _message2(unary, q, grid1, offsets1, bary1, alpha1, norm1, weight1, grid2, o
               weight2, n_classes, width):  # pragma: no cover - compiled
     """Both kernels' messages and the softmax in one pass over the pixels (the usual two-kernel CRF).
 
-    ``q[i] = softmax((-unary[i] + weight1 * (slice1_i * norm1_i)) + weight2 * (slice2_i * norm2_i))``,
-    rounded in pydensecrf's order; the energy row stays in a scratch row (L1 cache).
+    ``q[i] = softmax((-unary[i] + weight1 * (norm1_i * slice1_i)) + weight2 * (norm2_i * slice2_i))``,
+    rounded in pydensecrf's order; up to 16 classes, a pixel's row stays in vector registers.
     """
-    alpha_last = n_classes <= 2
     dp1, dp2 = offsets1.shape[1], offsets2.shape[1]
     o1, b1, o2, b2 = offsets1.reshape(-1), bary1.reshape(-1), offsets2.reshape(-1), bary2.reshape(-1)
-    e = np.zeros(width + 4, np.float32)  # + 4: expf4 reads and writes four lanes
-    for i in range(offsets1.shape[0]):
-        base = np.int64(i) * width
-        row_scale(e, 0, np.float32(-1.0), unary, base, width)
-        slice_add(e, 0, grid1, o1, b1, dp1, alpha1, i, norm1[i], weight1, width, alpha_last)
-        slice_add(e, 0, grid2, o2, b2, dp2, alpha2, i, norm2[i], weight2, width, alpha_last)
-        _softmax_row(e, q, base, n_classes, width)
+    n = offsets1.shape[0]
+    if width == 2:
+        for i in range(n):
+            message2_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
+                       grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
+    elif width == 4:
+        for i in range(n):
+            message4_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
+                       grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
+    elif width == 8:
+        for i in range(n):
+            message8_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
+                       grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
+    elif width == 16:
+        for i in range(n):
+            message16_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
+                        grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
+    else:  # more than 16 classes: a row at a time through memory
+        e = np.zeros(width + 4, np.float32)
+        for i in range(n):
+            base = np.int64(i) * width
+            row_scale(e, 0, np.float32(-1.0), unary, base, width)
+            slice_add(e, 0, grid1, o1, b1, dp1, alpha1, i, norm1[i], weight1, width, False)
+            slice_add(e, 0, grid2, o2, b2, dp2, alpha2, i, norm2[i], weight2, width, False)
+            _softmax_row(e, q, base, n_classes, width)
+
+
+@njit(cache=True, nogil=True)
+def _message1(unary, q, grid, offsets, bary, alpha, norm, weight, n_classes, width):  # pragma: no cover - compiled
+    """One kernel's message and the softmax (a CRF with the other kernel switched off)."""
+    dp1 = offsets.shape[1]
+    o1, b1 = offsets.reshape(-1), bary.reshape(-1)
+    if width == 2:
+        for i in range(offsets.shape[0]):
+            message2_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
+    elif width == 4:
+        for i in range(offsets.shape[0]):
+            message4_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
+    elif width == 8:
+        for i in range(offsets.shape[0]):
+            message8_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
+    elif width == 16:
+        for i in range(offsets.shape[0]):
+            message16_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
+    else:
+        energy = np.empty_like(q)
+        _message(unary, energy, q, grid, offsets, bary, alpha, norm, weight, True, True, n_classes, width)
 
 
 @njit(cache=True, nogil=True)
@@ -117,7 +170,7 @@ def _message(unary, energy, q, grid, offsets, bary, alpha, norm, weight, first, 
              width):  # pragma: no cover - compiled
     """Add one kernel's message to ``energy`` (from ``-unary`` if ``first``); if ``last``, write its softmax to ``q``.
 
-    The general case (one kernel, or more than two); :func:`_message2` fuses the usual two.
+    The general case (more than two kernels); :func:`_message2` and :func:`_message1` fuse one or two.
     """
     alpha_last = n_classes <= 2
     dp1 = offsets.shape[1]
@@ -159,7 +212,7 @@ class NumbaEngine(Engine):
         u[:, :n] = np.asarray(unary, np.float32).T
         u = u.reshape(-1)
         q = np.zeros_like(u)
-        energy = np.empty_like(u) if len(self._terms) not in (0, 2) else q  # only the general path needs it
+        energy = np.empty_like(u) if len(self._terms) > 2 else q  # only the general path needs it
         if init is None:
             _softmax(u, q, n, width)
         else:
@@ -179,6 +232,9 @@ class NumbaEngine(Engine):
         elif len(self._terms) == 2:
             (lat1, norm1, w1), (lat2, norm2, w2) = self._terms
             _message2(u, q, grids[0], *lat1.slicing(), norm1, w1, grids[1], *lat2.slicing(), norm2, w2, n, width)
+        elif len(self._terms) == 1:
+            (lattice, norm, weight), = self._terms
+            _message1(u, q, grids[0], *lattice.slicing(), norm, weight, n, width)
         else:
             for k, (grid, (lattice, norm, weight)) in enumerate(zip(grids, self._terms)):
                 _message(u, energy, q, grid, *lattice.slicing(), norm, weight, k == 0, k == len(self._terms) - 1,
