@@ -22,26 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .simd import (
-    axpy2,
-    axpy4,
-    axpy8,
-    axpy_scaled2,
-    axpy_scaled4,
-    axpy_scaled8,
-    blur2,
-    blur4,
-    blur8,
-    scale2,
-    scale4,
-    scale8,
-    slice_add2,
-    slice_add4,
-    slice_add8,
-    slice_add_last2,
-    slice_add_last4,
-    slice_add_last8,
-)
+from . import simd
 
 __all__ = ["PermutohedralLattice", "padded", "row_axpy", "row_axpy_scaled", "row_scale", "slice_add"]
 
@@ -359,36 +340,36 @@ def _neighbours(keys, table):  # pragma: no cover - compiled
 def row_axpy(dst, d, a, src, s, width):  # pragma: no cover - compiled
     """``dst[d:d+width] += a * src[s:s+width]`` (width 2, 4 or a multiple of 8; see :func:`padded`)."""
     if width == 2:
-        axpy2(dst, d, a, src, s)
+        simd.axpy2(dst, d, a, src, s)
     elif width == 4:
-        axpy4(dst, d, a, src, s)
+        simd.axpy4(dst, d, a, src, s)
     else:
         for c in range(0, width, 8):
-            axpy8(dst, d + c, a, src, s + c)
+            simd.axpy8(dst, d + c, a, src, s + c)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def row_axpy_scaled(dst, d, a, src, s, b, width):  # pragma: no cover - compiled
     """``dst[d:d+width] += (a * src[s:s+width]) * b``."""
     if width == 2:
-        axpy_scaled2(dst, d, a, src, s, b)
+        simd.axpy_scaled2(dst, d, a, src, s, b)
     elif width == 4:
-        axpy_scaled4(dst, d, a, src, s, b)
+        simd.axpy_scaled4(dst, d, a, src, s, b)
     else:
         for c in range(0, width, 8):
-            axpy_scaled8(dst, d + c, a, src, s + c, b)
+            simd.axpy_scaled8(dst, d + c, a, src, s + c, b)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def row_scale(dst, d, a, src, s, width):  # pragma: no cover - compiled
     """``dst[d:d+width] = a * src[s:s+width]``."""
     if width == 2:
-        scale2(dst, d, a, src, s)
+        simd.scale2(dst, d, a, src, s)
     elif width == 4:
-        scale4(dst, d, a, src, s)
+        simd.scale4(dst, d, a, src, s)
     else:
         for c in range(0, width, 8):
-            scale8(dst, d + c, a, src, s + c)
+            simd.scale8(dst, d + c, a, src, s + c)
 
 
 @njit(cache=True, nogil=True)
@@ -418,12 +399,12 @@ def _blur(grid, spare, neighbours, width):  # pragma: no cover - compiled
             a = np.int64(neighbours[j, i, 0]) * width
             b = np.int64(neighbours[j, i, 1]) * width
             if width == 2:
-                blur2(spare, r, grid, r, a, b)
+                simd.blur2(spare, r, grid, r, a, b)
             elif width == 4:
-                blur4(spare, r, grid, r, a, b)
+                simd.blur4(spare, r, grid, r, a, b)
             else:
                 for c in range(0, width, 8):
-                    blur8(spare, r + c, grid, r + c, a + c, b + c)
+                    simd.blur8(spare, r + c, grid, r + c, a + c, b + c)
         grid, spare = spare, grid
     return grid
 
@@ -439,19 +420,19 @@ def slice_add(dst, d, grid, offsets, bary, dp1, alpha, i, s, w, width, alpha_las
     """
     if alpha_last:
         if width == 2:
-            slice_add_last2(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
+            simd.slice_add_last2(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
         elif width == 4:
-            slice_add_last4(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
+            simd.slice_add_last4(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
         else:
             for c in range(0, width, 8):
-                slice_add_last8(dst, d + c, grid, offsets, bary, dp1, i, width, c, alpha, s, w)
+                simd.slice_add_last8(dst, d + c, grid, offsets, bary, dp1, i, width, c, alpha, s, w)
     elif width == 2:
-        slice_add2(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
+        simd.slice_add2(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
     elif width == 4:
-        slice_add4(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
+        simd.slice_add4(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
     else:
         for c in range(0, width, 8):
-            slice_add8(dst, d + c, grid, offsets, bary, dp1, i, width, c, alpha, s, w)
+            simd.slice_add8(dst, d + c, grid, offsets, bary, dp1, i, width, c, alpha, s, w)
 
 
 @njit(cache=True, nogil=True)

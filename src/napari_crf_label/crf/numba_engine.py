@@ -17,10 +17,9 @@ import numpy as np
 from numba import njit
 
 from ..progress import checkpoint
+from . import simd
 from .engine import Engine, Kernel
 from .lattice import PermutohedralLattice, padded, row_scale, slice_add
-from .simd import (divide2, divide4, divide8, expf4, message2_0, message2_1, message2_2, message4_0, message4_1,
-                   message4_2, message8_0, message8_1, message8_2, message16_0, message16_1, message16_2, pexp4)
 
 __all__ = ["NumbaEngine", "is_compiled", "prepare"]
 
@@ -68,19 +67,19 @@ def _softmax_row(e, q, base, n, width):  # pragma: no cover - compiled
         top = max(top, e[c])
     packets = n // 4 * 4
     if packets < n:
-        expf4(e, packets, e, packets, top)  # the (up to 3) classes past the packets; lanes past n are reset below
+        simd.expf4(e, packets, e, packets, top)  # the (up to 3) classes past the packets; lanes past n are reset below
     for c in range(0, packets, 4):
-        pexp4(e, c, e, c, top)
+        simd.pexp4(e, c, e, c, top)
     for c in range(n, width):
         e[c] = 0.0
     total = _eigen_sum(e, n)
     if width == 2:
-        divide2(q, base, e, 0, total)
+        simd.divide2(q, base, e, 0, total)
     elif width == 4:
-        divide4(q, base, e, 0, total)
+        simd.divide4(q, base, e, 0, total)
     else:
         for c in range(0, width, 8):
-            divide8(q, base + c, e, c, total)
+            simd.divide8(q, base + c, e, c, total)
 
 
 @njit(cache=True, nogil=True)
@@ -88,16 +87,16 @@ def _softmax(unary, q, n_classes, width):  # pragma: no cover - compiled
     """Write softmax(-unary) into ``q`` (flat rows of ``width``): the start of inference."""
     if width == 2:
         for i in range(q.size // width):
-            message2_0(q, unary, n_classes, i)
+            simd.message2_0(q, unary, n_classes, i)
     elif width == 4:
         for i in range(q.size // width):
-            message4_0(q, unary, n_classes, i)
+            simd.message4_0(q, unary, n_classes, i)
     elif width == 8:
         for i in range(q.size // width):
-            message8_0(q, unary, n_classes, i)
+            simd.message8_0(q, unary, n_classes, i)
     elif width == 16:
         for i in range(q.size // width):
-            message16_0(q, unary, n_classes, i)
+            simd.message16_0(q, unary, n_classes, i)
     else:  # more than 16 classes: a row at a time through memory
         e = np.zeros(width + 4, np.float32)  # + 4: expf4 reads and writes four lanes
         for i in range(q.size // width):
@@ -119,19 +118,19 @@ def _message2(unary, q, grid1, offsets1, bary1, alpha1, norm1, weight1, grid2, o
     n = offsets1.shape[0]
     if width == 2:
         for i in range(n):
-            message2_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
+            simd.message2_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
                        grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
     elif width == 4:
         for i in range(n):
-            message4_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
+            simd.message4_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
                        grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
     elif width == 8:
         for i in range(n):
-            message8_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
+            simd.message8_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
                        grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
     elif width == 16:
         for i in range(n):
-            message16_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
+            simd.message16_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
                         grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
     else:  # more than 16 classes: a row at a time through memory
         e = np.zeros(width + 4, np.float32)
@@ -150,16 +149,16 @@ def _message1(unary, q, grid, offsets, bary, alpha, norm, weight, n_classes, wid
     o1, b1 = offsets.reshape(-1), bary.reshape(-1)
     if width == 2:
         for i in range(offsets.shape[0]):
-            message2_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
+            simd.message2_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
     elif width == 4:
         for i in range(offsets.shape[0]):
-            message4_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
+            simd.message4_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
     elif width == 8:
         for i in range(offsets.shape[0]):
-            message8_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
+            simd.message8_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
     elif width == 16:
         for i in range(offsets.shape[0]):
-            message16_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
+            simd.message16_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
     else:
         energy = np.empty_like(q)
         _message(unary, energy, q, grid, offsets, bary, alpha, norm, weight, True, True, n_classes, width)
