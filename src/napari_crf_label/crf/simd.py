@@ -237,9 +237,15 @@ def _softmax_ir(builder, e, n, width):
         sub = quarters[0]
         for k in range(1, width // 4):
             sub = builder.select(is_packets(4 * k), quarters[k], sub)
-        tail = _expf_ir(builder, sub, 4)
+        # each exp only where some class needs it (n is the same for every pixel: the branches predict)
+        tail = _maybe(builder, builder.icmp_signed("<", packets, n), lambda: _expf_ir(builder, sub, 4), zero4)
         full = _concat(builder, [builder.select(is_packets(4 * k), tail, zero4) for k in range(width // 4)])
-        packed = _pexp_ir(builder, x, width)
+        halves = [x] if width <= 8 else [_lanes(builder, x, 0, 8), _lanes(builder, x, 8, 8)]
+        size = width // len(halves)
+        packed = _concat(builder, [
+            _maybe(builder, builder.icmp_signed(">", packets, ir.Constant(i64, size * k)),
+                   lambda half=half: _pexp_ir(builder, half, size), _const(0.0, size))
+            for k, half in enumerate(halves)])
         in_packets = builder.icmp_signed("<", lanes, _splat_int(builder, builder.trunc(packets, _I32), width))
         exps = builder.select(in_packets, packed, builder.select(valid, full, _const(0.0, width)))
 
@@ -271,6 +277,18 @@ def _softmax_ir(builder, e, n, width):
         big = tail_sum(builder.fadd(builder.fadd(lane(0), lane(2)), builder.fadd(lane(1), lane(3))), 0)
         total = builder.select(builder.icmp_signed("<", n, ir.Constant(i64, 4)), small, big)
     return builder.fdiv(exps, _splat_value(builder, total, width))
+
+
+def _maybe(builder, cond, make, default):
+    """Return ``make()`` (IR emitted in a branch taken only if ``cond``), else ``default``."""
+    before = builder.basic_block
+    with builder.if_then(cond):
+        value = make()
+        then = builder.basic_block
+    merged = builder.phi(value.type)
+    merged.add_incoming(value, then)
+    merged.add_incoming(default, before)
+    return merged
 
 
 def _splat_int(builder, value, width):
