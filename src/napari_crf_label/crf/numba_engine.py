@@ -85,14 +85,22 @@ def _softmax_row(e, q, base, n, width):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def _softmax(unary, q, n_classes, width):  # pragma: no cover - compiled
     """Write softmax(-unary) into ``q`` (flat rows of ``width``): the start of inference."""
+    n = q.size // width
+    whole = n // simd.BLOCK * simd.BLOCK  # pixels in whole blocks (classes transposed across pixels), then one by one
     if width == 2:
-        for i in range(q.size // width):
+        for i in range(0, whole, simd.BLOCK):
+            simd.block2_0(q, unary, n_classes, i)
+        for i in range(whole, n):
             simd.message2_0(q, unary, n_classes, i)
     elif width == 4:
-        for i in range(q.size // width):
+        for i in range(0, whole, simd.BLOCK):
+            simd.block4_0(q, unary, n_classes, i)
+        for i in range(whole, n):
             simd.message4_0(q, unary, n_classes, i)
     elif width == 8:
-        for i in range(q.size // width):
+        for i in range(0, whole, simd.BLOCK):
+            simd.block8_0(q, unary, n_classes, i)
+        for i in range(whole, n):
             simd.message8_0(q, unary, n_classes, i)
     elif width == 16:
         for i in range(q.size // width):
@@ -116,22 +124,32 @@ def _message2(unary, q, grid1, offsets1, bary1, alpha1, norm1, weight1, grid2, o
     dp1, dp2 = offsets1.shape[1], offsets2.shape[1]
     o1, b1, o2, b2 = offsets1.reshape(-1), bary1.reshape(-1), offsets2.reshape(-1), bary2.reshape(-1)
     n = offsets1.shape[0]
+    whole = n // simd.BLOCK * simd.BLOCK  # pixels in whole blocks (classes transposed across pixels), then one by one
     if width == 2:
-        for i in range(n):
+        for i in range(0, whole, simd.BLOCK):
+            simd.block2_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
+                          grid2, o2, b2, dp2, alpha2, norm2, weight2)
+        for i in range(whole, n):
             simd.message2_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
-                       grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
+                            grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
     elif width == 4:
-        for i in range(n):
+        for i in range(0, whole, simd.BLOCK):
+            simd.block4_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
+                          grid2, o2, b2, dp2, alpha2, norm2, weight2)
+        for i in range(whole, n):
             simd.message4_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
-                       grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
+                            grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
     elif width == 8:
-        for i in range(n):
+        for i in range(0, whole, simd.BLOCK):
+            simd.block8_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
+                          grid2, o2, b2, dp2, alpha2, norm2, weight2)
+        for i in range(whole, n):
             simd.message8_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
-                       grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
+                            grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
     elif width == 16:
         for i in range(n):
             simd.message16_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
-                        grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
+                             grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
     else:  # more than 16 classes: a row at a time through memory
         e = np.zeros(width + 4, np.float32)
         for i in range(n):

@@ -338,6 +338,108 @@ def _make_message(width, n_kernels, alpha_last):
     return intrinsic(typer)
 
 
+#: Pixels per block of :func:`_make_message_block`: their classes are transposed into vectors over pixels.
+BLOCK = 8
+
+
+def _softmax_cols_ir(builder, cols, n, width):
+    """As :func:`_softmax_ir` for BLOCK pixels at once: ``cols[c]`` is class c of every pixel (<BLOCK x float>).
+
+    Each lane (pixel) rounds exactly as :func:`_softmax_ir` would; working
+    across pixels needs no horizontal operations and fills the vector units.
+    """
+    i64 = ir.IntType(64)
+    packets = builder.and_(n, ir.Constant(i64, -4))
+    valid = [builder.icmp_signed(">", n, ir.Constant(i64, c)) for c in range(width)]
+    packed = [builder.icmp_signed(">", packets, ir.Constant(i64, c)) for c in range(width)]
+    top = cols[0]
+    for c in range(1, width):
+        top = builder.select(valid[c], builder.select(builder.fcmp_ordered(">", cols[c], top), cols[c], top), top)
+    zero = _const(0.0, BLOCK)
+    exps = []
+    for c in range(width):
+        x = builder.fsub(cols[c], top)
+        p = _maybe(builder, packed[c], lambda x=x: _pexp_ir(builder, x, BLOCK), zero)
+        f = _maybe(builder, builder.and_(valid[c], builder.not_(packed[c])), lambda x=x: _expf_ir(builder, x, BLOCK),
+                   zero)
+        exps.append(builder.select(packed[c], p, f))  # f is 0 past the n classes
+
+    def add_if(cond, total, v):
+        return builder.select(cond, builder.fadd(total, v), total)
+
+    total = exps[0]  # fewer than four classes: one by one
+    for c in range(1, min(width, 3)):
+        total = add_if(valid[c], total, exps[c])
+    if width >= 4:
+        r = exps[:4]
+        if width >= 8:
+            s = exps[4:8]
+            if width == 16:
+                full = builder.icmp_signed("==", packets, ir.Constant(i64, 16))
+                r = [builder.select(full, builder.fadd(r[k], exps[8 + k]), r[k]) for k in range(4)]
+                s = [builder.select(full, builder.fadd(s[k], exps[12 + k]), s[k]) for k in range(4)]
+            two = builder.icmp_signed(">", packets, ir.Constant(i64, 4))
+            r = [builder.select(two, builder.fadd(r[k], s[k]), exps[k]) for k in range(4)]
+            if width == 16:
+                twelve = builder.icmp_signed("==", packets, ir.Constant(i64, 12))
+                r = [builder.select(twelve, builder.fadd(r[k], exps[8 + k]), r[k]) for k in range(4)]
+        big = builder.fadd(builder.fadd(r[0], r[2]), builder.fadd(r[1], r[3]))
+        for k in range(3):  # the classes past the packets, one by one
+            tail = zero
+            for start in range(4, width, 4):
+                at = builder.icmp_signed("==", packets, ir.Constant(i64, start))
+                tail = builder.select(at, exps[start + k], tail)
+            big = add_if(builder.icmp_signed(">", n, builder.add(packets, ir.Constant(i64, k))), big, tail)
+        total = builder.select(builder.icmp_signed("<", n, ir.Constant(i64, 4)), total, big)
+    return [builder.fdiv(e, total) for e in exps]
+
+
+def _transpose(builder, vectors, count):
+    """Return ``count`` vectors whose lane p is lane k of ``vectors[p]`` (k = 0 .. count - 1)."""
+    out = []
+    for k in range(count):
+        v = ir.Constant(_vec(len(vectors)), ir.Undefined)
+        for p, row in enumerate(vectors):
+            v = builder.insert_element(v, builder.extract_element(row, ir.Constant(_I32, k)), ir.Constant(_I32, p))
+        out.append(v)
+    return out
+
+
+def _make_message_block(width, n_kernels, alpha_last):
+    def codegen(context, builder, sig, args):
+        first = context.cast(builder, args[3], sig.args[3], types.int64)
+        rows = []
+        for p in range(BLOCK):
+            point = builder.add(first, ir.Constant(ir.IntType(64), p))
+            base = builder.mul(point, ir.Constant(ir.IntType(64), width))
+            u = builder.load(_row(context, builder, sig.args[1], args[1], base, types.int64, width), align=4)
+            e = builder.fmul(_const(-1.0, width), u)
+            for k in range(n_kernels):
+                t = sig.args[4 + 7 * k: 11 + 7 * k]
+                v = args[4 + 7 * k: 11 + 7 * k]
+                acc = _slice_ir(context, builder, t[:5], v[:5], point, width, alpha_last)
+                norm = builder.load(builder.gep(context.make_array(t[5])(context, builder, v[5]).data, [point],
+                                                inbounds=True))
+                scale = _splat_value(builder, norm, width)
+                weight = _splat_value(builder, context.cast(builder, v[6], t[6], types.float32), width)
+                e = builder.fadd(e, builder.fmul(builder.fmul(scale, acc), weight))
+            rows.append(e)
+        n_value = context.cast(builder, args[2], sig.args[2], types.int64)
+        cols = _softmax_cols_ir(builder, _transpose(builder, rows, width), n_value, width)
+        for p, row in enumerate(_transpose(builder, cols, BLOCK)):
+            base = builder.mul(builder.add(first, ir.Constant(ir.IntType(64), p)), ir.Constant(ir.IntType(64), width))
+            builder.store(row, _row(context, builder, sig.args[0], args[0], base, types.int64, width), align=4)
+        return context.get_dummy_value()
+
+    if n_kernels == 0:
+        def typer(typingctx, q, unary, n, i):
+            return types.void(q, unary, n, i), codegen
+    else:
+        def typer(typingctx, q, unary, n, i, g, o, b, d, a, s, w, g2, o2, b2, d2, a2, s2, w2):
+            return types.void(q, unary, n, i, g, o, b, d, a, s, w, g2, o2, b2, d2, a2, s2, w2), codegen
+    return intrinsic(typer)
+
+
 def _make_slice(width, alpha_last):
     @intrinsic
     def op(typingctx, dst, d, grid, offsets, bary, dp1, i, row, col, alpha, s, w):
@@ -518,3 +620,9 @@ message2_0, message2_1, message2_2 = (_make_message(2, k, True) for k in (0, 1, 
 message4_0, message4_1, message4_2 = (_make_message(4, k, False) for k in (0, 1, 2))
 message8_0, message8_1, message8_2 = (_make_message(8, k, False) for k in (0, 1, 2))
 message16_0, message16_1, message16_2 = (_make_message(16, k, False) for k in (0, 1, 2))
+#: ``blockW_K(q, unary, n, i, *K kernels)``: as ``messageW_K`` for the BLOCK pixels i .. i + BLOCK - 1, with
+#: each kernel's ``norm`` the whole array (K = 0 or 2).
+block2_0, block2_2 = (_make_message_block(2, k, True) for k in (0, 2))
+block4_0, block4_2 = (_make_message_block(4, k, False) for k in (0, 2))
+block8_0, block8_2 = (_make_message_block(8, k, False) for k in (0, 2))
+block16_0, block16_2 = (_make_message_block(16, k, False) for k in (0, 2))
