@@ -84,33 +84,32 @@ def _softmax_row(e, q, base, n, width):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _softmax(unary, q, n_classes, width):  # pragma: no cover - compiled
-    """Write softmax(-unary) into ``q`` (flat rows of ``width``): the start of inference."""
+    """Write softmax(-unary) into ``q`` (flat rows of ``width`` <= 16, at least BLOCK rows): the start of inference."""
     n = q.size // width
-    whole = n // simd.BLOCK * simd.BLOCK  # pixels in whole blocks (classes transposed across pixels), then one by one
-    if width == 2:
-        for i in range(0, whole, simd.BLOCK):
-            simd.block2_0(q, unary, n_classes, i)
-        for i in range(whole, n):
-            simd.message2_0(q, unary, n_classes, i)
-    elif width == 4:
-        for i in range(0, whole, simd.BLOCK):
-            simd.block4_0(q, unary, n_classes, i)
-        for i in range(whole, n):
-            simd.message4_0(q, unary, n_classes, i)
-    elif width == 8:
-        for i in range(0, whole, simd.BLOCK):
-            simd.block8_0(q, unary, n_classes, i)
-        for i in range(whole, n):
-            simd.message8_0(q, unary, n_classes, i)
-    elif width == 16:
-        for i in range(q.size // width):
+    if n < simd.BLOCK or width > 16:
+        raise ValueError("_softmax takes at least BLOCK pixels of at most 16 classes")
+    if width <= 8:
+        for b in range(0, n, simd.BLOCK):
+            i = min(b, n - simd.BLOCK)  # the last block may overlap the one before: its pixels get the same values
+            if width == 2:
+                simd.block2_0(q, unary, n_classes, i)
+            elif width == 4:
+                simd.block4_0(q, unary, n_classes, i)
+            else:
+                simd.block8_0(q, unary, n_classes, i)
+    else:
+        for i in range(n):
             simd.message16_0(q, unary, n_classes, i)
-    else:  # more than 16 classes: a row at a time through memory
-        e = np.zeros(width + 4, np.float32)  # + 4: expf4 reads and writes four lanes
-        for i in range(q.size // width):
-            base = np.int64(i) * width
-            row_scale(e, 0, np.float32(-1.0), unary, base, width)
-            _softmax_row(e, q, base, n_classes, width)
+
+
+@njit(cache=True, nogil=True)
+def _softmax_general(unary, q, n_classes, width):  # pragma: no cover - compiled
+    """As :func:`_softmax` for any width and pixel count, a row at a time through memory (slower)."""
+    e = np.zeros(width + 4, np.float32)  # + 4: expf4 reads and writes four lanes
+    for i in range(q.size // width):
+        base = np.int64(i) * width
+        row_scale(e, 0, np.float32(-1.0), unary, base, width)
+        _softmax_row(e, q, base, n_classes, width)
 
 
 @njit(cache=True, nogil=True)
@@ -119,50 +118,35 @@ def _message2(unary, q, grid1, offsets1, bary1, alpha1, norm1, weight1, grid2, o
     """Both kernels' messages and the softmax in one pass over the pixels (the usual two-kernel CRF).
 
     ``q[i] = softmax((-unary[i] + weight1 * (norm1_i * slice1_i)) + weight2 * (norm2_i * slice2_i))``,
-    rounded in pydensecrf's order; up to 16 classes, a pixel's row stays in vector registers.
+    rounded in pydensecrf's order, in vector registers (width <= 16, at least BLOCK pixels; else
+    :func:`_message` per kernel).
     """
     dp1, dp2 = offsets1.shape[1], offsets2.shape[1]
     o1, b1, o2, b2 = offsets1.reshape(-1), bary1.reshape(-1), offsets2.reshape(-1), bary2.reshape(-1)
     n = offsets1.shape[0]
-    whole = n // simd.BLOCK * simd.BLOCK  # pixels in whole blocks (classes transposed across pixels), then one by one
-    if width == 2:
-        for i in range(0, whole, simd.BLOCK):
-            simd.block2_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
-                          grid2, o2, b2, dp2, alpha2, norm2, weight2)
-        for i in range(whole, n):
-            simd.message2_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
-                            grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
-    elif width == 4:
-        for i in range(0, whole, simd.BLOCK):
-            simd.block4_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
-                          grid2, o2, b2, dp2, alpha2, norm2, weight2)
-        for i in range(whole, n):
-            simd.message4_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
-                            grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
-    elif width == 8:
-        for i in range(0, whole, simd.BLOCK):
-            simd.block8_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
-                          grid2, o2, b2, dp2, alpha2, norm2, weight2)
-        for i in range(whole, n):
-            simd.message8_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
-                            grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
-    elif width == 16:
+    if n < simd.BLOCK or width > 16:
+        raise ValueError("_message2 takes at least BLOCK pixels of at most 16 classes")
+    if width <= 8:
+        for b in range(0, n, simd.BLOCK):
+            i = min(b, n - simd.BLOCK)  # the last block may overlap the one before: its pixels get the same values
+            if width == 2:
+                simd.block2_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
+                              grid2, o2, b2, dp2, alpha2, norm2, weight2)
+            elif width == 4:
+                simd.block4_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
+                              grid2, o2, b2, dp2, alpha2, norm2, weight2)
+            else:
+                simd.block8_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
+                              grid2, o2, b2, dp2, alpha2, norm2, weight2)
+    else:
         for i in range(n):
             simd.message16_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
                              grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
-    else:  # more than 16 classes: a row at a time through memory
-        e = np.zeros(width + 4, np.float32)
-        for i in range(n):
-            base = np.int64(i) * width
-            row_scale(e, 0, np.float32(-1.0), unary, base, width)
-            slice_add(e, 0, grid1, o1, b1, dp1, alpha1, i, norm1[i], weight1, width, False)
-            slice_add(e, 0, grid2, o2, b2, dp2, alpha2, i, norm2[i], weight2, width, False)
-            _softmax_row(e, q, base, n_classes, width)
 
 
 @njit(cache=True, nogil=True)
 def _message1(unary, q, grid, offsets, bary, alpha, norm, weight, n_classes, width):  # pragma: no cover - compiled
-    """One kernel's message and the softmax (a CRF with the other kernel switched off)."""
+    """One kernel's message and the softmax (a CRF with the other kernel switched off; width <= 16)."""
     dp1 = offsets.shape[1]
     o1, b1 = offsets.reshape(-1), bary.reshape(-1)
     if width == 2:
@@ -174,12 +158,9 @@ def _message1(unary, q, grid, offsets, bary, alpha, norm, weight, n_classes, wid
     elif width == 8:
         for i in range(offsets.shape[0]):
             simd.message8_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
-    elif width == 16:
+    else:
         for i in range(offsets.shape[0]):
             simd.message16_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
-    else:
-        energy = np.empty_like(q)
-        _message(unary, energy, q, grid, offsets, bary, alpha, norm, weight, True, True, n_classes, width)
 
 
 @njit(cache=True, nogil=True)
@@ -187,7 +168,8 @@ def _message(unary, energy, q, grid, offsets, bary, alpha, norm, weight, first, 
              width):  # pragma: no cover - compiled
     """Add one kernel's message to ``energy`` (from ``-unary`` if ``first``); if ``last``, write its softmax to ``q``.
 
-    The general case (more than two kernels); :func:`_message2` and :func:`_message1` fuse one or two.
+    The general case (more than two kernels, more than 16 classes or fewer pixels than a block);
+    :func:`_message2` and :func:`_message1` fuse one or two kernels.
     """
     alpha_last = n_classes <= 2
     dp1 = offsets.shape[1]
@@ -229,27 +211,30 @@ class NumbaEngine(Engine):
         u[:, :n] = np.asarray(unary, np.float32).T
         u = u.reshape(-1)
         q = np.zeros_like(u)
-        energy = np.empty_like(u) if len(self._terms) > 2 else q  # only the general path needs it
+        # the fast kernels take up to 16 classes and at least a block of pixels
+        fast = width <= 16 and self.n_pixels >= simd.BLOCK
+        general = not fast or len(self._terms) > 2 or (len(self._terms) == 1 and width > 16)
+        energy = np.empty_like(u) if general and self._terms else q
         if init is None:
-            _softmax(u, q, n, width)
+            (_softmax if fast else _softmax_general)(u, q, n, width)
         else:
             q.reshape(self.n_pixels, width)[:, :n] = np.asarray(init, np.float32).T
         for _ in range(int(iterations)):
-            self._step(u, energy, q, width)
+            self._step(u, energy, q, width, fast)
             yield
         return np.ascontiguousarray(q.reshape(self.n_pixels, width)[:, :n].T)
 
-    def _step(self, u: np.ndarray, energy: np.ndarray, q: np.ndarray, width: int) -> None:
+    def _step(self, u: np.ndarray, energy: np.ndarray, q: np.ndarray, width: int, fast: bool) -> None:
         """Run one mean-field iteration in place on ``q`` (flat rows of ``width``)."""
         # every kernel reads the old q: splat and blur all before the messages rewrite q
         grids = [lattice.splat_blur(q, norm, width) for lattice, norm, _ in self._terms]
         n = self.n_classes
         if not self._terms:
-            _softmax(u, q, n, width)
-        elif len(self._terms) == 2:
+            (_softmax if fast else _softmax_general)(u, q, n, width)
+        elif len(self._terms) == 2 and fast:
             (lat1, norm1, w1), (lat2, norm2, w2) = self._terms
             _message2(u, q, grids[0], *lat1.slicing(), norm1, w1, grids[1], *lat2.slicing(), norm2, w2, n, width)
-        elif len(self._terms) == 1:
+        elif len(self._terms) == 1 and width <= 16:
             (lattice, norm, weight), = self._terms
             _message1(u, q, grids[0], *lattice.slicing(), norm, weight, n, width)
         else:
@@ -261,8 +246,9 @@ class NumbaEngine(Engine):
 def _kernels() -> tuple:
     """Return the compiled functions a default two-kernel CRF runs (what :func:`prepare` compiles).
 
-    A CRF with one kernel switched off (a compat of 0) also needs :func:`_message`,
-    compiled on its first use.
+    Compiled on first use instead: :func:`_message1` (a CRF with one kernel
+    switched off, compat 0), and :func:`_message` and :func:`_softmax_general`
+    (more than 16 classes, or a CRF of fewer than 8 pixels).
     """
     from . import lattice as lat
 
