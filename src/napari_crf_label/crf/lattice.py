@@ -31,8 +31,13 @@ _BLOCK = 4096  # points per block of the loops that need scratch arrays (allocat
 
 @njit(cache=True, nogil=True)
 def _simplices(features):  # pragma: no cover - compiled
-    """Return (rem0, rank, barycentric), each (P, D + 1), of every point's enclosing simplex."""
-    n, d = features.shape
+    """Return (rem0, rank, barycentric), each (P, D + 1), of every point's enclosing simplex; features (D, P).
+
+    Blocks of points at a time, each step a loop over the block's points
+    (class-major scratch rows) that LLVM vectorises; every point still
+    computes the same float operations in the same order as pydensecrf.
+    """
+    d, n = features.shape
     dp1 = d + 1
     inv_std_dev = np.float32(np.sqrt(2.0 / 3.0) * dp1)
     scale = np.empty(d, np.float32)
@@ -43,56 +48,60 @@ def _simplices(features):  # pragma: no cover - compiled
     rem0 = np.empty((n, dp1), np.int32)
     rank = np.empty((n, dp1), np.int8)  # 0..D: one byte (D < 128) keeps the build's peak memory down
     bary = np.empty((n, dp1), np.float32)
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
-    for b in range(n_blocks):
-        el = np.empty(dp1, np.float32)
-        r0 = np.empty(dp1, np.float32)
-        rk = np.empty(dp1, np.int32)
-        bc = np.empty(dp1 + 1, np.float32)
-        for k in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            # elevate onto the hyperplane x_0 + ... + x_d = 0 (y = E f)
-            sm = np.float32(0.0)
-            for j in range(d, 0, -1):
-                cf = features[k, j - 1] * scale[j - 1]
-                el[j] = sm - np.float32(j) * cf
-                sm += cf
-            el[0] = sm
-            # the nearest remainder-0 point, then the simplex (rank of each coordinate's remainder)
-            total = np.float32(0.0)
-            for i in range(dp1):
-                v = np.rint(down * el[i])
-                r0[i] = v * up
-                total += v
-            for i in range(dp1):
-                rk[i] = 0
-            for i in range(d):
-                di = el[i] - r0[i]
-                for j in range(i + 1, dp1):
-                    if di < el[j] - r0[j]:
-                        rk[i] += 1
-                    else:
-                        rk[j] += 1
-            shift = np.int32(total)
-            for i in range(dp1):
-                rk[i] += shift
-                if rk[i] < 0:
-                    rk[i] += dp1
-                    r0[i] += up
-                elif rk[i] >= dp1:
-                    rk[i] -= dp1
-                    r0[i] -= up
+    block = 256
+    el = np.empty((dp1, block), np.float32)
+    r0 = np.empty((dp1, block), np.float32)
+    rk = np.empty((dp1, block), np.int32)
+    bc = np.empty((dp1 + 1, block), np.float32)
+    sm = np.empty(block, np.float32)
+    total = np.empty(block, np.float32)
+    for start in range(0, n, block):
+        m = min(block, n - start)
+        # elevate onto the hyperplane x_0 + ... + x_d = 0 (y = E f)
+        sm[:m] = 0.0
+        for j in range(d, 0, -1):
+            s = scale[j - 1]
+            fj = np.float32(j)
+            for k in range(m):
+                cf = features[j - 1, start + k] * s
+                el[j, k] = sm[k] - fj * cf
+                sm[k] += cf
+        for k in range(m):
+            el[0, k] = sm[k]
+        # the nearest remainder-0 point, then the simplex (rank of each coordinate's remainder)
+        total[:m] = 0.0
+        for i in range(dp1):
+            for k in range(m):
+                v = np.rint(down * el[i, k])
+                r0[i, k] = v * up
+                total[k] += v
+        rk[:, :m] = 0
+        for i in range(d):
+            for j in range(i + 1, dp1):
+                for k in range(m):
+                    smaller = np.int32(el[i, k] - r0[i, k] < el[j, k] - r0[j, k])
+                    rk[i, k] += smaller
+                    rk[j, k] += 1 - smaller
+        for i in range(dp1):
+            for k in range(m):
+                r = rk[i, k] + np.int32(total[k])
+                below = r < 0
+                above = r >= dp1
+                rk[i, k] = r + dp1 if below else (r - dp1 if above else r)
+                r0[i, k] = r0[i, k] + up if below else (r0[i, k] - up if above else r0[i, k])
+        for k in range(m):  # the barycentric weights: per point, indexed by rank
             for i in range(dp1 + 1):
-                bc[i] = np.float32(0.0)
+                bc[i, k] = 0.0
             for i in range(dp1):
-                v = (el[i] - r0[i]) * down
-                p = d - rk[i]
-                bc[p] += v
-                bc[p + 1] -= v
-            bc[0] += np.float32(1.0) + bc[dp1]
+                v = (el[i, k] - r0[i, k]) * down
+                p = d - rk[i, k]
+                bc[p, k] += v
+                bc[p + 1, k] -= v
+            bc[0, k] += np.float32(1.0) + bc[dp1, k]
             for i in range(dp1):
-                rem0[k, i] = np.int32(r0[i])
-                rank[k, i] = rk[i]
-                bary[k, i] = bc[i]
+                rem0[start + k, i] = np.int32(r0[i, k])
+                rank[start + k, i] = rk[i, k]
+                bary[start + k, i] = bc[i, k]
     return rem0, rank, bary
 
 
@@ -470,8 +479,8 @@ class PermutohedralLattice:
     """
 
     def __init__(self, features: np.ndarray) -> None:
-        feats = np.ascontiguousarray(np.asarray(features, np.float32).T)  # point-major for the simplex loop
-        self.n_points, self.dim = feats.shape
+        feats = np.ascontiguousarray(features, np.float32)
+        self.dim, self.n_points = feats.shape
         if self.dim > 126:
             raise ValueError(f"at most 126 feature dimensions, got {self.dim}")
         rem0, rank, self._bary = _simplices(feats)
