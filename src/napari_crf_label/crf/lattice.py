@@ -31,7 +31,7 @@ _BLOCK = 4096  # points per block of the loops that need scratch arrays (allocat
 
 @njit(cache=True, nogil=True)
 def _simplices(features):  # pragma: no cover - compiled
-    """Return (rem0, rank, barycentric), each (P, D + 1), of every point's enclosing simplex; features (D, P).
+    """Return rem0 and rank (D + 1, P) and the barycentric weights (P, D + 1) of every point's simplex; features (D, P).
 
     Blocks of points at a time, each step a loop over the block's points
     (class-major scratch rows) that LLVM vectorises; every point still
@@ -45,8 +45,8 @@ def _simplices(features):  # pragma: no cover - compiled
         scale[i] = np.float32(1.0 / np.sqrt(np.float64((i + 2) * (i + 1))) * np.float64(inv_std_dev))
     down = np.float32(1.0) / np.float32(dp1)
     up = np.float32(dp1)
-    rem0 = np.empty((n, dp1), np.int32)
-    rank = np.empty((n, dp1), np.int8)  # 0..D: one byte (D < 128) keeps the build's peak memory down
+    rem0 = np.empty((dp1, n), np.int32)  # coordinate-major: the vertex keys are computed many points at a time
+    rank = np.empty((dp1, n), np.int8)  # 0..D: one byte (D < 128) keeps the build's peak memory down
     bary = np.empty((n, dp1), np.float32)
     block = 256
     el = np.empty((dp1, block), np.float32)
@@ -99,9 +99,11 @@ def _simplices(features):  # pragma: no cover - compiled
                 bc[p + 1, k] -= v
             bc[0, k] += np.float32(1.0) + bc[dp1, k]
             for i in range(dp1):
-                rem0[start + k, i] = np.int32(r0[i, k])
-                rank[start + k, i] = rk[i, k]
                 bary[start + k, i] = bc[i, k]
+        for i in range(dp1):
+            for k in range(m):
+                rem0[i, start + k] = np.int32(r0[i, k])
+                rank[i, start + k] = rk[i, k]
     return rem0, rank, bary
 
 
@@ -146,7 +148,7 @@ def _vertices(rem0, rank):  # pragma: no cover - compiled
     table starts small (lattices often have far fewer vertices than points,
     and a small table stays in cache) and doubles when half full.
     """
-    n, dp1 = rem0.shape
+    dp1, n = rem0.shape
     d = dp1 - 1
     capacity = 4096
     table = np.full(capacity, -1, np.int32)
@@ -161,7 +163,7 @@ def _vertices(rem0, rank):  # pragma: no cover - compiled
             same = True
             for i in range(d):
                 # the canonical simplex's vertex r, permuted by the rank of each coordinate
-                key[i] = rem0[k, i] + r - dp1 * np.int32(rank[k, i] > d - r)  # branch-free: ranks are random
+                key[i] = rem0[i, k] + r - dp1 * np.int32(rank[i, k] > d - r)  # branch-free: ranks are random
                 same &= key[i] == last[r, i]
             if same:
                 offsets[k, r] = last_entry[r] + 1
@@ -213,7 +215,7 @@ def _vertices_packed(rem0, rank, low, shifts):  # pragma: no cover - compiled
 
     Returns (offsets (P, D+1), codes (M,), table codes, table entries).
     """
-    n, dp1 = rem0.shape
+    dp1, n = rem0.shape
     d = dp1 - 1
     bits = 12
     table = np.full(1 << bits, -1, np.int32)
@@ -225,47 +227,56 @@ def _vertices_packed(rem0, rank, low, shifts):  # pragma: no cover - compiled
     recent_codes = np.full(1 << _RECENT_BITS, -1, np.int64)  # codes are >= 0: -1 is empty
     recent_entries = np.zeros(1 << _RECENT_BITS, np.int32)
     filled = 0
-    for k in range(n):
+    block = np.empty((dp1, _BLOCK), np.int64)
+    for start in range(0, n, _BLOCK):
+        stop = min(n, start + _BLOCK)
+        # the block's vertex codes first: loops over its points, which LLVM vectorises
         for r in range(dp1):
-            code = np.int64(0)
+            for k in range(stop - start):
+                block[r, k] = 0
             for i in range(d):
-                key = rem0[k, i] + r - dp1 * np.int32(rank[k, i] > d - r)  # branch-free: ranks are random
-                code += np.int64(key - low[i]) << shifts[i]
-            if code == last[r]:
-                offsets[k, r] = last_entry[r] + 1
-                continue
-            # a small direct-mapped cache (L1-sized) of recent vertices: nearby points share them
-            ci = (np.uint64(code) * _GOLDEN) >> np.uint64(64 - _RECENT_BITS)
-            if recent_codes[ci] == code:
-                e = recent_entries[ci]
+                base = np.int64(r) - low[i]
+                for k in range(stop - start):
+                    key = rem0[i, start + k] + base - dp1 * np.int64(rank[i, start + k] > d - r)
+                    block[r, k] += key << shifts[i]
+        for k in range(start, stop):
+            for r in range(dp1):
+                code = block[r, k - start]
+                if code == last[r]:
+                    offsets[k, r] = last_entry[r] + 1
+                    continue
+                # a small direct-mapped cache (L1-sized) of recent vertices: nearby points share them
+                ci = (np.uint64(code) * _GOLDEN) >> np.uint64(64 - _RECENT_BITS)
+                if recent_codes[ci] == code:
+                    e = recent_entries[ci]
+                    last[r] = code
+                    last_entry[r] = e
+                    offsets[k, r] = e + 1
+                    continue
+                h = _slot(code, table_codes, table, bits)
+                e = table[h]
+                if e < 0:
+                    e = filled
+                    codes[e] = code
+                    table[h] = e
+                    table_codes[h] = code
+                    filled += 1
+                    if 2 * filled >= table.size:  # keep the table at most half full
+                        bits += 1
+                        table = np.full(1 << bits, -1, np.int32)
+                        table_codes = np.zeros(1 << bits, np.int64)
+                        grown = np.empty((1 << bits) // 2 + 1, np.int64)
+                        grown[:filled] = codes[:filled]
+                        codes = grown
+                        for m in range(filled):
+                            h = _slot(codes[m], table_codes, table, bits)
+                            table[h] = m
+                            table_codes[h] = codes[m]
+                recent_codes[ci] = code
+                recent_entries[ci] = e
                 last[r] = code
                 last_entry[r] = e
-                offsets[k, r] = e + 1
-                continue
-            h = _slot(code, table_codes, table, bits)
-            e = table[h]
-            if e < 0:
-                e = filled
-                codes[e] = code
-                table[h] = e
-                table_codes[h] = code
-                filled += 1
-                if 2 * filled >= table.size:  # keep the table at most half full
-                    bits += 1
-                    table = np.full(1 << bits, -1, np.int32)
-                    table_codes = np.zeros(1 << bits, np.int64)
-                    grown = np.empty((1 << bits) // 2 + 1, np.int64)
-                    grown[:filled] = codes[:filled]
-                    codes = grown
-                    for m in range(filled):
-                        h = _slot(codes[m], table_codes, table, bits)
-                        table[h] = m
-                        table_codes[h] = codes[m]
-            recent_codes[ci] = code
-            recent_entries[ci] = e
-            last[r] = code
-            last_entry[r] = e
-            offsets[k, r] = e + 1  # row 0 of the value arrays stands for "no vertex"
+                offsets[k, r] = e + 1  # row 0 of the value arrays stands for "no vertex"
     return offsets, codes[:filled], table_codes, table
 
 
@@ -287,20 +298,22 @@ def _neighbours_packed(codes, table_codes, table, deltas):  # pragma: no cover -
 
 @njit(cache=True, nogil=True)
 def _key_range(rem0):  # pragma: no cover - compiled
-    """Return the per-coordinate (min, max) of ``rem0[:, :D]`` as int64 (numpy's strided reductions: 10x slower)."""
-    n, dp1 = rem0.shape
+    """Return the per-coordinate (min, max) of ``rem0[:D]`` (D + 1, P) as int64."""
+    dp1, n = rem0.shape
     lowest = np.full(dp1 - 1, np.iinfo(np.int64).max, np.int64)
     highest = np.full(dp1 - 1, np.iinfo(np.int64).min, np.int64)
-    for k in range(n):
-        for i in range(dp1 - 1):
-            lowest[i] = min(lowest[i], rem0[k, i])
-            highest[i] = max(highest[i], rem0[k, i])
+    for i in range(dp1 - 1):
+        low, high = lowest[i], highest[i]
+        for k in range(n):
+            low = min(low, np.int64(rem0[i, k]))
+            high = max(high, np.int64(rem0[i, k]))
+        lowest[i], highest[i] = low, high
     return lowest, highest
 
 
 def _build(rem0: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (offsets, neighbours) of the lattice of these simplices: packed keys when they fit in 63 bits."""
-    d = rem0.shape[1] - 1
+    d = rem0.shape[0] - 1
     if d > 0:
         # keys are rem0 + [-d, d] and their blur neighbours another d + 1 away: 2d + 2 of margin
         lowest, highest = _key_range(rem0)
