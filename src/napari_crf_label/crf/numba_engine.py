@@ -95,18 +95,16 @@ def _softmax(unary, q, n_classes, width):  # pragma: no cover - compiled
     n = q.size // width
     if n < simd.BLOCK or width > 16:
         raise ValueError("_softmax takes at least BLOCK pixels of at most 16 classes")
-    if width <= 8:
-        for b in range(0, n, simd.BLOCK):
-            i = min(b, n - simd.BLOCK)  # the last block may overlap the one before: its pixels get the same values
-            if width == 2:
-                simd.block2_0(q, unary, n_classes, i)
-            elif width == 4:
-                simd.block4_0(q, unary, n_classes, i)
-            else:
-                simd.block8_0(q, unary, n_classes, i)
-    else:
-        for i in range(n):
-            simd.message16_0(q, unary, n_classes, i)
+    for b in range(0, n, simd.BLOCK):
+        i = min(b, n - simd.BLOCK)  # the last block may overlap the one before: its pixels get the same values
+        if width == 2:
+            simd.block2_0(q, unary, n_classes, i)
+        elif width == 4:
+            simd.block4_0(q, unary, n_classes, i)
+        elif width == 8:
+            simd.block8_0(q, unary, n_classes, i)
+        else:
+            simd.block16_0(q, unary, n_classes, i)
 
 
 @njit(cache=True, nogil=True)
@@ -133,22 +131,20 @@ def _message2(unary, q, grid1, offsets1, bary1, alpha1, norm1, weight1, grid2, o
     n = offsets1.shape[0]
     if n < simd.BLOCK or width > 16:
         raise ValueError("_message2 takes at least BLOCK pixels of at most 16 classes")
-    if width <= 8:
-        for b in range(0, n, simd.BLOCK):
-            i = min(b, n - simd.BLOCK)  # the last block may overlap the one before: its pixels get the same values
-            if width == 2:
-                simd.block2_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
-                              grid2, o2, b2, dp2, alpha2, norm2, weight2)
-            elif width == 4:
-                simd.block4_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
-                              grid2, o2, b2, dp2, alpha2, norm2, weight2)
-            else:
-                simd.block8_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
-                              grid2, o2, b2, dp2, alpha2, norm2, weight2)
-    else:
-        for i in range(n):
-            simd.message16_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1[i], weight1,
-                             grid2, o2, b2, dp2, alpha2, norm2[i], weight2)
+    for b in range(0, n, simd.BLOCK):
+        i = min(b, n - simd.BLOCK)  # the last block may overlap the one before: its pixels get the same values
+        if width == 2:
+            simd.block2_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
+                          grid2, o2, b2, dp2, alpha2, norm2, weight2)
+        elif width == 4:
+            simd.block4_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
+                          grid2, o2, b2, dp2, alpha2, norm2, weight2)
+        elif width == 8:
+            simd.block8_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
+                          grid2, o2, b2, dp2, alpha2, norm2, weight2)
+        else:
+            simd.block16_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
+                           grid2, o2, b2, dp2, alpha2, norm2, weight2)
 
 
 @njit(cache=True, nogil=True)
