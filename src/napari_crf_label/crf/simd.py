@@ -17,6 +17,11 @@ rounding as pydensecrf does. :func:`pexp4` is Eigen's SSE ``pexp`` (Cephes'
 Every helper takes flat 1-D C-contiguous float32 arrays and element
 offsets; callers keep the offsets in bounds (no checks, as numba's own
 indexing).
+
+After editing this module, clear numba's cache (``__pycache__/*.nbi``,
+``*.nbc`` next to lattice.py and numba_engine.py): numba checks only the
+calling function's own file, so cached kernels would keep the old helpers
+(an installed package is unaffected: installing rewrites every file).
 """
 
 from __future__ import annotations
