@@ -8,8 +8,8 @@ with the same weights. This follows the variant in Kraehenbuehl's dense CRF
 code (pydensecrf): the same embedding, rounding (to nearest, ties to even),
 blur weights and final scale, in float32, and every value goes through the
 same float operations in the same order, so that both engines agree to the
-bit (the mean field amplifies any rounding difference, about 3.5x per
-iteration on GrabCut).
+bit on the tested images (the mean field amplifies any rounding difference,
+about 3.5x per iteration on GrabCut).
 
 Values are rows of 2, 4 or 8k floats (:func:`padded`: the classes) that
 splat, blur and slice handle as one vector each (:mod:`~.simd`); the
