@@ -66,7 +66,8 @@ def _simplices(features):  # pragma: no cover - compiled
     for start in range(0, n, block):
         m = min(block, n - start)
         # elevate onto the hyperplane x_0 + ... + x_d = 0 (y = E f)
-        sm[:m] = 0.0
+        for k in range(m):
+            sm[k] = 0.0
         for j in range(d, 0, -1):
             s = scale[j - 1]
             fj = np.float32(j)
@@ -77,7 +78,8 @@ def _simplices(features):  # pragma: no cover - compiled
         for k in range(m):
             el[0, k] = sm[k]
         # the nearest remainder-0 point, then the simplex (rank of each coordinate's remainder)
-        total[:m] = 0.0
+        for k in range(m):
+            total[k] = 0.0
         for i in range(dp1):
             for k in range(m):
                 v = np.rint(down * el[i, k])
@@ -180,21 +182,24 @@ def _vertices(rem0, rank):  # pragma: no cover - compiled
             e = table[h]
             if e < 0:
                 e = filled
-                keys[e] = key
+                for i in range(d):
+                    keys[e, i] = key[i]
                 table[h] = e
                 filled += 1
                 if 2 * filled >= capacity:  # keep the table at most half full
                     capacity *= 2
                     table = np.full(capacity, -1, np.int32)
                     grown = np.empty((capacity // 2 + 1, d), np.int32)
-                    grown[:filled] = keys[:filled]
+                    for m in range(filled):
+                        grown[m] = keys[m]
                     keys = grown
                     for m in range(filled):
                         h = _hash(keys, m, key, d) & np.uint64(capacity - 1)
                         while table[h] >= 0:
                             h = (h + np.uint64(1)) & np.uint64(capacity - 1)
                         table[h] = m
-            last[r] = key
+            for i in range(d):
+                last[r, i] = key[i]
             last_entry[r] = e
             offsets[k, r] = e + 1  # row 0 of the value arrays stands for "no vertex"
     return offsets, keys[:filled], table
@@ -274,7 +279,8 @@ def _vertices_packed(rem0, rank, low, shifts):  # pragma: no cover - compiled
                         table = np.full(1 << bits, -1, np.int32)
                         table_codes = np.zeros(1 << bits, np.int64)
                         grown = np.empty((1 << bits) // 2 + 1, np.int64)
-                        grown[:filled] = codes[:filled]
+                        for m in range(filled):  # a loop, not a slice copy: numba compiles that one's error message
+                            grown[m] = codes[m]
                         codes = grown
                         for m in range(filled):
                             h = _slot(codes[m], table_codes, table, bits)
