@@ -13,7 +13,7 @@ the classes transposed across pixels; it rounds as pydensecrf does (Eigen's
 ``pexp`` for whole packets of four classes, glibc's ``expf`` for the rest,
 Eigen's order of summation), so that the two engines' marginals are
 bit-identical on Linux x86-64 on GrabCut and the benchmark photos
-(tests/test_engines.py; three Dubai tiles differ by up to 2.8e-4, already
+(tests/test_engines.py; some Dubai tiles differ by up to 2.8e-4, already
 in the filtering: benchmarks/RESULTS.md).
 """
 
