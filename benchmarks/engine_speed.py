@@ -10,6 +10,8 @@ timing only). Everything runs in this one process, engines in turn:
 - build: seconds per MP to build one TileCRF (both lattices), best of --repeat;
 - step: seconds per MP per mean-field iteration (10 iterations timed one by one,
   mean of the best of --repeat runs);
+- the engines' runs alternate (pydensecrf, numba, pydensecrf, ...), so that on a
+  shared machine both see the same load;
 - peak: rise of the peak RSS (VmHWM) while building and running 10
   iterations, MB per MP, each engine in a fresh subprocess (in this process
   freed memory would be re-used and hide the rise);
@@ -90,28 +92,42 @@ def high_water() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
-def time_engine(engine: str, image: np.ndarray, strokes: np.ndarray, n: int, repeat: int) -> dict:
-    """Return build s, step s (per iteration) and the marginals of one engine."""
+def time_engine(engine: str, image: np.ndarray, strokes: np.ndarray, n: int) -> tuple[float, list[float]]:
+    """Return one run's build seconds and per-iteration step seconds (10 iterations, the first left out)."""
     gc.collect()
-    q = TileCRF(image, n, CRFParams(), engine).infer(strokes, iterations=10)
-    builds, steps = [], []
-    for _ in range(repeat):
-        gc.collect()
+    t0 = time.perf_counter()
+    crf = TileCRF(image, n, CRFParams(), engine)
+    build = time.perf_counter() - t0
+    gen = crf.iter_infer(strokes, iterations=10)
+    per = []
+    while True:
         t0 = time.perf_counter()
-        crf = TileCRF(image, n, CRFParams(), engine)
-        builds.append(time.perf_counter() - t0)
-        gen = crf.iter_infer(strokes, iterations=10)
-        per = []
-        while True:
-            t0 = time.perf_counter()
-            try:
-                next(gen)
-            except StopIteration:
-                break
-            per.append(time.perf_counter() - t0)
-        steps.append(per[1:])  # the first also computes the unary and the start
-        del crf, gen
-    return {"build": min(builds), "step": float(np.mean(np.min(steps, axis=0))), "q": q}
+        try:
+            next(gen)
+        except StopIteration:
+            break
+        per.append(time.perf_counter() - t0)
+    return build, per[1:]  # the first also computes the unary and the start
+
+
+def time_engines(engines: tuple[str, ...], image: np.ndarray, strokes: np.ndarray, n: int, repeat: int) -> dict:
+    """Return {engine: build s, step s per iteration, marginals}, the engines' runs taken in turn.
+
+    Alternating the engines run by run (rather than all runs of one, then the
+    other) gives both the same share of a shared machine's load; build is the
+    best run, step the mean over the iterations of each one's best run.
+    """
+    out = {e: {"q": TileCRF(image, n, CRFParams(), e).infer(strokes, iterations=10), "builds": [], "steps": []}
+           for e in engines}
+    for _ in range(repeat):
+        for e in engines:
+            build, steps = time_engine(e, image, strokes, n)
+            out[e]["builds"].append(build)
+            out[e]["steps"].append(steps)
+    for r in out.values():
+        r["build"] = min(r.pop("builds"))
+        r["step"] = float(np.mean(np.min(r.pop("steps"), axis=0)))
+    return out
 
 
 def compile_times() -> tuple[float, float]:
@@ -146,8 +162,9 @@ def main() -> None:
         size = image.shape[0] * image.shape[1] / 1e6
         for n in args.classes:
             strokes = strokes_for(image, n)
-            ref = time_engine("pydensecrf", image, strokes, n, args.repeat)
-            rows = [("pydensecrf", ref), ("numba", time_engine("numba", image, strokes, n, args.repeat))]
+            timed = time_engines(("pydensecrf", "numba"), image, strokes, n, args.repeat)
+            ref = timed["pydensecrf"]
+            rows = [("pydensecrf", ref), ("numba", timed["numba"])]
             for engine, r in rows:
                 r["peak"] = peak_rise(engine, mp, n)
                 agree = 100 * (r["q"].argmax(0) == ref["q"].argmax(0)).mean()

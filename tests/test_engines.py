@@ -179,3 +179,66 @@ def test_cli_engine_option(tmp_path, capsys, monkeypatch):
     assert err.startswith("napari-crf-label: error: engine 'pydensecrf' needs the pydensecrf2 package")
     assert "\n" not in err
     assert not out.exists() or not any(out.iterdir())
+
+
+def _glibc_x86() -> bool:
+    """True where the numba engine rounds exactly as pydensecrf (glibc's expf, x86-64: see crf/simd.py)."""
+    import platform
+
+    return sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 6, 11, 16, 17])
+def test_engines_agree_for_every_row_width(shared_data, pydensecrf, n):
+    # every kernel path of the numba engine: 2, 4 and 8 classes (blocks of 8 pixels), 16 (a pixel at a time),
+    # 17 (more than 16: the general path); classes from brightness quantiles, strokes on a real photo
+    image = np.array(Image.open(shared_data / "images" / "example2.jpg").convert("RGB"))[:203, :157]
+    gray = image.mean(axis=2)
+    classes = np.digitize(gray, np.quantile(gray, np.linspace(0, 1, n + 1)[1:-1])) + 1
+    strokes = np.zeros(gray.shape, np.int32)
+    strokes[::9, ::7] = classes[::9, ::7]
+    q = {e: TileCRF(image, n, CRFParams(), e).infer(strokes) for e in ("numba", "pydensecrf")}
+    if _glibc_x86():
+        assert np.array_equal(q["numba"], q["pydensecrf"])  # same float operations in the same order
+    assert np.abs(q["numba"] - q["pydensecrf"]).max() <= 1e-3
+    assert (q["numba"].argmax(0) == q["pydensecrf"].argmax(0)).mean() >= 0.999
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (1, 9), (5, 7)])
+def test_engines_agree_on_images_smaller_than_a_block(pydensecrf, shape):
+    # fewer pixels than a block of 8 (or not a multiple of it): the general path, and the overlapping last block
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 255, (*shape, 3)).astype(np.uint8)
+    for n in (2, 5):
+        strokes = rng.integers(0, n + 1, shape)
+        q = {e: TileCRF(image, n, CRFParams(), e).infer(strokes) for e in ("numba", "pydensecrf")}
+        # (not always bit-identical here: one of these images differs by 1e-11 after 8 iterations, as it did
+        # before the vector kernels)
+        assert np.abs(q["numba"] - q["pydensecrf"]).max() <= 1e-6
+
+
+def test_vector_expf_rounds_as_libm():
+    from numba import njit
+
+    from napari_crf_label.crf import simd
+
+    @njit
+    def vector(x, out):
+        for i in range(0, x.size, 4):
+            simd.expf4(out, i, x, i, np.float32(0.0))
+
+    @njit
+    def libm(x, out):
+        for i in range(x.size):
+            out[i] = np.exp(x[i])
+
+    rng = np.random.default_rng(6)
+    edges = [0.0, -1e-9, -87.4, -103.9, -104.0, -1e30]  # 1, denormal results, 0
+    x = np.concatenate([-rng.random(400_000) * 110, -rng.random(400_000) * 3, edges])
+    x = x.astype(np.float32)[: x.size // 4 * 4]
+    ours, theirs = np.empty_like(x), np.empty_like(x)
+    vector(x, ours)
+    libm(x, theirs)
+    if _glibc_x86():
+        assert np.array_equal(ours.view(np.int32), theirs.view(np.int32))
+    assert np.allclose(ours, theirs, rtol=3e-7, atol=1e-38)

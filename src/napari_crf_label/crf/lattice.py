@@ -6,7 +6,15 @@ each value onto the D + 1 vertices of its enclosing simplex (barycentric
 weights), blur along the D + 1 lattice axes with [1/2, 1, 1/2], slice back
 with the same weights. This follows the variant in Kraehenbuehl's dense CRF
 code (pydensecrf): the same embedding, rounding (to nearest, ties to even),
-blur weights and final scale, in float32, so that both engines agree.
+blur weights and final scale, in float32, and every value goes through the
+same float operations in the same order, so that both engines agree to the
+bit on the tested images (the mean field amplifies any rounding difference,
+about 3.5x per iteration on GrabCut).
+
+Values are rows of 2, 4 or 8k floats (:func:`padded`: the classes) that
+splat, blur and slice handle as one vector each (:mod:`~.simd`); the
+simplices and the vertex keys are computed for blocks of points at a time,
+in loops that LLVM vectorises.
 
 The lattice is built once, then :meth:`PermutohedralLattice.filter` runs
 many times. Everything runs on one thread: tiles run in parallel as
@@ -22,17 +30,22 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["LANES", "PermutohedralLattice", "padded", "slice2", "slice_point"]
+from . import simd
+
+__all__ = ["PermutohedralLattice", "padded", "row_axpy", "row_axpy_scaled", "row_scale", "slice_add"]
 
 _BLOCK = 4096  # points per block of the loops that need scratch arrays (allocated per block)
-#: Values are filtered four at a time (kept in registers): callers pad the value axis to a multiple of LANES.
-LANES = 4
 
 
 @njit(cache=True, nogil=True)
 def _simplices(features):  # pragma: no cover - compiled
-    """Return (rem0, rank, barycentric), each (P, D + 1), of every point's enclosing simplex."""
-    n, d = features.shape
+    """Return rem0 and rank (D + 1, P) and the barycentric weights (P, D + 1) of every point's simplex; features (D, P).
+
+    Blocks of points at a time, each step a loop over the block's points
+    (class-major scratch rows) that LLVM vectorises; every point still
+    computes the same float operations in the same order as pydensecrf.
+    """
+    d, n = features.shape
     dp1 = d + 1
     inv_std_dev = np.float32(np.sqrt(2.0 / 3.0) * dp1)
     scale = np.empty(d, np.float32)
@@ -40,59 +53,67 @@ def _simplices(features):  # pragma: no cover - compiled
         scale[i] = np.float32(1.0 / np.sqrt(np.float64((i + 2) * (i + 1))) * np.float64(inv_std_dev))
     down = np.float32(1.0) / np.float32(dp1)
     up = np.float32(dp1)
-    rem0 = np.empty((n, dp1), np.int32)
-    rank = np.empty((n, dp1), np.int8)  # 0..D: one byte (D < 128) keeps the build's peak memory down
+    rem0 = np.empty((dp1, n), np.int32)  # coordinate-major: the vertex keys are computed many points at a time
+    rank = np.empty((dp1, n), np.int8)  # 0..D: one byte (D < 128) keeps the build's peak memory down
     bary = np.empty((n, dp1), np.float32)
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
-    for b in range(n_blocks):
-        el = np.empty(dp1, np.float32)
-        r0 = np.empty(dp1, np.float32)
-        rk = np.empty(dp1, np.int32)
-        bc = np.empty(dp1 + 1, np.float32)
-        for k in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            # elevate onto the hyperplane x_0 + ... + x_d = 0 (y = E f)
-            sm = np.float32(0.0)
-            for j in range(d, 0, -1):
-                cf = features[k, j - 1] * scale[j - 1]
-                el[j] = sm - np.float32(j) * cf
-                sm += cf
-            el[0] = sm
-            # the nearest remainder-0 point, then the simplex (rank of each coordinate's remainder)
-            total = np.float32(0.0)
-            for i in range(dp1):
-                v = np.rint(down * el[i])
-                r0[i] = v * up
-                total += v
-            for i in range(dp1):
-                rk[i] = 0
-            for i in range(d):
-                di = el[i] - r0[i]
-                for j in range(i + 1, dp1):
-                    if di < el[j] - r0[j]:
-                        rk[i] += 1
-                    else:
-                        rk[j] += 1
-            shift = np.int32(total)
-            for i in range(dp1):
-                rk[i] += shift
-                if rk[i] < 0:
-                    rk[i] += dp1
-                    r0[i] += up
-                elif rk[i] >= dp1:
-                    rk[i] -= dp1
-                    r0[i] -= up
+    block = 256
+    el = np.empty((dp1, block), np.float32)
+    r0 = np.empty((dp1, block), np.float32)
+    rk = np.empty((dp1, block), np.int32)
+    bc = np.empty((dp1 + 1, block), np.float32)
+    sm = np.empty(block, np.float32)
+    total = np.empty(block, np.float32)
+    for start in range(0, n, block):
+        m = min(block, n - start)
+        # elevate onto the hyperplane x_0 + ... + x_d = 0 (y = E f)
+        for k in range(m):
+            sm[k] = 0.0
+        for j in range(d, 0, -1):
+            s = scale[j - 1]
+            fj = np.float32(j)
+            for k in range(m):
+                cf = features[j - 1, start + k] * s
+                el[j, k] = sm[k] - fj * cf
+                sm[k] += cf
+        for k in range(m):
+            el[0, k] = sm[k]
+        # the nearest remainder-0 point, then the simplex (rank of each coordinate's remainder)
+        for k in range(m):
+            total[k] = 0.0
+        for i in range(dp1):
+            for k in range(m):
+                v = np.rint(down * el[i, k])
+                r0[i, k] = v * up
+                total[k] += v
+        rk[:, :m] = 0
+        for i in range(d):
+            for j in range(i + 1, dp1):
+                for k in range(m):
+                    smaller = np.int32(el[i, k] - r0[i, k] < el[j, k] - r0[j, k])
+                    rk[i, k] += smaller
+                    rk[j, k] += 1 - smaller
+        for i in range(dp1):
+            for k in range(m):
+                r = rk[i, k] + np.int32(total[k])
+                below = r < 0
+                above = r >= dp1
+                rk[i, k] = r + dp1 if below else (r - dp1 if above else r)
+                r0[i, k] = r0[i, k] + up if below else (r0[i, k] - up if above else r0[i, k])
+        for k in range(m):  # the barycentric weights: per point, indexed by rank
             for i in range(dp1 + 1):
-                bc[i] = np.float32(0.0)
+                bc[i, k] = 0.0
             for i in range(dp1):
-                v = (el[i] - r0[i]) * down
-                p = d - rk[i]
-                bc[p] += v
-                bc[p + 1] -= v
-            bc[0] += np.float32(1.0) + bc[dp1]
+                v = (el[i, k] - r0[i, k]) * down
+                p = d - rk[i, k]
+                bc[p, k] += v
+                bc[p + 1, k] -= v
+            bc[0, k] += np.float32(1.0) + bc[dp1, k]
             for i in range(dp1):
-                rem0[k, i] = np.int32(r0[i])
-                rank[k, i] = rk[i]
-                bary[k, i] = bc[i]
+                bary[start + k, i] = bc[i, k]
+        for i in range(dp1):
+            for k in range(m):
+                rem0[i, start + k] = np.int32(r0[i, k])
+                rank[i, start + k] = rk[i, k]
     return rem0, rank, bary
 
 
@@ -137,7 +158,7 @@ def _vertices(rem0, rank):  # pragma: no cover - compiled
     table starts small (lattices often have far fewer vertices than points,
     and a small table stays in cache) and doubles when half full.
     """
-    n, dp1 = rem0.shape
+    dp1, n = rem0.shape
     d = dp1 - 1
     capacity = 4096
     table = np.full(capacity, -1, np.int32)
@@ -152,7 +173,7 @@ def _vertices(rem0, rank):  # pragma: no cover - compiled
             same = True
             for i in range(d):
                 # the canonical simplex's vertex r, permuted by the rank of each coordinate
-                key[i] = rem0[k, i] + r - dp1 * np.int32(rank[k, i] > d - r)  # branch-free: ranks are random
+                key[i] = rem0[i, k] + r - dp1 * np.int32(rank[i, k] > d - r)  # branch-free: ranks are random
                 same &= key[i] == last[r, i]
             if same:
                 offsets[k, r] = last_entry[r] + 1
@@ -161,21 +182,24 @@ def _vertices(rem0, rank):  # pragma: no cover - compiled
             e = table[h]
             if e < 0:
                 e = filled
-                keys[e] = key
+                for i in range(d):
+                    keys[e, i] = key[i]
                 table[h] = e
                 filled += 1
                 if 2 * filled >= capacity:  # keep the table at most half full
                     capacity *= 2
                     table = np.full(capacity, -1, np.int32)
                     grown = np.empty((capacity // 2 + 1, d), np.int32)
-                    grown[:filled] = keys[:filled]
+                    for m in range(filled):
+                        grown[m] = keys[m]
                     keys = grown
                     for m in range(filled):
                         h = _hash(keys, m, key, d) & np.uint64(capacity - 1)
                         while table[h] >= 0:
                             h = (h + np.uint64(1)) & np.uint64(capacity - 1)
                         table[h] = m
-            last[r] = key
+            for i in range(d):
+                last[r, i] = key[i]
             last_entry[r] = e
             offsets[k, r] = e + 1  # row 0 of the value arrays stands for "no vertex"
     return offsets, keys[:filled], table
@@ -204,7 +228,7 @@ def _vertices_packed(rem0, rank, low, shifts):  # pragma: no cover - compiled
 
     Returns (offsets (P, D+1), codes (M,), table codes, table entries).
     """
-    n, dp1 = rem0.shape
+    dp1, n = rem0.shape
     d = dp1 - 1
     bits = 12
     table = np.full(1 << bits, -1, np.int32)
@@ -216,47 +240,57 @@ def _vertices_packed(rem0, rank, low, shifts):  # pragma: no cover - compiled
     recent_codes = np.full(1 << _RECENT_BITS, -1, np.int64)  # codes are >= 0: -1 is empty
     recent_entries = np.zeros(1 << _RECENT_BITS, np.int32)
     filled = 0
-    for k in range(n):
+    block = np.empty((dp1, _BLOCK), np.int64)
+    for start in range(0, n, _BLOCK):
+        stop = min(n, start + _BLOCK)
+        # the block's vertex codes first: loops over its points, which LLVM vectorises
         for r in range(dp1):
-            code = np.int64(0)
+            for k in range(stop - start):
+                block[r, k] = 0
             for i in range(d):
-                key = rem0[k, i] + r - dp1 * np.int32(rank[k, i] > d - r)  # branch-free: ranks are random
-                code += np.int64(key - low[i]) << shifts[i]
-            if code == last[r]:
-                offsets[k, r] = last_entry[r] + 1
-                continue
-            # a small direct-mapped cache (L1-sized) of recent vertices: nearby points share them
-            ci = (np.uint64(code) * _GOLDEN) >> np.uint64(64 - _RECENT_BITS)
-            if recent_codes[ci] == code:
-                e = recent_entries[ci]
+                base = np.int64(r) - low[i]
+                for k in range(stop - start):
+                    key = rem0[i, start + k] + base - dp1 * np.int64(rank[i, start + k] > d - r)
+                    block[r, k] += key << shifts[i]
+        for k in range(start, stop):
+            for r in range(dp1):
+                code = block[r, k - start]
+                if code == last[r]:
+                    offsets[k, r] = last_entry[r] + 1
+                    continue
+                # a small direct-mapped cache (L1-sized) of recent vertices: nearby points share them
+                ci = (np.uint64(code) * _GOLDEN) >> np.uint64(64 - _RECENT_BITS)
+                if recent_codes[ci] == code:
+                    e = recent_entries[ci]
+                    last[r] = code
+                    last_entry[r] = e
+                    offsets[k, r] = e + 1
+                    continue
+                h = _slot(code, table_codes, table, bits)
+                e = table[h]
+                if e < 0:
+                    e = filled
+                    codes[e] = code
+                    table[h] = e
+                    table_codes[h] = code
+                    filled += 1
+                    if 2 * filled >= table.size:  # keep the table at most half full
+                        bits += 1
+                        table = np.full(1 << bits, -1, np.int32)
+                        table_codes = np.zeros(1 << bits, np.int64)
+                        grown = np.empty((1 << bits) // 2 + 1, np.int64)
+                        for m in range(filled):  # a loop, not a slice copy: numba compiles that one's error message
+                            grown[m] = codes[m]
+                        codes = grown
+                        for m in range(filled):
+                            h = _slot(codes[m], table_codes, table, bits)
+                            table[h] = m
+                            table_codes[h] = codes[m]
+                recent_codes[ci] = code
+                recent_entries[ci] = e
                 last[r] = code
                 last_entry[r] = e
-                offsets[k, r] = e + 1
-                continue
-            h = _slot(code, table_codes, table, bits)
-            e = table[h]
-            if e < 0:
-                e = filled
-                codes[e] = code
-                table[h] = e
-                table_codes[h] = code
-                filled += 1
-                if 2 * filled >= table.size:  # keep the table at most half full
-                    bits += 1
-                    table = np.full(1 << bits, -1, np.int32)
-                    table_codes = np.zeros(1 << bits, np.int64)
-                    grown = np.empty((1 << bits) // 2 + 1, np.int64)
-                    grown[:filled] = codes[:filled]
-                    codes = grown
-                    for m in range(filled):
-                        h = _slot(codes[m], table_codes, table, bits)
-                        table[h] = m
-                        table_codes[h] = codes[m]
-            recent_codes[ci] = code
-            recent_entries[ci] = e
-            last[r] = code
-            last_entry[r] = e
-            offsets[k, r] = e + 1  # row 0 of the value arrays stands for "no vertex"
+                offsets[k, r] = e + 1  # row 0 of the value arrays stands for "no vertex"
     return offsets, codes[:filled], table_codes, table
 
 
@@ -278,20 +312,22 @@ def _neighbours_packed(codes, table_codes, table, deltas):  # pragma: no cover -
 
 @njit(cache=True, nogil=True)
 def _key_range(rem0):  # pragma: no cover - compiled
-    """Return the per-coordinate (min, max) of ``rem0[:, :D]`` as int64 (numpy's strided reductions: 10x slower)."""
-    n, dp1 = rem0.shape
+    """Return the per-coordinate (min, max) of ``rem0[:D]`` (D + 1, P) as int64."""
+    dp1, n = rem0.shape
     lowest = np.full(dp1 - 1, np.iinfo(np.int64).max, np.int64)
     highest = np.full(dp1 - 1, np.iinfo(np.int64).min, np.int64)
-    for k in range(n):
-        for i in range(dp1 - 1):
-            lowest[i] = min(lowest[i], rem0[k, i])
-            highest[i] = max(highest[i], rem0[k, i])
+    for i in range(dp1 - 1):
+        low, high = lowest[i], highest[i]
+        for k in range(n):
+            low = min(low, np.int64(rem0[i, k]))
+            high = max(high, np.int64(rem0[i, k]))
+        lowest[i], highest[i] = low, high
     return lowest, highest
 
 
 def _build(rem0: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (offsets, neighbours) of the lattice of these simplices: packed keys when they fit in 63 bits."""
-    d = rem0.shape[1] - 1
+    d = rem0.shape[0] - 1
     if d > 0:
         # keys are rem0 + [-d, d] and their blur neighbours another d + 1 away: 2d + 2 of margin
         lowest, highest = _key_range(rem0)
@@ -336,132 +372,121 @@ def _neighbours(keys, table):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
-def _splat(values, scale, offsets, bary, grid):  # pragma: no cover - compiled
-    """Zero ``grid`` (M+1, L) and add each point's ``values * scale`` to its simplex vertices.
+@njit(cache=True, nogil=True, inline="always")
+def row_axpy(dst, d, a, src, s, width):  # pragma: no cover - compiled
+    """``dst[d:d+width] += a * src[s:s+width]`` (width 2, 4 or a multiple of 8; see :func:`padded`)."""
+    if width == 2:
+        simd.axpy2(dst, d, a, src, s)
+    elif width == 4:
+        simd.axpy4(dst, d, a, src, s)
+    else:
+        for c in range(0, width, 8):
+            simd.axpy8(dst, d + c, a, src, s + c)
 
+
+@njit(cache=True, nogil=True, inline="always")
+def row_axpy_scaled(dst, d, a, src, s, b, width):  # pragma: no cover - compiled
+    """``dst[d:d+width] += (a * src[s:s+width]) * b``."""
+    if width == 2:
+        simd.axpy_scaled2(dst, d, a, src, s, b)
+    elif width == 4:
+        simd.axpy_scaled4(dst, d, a, src, s, b)
+    else:
+        for c in range(0, width, 8):
+            simd.axpy_scaled8(dst, d + c, a, src, s + c, b)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def row_scale(dst, d, a, src, s, width):  # pragma: no cover - compiled
+    """``dst[d:d+width] = a * src[s:s+width]``."""
+    if width == 2:
+        simd.scale2(dst, d, a, src, s)
+    elif width == 4:
+        simd.scale4(dst, d, a, src, s)
+    else:
+        for c in range(0, width, 8):
+            simd.scale8(dst, d + c, a, src, s + c)
+
+
+@njit(cache=True, nogil=True)
+def _splat(values, scale, offsets, bary, grid, width):  # pragma: no cover - compiled
+    """Zero ``grid`` and add each point's ``values * scale`` to its simplex vertices.
+
+    Flat arrays of rows of ``width`` values: ``values`` (P * width,), ``grid`` ((M+1) * width,).
     Points in order, as pydensecrf does, so every vertex sums in the same
-    order (and rounds the same way). L is 2 or a multiple of :data:`LANES`
-    (values in registers, two or four at a time; see :func:`padded`).
+    order (and rounds the same way).
     """
     n, dp1 = offsets.shape
-    n_values = values.shape[1]
     grid[:] = 0.0
-    if n_values == 2:
-        for i in range(n):
-            v0 = values[i, 0] * scale[i]
-            v1 = values[i, 1] * scale[i]
-            for j in range(dp1):
-                o = offsets[i, j]
-                w = bary[i, j]
-                grid[o, 0] += w * v0
-                grid[o, 1] += w * v1
-        return
+    v = np.empty(width, np.float32)
     for i in range(n):
-        s = scale[i]
-        for c in range(0, n_values, LANES):
-            v0 = values[i, c] * s
-            v1 = values[i, c + 1] * s
-            v2 = values[i, c + 2] * s
-            v3 = values[i, c + 3] * s
-            for j in range(dp1):
-                o = offsets[i, j]
-                w = bary[i, j]
-                grid[o, c] += w * v0
-                grid[o, c + 1] += w * v1
-                grid[o, c + 2] += w * v2
-                grid[o, c + 3] += w * v3
+        row_scale(v, 0, scale[i], values, np.int64(i) * width, width)
+        for j in range(dp1):
+            row_axpy(grid, np.int64(offsets[i, j]) * width, bary[i, j], v, 0, width)
 
 
 @njit(cache=True, nogil=True)
-def _blur(grid, spare, neighbours):  # pragma: no cover - compiled
-    """Blur ``grid`` (M+1, L) along every lattice axis with [1/2, 1, 1/2]; return the array holding the result."""
+def _blur(grid, spare, neighbours, width):  # pragma: no cover - compiled
+    """Blur ``grid`` along every lattice axis with [1/2, 1, 1/2]; return the array holding the result (flat rows)."""
     dp1, rows = neighbours.shape[0], neighbours.shape[1]
-    n_values = grid.shape[1]
-    half = np.float32(0.5)
     for j in range(dp1):
         for i in range(1, rows):
-            a = neighbours[j, i, 0]
-            b = neighbours[j, i, 1]
-            for c in range(n_values):
-                spare[i, c] = grid[i, c] + half * (grid[a, c] + grid[b, c])
+            r = np.int64(i) * width
+            a = np.int64(neighbours[j, i, 0]) * width
+            b = np.int64(neighbours[j, i, 1]) * width
+            if width == 2:
+                simd.blur2(spare, r, grid, r, a, b)
+            elif width == 4:
+                simd.blur4(spare, r, grid, r, a, b)
+            else:
+                for c in range(0, width, 8):
+                    simd.blur8(spare, r + c, grid, r + c, a + c, b + c)
         grid, spare = spare, grid
     return grid
 
 
 @njit(cache=True, nogil=True, inline="always")
-def slice2(grid, offsets, bary, alpha, i, alpha_last):  # pragma: no cover - compiled
-    """Return point ``i``'s two sliced values (a grid of two columns), in registers; see :func:`slice_point`."""
-    a0 = np.float32(0.0)
-    a1 = np.float32(0.0)
-    for j in range(offsets.shape[1]):
-        o = offsets[i, j]
-        if alpha_last:
-            w = bary[i, j]
-            a0 += w * grid[o, 0] * alpha
-            a1 += w * grid[o, 1] * alpha
-        else:
-            w = bary[i, j] * alpha
-            a0 += w * grid[o, 0]
-            a1 += w * grid[o, 1]
-    return a0, a1
+def slice_add(dst, d, grid, offsets, bary, dp1, alpha, i, s, w, width, alpha_last):  # pragma: no cover - compiled
+    """``dst[d:d+width] += (s * slice_i) * w``, slice_i = alpha * sum_j bary_ij grid[offset_ij] (point i's row).
 
-
-@njit(cache=True, nogil=True, inline="always")
-def slice_point(grid, offsets, bary, alpha, i, acc, alpha_last):  # pragma: no cover - compiled
-    """Write ``alpha * sum_j bary_ij grid[offset_ij]`` of point ``i`` into ``acc`` (L: 2 or a multiple of LANES).
-
-    ``alpha_last`` multiplies by alpha after each product, as pydensecrf does
-    for at most two values (its vectorised path scales the weight first): the
-    same float rounding keeps the two engines' marginals together.
+    ``offsets`` and ``bary`` are flat (P * dp1,). ``alpha_last`` multiplies
+    by alpha after each product, as pydensecrf does for at most two values
+    (its vectorised path scales the weight first): the same float rounding
+    keeps the two engines' marginals together. The sum stays in registers.
     """
-    dp1 = offsets.shape[1]
-    if acc.size == 2:
-        acc[0], acc[1] = slice2(grid, offsets, bary, alpha, i, alpha_last)
-        return
-    for c in range(0, acc.size, LANES):
-        a0 = np.float32(0.0)
-        a1 = np.float32(0.0)
-        a2 = np.float32(0.0)
-        a3 = np.float32(0.0)
-        for j in range(dp1):
-            o = offsets[i, j]
-            if alpha_last:
-                w = bary[i, j]
-                a0 += w * grid[o, c] * alpha
-                a1 += w * grid[o, c + 1] * alpha
-                a2 += w * grid[o, c + 2] * alpha
-                a3 += w * grid[o, c + 3] * alpha
-            else:
-                w = bary[i, j] * alpha
-                a0 += w * grid[o, c]
-                a1 += w * grid[o, c + 1]
-                a2 += w * grid[o, c + 2]
-                a3 += w * grid[o, c + 3]
-        acc[c] = a0
-        acc[c + 1] = a1
-        acc[c + 2] = a2
-        acc[c + 3] = a3
+    if alpha_last:
+        if width == 2:
+            simd.slice_add_last2(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
+        elif width == 4:
+            simd.slice_add_last4(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
+        else:
+            for c in range(0, width, 8):
+                simd.slice_add_last8(dst, d + c, grid, offsets, bary, dp1, i, width, c, alpha, s, w)
+    elif width == 2:
+        simd.slice_add2(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
+    elif width == 4:
+        simd.slice_add4(dst, d, grid, offsets, bary, dp1, i, width, 0, alpha, s, w)
+    else:
+        for c in range(0, width, 8):
+            simd.slice_add8(dst, d + c, grid, offsets, bary, dp1, i, width, c, alpha, s, w)
 
 
 @njit(cache=True, nogil=True)
-def _slice_add(grid, offsets, bary, alpha, scale, weight, out, alpha_last):  # pragma: no cover - compiled
-    """Add ``weight * scale_i * alpha * sum_j bary_ij grid[offset_ij]`` to ``out`` (P, L)."""
-    n = offsets.shape[0]
-    n_values = grid.shape[1]
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
-    for b in range(n_blocks):
-        acc = np.empty(n_values, np.float32)
-        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            slice_point(grid, offsets, bary, alpha, i, acc, alpha_last)
-            s = scale[i]
-            for c in range(n_values):
-                out[i, c] += weight * (acc[c] * s)
+def _slice_add(grid, offsets, bary, alpha, scale, weight, out, width, alpha_last):  # pragma: no cover - compiled
+    """Add ``weight * scale_i * alpha * sum_j bary_ij grid[offset_ij]`` to ``out`` (flat rows of ``width``)."""
+    dp1 = offsets.shape[1]
+    flat_offsets = offsets.reshape(-1)
+    flat_bary = bary.reshape(-1)
+    for i in range(offsets.shape[0]):
+        slice_add(out, np.int64(i) * width, grid, flat_offsets, flat_bary, dp1, alpha, i, scale[i], weight, width,
+                  alpha_last)
 
 
 def padded(n_values: int) -> int:
-    """Return the value-axis length the kernels take: 2 for up to two values, else a multiple of :data:`LANES`."""
-    return 2 if n_values <= 2 else -(-n_values // LANES) * LANES
+    """Return the row length the kernels take for ``n_values`` values: 2, 4 or a multiple of 8 (vector widths)."""
+    if n_values <= 2:
+        return 2
+    return 4 if n_values <= 4 else -(-n_values // 8) * 8
 
 
 class PermutohedralLattice:
@@ -476,13 +501,13 @@ class PermutohedralLattice:
     Notes
     -----
     Memory: 8 (D + 1) bytes per point for the simplices, 8 (D + 1) bytes
-    per lattice vertex for the blur neighbours, and per filter call two
-    (vertices x values) float32 grids.
+    per lattice vertex for the blur neighbours, and two (vertices x row
+    width) float32 work grids, kept between calls.
     """
 
     def __init__(self, features: np.ndarray) -> None:
-        feats = np.ascontiguousarray(np.asarray(features, np.float32).T)  # point-major for the simplex loop
-        self.n_points, self.dim = feats.shape
+        feats = np.ascontiguousarray(features, np.float32)
+        self.dim, self.n_points = feats.shape
         if self.dim > 126:
             raise ValueError(f"at most 126 feature dimensions, got {self.dim}")
         rem0, rank, self._bary = _simplices(feats)
@@ -495,41 +520,41 @@ class PermutohedralLattice:
         self.alpha = np.float32(1.0 / (1.0 + 2.0 ** -self.dim))
         self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # work grids of the last call
 
-    def _grids_for(self, n_values: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return two (M+1, n_values) float32 work grids, kept for the next call."""
-        if n_values not in self._grids:
-            shape = (self.n_vertices + 1, n_values)
-            self._grids = {n_values: (np.zeros(shape, np.float32), np.zeros(shape, np.float32))}
-        return self._grids[n_values]
+    def _grids_for(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return two flat ((M+1) * width,) float32 work grids, kept for the next call."""
+        if width not in self._grids:
+            size = (self.n_vertices + 1) * width
+            self._grids = {width: (np.zeros(size, np.float32), np.zeros(size, np.float32))}
+        return self._grids[width]
 
-    def splat_blur(self, values: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """Return the (M+1, L) lattice grid of ``scale * values`` (P, L) after splatting and blurring."""
-        grid, spare = self._grids_for(values.shape[1])
-        _splat(values, scale, self._offsets, self._bary, grid)
-        return _blur(grid, spare, self._neighbours)
+    def splat_blur(self, values: np.ndarray, scale: np.ndarray, width: int) -> np.ndarray:
+        """Return the flat lattice grid ((M+1) * width,) of ``scale * values`` after splatting and blurring.
+
+        ``values``: flat (P * width,) float32, a row of ``width`` (see :func:`padded`) per point.
+        """
+        grid, spare = self._grids_for(width)
+        _splat(values, scale, self._offsets, self._bary, grid, width)
+        return _blur(grid, spare, self._neighbours, width)
 
     def slicing(self) -> tuple[np.ndarray, np.ndarray, np.float32]:
-        """Return (offsets (P, D+1), barycentric weights (P, D+1), alpha) to slice a grid at the points."""
+        """Return (offsets (P, D+1), barycentric weights (P, D+1), alpha) to slice a grid at the points.
+
+        The filtered values of point i are ``alpha * sum_j bary_ij grid[offset_ij]``.
+        """
         return self._offsets, self._bary, self.alpha
 
-    def filter_add(self, values: np.ndarray, out: np.ndarray, scale: np.ndarray | None = None,
-                   weight: float = 1.0, n_values: int | None = None) -> None:
-        """Add ``weight * S K S values`` to ``out`` (both (P, L) float32, L from :func:`padded`), S = diag(scale).
-
-        ``n_values``: how many of the L columns are real (the rest pad), for pydensecrf's rounding order.
-        """
-        scale = np.ones(self.n_points, np.float32) if scale is None else scale
-        result = self.splat_blur(values, scale)
-        n_values = values.shape[1] if n_values is None else n_values
-        _slice_add(result, self._offsets, self._bary, self.alpha, scale, np.float32(weight), out, n_values <= 2)
-
     def filter(self, values: np.ndarray) -> np.ndarray:
-        """Return the Gaussian-filtered ``values`` (P, L) float32 (no normalisation)."""
+        """Return the Gaussian-filtered ``values`` (P, n) float32 (no normalisation)."""
         values = np.asarray(values, np.float32)
-        out = np.zeros((values.shape[0], padded(values.shape[1])), np.float32)
-        self.filter_add(np.ascontiguousarray(np.pad(values, ((0, 0), (0, out.shape[1] - values.shape[1])))), out,
-                        n_values=values.shape[1])
-        return out[:, :values.shape[1]]
+        n = values.shape[1]
+        width = padded(n)
+        rows = np.zeros((self.n_points, width), np.float32)
+        rows[:, :n] = values
+        ones = np.ones(self.n_points, np.float32)
+        grid = self.splat_blur(rows.reshape(-1), ones, width)
+        out = np.zeros(self.n_points * width, np.float32)
+        _slice_add(grid, self._offsets, self._bary, self.alpha, ones, np.float32(1.0), out, width, n <= 2)
+        return out.reshape(self.n_points, width)[:, :n]
 
     def symmetric_norm(self) -> np.ndarray:
         """Return ``1 / sqrt(K 1)`` per point, the symmetric normalisation of the kernel."""

@@ -6,6 +6,15 @@ a compiler. Semantics as pydensecrf's ``DenseCRF`` with diagonal kernels,
 :mod:`~napari_crf_label.crf.engine`). Marginals are kept pixel-major
 (P, N) during the iterations, as in pydensecrf. One thread per CRF (see
 :mod:`~napari_crf_label.crf.lattice`); tiles run in parallel as processes.
+
+A pixel's update (both slices, the energy and the softmax) runs in vector
+registers (:mod:`~.simd`), for up to 8 classes on blocks of 8 pixels with
+the classes transposed across pixels; it rounds as pydensecrf does (Eigen's
+``pexp`` for whole packets of four classes, glibc's ``expf`` for the rest,
+Eigen's order of summation), so that the two engines' marginals are
+bit-identical on Linux x86-64 on GrabCut and the benchmark photos
+(tests/test_engines.py; some Dubai tiles differ by up to 2.8e-4, already
+in the filtering: benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -17,132 +26,176 @@ import numpy as np
 from numba import njit
 
 from ..progress import checkpoint
+from . import simd
 from .engine import Engine, Kernel
-from .lattice import _BLOCK, LANES, PermutohedralLattice, padded, slice2, slice_point
+from .lattice import PermutohedralLattice, padded, row_scale, slice_add
 
 __all__ = ["NumbaEngine", "is_compiled", "prepare"]
 
 
-@njit(cache=True, nogil=True)
-def _message(unary, energy, q, grid, offsets, bary, alpha, norm, weight, first, last, n_classes):  # pragma: no cover
-    """Add one kernel's message to the energy; on the last kernel, write the softmax into ``q``.
+@njit(cache=True, nogil=True, inline="always")
+def _eigen_sum(e, n):  # pragma: no cover - compiled
+    """Return ``sum(e[:n])`` in the order Eigen's vectorised ``sum()`` adds (pydensecrf's softmax).
 
-    ``energy[i] = (-unary[i] if first else energy[i]) + weight * norm_i * slice_i(grid)``;
-    then, if ``last``, ``q[i] = softmax(energy[i])`` (pydensecrf's expAndNormalize) over the
-    first ``n_classes`` columns (the rest pad the value axis to a multiple of LANES and stay 0).
+    Four lanes of packets (two packets' lanes apart while 8 or more are left),
+    then (l0 + l2) + (l1 + l3), then the values past the last whole packet.
     """
-    n, m = q.shape
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
-    for b in range(n_blocks):
-        acc = np.empty(m, np.float32)
-        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            slice_point(grid, offsets, bary, alpha, i, acc, n_classes <= 2)
-            s = norm[i]
-            for c in range(m):
-                e = -unary[i, c] if first else energy[i, c]
-                acc[c] = e + weight * (acc[c] * s)
-            if not last:
-                for c in range(m):
-                    energy[i, c] = acc[c]
-                continue
-            _softmax_row(acc, q, i, n_classes)
+    if n < 4:
+        total = e[0]
+        for c in range(1, n):
+            total += e[c]
+        return total
+    packets = n // 4 * 4
+    pairs = n // 8 * 8
+    r0, r1, r2, r3 = e[0], e[1], e[2], e[3]
+    if packets > 4:
+        s0, s1, s2, s3 = e[4], e[5], e[6], e[7]
+        for c in range(8, pairs, 8):
+            r0, r1, r2, r3 = r0 + e[c], r1 + e[c + 1], r2 + e[c + 2], r3 + e[c + 3]
+            s0, s1, s2, s3 = s0 + e[c + 4], s1 + e[c + 5], s2 + e[c + 6], s3 + e[c + 7]
+        r0, r1, r2, r3 = r0 + s0, r1 + s1, r2 + s2, r3 + s3
+        if packets > pairs:
+            r0, r1, r2, r3 = r0 + e[pairs], r1 + e[pairs + 1], r2 + e[pairs + 2], r3 + e[pairs + 3]
+    total = (r0 + r2) + (r1 + r3)
+    for c in range(packets, n):
+        total += e[c]
+    return total
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _slice4(grid, offsets, bary, alpha, i, c, alpha_last):  # pragma: no cover - compiled
-    """Return point ``i``'s sliced values of columns c..c+3 (see :func:`~.lattice.slice_point`), in registers."""
-    a0 = np.float32(0.0)
-    a1 = np.float32(0.0)
-    a2 = np.float32(0.0)
-    a3 = np.float32(0.0)
-    for j in range(offsets.shape[1]):
-        o = offsets[i, j]
-        if alpha_last:
-            w = bary[i, j]
-            a0 += w * grid[o, c] * alpha
-            a1 += w * grid[o, c + 1] * alpha
-            a2 += w * grid[o, c + 2] * alpha
-            a3 += w * grid[o, c + 3] * alpha
-        else:
-            w = bary[i, j] * alpha
-            a0 += w * grid[o, c]
-            a1 += w * grid[o, c + 1]
-            a2 += w * grid[o, c + 2]
-            a3 += w * grid[o, c + 3]
-    return a0, a1, a2, a3
+def _softmax_row(e, q, base, n, width):  # pragma: no cover - compiled
+    """Write softmax(e[:n]) into ``q[base:base+width]`` (padding 0); ``e`` (width + 4 long) is overwritten.
 
-
-@njit(cache=True, nogil=True)
-def _message2(unary, energy, grid1, offsets1, bary1, alpha1, norm1, weight1, grid2, offsets2, bary2, alpha2, norm2,
-              weight2, n_classes):  # pragma: no cover - compiled
-    """Both kernels' messages in one pass over the pixels (the usual two-kernel CRF), negated.
-
-    ``energy[i] = unary[i] - weight1 * norm1_i * slice1_i - weight2 * norm2_i * slice2_i``, summed in
-    pydensecrf's order; :func:`_softmax` of it gives the new marginals (a separate pass: measured
-    faster than the softmax inside this loop). Sliced values stay in registers, four columns at a time.
+    Rounded as pydensecrf's ``expAndNormalize`` (Eigen): whole packets of
+    four classes through Eigen's ``pexp`` (:func:`~.simd.pexp4`), the rest
+    through libm's ``expf`` (:func:`~.simd.expf4`, four lanes at a time),
+    Eigen's summation order, then a division.
     """
-    n, m = energy.shape
-    alpha_last = n_classes <= 2
-    if m == 2:
-        for i in range(n):
-            a = slice2(grid1, offsets1, bary1, alpha1, i, alpha_last)
-            b = slice2(grid2, offsets2, bary2, alpha2, i, alpha_last)
-            energy[i, 0] = -((-unary[i, 0] + weight1 * (a[0] * norm1[i])) + weight2 * (b[0] * norm2[i]))
-            energy[i, 1] = -((-unary[i, 1] + weight1 * (a[1] * norm1[i])) + weight2 * (b[1] * norm2[i]))
-        return
-    for i in range(n):
-        s1 = norm1[i]
-        s2 = norm2[i]
-        for c in range(0, m, LANES):
-            a = _slice4(grid1, offsets1, bary1, alpha1, i, c, alpha_last)
-            b = _slice4(grid2, offsets2, bary2, alpha2, i, c, alpha_last)
-            # negation is exact: softmax(-energy) is pydensecrf's expAndNormalize of the sum
-            energy[i, c] = -((-unary[i, c] + weight1 * (a[0] * s1)) + weight2 * (b[0] * s2))
-            energy[i, c + 1] = -((-unary[i, c + 1] + weight1 * (a[1] * s1)) + weight2 * (b[1] * s2))
-            energy[i, c + 2] = -((-unary[i, c + 2] + weight1 * (a[2] * s1)) + weight2 * (b[2] * s2))
-            energy[i, c + 3] = -((-unary[i, c + 3] + weight1 * (a[3] * s1)) + weight2 * (b[3] * s2))
-
-
-@njit(cache=True, nogil=True)
-def _softmax_row(e, q, i, m):  # pragma: no cover - compiled
-    """Write softmax(e[:m]) into q[i, :m] (``e`` is overwritten; q is written once: measured faster)."""
     top = e[0]
-    for c in range(1, m):
+    for c in range(1, n):
         top = max(top, e[c])
-    total = np.float32(0.0)
-    for c in range(m):
-        v = np.exp(e[c] - top)
-        e[c] = v
-        total += v
-    for c in range(m):
-        q[i, c] = e[c] / total
+    packets = n // 4 * 4
+    if packets < n:
+        simd.expf4(e, packets, e, packets, top)  # the (up to 3) classes past the packets; lanes past n are reset below
+    for c in range(0, packets, 4):
+        simd.pexp4(e, c, e, c, top)
+    for c in range(n, width):
+        e[c] = 0.0
+    total = _eigen_sum(e, n)
+    if width == 2:
+        simd.divide2(q, base, e, 0, total)
+    elif width == 4:
+        simd.divide4(q, base, e, 0, total)
+    else:
+        for c in range(0, width, 8):
+            simd.divide8(q, base + c, e, c, total)
 
 
 @njit(cache=True, nogil=True)
-def _softmax(unary, q, n_classes):  # pragma: no cover - compiled
-    """Write softmax(-unary) into ``q`` (the start of inference, and the end of each two-kernel step).
+def _softmax(unary, q, n_classes, width):  # pragma: no cover - compiled
+    """Write softmax(-unary) into ``q`` (flat rows of ``width`` <= 16, at least BLOCK rows): the start of inference."""
+    n = q.size // width
+    if n < simd.BLOCK or width > 16:
+        raise ValueError("_softmax takes at least BLOCK pixels of at most 16 classes")
+    for b in range(0, n, simd.BLOCK):
+        i = min(b, n - simd.BLOCK)  # the last block may overlap the one before: its pixels get the same values
+        if width == 2:
+            simd.block2_0(q, unary, n_classes, i)
+        elif width == 4:
+            simd.block4_0(q, unary, n_classes, i)
+        elif width == 8:
+            simd.block8_0(q, unary, n_classes, i)
+        else:
+            simd.block16_0(q, unary, n_classes, i)
 
-    Written out rather than calling :func:`_softmax_row` per pixel: a call
-    passing arrays costs reference counting, measured 1.6x slower.
+
+@njit(cache=True, nogil=True)
+def _softmax_general(unary, q, n_classes, width):  # pragma: no cover - compiled
+    """As :func:`_softmax` for any width and pixel count, a row at a time through memory (slower)."""
+    e = np.zeros(width + 4, np.float32)  # + 4: expf4 reads and writes four lanes
+    for i in range(q.size // width):
+        base = np.int64(i) * width
+        row_scale(e, 0, np.float32(-1.0), unary, base, width)
+        _softmax_row(e, q, base, n_classes, width)
+
+
+@njit(cache=True, nogil=True)
+def _message2(unary, q, grid1, offsets1, bary1, alpha1, norm1, weight1, grid2, offsets2, bary2, alpha2, norm2,
+              weight2, n_classes, width):  # pragma: no cover - compiled
+    """Both kernels' messages and the softmax in one pass over the pixels (the usual two-kernel CRF).
+
+    ``q[i] = softmax((-unary[i] + weight1 * (norm1_i * slice1_i)) + weight2 * (norm2_i * slice2_i))``,
+    rounded in pydensecrf's order, in vector registers (width <= 16, at least BLOCK pixels; else
+    :func:`_message` per kernel).
     """
-    n = q.shape[0]
-    e = np.empty(q.shape[1], np.float32)
-    for i in range(n):
-        top = -unary[i, 0]
-        for c in range(n_classes):
-            e[c] = -unary[i, c]
-            top = max(top, e[c])
-        total = np.float32(0.0)
-        for c in range(n_classes):
-            v = np.exp(e[c] - top)
-            e[c] = v
-            total += v
-        for c in range(n_classes):
-            q[i, c] = e[c] / total
+    dp1, dp2 = offsets1.shape[1], offsets2.shape[1]
+    o1, b1, o2, b2 = offsets1.reshape(-1), bary1.reshape(-1), offsets2.reshape(-1), bary2.reshape(-1)
+    n = offsets1.shape[0]
+    if n < simd.BLOCK or width > 16:
+        raise ValueError("_message2 takes at least BLOCK pixels of at most 16 classes")
+    for b in range(0, n, simd.BLOCK):
+        i = min(b, n - simd.BLOCK)  # the last block may overlap the one before: its pixels get the same values
+        if width == 2:
+            simd.block2_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
+                          grid2, o2, b2, dp2, alpha2, norm2, weight2)
+        elif width == 4:
+            simd.block4_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
+                          grid2, o2, b2, dp2, alpha2, norm2, weight2)
+        elif width == 8:
+            simd.block8_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
+                          grid2, o2, b2, dp2, alpha2, norm2, weight2)
+        else:
+            simd.block16_2(q, unary, n_classes, i, grid1, o1, b1, dp1, alpha1, norm1, weight1,
+                           grid2, o2, b2, dp2, alpha2, norm2, weight2)
+
+
+@njit(cache=True, nogil=True)
+def _message1(unary, q, grid, offsets, bary, alpha, norm, weight, n_classes, width):  # pragma: no cover - compiled
+    """One kernel's message and the softmax (a CRF with the other kernel switched off; width <= 16)."""
+    dp1 = offsets.shape[1]
+    o1, b1 = offsets.reshape(-1), bary.reshape(-1)
+    if width == 2:
+        for i in range(offsets.shape[0]):
+            simd.message2_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
+    elif width == 4:
+        for i in range(offsets.shape[0]):
+            simd.message4_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
+    elif width == 8:
+        for i in range(offsets.shape[0]):
+            simd.message8_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
+    else:
+        for i in range(offsets.shape[0]):
+            simd.message16_1(q, unary, n_classes, i, grid, o1, b1, dp1, alpha, norm[i], weight)
+
+
+@njit(cache=True, nogil=True)
+def _message(unary, energy, q, grid, offsets, bary, alpha, norm, weight, first, last, n_classes,
+             width):  # pragma: no cover - compiled
+    """Add one kernel's message to ``energy`` (from ``-unary`` if ``first``); if ``last``, write its softmax to ``q``.
+
+    The general case (more than two kernels, more than 16 classes or fewer pixels than a block);
+    :func:`_message2` and :func:`_message1` fuse one or two kernels.
+    """
+    alpha_last = n_classes <= 2
+    dp1 = offsets.shape[1]
+    flat_offsets, flat_bary = offsets.reshape(-1), bary.reshape(-1)
+    e = np.zeros(width + 4, np.float32)  # + 4: expf4 reads and writes four lanes
+    for i in range(offsets.shape[0]):
+        base = np.int64(i) * width
+        if first:
+            row_scale(energy, base, np.float32(-1.0), unary, base, width)
+        slice_add(energy, base, grid, flat_offsets, flat_bary, dp1, alpha, i, norm[i], weight, width, alpha_last)
+        if last:
+            row_scale(e, 0, np.float32(1.0), energy, base, width)
+            _softmax_row(e, q, base, n_classes, width)
 
 
 class NumbaEngine(Engine):
-    """Mean field over one lattice (and its symmetric normalisation) per kernel."""
+    """Mean field over one lattice (and its symmetric normalisation) per kernel.
+
+    Marginals are kept pixel-major, in rows padded to a vector width
+    (:func:`~.lattice.padded`; padding classes stay 0), as in pydensecrf.
+    """
 
     name = "numba"
 
@@ -152,47 +205,55 @@ class NumbaEngine(Engine):
         for k, kernel in enumerate(kernels):
             checkpoint("building the CRF", k / len(kernels))  # a cancel is heard between the lattices
             lattice = PermutohedralLattice(kernel.features)
-            self._terms.append((lattice, lattice.symmetric_norm(), float(kernel.weight)))
+            self._terms.append((lattice, lattice.symmetric_norm(), np.float32(kernel.weight)))
 
     def iter_infer(self, unary: np.ndarray, iterations: int, init: np.ndarray | None = None
                    ) -> Generator[None, None, np.ndarray]:
         """Run mean field, yielding after each iteration; return the (N, P) marginals."""
         n = self.n_classes
-        u = np.zeros((self.n_pixels, padded(n)), np.float32)  # pixel-major, classes padded with zeros
+        width = padded(n)
+        u = np.zeros((self.n_pixels, width), np.float32)  # pixel-major, classes padded with zeros
         u[:, :n] = np.asarray(unary, np.float32).T
+        u = u.reshape(-1)
         q = np.zeros_like(u)
-        energy = np.empty_like(u) if len(self._terms) > 1 else q  # a second kernel needs it
+        # the fast kernels take up to 16 classes and at least a block of pixels
+        fast = width <= 16 and self.n_pixels >= simd.BLOCK
+        general = not fast or len(self._terms) > 2 or (len(self._terms) == 1 and width > 16)
+        energy = np.empty_like(u) if general and self._terms else q
         if init is None:
-            _softmax(u, q, n)
+            (_softmax if fast else _softmax_general)(u, q, n, width)
         else:
-            q[:, :n] = np.asarray(init, np.float32).T
+            q.reshape(self.n_pixels, width)[:, :n] = np.asarray(init, np.float32).T
         for _ in range(int(iterations)):
-            self._step(u, energy, q)
+            self._step(u, energy, q, width, fast)
             yield
-        return np.ascontiguousarray(q[:, :n].T)
+        return np.ascontiguousarray(q.reshape(self.n_pixels, width)[:, :n].T)
 
-    def _step(self, u: np.ndarray, energy: np.ndarray, q: np.ndarray) -> None:
-        """Run one mean-field iteration in place on ``q``."""
-        # every kernel reads the old q: splat and blur all before the last message rewrites q
-        grids = [lattice.splat_blur(q, norm) for lattice, norm, _ in self._terms]
+    def _step(self, u: np.ndarray, energy: np.ndarray, q: np.ndarray, width: int, fast: bool) -> None:
+        """Run one mean-field iteration in place on ``q`` (flat rows of ``width``)."""
+        # every kernel reads the old q: splat and blur all before the messages rewrite q
+        grids = [lattice.splat_blur(q, norm, width) for lattice, norm, _ in self._terms]
+        n = self.n_classes
         if not self._terms:
-            _softmax(u, q, self.n_classes)
-        if len(self._terms) == 2:
+            (_softmax if fast else _softmax_general)(u, q, n, width)
+        elif len(self._terms) == 2 and fast:
             (lat1, norm1, w1), (lat2, norm2, w2) = self._terms
-            _message2(u, energy, grids[0], *lat1.slicing(), norm1, np.float32(w1), grids[1], *lat2.slicing(), norm2,
-                      np.float32(w2), self.n_classes)
-            _softmax(energy, q, self.n_classes)
-            return
-        for k, (grid, (lattice, norm, weight)) in enumerate(zip(grids, self._terms)):
-            _message(u, energy, q, grid, *lattice.slicing(), norm, np.float32(weight), k == 0,
-                     k == len(self._terms) - 1, self.n_classes)
+            _message2(u, q, grids[0], *lat1.slicing(), norm1, w1, grids[1], *lat2.slicing(), norm2, w2, n, width)
+        elif len(self._terms) == 1 and width <= 16:
+            (lattice, norm, weight), = self._terms
+            _message1(u, q, grids[0], *lattice.slicing(), norm, weight, n, width)
+        else:
+            for k, (grid, (lattice, norm, weight)) in enumerate(zip(grids, self._terms)):
+                _message(u, energy, q, grid, *lattice.slicing(), norm, weight, k == 0, k == len(self._terms) - 1,
+                         n, width)
 
 
 def _kernels() -> tuple:
     """Return the compiled functions a default two-kernel CRF runs (what :func:`prepare` compiles).
 
-    A CRF with one kernel switched off (a compat of 0) also needs :func:`_message`,
-    compiled on its first use.
+    Compiled on first use instead: :func:`_message1` (a CRF with one kernel
+    switched off, compat 0), and :func:`_message` and :func:`_softmax_general`
+    (more than 16 classes, or a CRF of fewer than 8 pixels).
     """
     from . import lattice as lat
 
