@@ -159,7 +159,7 @@ def _export_job(stop: threading.Event, relay: _Relay, *args: Any, **kwargs: Any)
 def _warm_up_engine() -> None:
     """Compile the default engine in the background when the panel opens (first use on a machine only).
 
-    numba compiles once per machine (10-20 s); started here, it is usually
+    numba compiles once per machine (about 10 s); started here, it is usually
     done before the first *Run CRF*, and a run cannot be cancelled while it
     compiles.
     """

@@ -135,7 +135,7 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
         classes = load_session(strokes_path).classes
     outdir = args.outdir if args.outdir is not None else image_path.parent
     if not engine_ready(args.engine):
-        print("preparing the CRF engine (first run only: compiling, 10-20 s)", file=sys.stderr, flush=True)
+        print("preparing the CRF engine (first run only: compiling, about 10 s)", file=sys.stderr, flush=True)
         prepare_engine(args.engine)
     crf = {k: getattr(args, k) for k in CRFParams().as_dict()}
     common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": _Progress(),
