@@ -162,18 +162,24 @@ def _band_pairs(bands: int) -> list[tuple[int, int]]:
     return [(a, a + 1) for a in range(bands - 1)]
 
 
-def _texture_iter(image: np.ndarray, sigmas: tuple[float, ...], smoothed: np.ndarray) -> Iterator[np.ndarray]:
-    """Yield the (H, W) float32 planes of :func:`texture_planes` one at a time (memory: one plane)."""
+def _texture_iter(image: np.ndarray, sigmas: tuple[float, ...], smoothed: np.ndarray,
+                  take: Callable[[np.ndarray], np.ndarray] = lambda a: a) -> Iterator[np.ndarray]:
+    """Yield the planes of :func:`texture_planes` one at a time (memory: one plane), at the pixels ``take`` picks.
+
+    ``take`` (a subsampling or the stroke pixels) is applied before the
+    per-pixel arithmetic, which then runs on those pixels only; the values
+    are those of the full planes at the same pixels.
+    """
     from scipy.ndimage import gaussian_filter
 
     pairs = _band_pairs(image.shape[2])
     for j, sigma in enumerate(sigmas):
         for b in range(image.shape[2]):
             band = image[..., b].astype(np.float32) / 255.0
-            mean_sq = gaussian_filter(band * band, sigma, mode="reflect", truncate=3.0)
-            yield np.sqrt(np.maximum(mean_sq - smoothed[b, j] ** 2, 0.0))
+            mean_sq = take(gaussian_filter(band * band, sigma, mode="reflect", truncate=3.0))
+            yield np.sqrt(np.maximum(mean_sq - take(smoothed[b, j]) ** 2, 0.0))
         for a, b in pairs:
-            sa, sb = smoothed[a, j], smoothed[b, j]
+            sa, sb = take(smoothed[a, j]), take(smoothed[b, j])
             yield (sa - sb) / (sa + sb + np.float32(0.02))
 
 
@@ -246,8 +252,9 @@ def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.
                 k += 1
             checkpoint("features", k / n_feat)
     if texture:
-        for plane in _texture_iter(image, sigmas, smooth_bands(image, sigmas) if smoothed is None else smoothed):
-            out[k] = plane[::step, ::step]
+        for plane in _texture_iter(image, sigmas, smooth_bands(image, sigmas) if smoothed is None else smoothed,
+                                   lambda a: a[kept]):
+            out[k] = plane
             k += 1
     row_pos, col_pos = _positions(height, width, extent)
     out[k], out[k + 1] = row_pos[::step, None], col_pos[None, ::step]
@@ -313,8 +320,9 @@ def pixel_features_at(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                 out[:, k] = feature
                 k += 1
     if texture:
-        for plane in _texture_iter(image, sigmas, smooth_bands(image, sigmas) if smoothed is None else smoothed):
-            out[:, k] = plane[rows, cols]
+        for plane in _texture_iter(image, sigmas, smooth_bands(image, sigmas) if smoothed is None else smoothed,
+                                   lambda a: a[rows, cols]):
+            out[:, k] = plane
             k += 1
     row_pos, col_pos = _positions(height, width, extent)
     out[:, k], out[:, k + 1] = row_pos[rows], col_pos[cols]
