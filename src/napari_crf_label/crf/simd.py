@@ -68,11 +68,7 @@ def _store(context, builder, sig, args, value, width):
 
 def _broadcast(context, builder, sig, args, k, width):
     """Return the scalar ``args[k]`` as float32, broadcast to a <width x float>."""
-    value = context.cast(builder, args[k], sig.args[k], types.float32)
-    vec = _vec(width)
-    one = builder.insert_element(ir.Constant(vec, ir.Undefined), value, ir.Constant(_I32, 0))
-    return builder.shuffle_vector(one, ir.Constant(vec, ir.Undefined),
-                                  ir.Constant(ir.VectorType(_I32, width), [0] * width))
+    return _splat_value(builder, context.cast(builder, args[k], sig.args[k], types.float32), width)
 
 
 def _splat_value(builder, value, width):
