@@ -230,6 +230,8 @@ def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.
 
     height, width, bands = image.shape
     n_feat = feature_count(bands, sigmas, texture)
+    if texture and smoothed is None:  # the texture planes need every smoothed band too: smooth each once
+        smoothed = smooth_bands(image, sigmas)
     if step < 1:
         raise ValueError(f"step must be >= 1, got {step}")
     kept = np.s_[::step, ::step]
@@ -252,8 +254,7 @@ def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.
                 k += 1
             checkpoint("features", k / n_feat)
     if texture:
-        for plane in _texture_iter(image, sigmas, smooth_bands(image, sigmas) if smoothed is None else smoothed,
-                                   lambda a: a[kept]):
+        for plane in _texture_iter(image, sigmas, smoothed, lambda a: a[kept]):
             out[k] = plane
             k += 1
     row_pos, col_pos = _positions(height, width, extent)
@@ -296,6 +297,8 @@ def pixel_features_at(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     height, width, bands = image.shape
     rows, cols = np.asarray(rows, np.intp), np.asarray(cols, np.intp)
     out = np.empty((rows.size, feature_count(bands, sigmas, texture)), np.float32)
+    if texture and smoothed is None:  # as in pixel_features
+        smoothed = smooth_bands(image, sigmas)
     k = 0
     for b in range(bands):
         band = image[..., b].astype(np.float32) / 255.0
@@ -320,8 +323,7 @@ def pixel_features_at(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                 out[:, k] = feature
                 k += 1
     if texture:
-        for plane in _texture_iter(image, sigmas, smooth_bands(image, sigmas) if smoothed is None else smoothed,
-                                   lambda a: a[rows, cols]):
+        for plane in _texture_iter(image, sigmas, smoothed, lambda a: a[rows, cols]):
             out[:, k] = plane
             k += 1
     row_pos, col_pos = _positions(height, width, extent)
