@@ -19,6 +19,3 @@ class OutputExistsError(FileExistsError):
     def __init__(self, message: str, paths: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.paths = tuple(paths)
-
-    def __str__(self) -> str:
-        return str(self.args[0])
