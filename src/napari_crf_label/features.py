@@ -33,13 +33,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .filters import gaussian
 from .progress import checkpoint
 
 #: Trees trained between two cancel checkpoints.
 TREES_PER_STEP = 5
 
 __all__ = ["FeatureParams", "pixel_features", "pixel_features_at", "smooth_bands", "PixelClassifier",
-           "gradient_2d", "cap_per_class", "stroke_samples", "texture_planes", "feature_count"]
+           "gradient_2d", "derivative", "cap_per_class", "stroke_samples", "texture_planes",
+           "feature_count"]
 
 
 @dataclass(frozen=True)
@@ -104,13 +106,18 @@ class FeatureParams:
     seed: int = 0
 
 
-def gradient_2d(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the (row, column) finite-difference derivatives of a 2-D array.
+def derivative(a: np.ndarray, axis: int) -> np.ndarray:
+    """Return the finite-difference derivative of a 2-D array along one axis.
 
-    Like ``np.gradient``, but an axis shorter than two pixels (a one-pixel
-    wide image) has derivative 0 instead of raising.
+    Like ``np.gradient(a, axis=axis)``, but an axis shorter than two pixels
+    (a one-pixel wide image) has derivative 0 instead of raising.
     """
-    return tuple(np.gradient(a, axis=ax) if a.shape[ax] > 1 else np.zeros_like(a) for ax in (0, 1))
+    return np.gradient(a, axis=axis) if a.shape[axis] > 1 else np.zeros_like(a)
+
+
+def gradient_2d(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the (row, column) derivatives of a 2-D array (:func:`derivative` along each axis)."""
+    return derivative(a, 0), derivative(a, 1)
 
 
 def _scale_features(s: np.ndarray, gy: np.ndarray, gx: np.ndarray, hyy: np.ndarray, hyx: np.ndarray,
@@ -139,14 +146,12 @@ def smooth_bands(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.si
     Training and prediction both need them: computed once, they can be
     handed to :func:`pixel_features` and :func:`pixel_features_at`.
     """
-    from scipy.ndimage import gaussian_filter
-
     height, width, bands = image.shape
     out = np.empty((bands, len(sigmas), height, width), np.float32)
     for b in range(bands):
         band = image[..., b].astype(np.float32) / 255.0
         for j, sigma in enumerate(sigmas):
-            out[b, j] = gaussian_filter(band, sigma, mode="reflect", truncate=3.0)
+            out[b, j] = gaussian(band, sigma)
     return out
 
 
@@ -170,13 +175,11 @@ def _texture_iter(image: np.ndarray, sigmas: tuple[float, ...], smoothed: np.nda
     per-pixel arithmetic, which then runs on those pixels only; the values
     are those of the full planes at the same pixels.
     """
-    from scipy.ndimage import gaussian_filter
-
     pairs = _band_pairs(image.shape[2])
     for j, sigma in enumerate(sigmas):
         for b in range(image.shape[2]):
             band = image[..., b].astype(np.float32) / 255.0
-            mean_sq = take(gaussian_filter(band * band, sigma, mode="reflect", truncate=3.0))
+            mean_sq = take(gaussian(band * band, sigma))
             yield np.sqrt(np.maximum(mean_sq - take(smoothed[b, j]) ** 2, 0.0))
         for a, b in pairs:
             sa, sb = take(smoothed[a, j]), take(smoothed[b, j])
@@ -226,8 +229,6 @@ def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.
     the image, the rest only the kept pixels. ``smoothed`` (from
     :func:`smooth_bands` of the same image and sigmas) saves the Gaussians.
     """
-    from scipy.ndimage import gaussian_filter
-
     height, width, bands = image.shape
     n_feat = feature_count(bands, sigmas, texture)
     if texture and smoothed is None:  # the texture planes need every smoothed band too: smooth each once
@@ -243,12 +244,12 @@ def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.
         out[k] = band[kept]
         k += 1
         for j, sigma in enumerate(sigmas):
-            s = gaussian_filter(band, sigma, mode="reflect", truncate=3.0) if smoothed is None else smoothed[b, j]
+            s = gaussian(band, sigma) if smoothed is None else smoothed[b, j]
             gy, gx = gradient_2d(s)
             # second derivatives along one axis need every pixel of that axis, only the kept ones of the other
-            hyy = gradient_2d(gy[:, ::step])[0][::step]
-            hyx = gradient_2d(gy[::step])[1][:, ::step]
-            hxx = gradient_2d(gx[::step])[1][:, ::step]
+            hyy = derivative(gy[:, ::step], 0)[::step]
+            hyx = derivative(gy[::step], 1)[:, ::step]
+            hxx = derivative(gx[::step], 1)[:, ::step]
             for feature in _scale_features(s[kept], gy[kept], gx[kept], hyy, hyx, hxx, sigma):
                 out[k] = feature
                 k += 1
@@ -292,8 +293,6 @@ def pixel_features_at(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     :func:`pixel_features`, are taken at the P pixels alone. ``smoothed``
     as for :func:`pixel_features`.
     """
-    from scipy.ndimage import gaussian_filter
-
     height, width, bands = image.shape
     rows, cols = np.asarray(rows, np.intp), np.asarray(cols, np.intp)
     out = np.empty((rows.size, feature_count(bands, sigmas, texture)), np.float32)
@@ -305,7 +304,7 @@ def pixel_features_at(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
         out[:, k] = band[rows, cols]
         k += 1
         for j, sigma in enumerate(sigmas):
-            s = gaussian_filter(band, sigma, mode="reflect", truncate=3.0) if smoothed is None else smoothed[b, j]
+            s = gaussian(band, sigma) if smoothed is None else smoothed[b, j]
 
             def smooth(r: np.ndarray, c: np.ndarray, s: np.ndarray = s) -> np.ndarray:
                 return s[r, c]

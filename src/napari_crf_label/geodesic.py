@@ -29,6 +29,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .features import FeatureParams, gradient_2d
+from .grid_paths import grid_distances
 from .progress import checkpoint
 
 __all__ = ["edge_costs", "geodesic_distances", "proximity"]
@@ -78,19 +79,17 @@ def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
         Channel k-1 holds the distance to class k; ``inf`` everywhere for
         a class without strokes.
     """
-    from skimage.graph import MCP_Geometric
-
     if strokes.shape != image.shape[:2]:
         raise ValueError(f"strokes shape {strokes.shape} differs from image shape {image.shape[:2]}")
     out = np.full((n_classes, *strokes.shape), np.inf, np.float32)
     wanted = range(1, n_classes + 1) if classes is None else sorted(classes)
     if not wanted:
         return out
-    mcp = MCP_Geometric(edge_costs(image, edge_weight, edge_sigma))  # built once: each find_costs starts afresh
+    costs = edge_costs(image, edge_weight, edge_sigma)
     for k in wanted:
         starts = np.argwhere(strokes == k)
         if len(starts):
-            out[k - 1], _ = mcp.find_costs(starts)
+            out[k - 1] = grid_distances(costs, starts)
         checkpoint("proximity", k / n_classes)
     return out
 
