@@ -52,10 +52,14 @@ def test_cap_per_class_is_a_seeded_draw_of_at_most_cap_per_class():
     assert cap_per_class(np.zeros(0, int), 5, seed=0).size == 0
 
 
-def test_training_in_steps_gives_the_forest_of_one_fit():
+@pytest.mark.parametrize("seconds_per_step", [0.0, 0.01, 100.0])  # rounds of 5 trees, of growing size, one round
+def test_training_in_steps_gives_the_forest_of_one_fit(monkeypatch, seconds_per_step):
     from sklearn.ensemble import RandomForestClassifier
 
+    from napari_crf_label import features
     from napari_crf_label.features import FeatureParams, PixelClassifier
+
+    monkeypatch.setattr(features, "SECONDS_PER_STEP", seconds_per_step)
 
     rng = np.random.default_rng(3)
     x = rng.normal(size=(600, 8)).astype(np.float32)

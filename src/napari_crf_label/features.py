@@ -27,6 +27,7 @@ scale instead of six.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,8 +37,11 @@ import numpy as np
 from .filters import gaussian
 from .progress import checkpoint
 
-#: Trees trained between two cancel checkpoints.
+#: Trees of the first training round; later rounds are sized to take about :data:`SECONDS_PER_STEP`.
 TREES_PER_STEP = 5
+#: Seconds between two cancel checkpoints of the training: each round of trees is a separate fit,
+#: whose thread pool and polling cost about 50 ms, half of a small training set's time in rounds of 5.
+SECONDS_PER_STEP = 0.25
 
 __all__ = ["FeatureParams", "pixel_features", "pixel_features_at", "smooth_bands", "PixelClassifier",
            "gradient_2d", "derivative", "cap_per_class", "stroke_samples", "texture_planes",
@@ -396,12 +400,17 @@ class PixelClassifier:
         with warnings.catch_warnings():
             # the same samples every round, so "balanced" weights are the same as in a single fit
             warnings.filterwarnings("ignore", message=".*class_weight presets.*", category=UserWarning)
-            for trees in range(TREES_PER_STEP, self.params.n_trees + TREES_PER_STEP, TREES_PER_STEP):
+            step = TREES_PER_STEP
+            while self._model.n_estimators < self.params.n_trees:
                 checkpoint("training", self._model.n_estimators / self.params.n_trees)
-                # a few trees at a time, so a cancel is heard; sklearn draws each tree's seed as one fit would
-                self._model.n_estimators = min(trees, self.params.n_trees)
+                # a few trees at a time, so a cancel is heard; sklearn draws each tree's seed as one fit would,
+                # so the forest does not depend on the rounds
+                started = time.perf_counter()
+                self._model.n_estimators = min(self._model.n_estimators + step, self.params.n_trees)
                 # trees are built on every core; they do not depend on it
                 self._model.fit(x, y, sample_weight=None if np.all(w == 1) else w)
+                took = max(time.perf_counter() - started, 1e-3)
+                step = max(TREES_PER_STEP, int(step * SECONDS_PER_STEP / took))
         # threads add the trees' votes in whatever order they finish: predict in one, so that the
         # probabilities (not only the labels) are the same serially, in worker processes and on a cluster
         self._model.n_jobs = 1

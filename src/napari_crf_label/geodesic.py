@@ -30,6 +30,7 @@ import numpy as np
 
 from .features import FeatureParams, gradient_2d
 from .grid_paths import grid_distances
+from .parallel import default_threads, imap_threads
 from .progress import checkpoint
 
 __all__ = ["edge_costs", "geodesic_distances", "proximity"]
@@ -86,11 +87,12 @@ def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
     if not wanted:
         return out
     costs = edge_costs(image, edge_weight, edge_sigma)
-    for k in wanted:
-        starts = np.argwhere(strokes == k)
-        if len(starts):
-            out[k - 1] = grid_distances(costs, starts)
-        checkpoint("proximity", k / n_classes)
+    painted = [k for k in wanted if (strokes == k).any()]
+    # one class per core: the sweeps release the GIL
+    for done, (i, distances) in enumerate(imap_threads(lambda k: grid_distances(costs, np.argwhere(strokes == k)),
+                                                       painted, default_threads()), 1):
+        out[painted[i] - 1] = distances
+        checkpoint("proximity", done / len(painted))
     return out
 
 
