@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .filters import gaussian
+from .forest import PackedForest, pack_forest
 from .progress import checkpoint
 
 #: Trees of the first training round; later rounds are sized to take about :data:`SECONDS_PER_STEP`.
@@ -370,6 +371,7 @@ class PixelClassifier:
         self.n_classes = n_classes
         self.params = params
         self._model = None
+        self._packed: PackedForest | None = None  # the trees in numba's arrays, made on first use
         self._constant: int | None = None
         self._x: list[np.ndarray] = []
         self._y: list[np.ndarray] = []
@@ -414,6 +416,7 @@ class PixelClassifier:
         # threads add the trees' votes in whatever order they finish: predict in one, so that the
         # probabilities (not only the labels) are the same serially, in worker processes and on a cluster
         self._model.n_jobs = 1
+        self._packed = pack_forest(self._model)
         return self
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
@@ -437,12 +440,10 @@ class PixelClassifier:
     def _forest_proba(self, block: np.ndarray) -> np.ndarray:
         """Return the forest's (P, classes) probabilities of a float32 block, as its ``predict_proba`` does.
 
-        The same sum over the trees in the same order (bit for bit), without
-        joblib's per-tree dispatch, which cost as much as the trees on small
-        blocks and warned when called from a worker thread.
+        The same sum over the trees in the same order, bit for bit
+        (:mod:`~napari_crf_label.forest`), 2-3 times faster, without joblib's
+        per-tree dispatch (which also warned when called from a worker thread).
         """
-        proba = np.zeros((block.shape[0], len(self._model.classes_)), np.float64)
-        for tree in self._model.estimators_:
-            proba += tree.predict_proba(block, check_input=False)
-        proba /= len(self._model.estimators_)
-        return proba
+        if self._packed is None:
+            self._packed = pack_forest(self._model)
+        return self._packed.predict_proba(block)
