@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-__all__ = ["resize_bands", "linear_axis", "resample_linear", "upsample_argmax"]
+__all__ = ["resize_bands", "linear_axis", "resample_linear", "bilinear", "upsample_argmax"]
+
+Axis = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def resize_bands(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -35,8 +38,42 @@ def resample_linear(q: np.ndarray, shape: tuple[int, int], rows: slice | None = 
         y0, y1, wy = y0[rows], y1[rows], wy[rows]
     if cols is not None:
         x0, x1, wx = x0[cols], x1[cols], wx[cols]
-    a = q[:, y0] * (1 - wy)[None, :, None] + q[:, y1] * wy[None, :, None]
-    return a[:, :, x0] * (1 - wx)[None, None, :] + a[:, :, x1] * wx[None, None, :]
+    return bilinear(q, (y0, y1, wy), (x0, x1, wx))
+
+
+def bilinear(q: np.ndarray, rows: Axis, cols: Axis) -> np.ndarray:
+    """Return (N, len(rows), len(cols)) values of (N, h, w) ``q`` blended between two rows, then two columns.
+
+    ``rows`` and ``cols`` are (first index, second index, weight of the
+    second) per output row and column, as :func:`linear_axis` gives them.
+    The numpy expression ``a = q[:, y0] * (1 - wy) + q[:, y1] * wy`` and
+    then the same along the columns, in one compiled pass for float32
+    (the same float32 operations, so the same values; four numpy passes
+    with their temporaries took 0.15 s per class and MP).
+    """
+    (y0, y1, wy), (x0, x1, wx) = rows, cols
+    if q.dtype != np.float32:
+        a = q[:, y0] * (1 - wy)[None, :, None] + q[:, y1] * wy[None, :, None]
+        return a[:, :, x0] * (1 - wx)[None, None, :] + a[:, :, x1] * wx[None, None, :]
+    out = np.empty((q.shape[0], len(y0), len(x0)), np.float32)
+    _bilinear(q, np.asarray(y0, np.intp), np.asarray(y1, np.intp), np.asarray(wy, np.float32),
+              np.asarray(x0, np.intp), np.asarray(x1, np.intp), np.asarray(wx, np.float32), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _bilinear(q, y0, y1, wy, x0, x1, wx, out):  # pragma: no cover - compiled
+    """Fill ``out`` as :func:`bilinear` says, one output row at a time."""
+    row = np.empty(q.shape[2], np.float32)
+    one = np.float32(1.0)
+    for k in range(q.shape[0]):
+        for i in range(y0.size):
+            a, b, w = y0[i], y1[i], wy[i]
+            w0 = one - w
+            for j in range(q.shape[2]):
+                row[j] = q[k, a, j] * w0 + q[k, b, j] * w
+            for j in range(x0.size):
+                out[k, i, j] = row[x0[j]] * (one - wx[j]) + row[x1[j]] * wx[j]
 
 
 def upsample_argmax(probabilities: np.ndarray, shape: tuple[int, int], rows: slice = slice(None),

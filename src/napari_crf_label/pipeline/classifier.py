@@ -15,7 +15,7 @@ from ..features import FeatureParams
 from ..image_io import ImageData, as_image_data
 from ..parallel import imap_threads
 from ..progress import checkpoint
-from ..resample import resize_bands
+from ..resample import bilinear, resize_bands
 from ..sources import ArraySource
 from ..strokes import check_stroke_classes, downscale_strokes, validate_strokes
 from ..tiling import Tile
@@ -84,9 +84,7 @@ def _expand(p: np.ndarray, step: int, grid: tuple[int, int], shape: tuple[int, i
         pos = np.clip(((np.arange(n_out) + 0.5) * n_grid / n_out - 0.5) / step, 0, n_kept - 1)
         i0 = np.floor(pos).astype(np.intp)
         axes.append((i0, np.minimum(i0 + 1, n_kept - 1), (pos - i0).astype(np.float32)))
-    (y0, y1, wy), (x0, x1, wx) = axes
-    a = p[:, y0] * (1 - wy)[None, :, None] + p[:, y1] * wy[None, :, None]
-    return (a[:, :, x0] * (1 - wx)[None, None, :] + a[:, :, x1] * wx[None, None, :]).astype(np.float32)
+    return bilinear(p, axes[0], axes[1]).astype(np.float32, copy=False)
 
 
 def _classifier_image(image_c: np.ndarray) -> np.ndarray:

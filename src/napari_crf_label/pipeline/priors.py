@@ -10,6 +10,7 @@ import numpy as np
 
 from ..geodesic import geodesic_distances, proximity
 from ..progress import with_progress
+from ..resample import bilinear
 from ..tiling import Tile
 from .cache import CRFCache, cached_infer, fingerprint
 from .plan import Plan, crf_size
@@ -49,10 +50,8 @@ class CoarsePrior:
         y0, x0 = np.floor(cy).astype(int), np.floor(cx).astype(int)
         y1 = np.minimum(y0 + 1, self.probabilities.shape[1] - 1)
         x1 = np.minimum(x0 + 1, self.probabilities.shape[2] - 1)
-        wy, wx = (cy - y0).astype(np.float32)[None, :, None], (cx - x0).astype(np.float32)[None, None, :]
-        q = self.probabilities
-        rows = q[:, y0] * (1 - wy) + q[:, y1] * wy  # rows first: two gathers of the full grid instead of four
-        return (rows[:, :, x0] * (1 - wx) + rows[:, :, x1] * wx).astype(np.float32)
+        wy, wx = (cy - y0).astype(np.float32), (cx - x0).astype(np.float32)
+        return bilinear(self.probabilities, (y0, y1, wy), (x0, x1, wx)).astype(np.float32, copy=False)
 
 
 def feature_prior(probabilities: np.ndarray, near: np.ndarray, confidence_power: float, area_balance: float,
