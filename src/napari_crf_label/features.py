@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .derivatives import FEATURES_PER_SCALE, band_features, band_features_at
 from .filters import gaussian
 from .forest import PackedForest, pack_forest
 from .progress import checkpoint
@@ -123,19 +124,6 @@ def derivative(a: np.ndarray, axis: int) -> np.ndarray:
 def gradient_2d(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the (row, column) derivatives of a 2-D array (:func:`derivative` along each axis)."""
     return derivative(a, 0), derivative(a, 1)
-
-
-def _scale_features(s: np.ndarray, gy: np.ndarray, gx: np.ndarray, hyy: np.ndarray, hyx: np.ndarray,
-                    hxx: np.ndarray, sigma: float) -> tuple[np.ndarray, ...]:
-    """Return one band's five features at one scale from its smoothed values and derivatives.
-
-    Smoothed intensity, gradient magnitude, Laplacian of Gaussian and the
-    two Hessian eigenvalues, scale-normalised by sigma and sigma squared.
-    """
-    half_trace = (hxx + hyy) / 2
-    root = np.sqrt(((hxx - hyy) / 2) ** 2 + hyx ** 2)
-    return (s, np.hypot(gx, gy) * sigma, (hxx + hyy) * sigma**2, (half_trace + root) * sigma**2,
-            (half_trace - root) * sigma**2)
 
 
 def _positions(height: int, width: int, extent: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -230,8 +218,8 @@ def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.
     computing the features); :meth:`PixelClassifier.predict_proba` reads
     them block by block. With ``step`` > 1 the result is
     ``pixel_features(image, ...)[::step, ::step]``, bit for bit, at a
-    fraction of the cost: the Gaussians and first derivatives still cover
-    the image, the rest only the kept pixels. ``smoothed`` (from
+    fraction of the cost: the Gaussians still cover the image, the
+    derivatives only the kept pixels. ``smoothed`` (from
     :func:`smooth_bands` of the same image and sigmas) saves the Gaussians.
     """
     height, width, bands = image.shape
@@ -250,14 +238,9 @@ def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.
         k += 1
         for j, sigma in enumerate(sigmas):
             s = gaussian(band, sigma) if smoothed is None else smoothed[b, j]
-            gy, gx = gradient_2d(s)
-            # second derivatives along one axis need every pixel of that axis, only the kept ones of the other
-            hyy = derivative(gy[:, ::step], 0)[::step]
-            hyx = derivative(gy[::step], 1)[:, ::step]
-            hxx = derivative(gx[::step], 1)[:, ::step]
-            for feature in _scale_features(s[kept], gy[kept], gx[kept], hyy, hyx, hxx, sigma):
-                out[k] = feature
-                k += 1
+            out[k] = s[kept]
+            band_features(s, sigma, out[k + 1:k + 1 + FEATURES_PER_SCALE], step)
+            k += 1 + FEATURES_PER_SCALE
             checkpoint("features", k / n_feat)
     if texture:
         for plane in _texture_iter(image, sigmas, smoothed, lambda a: a[kept]):
@@ -268,25 +251,6 @@ def pixel_features(image: np.ndarray, sigmas: tuple[float, ...] = FeatureParams.
     return out.transpose(1, 2, 0)
 
 
-def _gradient_at(field: Callable[[np.ndarray, np.ndarray], np.ndarray], rows: np.ndarray, cols: np.ndarray,
-                 axis: int, size: int) -> np.ndarray:
-    """Return ``gradient_2d(F)[axis][rows, cols]`` of a field F given only as a function of points.
-
-    Central differences inside, one-sided at the ends, 0 on an axis
-    shorter than two pixels: the rules (and float32 arithmetic) of
-    ``np.gradient``, so values match the full-image features bit for bit.
-    """
-    if size < 2:
-        return np.zeros(rows.shape, np.float32)
-    at = rows if axis == 0 else cols
-    lo, hi = np.maximum(at - 1, 0), np.minimum(at + 1, size - 1)
-    if axis == 0:
-        diff = field(hi, cols) - field(lo, cols)
-    else:
-        diff = field(rows, hi) - field(rows, lo)
-    return np.where((at > 0) & (at < size - 1), diff / 2.0, diff)
-
-
 def pixel_features_at(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                       sigmas: tuple[float, ...] = FeatureParams.sigmas,
                       extent: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 1.0),
@@ -294,8 +258,9 @@ def pixel_features_at(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     """Return (P, F) float32 features of P pixels: ``pixel_features(image, ...)[rows, cols]``.
 
     Training needs the features of the stroke pixels only: the Gaussians
-    still cover the image, but the derivatives, four fifths of the cost of
-    :func:`pixel_features`, are taken at the P pixels alone. ``smoothed``
+    still cover the image, but the derivatives and texture planes are
+    taken at the P pixels alone (:mod:`~napari_crf_label.derivatives`
+    computes a pixel's derivatives the same way in both). ``smoothed``
     as for :func:`pixel_features`.
     """
     height, width, bands = image.shape
@@ -310,22 +275,9 @@ def pixel_features_at(image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
         k += 1
         for j, sigma in enumerate(sigmas):
             s = gaussian(band, sigma) if smoothed is None else smoothed[b, j]
-
-            def smooth(r: np.ndarray, c: np.ndarray, s: np.ndarray = s) -> np.ndarray:
-                return s[r, c]
-
-            def d_row(r: np.ndarray, c: np.ndarray, smooth=smooth) -> np.ndarray:
-                return _gradient_at(smooth, r, c, 0, height)
-
-            def d_col(r: np.ndarray, c: np.ndarray, smooth=smooth) -> np.ndarray:
-                return _gradient_at(smooth, r, c, 1, width)
-
-            gy, gx = d_row(rows, cols), d_col(rows, cols)
-            hyy, hyx = _gradient_at(d_row, rows, cols, 0, height), _gradient_at(d_row, rows, cols, 1, width)
-            hxx = _gradient_at(d_col, rows, cols, 1, width)
-            for feature in _scale_features(s[rows, cols], gy, gx, hyy, hyx, hxx, sigma):
-                out[:, k] = feature
-                k += 1
+            out[:, k] = s[rows, cols]
+            out[:, k + 1:k + 1 + FEATURES_PER_SCALE] = band_features_at(s, rows, cols, sigma).T
+            k += 1 + FEATURES_PER_SCALE
     if texture:
         for plane in _texture_iter(image, sigmas, smoothed, lambda a: a[rows, cols]):
             out[:, k] = plane

@@ -1,0 +1,182 @@
+"""A smoothed band's derivative features at each pixel, compiled by numba.
+
+Gradient magnitude, Laplacian of Gaussian and the two Hessian eigenvalues
+(scale-normalised by sigma and sigma squared) from finite differences of
+the smoothed band, with ``np.gradient``'s rules: central differences
+inside, one-sided at the ends, 0 along an axis shorter than two pixels.
+The second derivatives are differences of the first. Computed per pixel
+from its neighbours, the same float32 arithmetic as the numpy expressions
+it replaced, without their eight full-size temporaries (0.56 of 0.79 s
+of a 1.3 MP RGB tile's features went to them). The whole-image and the
+at-points kernels share one per-pixel function, so the features of a
+pixel are the same bit for bit whichever computed them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["FEATURES_PER_SCALE", "band_features", "band_features_at"]
+
+#: Features per band and scale: gradient magnitude, LoG and the two Hessian eigenvalues (the smoothed
+#: value itself is the caller's).
+FEATURES_PER_SCALE = 4
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _d_row(s: np.ndarray, i: int, j: int) -> np.float32:
+    """Return ``np.gradient(s, axis=0)[i, j]``."""
+    n = s.shape[0]
+    if n < 2:
+        return np.float32(0.0)
+    if i == 0:
+        return s[1, j] - s[0, j]
+    if i == n - 1:
+        return s[n - 1, j] - s[n - 2, j]
+    return (s[i + 1, j] - s[i - 1, j]) / np.float32(2.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _d_col(s: np.ndarray, i: int, j: int) -> np.float32:
+    """Return ``np.gradient(s, axis=1)[i, j]``."""
+    n = s.shape[1]
+    if n < 2:
+        return np.float32(0.0)
+    if j == 0:
+        return s[i, 1] - s[i, 0]
+    if j == n - 1:
+        return s[i, n - 1] - s[i, n - 2]
+    return (s[i, j + 1] - s[i, j - 1]) / np.float32(2.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _d_row_of_d_row(s: np.ndarray, i: int, j: int) -> np.float32:
+    """Return the row derivative of the row derivative at (i, j)."""
+    n = s.shape[0]
+    if n < 2:
+        return np.float32(0.0)
+    if i == 0:
+        return _d_row(s, 1, j) - _d_row(s, 0, j)
+    if i == n - 1:
+        return _d_row(s, n - 1, j) - _d_row(s, n - 2, j)
+    return (_d_row(s, i + 1, j) - _d_row(s, i - 1, j)) / np.float32(2.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _d_col_of_d_row(s: np.ndarray, i: int, j: int) -> np.float32:
+    """Return the column derivative of the row derivative at (i, j)."""
+    n = s.shape[1]
+    if n < 2:
+        return np.float32(0.0)
+    if j == 0:
+        return _d_row(s, i, 1) - _d_row(s, i, 0)
+    if j == n - 1:
+        return _d_row(s, i, n - 1) - _d_row(s, i, n - 2)
+    return (_d_row(s, i, j + 1) - _d_row(s, i, j - 1)) / np.float32(2.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _d_col_of_d_col(s: np.ndarray, i: int, j: int) -> np.float32:
+    """Return the column derivative of the column derivative at (i, j)."""
+    n = s.shape[1]
+    if n < 2:
+        return np.float32(0.0)
+    if j == 0:
+        return _d_col(s, i, 1) - _d_col(s, i, 0)
+    if j == n - 1:
+        return _d_col(s, i, n - 1) - _d_col(s, i, n - 2)
+    return (_d_col(s, i, j + 1) - _d_col(s, i, j - 1)) / np.float32(2.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pixel(s: np.ndarray, i: int, j: int, sigma: np.float32, sigma2: np.float32, out: np.ndarray, k: int,
+           p: int) -> None:
+    """Write pixel (i, j)'s four features to ``out[k:k + 4, p]`` (``out`` flattened over pixels)."""
+    gy, gx = _d_row(s, i, j), _d_col(s, i, j)
+    hyy, hyx, hxx = _d_row_of_d_row(s, i, j), _d_col_of_d_row(s, i, j), _d_col_of_d_col(s, i, j)
+    half_trace = (hxx + hyy) / np.float32(2.0)
+    half_diff = (hxx - hyy) / np.float32(2.0)
+    root = np.sqrt(half_diff * half_diff + hyx * hyx)
+    out[k, p] = np.float32(np.sqrt(np.float64(gx) * gx + np.float64(gy) * gy)) * sigma
+    out[k + 1, p] = (hxx + hyy) * sigma2
+    out[k + 2, p] = (half_trace + root) * sigma2
+    out[k + 3, p] = (half_trace - root) * sigma2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _inner(s: np.ndarray, i: int, j: int, sigma: np.float32, sigma2: np.float32, out: np.ndarray, k: int,
+           p: int) -> None:
+    """:func:`_pixel` for a pixel at least two pixels from every edge: central differences only, no branches."""
+    two = np.float32(2.0)
+    gy, gx = (s[i + 1, j] - s[i - 1, j]) / two, (s[i, j + 1] - s[i, j - 1]) / two
+    hyy = ((s[i + 2, j] - s[i, j]) / two - (s[i, j] - s[i - 2, j]) / two) / two
+    hyx = ((s[i + 1, j + 1] - s[i - 1, j + 1]) / two - (s[i + 1, j - 1] - s[i - 1, j - 1]) / two) / two
+    hxx = ((s[i, j + 2] - s[i, j]) / two - (s[i, j] - s[i, j - 2]) / two) / two
+    half_trace = (hxx + hyy) / two
+    half_diff = (hxx - hyy) / two
+    root = np.sqrt(half_diff * half_diff + hyx * hyx)
+    out[k, p] = np.float32(np.sqrt(np.float64(gx) * gx + np.float64(gy) * gy)) * sigma
+    out[k + 1, p] = (hxx + hyy) * sigma2
+    out[k + 2, p] = (half_trace + root) * sigma2
+    out[k + 3, p] = (half_trace - root) * sigma2
+
+
+@njit(cache=True, nogil=True)
+def _grid(s: np.ndarray, step: int, sigma: np.float32, sigma2: np.float32, out: np.ndarray,
+          k: int) -> None:  # pragma: no cover - compiled
+    """Fill ``out[k:k + 4]`` (planes flattened to the kept pixels) for every ``step``-th pixel of ``s``."""
+    height, width = s.shape
+    cols = (width + step - 1) // step
+    first = (2 + step - 1) // step  # the first kept column two pixels from the left edge
+    last = (width - 3) // step if width >= 5 else -1  # the last kept column two pixels from the right edge
+    for a in range((height + step - 1) // step):
+        i = a * step
+        if 2 <= i <= height - 3 and first <= last:
+            for b in range(first):
+                _pixel(s, i, b * step, sigma, sigma2, out, k, a * cols + b)
+            for b in range(first, last + 1):  # the bulk: straight-line code the compiler vectorises
+                _inner(s, i, b * step, sigma, sigma2, out, k, a * cols + b)
+            for b in range(last + 1, cols):
+                _pixel(s, i, b * step, sigma, sigma2, out, k, a * cols + b)
+        else:
+            for b in range(cols):
+                _pixel(s, i, b * step, sigma, sigma2, out, k, a * cols + b)
+
+
+@njit(cache=True, nogil=True)
+def _points(s: np.ndarray, rows: np.ndarray, cols: np.ndarray, sigma: np.float32, sigma2: np.float32,
+            out: np.ndarray, k: int) -> None:  # pragma: no cover - compiled
+    """Fill ``out[k:k + 4, p]`` for pixel (rows[p], cols[p])."""
+    for p in range(rows.size):
+        _pixel(s, rows[p], cols[p], sigma, sigma2, out, k, p)
+
+
+def band_features(smoothed: np.ndarray, sigma: float, out: np.ndarray, step: int = 1) -> None:
+    """Write a smoothed band's four features at every ``step``-th pixel into ``out``.
+
+    Parameters
+    ----------
+    smoothed : ndarray of float32, shape (H, W)
+        The band after a Gaussian of ``sigma``.
+    sigma : float
+        The Gaussian's width, which scales the features.
+    out : ndarray of float32, shape (4, ceil(H / step), ceil(W / step))
+        Gradient magnitude * sigma, LoG * sigma**2 and the larger and smaller
+        Hessian eigenvalue * sigma**2; C-contiguous planes.
+    step : int
+        Keep every ``step``-th pixel along each axis (the derivatives still
+        see every pixel).
+    """
+    if not out.flags.c_contiguous:  # written through a flat view
+        raise ValueError("out must be C-contiguous")
+    flat = out.reshape(FEATURES_PER_SCALE, -1)
+    _grid(np.ascontiguousarray(smoothed, np.float32), step, np.float32(sigma), np.float32(sigma**2), flat, 0)
+
+
+def band_features_at(smoothed: np.ndarray, rows: np.ndarray, cols: np.ndarray, sigma: float) -> np.ndarray:
+    """Return the (4, P) features of :func:`band_features` at pixels (rows[p], cols[p])."""
+    out = np.empty((FEATURES_PER_SCALE, len(rows)), np.float32)
+    _points(np.ascontiguousarray(smoothed, np.float32), np.asarray(rows, np.intp), np.asarray(cols, np.intp),
+            np.float32(sigma), np.float32(sigma**2), out, 0)
+    return out
