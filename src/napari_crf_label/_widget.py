@@ -68,6 +68,7 @@ from .export import export_all, output_paths
 from .features import FeatureParams
 from .guided import GuidedWalk
 from .image_io import ImageData
+from .kernels import kernels_ready, prepare_kernels
 from .pipeline import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
 from .pipeline.preview import LIVE_MAX_PIXELS, iter_preview, preview_params
 from .progress import Cancelled, reporting
@@ -135,9 +136,10 @@ def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, c
     returns None (the live preview).
     """
     engine = params.get("engine", DEFAULT_ENGINE)
-    if not engine_ready(engine):  # numba compiles once per machine; say so rather than seem stuck
+    if not (engine_ready(engine) and kernels_ready()):  # numba compiles once per machine; say so, not seem stuck
         relay.stage.emit("preparing the CRF engine (first run only)", 0.0)
         prepare_engine(engine)
+        prepare_kernels()
     if preview is not None:
         relay.stage.emit("preview", 0.0)
         with reporting(_stop_only(stop)):  # a second at most: Cancel is heard at its checkpoints
@@ -157,15 +159,20 @@ def _export_job(stop: threading.Event, relay: _Relay, *args: Any, **kwargs: Any)
 
 
 def _warm_up_engine() -> None:
-    """Compile the default engine in the background when the panel opens (first use on a machine only).
+    """Compile the default engine and the feature kernels in the background when the panel opens.
 
-    numba compiles once per machine (about 10 s); started here, it is usually
-    done before the first *Run CRF*, and a run cannot be cancelled while it
-    compiles.
+    numba compiles once per machine (about 15 s, :mod:`~napari_crf_label.kernels`);
+    started here, it is usually done before the first *Run CRF*, and a run
+    cannot be cancelled while it compiles.
     """
-    if not engine_ready(DEFAULT_ENGINE):
-        threading.Thread(target=prepare_engine, args=(DEFAULT_ENGINE,), name="crf-engine-warm-up",
-                         daemon=True).start()
+    if not (engine_ready(DEFAULT_ENGINE) and kernels_ready()):
+        threading.Thread(target=_prepare_all, name="crf-engine-warm-up", daemon=True).start()
+
+
+def _prepare_all() -> None:
+    """Compile the default engine, then the feature kernels."""
+    prepare_engine(DEFAULT_ENGINE)
+    prepare_kernels()
 
 
 def _overlay_placement(image: Image, full: tuple[int, int], small: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

@@ -267,7 +267,12 @@ def is_compiled() -> bool:
     False means the next CRF compiles first (about 10 s, once per machine and
     numba version); callers show that as a step of its own.
     """
-    for fn in _kernels():
+    return all_cached(_kernels())
+
+
+def all_cached(functions: Sequence) -> bool:
+    """Return True when every numba function is compiled in this process or has an entry in the disk cache."""
+    for fn in functions:
         if fn.signatures:
             continue
         try:  # numba's cache internals: anything unexpected counts as "not cached"
