@@ -6,16 +6,16 @@ the two pixels' costs; the starts cost 0): the geodesic proximity of
 :mod:`~napari_crf_label.geodesic` needs one such map per class. skimage's
 Dijkstra takes 0.7 s per class on a 1 MP grid and holds the GIL, which made
 it the largest serial step of a panel run (2.8 s of a first run with four
-classes, most of the time from a stroke edit to its preview).
+classes, 0.7 s of a re-run after a stroke edit).
 
-Here raster sweeps relax every pixel from its neighbours, forward and
-backward over the grid, until nothing changes (as in GeoS, Criminisi et
-al. 2008, but to the exact fixed point): 4-9 rounds of about 10 ms on 1 MP
-photos, ten times faster, and the same float64 values, since each pixel
-ends as the minimum of the same candidates. A path that winds back and
-forth many times (a maze) needs a round per turn, so after
-:data:`MAX_SWEEPS` rounds a Dijkstra (a binary heap, skimage's speed)
-finishes the job instead.
+Here raster sweeps relax every pixel from its neighbours, down and up the
+grid, until nothing changes (as in GeoS, Criminisi et al. 2008, but to
+the exact fixed point, and re-reading only rows whose neighbours
+changed): 0.03-0.17 s per class on 1 MP photos instead of 0.6-1.0 s, and
+the same float64 values, since each pixel ends as the minimum of the same
+candidates. A path that winds down and up many times (a maze) needs a
+round per turn, so after :data:`MAX_SWEEPS` rounds a Dijkstra (a binary
+heap, skimage's speed) finishes the job instead.
 """
 
 from __future__ import annotations
@@ -32,45 +32,85 @@ MAX_SWEEPS = 40
 
 
 @njit(cache=True, nogil=True)
-def _relax(dist: np.ndarray, costs: np.ndarray, r: int, c: int, rr: int, cc: int, length: float) -> bool:
-    """Lower ``dist[r, c]`` to the path through its neighbour (rr, cc) if that is cheaper; return whether it was."""
-    new = dist[rr, cc] + length * 0.5 * (costs[rr, cc] + costs[r, c])  # MCP_Geometric's travel cost, in its order
-    if new < dist[r, c]:
-        dist[r, c] = new
-        return True
-    return False
+def _from_row(dist: np.ndarray, costs: np.ndarray, r: int, other: int) -> bool:
+    """Lower row ``r`` of ``dist`` through the three pixels of the adjacent row ``other`` above or below each.
+
+    No pixel of row ``r`` depends on another here, so the loop vectorises.
+    """
+    width = costs.shape[1]
+    changed = False
+    for c in range(width):
+        here, best = costs[r, c], dist[r, c]
+        new = dist[other, c] + 1.0 * 0.5 * (costs[other, c] + here)  # MCP_Geometric's travel cost, in its order
+        if new < best:
+            best = new
+        if c > 0:
+            new = dist[other, c - 1] + _ROOT2 * 0.5 * (costs[other, c - 1] + here)
+            if new < best:
+                best = new
+        if c < width - 1:
+            new = dist[other, c + 1] + _ROOT2 * 0.5 * (costs[other, c + 1] + here)
+            if new < best:
+                best = new
+        if best < dist[r, c]:
+            dist[r, c] = best
+            changed = True
+    return changed
+
+
+@njit(cache=True, nogil=True)
+def _along_row(dist: np.ndarray, costs: np.ndarray, r: int) -> bool:
+    """Lower row ``r`` of ``dist`` through its left, then its right neighbours (two sequential passes)."""
+    width = costs.shape[1]
+    changed = False
+    for c in range(1, width):
+        new = dist[r, c - 1] + 1.0 * 0.5 * (costs[r, c - 1] + costs[r, c])
+        if new < dist[r, c]:
+            dist[r, c] = new
+            changed = True
+    for c in range(width - 2, -1, -1):
+        new = dist[r, c + 1] + 1.0 * 0.5 * (costs[r, c + 1] + costs[r, c])
+        if new < dist[r, c]:
+            dist[r, c] = new
+            changed = True
+    return changed
 
 
 @njit(cache=True, nogil=True)
 def _sweep(dist: np.ndarray, costs: np.ndarray, rounds: int) -> bool:
-    """Relax ``dist`` in place by forward and backward raster sweeps; return whether it converged within ``rounds``."""
-    height, width = costs.shape
+    """Relax ``dist`` in place by downward and upward sweeps of rows; return whether it converged within ``rounds``.
+
+    Each row takes its values from the row before (all at once), then
+    passes them along itself both ways. A row reads its neighbour only
+    when the neighbour changed since the row last read it, and passes
+    values along itself only when it changed: after the first rounds only
+    the rows a winding path still crosses are touched.
+    """
+    height = costs.shape[0]
+    for_below = np.ones(height, np.bool_)  # the row changed since the row below read it
+    for_above = np.ones(height, np.bool_)  # ... since the row above read it
+    for_itself = np.ones(height, np.bool_)  # ... since it was passed along itself
     for _ in range(rounds):
         changed = False
-        for r in range(height):  # forward: from the row above and the pixel to the left
-            for c in range(width):
-                if c > 0:
-                    changed |= _relax(dist, costs, r, c, r, c - 1, 1.0)
-                if r > 0:
-                    if c > 0:
-                        changed |= _relax(dist, costs, r, c, r - 1, c - 1, _ROOT2)
-                    changed |= _relax(dist, costs, r, c, r - 1, c, 1.0)
-                    if c < width - 1:
-                        changed |= _relax(dist, costs, r, c, r - 1, c + 1, _ROOT2)
-            for c in range(width - 2, -1, -1):  # and back along the row, from the right
-                changed |= _relax(dist, costs, r, c, r, c + 1, 1.0)
-        for r in range(height - 1, -1, -1):  # backward: the mirror image
-            for c in range(width - 1, -1, -1):
-                if c < width - 1:
-                    changed |= _relax(dist, costs, r, c, r, c + 1, 1.0)
-                if r < height - 1:
-                    if c < width - 1:
-                        changed |= _relax(dist, costs, r, c, r + 1, c + 1, _ROOT2)
-                    changed |= _relax(dist, costs, r, c, r + 1, c, 1.0)
-                    if c > 0:
-                        changed |= _relax(dist, costs, r, c, r + 1, c - 1, _ROOT2)
-            for c in range(1, width):
-                changed |= _relax(dist, costs, r, c, r, c - 1, 1.0)
+        for order in range(2):  # down, then up
+            for step in range(height):
+                lowered = False
+                if order == 0:
+                    r = step
+                    if r > 0 and for_below[r - 1]:
+                        lowered = _from_row(dist, costs, r, r - 1)
+                        for_below[r - 1] = False
+                else:
+                    r = height - 1 - step
+                    if r < height - 1 and for_above[r + 1]:
+                        lowered = _from_row(dist, costs, r, r + 1)
+                        for_above[r + 1] = False
+                if lowered or for_itself[r]:
+                    lowered |= _along_row(dist, costs, r)
+                    for_itself[r] = False
+                if lowered:
+                    for_below[r] = for_above[r] = True
+                    changed = True
         if not changed:
             return True
     return False
