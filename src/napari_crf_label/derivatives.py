@@ -25,68 +25,54 @@ FEATURES_PER_SCALE = 4
 
 
 @njit(cache=True, nogil=True)
+def _ends(at: int, n: int) -> tuple[int, int]:
+    """Return the two positions a derivative at ``at`` of an axis of ``n`` pixels differences (np.gradient's).
+
+    The neighbours inside, the pixel and its one neighbour at an end, the
+    one pixel twice on a 1-pixel axis (a difference of 0).
+    """
+    return max(at - 1, 0), min(at + 1, n - 1)
+
+
+@njit(cache=True, nogil=True)
+def _scaled(diff: np.float32, at: int, n: int) -> np.float32:
+    """Return the difference over its distance: 2 pixels inside, 1 at an end."""
+    return diff / np.float32(2.0) if 0 < at < n - 1 else diff
+
+
+@njit(cache=True, nogil=True)
 def _d_row(s: np.ndarray, i: int, j: int) -> np.float32:
-    """Return ``np.gradient(s, axis=0)[i, j]``."""
-    n = s.shape[0]
-    if n < 2:
-        return np.float32(0.0)
-    if i == 0:
-        return s[1, j] - s[0, j]
-    if i == n - 1:
-        return s[n - 1, j] - s[n - 2, j]
-    return (s[i + 1, j] - s[i - 1, j]) / np.float32(2.0)
+    """Return ``np.gradient(s, axis=0)[i, j]`` (0 on a 1-row image)."""
+    lo, hi = _ends(i, s.shape[0])
+    return _scaled(s[hi, j] - s[lo, j], i, s.shape[0])
 
 
 @njit(cache=True, nogil=True)
 def _d_col(s: np.ndarray, i: int, j: int) -> np.float32:
-    """Return ``np.gradient(s, axis=1)[i, j]``."""
-    n = s.shape[1]
-    if n < 2:
-        return np.float32(0.0)
-    if j == 0:
-        return s[i, 1] - s[i, 0]
-    if j == n - 1:
-        return s[i, n - 1] - s[i, n - 2]
-    return (s[i, j + 1] - s[i, j - 1]) / np.float32(2.0)
+    """Return ``np.gradient(s, axis=1)[i, j]`` (0 on a 1-column image)."""
+    lo, hi = _ends(j, s.shape[1])
+    return _scaled(s[i, hi] - s[i, lo], j, s.shape[1])
 
 
 @njit(cache=True, nogil=True)
 def _d_row_of_d_row(s: np.ndarray, i: int, j: int) -> np.float32:
     """Return the row derivative of the row derivative at (i, j)."""
-    n = s.shape[0]
-    if n < 2:
-        return np.float32(0.0)
-    if i == 0:
-        return _d_row(s, 1, j) - _d_row(s, 0, j)
-    if i == n - 1:
-        return _d_row(s, n - 1, j) - _d_row(s, n - 2, j)
-    return (_d_row(s, i + 1, j) - _d_row(s, i - 1, j)) / np.float32(2.0)
+    lo, hi = _ends(i, s.shape[0])
+    return _scaled(_d_row(s, hi, j) - _d_row(s, lo, j), i, s.shape[0])
 
 
 @njit(cache=True, nogil=True)
 def _d_col_of_d_row(s: np.ndarray, i: int, j: int) -> np.float32:
     """Return the column derivative of the row derivative at (i, j)."""
-    n = s.shape[1]
-    if n < 2:
-        return np.float32(0.0)
-    if j == 0:
-        return _d_row(s, i, 1) - _d_row(s, i, 0)
-    if j == n - 1:
-        return _d_row(s, i, n - 1) - _d_row(s, i, n - 2)
-    return (_d_row(s, i, j + 1) - _d_row(s, i, j - 1)) / np.float32(2.0)
+    lo, hi = _ends(j, s.shape[1])
+    return _scaled(_d_row(s, i, hi) - _d_row(s, i, lo), j, s.shape[1])
 
 
 @njit(cache=True, nogil=True)
 def _d_col_of_d_col(s: np.ndarray, i: int, j: int) -> np.float32:
     """Return the column derivative of the column derivative at (i, j)."""
-    n = s.shape[1]
-    if n < 2:
-        return np.float32(0.0)
-    if j == 0:
-        return _d_col(s, i, 1) - _d_col(s, i, 0)
-    if j == n - 1:
-        return _d_col(s, i, n - 1) - _d_col(s, i, n - 2)
-    return (_d_col(s, i, j + 1) - _d_col(s, i, j - 1)) / np.float32(2.0)
+    lo, hi = _ends(j, s.shape[1])
+    return _scaled(_d_col(s, i, hi) - _d_col(s, i, lo), j, s.shape[1])
 
 
 @njit(cache=True, nogil=True)

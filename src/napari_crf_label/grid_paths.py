@@ -59,20 +59,24 @@ def _from_row(dist: np.ndarray, costs: np.ndarray, r: int, other: int) -> bool:
 
 
 @njit(cache=True, nogil=True)
+def _lower(dist: np.ndarray, costs: np.ndarray, r: int, c: int, from_c: int) -> bool:
+    """Lower ``dist[r, c]`` through its neighbour in the same row, ``from_c``; return whether it was lowered."""
+    new = dist[r, from_c] + 1.0 * 0.5 * (costs[r, from_c] + costs[r, c])
+    if new < dist[r, c]:
+        dist[r, c] = new
+        return True
+    return False
+
+
+@njit(cache=True, nogil=True)
 def _along_row(dist: np.ndarray, costs: np.ndarray, r: int) -> bool:
     """Lower row ``r`` of ``dist`` through its left, then its right neighbours (two sequential passes)."""
     width = costs.shape[1]
     changed = False
     for c in range(1, width):
-        new = dist[r, c - 1] + 1.0 * 0.5 * (costs[r, c - 1] + costs[r, c])
-        if new < dist[r, c]:
-            dist[r, c] = new
-            changed = True
+        changed |= _lower(dist, costs, r, c, c - 1)
     for c in range(width - 2, -1, -1):
-        new = dist[r, c + 1] + 1.0 * 0.5 * (costs[r, c + 1] + costs[r, c])
-        if new < dist[r, c]:
-            dist[r, c] = new
-            changed = True
+        changed |= _lower(dist, costs, r, c, c + 1)
     return changed
 
 
