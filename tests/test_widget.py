@@ -730,3 +730,21 @@ def test_bad_files_and_inputs_give_the_same_one_line_messages_in_napari(make_nap
     wait_idle(qtbot, panel)
     assert any("all strokes lie on no-data" in m and "dark 60 of 60" in m for m in notes.messages)
     assert "half CRF labels" not in viewer.layers and panel.run_button.enabled
+
+
+def test_panel_says_while_the_engine_compiles_in_the_background_and_stops_saying_after(make_napari_viewer, qtbot,
+                                                                                       monkeypatch):
+    import threading
+
+    from napari_crf_label import _widget
+
+    # a machine whose numba cache is empty: the panel starts compiling as it opens; held until released
+    release = threading.Event()
+    real_prepare = _widget._prepare_all
+    monkeypatch.setattr(_widget, "engine_ready", lambda name: False)
+    monkeypatch.setattr(_widget, "_prepare_all", lambda: (release.wait(60), real_prepare()))
+    viewer = make_napari_viewer()
+    panel = open_panel(viewer)
+    assert "Preparing the CRF engine" in panel.status.value
+    release.set()
+    qtbot.waitUntil(lambda: "Preparing the CRF engine" not in panel.status.value, timeout=60_000)

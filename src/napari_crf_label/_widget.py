@@ -101,6 +101,7 @@ class _Relay(QObject):
     """Carries stage reports from a worker thread to the panel (queued into the main thread)."""
 
     stage = Signal(str, float)
+    warmed_up = Signal()  # the background compile of the engine and kernels ended
 
 
 def _stop_or_relay(stop: threading.Event, relay: _Relay) -> Callable[[str, float], None]:
@@ -158,15 +159,25 @@ def _export_job(stop: threading.Event, relay: _Relay, *args: Any, **kwargs: Any)
         return export_all(*args, **kwargs)
 
 
-def _warm_up_engine() -> None:
+def _warm_up_engine(done: Callable[[], None]) -> bool:
     """Compile the default engine and the feature kernels in the background when the panel opens.
 
     numba compiles once per machine (about 15 s, :mod:`~napari_crf_label.kernels`);
     started here, it is usually done before the first *Run CRF*, and a run
-    cannot be cancelled while it compiles.
+    cannot be cancelled while it compiles. Return True when compiling
+    started; ``done`` is then called from the compiling thread at the end.
     """
-    if not (engine_ready(DEFAULT_ENGINE) and kernels_ready()):
-        threading.Thread(target=_prepare_all, name="crf-engine-warm-up", daemon=True).start()
+    if engine_ready(DEFAULT_ENGINE) and kernels_ready():
+        return False
+
+    def work() -> None:
+        try:
+            _prepare_all()
+        finally:
+            done()
+
+    threading.Thread(target=work, name="crf-engine-warm-up", daemon=True).start()
+    return True
 
 
 def _prepare_all() -> None:
@@ -207,6 +218,9 @@ class CRFLabelWidget(Container):
         self._stop = threading.Event()
         self._relay = _Relay()
         self._relay.stage.connect(self._on_stage)
+        self._relay.warmed_up.connect(self._warmed_up)
+        self._warming = False  # the engine compiles in the background (first use on a machine)
+        self._message = ""  # the status line's last message
         self._progress: progress | None = None
         self._tiles = (0, 1)
         self._refilling = False  # True while the layer pickers and composites are refilled
@@ -229,7 +243,9 @@ class CRFLabelWidget(Container):
         self._connect()
         self._bind_keys()
         self._layers_changed()
-        _warm_up_engine()
+        self._warming = _warm_up_engine(self._relay_warmed_up)
+        if self._warming:
+            self._update_status(self._message)
 
     # ----------------------------------------------------------------- layout
     def _build(self) -> None:
@@ -1204,11 +1220,26 @@ class CRFLabelWidget(Container):
         """Scroll the panel so that ``widget`` (one of its sections) is in view."""
         self.native.layout().itemAt(0).widget().ensureWidgetVisible(widget.native)
 
+    def _relay_warmed_up(self) -> None:
+        """Tell the panel (from the compiling thread) that the engine is ready; nothing if the panel is gone."""
+        try:
+            self._relay.warmed_up.emit()
+        except RuntimeError:  # the panel was closed and its Qt objects deleted
+            pass
+
+    def _warmed_up(self) -> None:
+        """Drop the "preparing the engine" line once the background compile ended."""
+        self._warming = False
+        self._update_status(self._message)
+
     def _update_status(self, message: str = "") -> None:
         """Show the autosave location, annotation time and the last message."""
         path = self._autosave_path()
         image = self.image_layer
+        self._message = message
         parts = [message] if message else []
+        if self._warming:
+            parts.insert(0, "Preparing the CRF engine (first use on this machine, about 15 s); Run CRF waits for it.")
         if image is not None:
             parts.append(f"Annotation time: {self._state.of(image).clock.seconds:.0f} s")
         if path is not None:
