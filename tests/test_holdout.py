@@ -88,8 +88,9 @@ def test_aerial_scene_with_unpainted_instances_fades_the_proximity(shared_data, 
     skip = ignore | (strokes > 0)
     iou_checked = mean_iou(checked.labels, truth, [1, 2, 3, 4, 5], skip)
     iou_before = mean_iou(before.labels, truth, [1, 2, 3, 4, 5], skip)
-    assert iou_checked > iou_before + 0.08  # measured 0.59 against 0.43
+    assert iou_checked > iou_before + 0.08  # measured 0.55 against 0.43
     # the unpainted buildings, roads and gardens are what the proximity handed to the painted class nearby
+    # measured 69 % against 48 %
     assert _unpainted_found(checked.labels, truth, strokes) > _unpainted_found(before.labels, truth, strokes) + 0.1
 
 

@@ -67,6 +67,22 @@ def main() -> int:
         print(f"run {i}: with the check {t_on:.1f} s ({params.get('proximity')}, scores "
               f"{params.get('holdout_scores')}), without {t_off:.1f} s, ratio {t_on / t_off:.2f}", flush=True)
     print(f"{args.side} x {args.side}: median ratio {np.median(ratios):.2f}")
+    # the check alone, on the grid the run gives it (the run's other steps change with its outcome: the CRF
+    # may settle sooner with a faded proximity, so the ratio above is not the check's cost alone)
+    from napari_crf_label.pipeline.holdout import HOLDOUT_PIXELS, check_proximity
+    from napari_crf_label.pipeline.plan import crf_size
+    from napari_crf_label.resample import resize_bands
+    from napari_crf_label.strokes import downscale_strokes
+
+    f = (1_000_000 / big.shape[0] / big.shape[1]) ** 0.5  # the geodesic grid (GEODESIC_PIXELS)
+    g = min(1.0, (HOLDOUT_PIXELS / (crf_size(big.shape[:2], f)[0] * crf_size(big.shape[:2], f)[1])) ** 0.5)
+    shape = crf_size(big.shape[:2], f * g)
+    small, marks = resize_bands(big, shape), downscale_strokes(strokes, shape)
+    params = images.feature_params("features+crf", 100.0)
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        check_proximity(small, marks, 5, params, params.reach * f * g)
+        print(f"the check alone ({shape[0]} x {shape[1]} grid): {time.perf_counter() - t0:.1f} s", flush=True)
     return 0
 
 
