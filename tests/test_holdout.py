@@ -130,3 +130,17 @@ def test_other_methods_record_no_check(method):
     s = np.zeros((50, 50), np.int32)
     s[10, 5:20], s[10, 30:45], s[40, 5:20], s[40, 30:45] = 1, 1, 2, 2
     assert "proximity" not in label_image(image, s, classes=["a", "b"], method=method).params
+
+
+def test_command_line_run_records_the_check_in_its_report(shared_data, tmp_path):
+    # the command as a user types it, on a real aerial tile: the report says the proximity faded, and why
+    from napari_crf_label.cli import main
+
+    image, truth, _ = _dubai(shared_data, "tile4_part008")
+    Image.fromarray(image).save(tmp_path / "tile.png")
+    strokes = simulate_strokes(truth, 0.01, seed=17, region_share=0.5)
+    Image.fromarray(strokes.astype(np.uint8)).save(tmp_path / "strokes.png")
+    assert main(["run", str(tmp_path / "tile.png"), "--strokes", str(tmp_path / "strokes.png"),
+                 "--classes", "water,land,road,building,vegetation"]) == 0
+    report = (tmp_path / "tile_report.txt").read_text()
+    assert "proximity: faded" in report and "holdout_scores: [0.4" in report
