@@ -118,8 +118,9 @@ def _holdout_check(image: np.ndarray, strokes: np.ndarray, f: float, plan: Plan,
                    base: tuple) -> HoldoutResult:
     """Run the held-out stroke check on the geodesic grid (``f`` of full resolution) shrunk to HOLDOUT_PIXELS.
 
-    Skipped (proximity kept) for classes carried from other images: the
-    check knows only this image's strokes.
+    Kept in ``cache``: a re-run with the same strokes does not repeat it.
+    The caller skips it when classes are carried from other images (the
+    check knows only this image's strokes).
     """
     g = min(1.0, (HOLDOUT_PIXELS / (image.shape[0] * image.shape[1])) ** 0.5)
     shape = crf_size(image.shape[:2], g)
