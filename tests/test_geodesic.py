@@ -49,6 +49,14 @@ def test_the_reach_grows_with_the_distance_to_the_nearest_strokes():
     np.testing.assert_array_equal(proximity(d, 10.0, 0.0), proximity(d, 10.0))
 
 
+def test_an_endless_reach_keeps_only_which_classes_reach_a_pixel():
+    d = np.array([[[0.0, 100.0, np.inf]], [[10.0, np.inf, np.inf]], [[np.inf, np.inf, np.inf]]], np.float32)
+    p = proximity(d, reach=10.0, growth=np.inf)
+    np.testing.assert_allclose(p[:, 0, 0], [0.5, 0.5, 0.0])  # however far: the classifier decides
+    np.testing.assert_allclose(p[:, 0, 1], [1.0, 0.0, 0.0])  # only class 1 reaches it
+    np.testing.assert_allclose(p[:, 0, 2], 1 / 3)  # unreached: uniform
+
+
 def walled_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One grey field cut by a dark wall at column 60; class 1 left of it, class 2 right, one stroke each.
 

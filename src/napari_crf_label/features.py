@@ -88,6 +88,15 @@ class FeatureParams:
         (:func:`~napari_crf_label.pipeline.inputs.method_crf_params`).
     compat_share : float
         Share of the CRF's ``compat_bilateral`` that ``features+crf`` uses.
+    holdout_margin : float
+        ``features+crf`` lets the proximity fade fast for a scene (growth
+        ``holdout_growth`` instead of ``reach_growth``) when, with some of
+        each class's stroke pieces held out, the classifier alone labels
+        those pieces better than with the proximity by more than this
+        balanced accuracy (0..1; :mod:`~napari_crf_label.pipeline.holdout`);
+        ``inf`` never checks.
+    holdout_growth : float
+        The proximity's growth for such a scene (``inf``: no proximity).
     texture : bool
         Also the texture and colour features (:func:`texture_planes`):
         each band's local standard deviation and each pair of bands'
@@ -108,6 +117,8 @@ class FeatureParams:
     area_balance: float = 0.5
     bilateral_share: float = 1 / 3
     compat_share: float = 0.5
+    holdout_margin: float = 0.12
+    holdout_growth: float = 1.0
     texture: bool = True
     seed: int = 0
 

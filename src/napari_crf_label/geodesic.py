@@ -107,8 +107,13 @@ def proximity(distances: np.ndarray, reach: float = FeatureParams.reach,
     fades, so the classifier decides what an unpainted instance is rather
     than whichever class happens to be painted a little nearer.
     Classes at infinite distance get 0; a pixel no class reaches gets the
-    uniform distribution.
+    uniform distribution. An infinite ``growth`` keeps only that: every
+    class reaching the pixel gets the same weight (the classifier decides).
     """
+    if np.isinf(growth):
+        weights = np.isfinite(distances).astype(np.float32)
+        weights[:, ~weights.any(axis=0)] = 1.0
+        return weights / weights.sum(axis=0, keepdims=True)
     nearest = distances.min(axis=0, keepdims=True)
     per_pixel = np.float32(reach)
     if growth:

@@ -117,7 +117,8 @@ def iter_label_image(
             yield item
     used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
             "crf_shape": list(crf_shape), "tiles": len(plan.tasks), "workers": workers, "method": method,
-            "engine": engine, **method_settings(method, features), **params.as_dict()}
+            "engine": engine, **method_settings(method, features),
+            **(prior.settings if prior is not None else {}), **params.as_dict()}
     return LabelResult(labels=labels, probabilities=probs, classes=cls, strokes=strokes_i,
                        missing_classes=missing, params=used, seconds=time.perf_counter() - t0)
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..geodesic import geodesic_distances, proximity
 from ..progress import with_progress
-from ..resample import bilinear
+from ..resample import bilinear, resize_bands
+from ..strokes import downscale_strokes
 from ..tiling import Tile
-from .cache import CRFCache, cached_infer, fingerprint
+from .cache import CRFCache, cached_infer, fingerprint, memo
+from .combine import feature_prior
+from .holdout import HOLDOUT_PIXELS, HoldoutResult, check_proximity
 from .plan import Plan, crf_size
-from .settings import CLASSIFIER_FLOOR, COARSE_PIXELS, GEODESIC_PIXELS
+from .settings import COARSE_PIXELS, GEODESIC_PIXELS
+
+__all__ = ["CoarsePrior", "feature_prior", "scene_prior", "task_prior"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class CoarsePrior:
     scene_shape: tuple[int, int]  # full-resolution scene size
     coarse_shape: tuple[int, int]  # size of the whole coarse grid
     origin: tuple[int, int] = (0, 0)  # coarse row/column of the crop's first cell
+    settings: dict = field(default_factory=dict)  # what the run records of how the prior was made
 
     def crop_for(self, window: Tile) -> CoarsePrior:
         """Return the part of the coarse grid a full-resolution window needs (one cell of margin)."""
@@ -52,54 +58,6 @@ class CoarsePrior:
         x1 = np.minimum(x0 + 1, self.probabilities.shape[2] - 1)
         wy, wx = (cy - y0).astype(np.float32), (cx - x0).astype(np.float32)
         return bilinear(self.probabilities, (y0, y1, wy), (x0, x1, wx)).astype(np.float32, copy=False)
-
-
-def feature_prior(probabilities: np.ndarray, near: np.ndarray, confidence_power: float, area_balance: float,
-                  floor: float = CLASSIFIER_FLOOR) -> np.ndarray:
-    """Return the ``features+crf`` prior: the classifier's probabilities times the proximity, reach by confidence.
-
-    Parameters
-    ----------
-    probabilities : ndarray of float, shape (N, H, W)
-        The pixel classifier's class probabilities.
-    near : ndarray of float, shape (N, H, W)
-        The geodesic proximity to each class's strokes (:func:`~napari_crf_label.geodesic.proximity`).
-    confidence_power : float
-        The proximity is raised to ``(1 - c) ** confidence_power``, where c
-        is the classifier's confidence (0 for uniform probabilities, 1 for a
-        single class): where the classifier is sure, the proximity's pull
-        fades, so a confidently recognised instance far from its class's
-        strokes (a lone cloud, a roof among trees) is not handed to the
-        nearest painted class. 0 keeps the proximity whole everywhere.
-    area_balance : float
-        Each class is divided by its mean probability over the tile to this
-        power, so that a class covering little of the image (buildings among
-        land) is not smoothed away by the CRF; 0 turns it off.
-    floor : float
-        Added to the classifier's probabilities, so that a class it rules out
-        can still win where only it is near.
-
-    Returns
-    -------
-    ndarray of float32, shape (N, H, W)
-        Class probabilities summing to 1 per pixel.
-
-    Notes
-    -----
-    Raising the proximity (a soft minimum of geodesic distances with reach
-    R) to the power g is the same as a reach of R / g: the confidence sets
-    a per-pixel reach. Tuned on the even half of the quality sets with the
-    instance-skipping strokes (``benchmarks/quality/RESULTS.md``).
-    """
-    n = probabilities.shape[0]
-    confidence = np.clip((probabilities.max(axis=0) - 1 / n) / (1 - 1 / n), 0.0, 1.0)
-    q = (probabilities + floor) * near ** ((1 - confidence) ** confidence_power)[None]
-    q /= np.maximum(q.sum(axis=0, keepdims=True), 1e-30)
-    if area_balance:
-        share = q.reshape(n, -1).mean(axis=1)  # each class's expected share of the tile
-        q *= np.where(share > 0, np.maximum(share, 1e-6) ** -area_balance, 0.0).astype(q.dtype)[:, None, None]
-        q /= np.maximum(q.sum(axis=0, keepdims=True), 1e-30)
-    return q.astype(np.float32)
 
 
 def scene_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base: tuple = ()
@@ -145,9 +103,31 @@ def _geodesic_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base
         nearest = distances[painted].min(axis=0) if painted.any() else np.zeros(distances.shape[1:], np.float32)
         for k in plan.spec.carried:
             distances[k - 1] = nearest
+    growth, settings = params.reach_growth, {}
+    if np.isfinite(params.holdout_margin) and not plan.spec.carried:
+        check = _holdout_check(image, strokes, f, plan, cache, base)
+        growth, settings = (params.holdout_growth if check.fade else growth), check.record()
     yield 0, len(plan.tasks)
-    near = proximity(distances, params.reach * f / plan.spec.scale, params.reach_growth)
-    return CoarsePrior(near, (height, width), shape)
+    near = proximity(distances, params.reach * f / plan.spec.scale, growth)
+    return CoarsePrior(near, (height, width), shape, settings=settings)
+
+
+def _holdout_check(image: np.ndarray, strokes: np.ndarray, f: float, plan: Plan, cache: CRFCache | None,
+                   base: tuple) -> HoldoutResult:
+    """Run the held-out stroke check on the geodesic grid (``f`` of full resolution) shrunk to HOLDOUT_PIXELS.
+
+    Kept in ``cache``: a re-run with the same strokes does not repeat it.
+    The caller skips it when classes are carried from other images (the
+    check knows only this image's strokes).
+    """
+    g = min(1.0, (HOLDOUT_PIXELS / (image.shape[0] * image.shape[1])) ** 0.5)
+    shape = crf_size(image.shape[:2], g)
+    small = image if shape == image.shape[:2] else resize_bands(image, shape)
+    marks = downscale_strokes(strokes, shape)
+    params = plan.spec.classifier.params
+    reach = params.reach * f * g / plan.spec.scale
+    return memo(cache, base, "holdout", (fingerprint(small, marks), params, reach),
+                lambda: check_proximity(small, marks, plan.spec.n_classes, params, reach))
 
 
 def _coarse_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base: tuple = ()

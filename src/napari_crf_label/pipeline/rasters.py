@@ -133,5 +133,6 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
                 yield item
     used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
             "tiles": len(plan.tasks), "workers": workers, "method": method, "engine": engine,
-            **method_settings(method, features), **params.as_dict()}
+            **method_settings(method, features),
+            **(prior.settings if prior is not None else {}), **params.as_dict()}
     return RasterResult(Path(out_path), cls, counts, missing, used, time.perf_counter() - t0)
