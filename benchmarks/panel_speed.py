@@ -51,7 +51,11 @@ def timed_job(data, strokes, state: ImageState, params: dict, with_preview: bool
               ) -> tuple[float | None, float, float, object]:
     """Run the panel's job like its worker thread does; return (s to the preview, s to the result, CPU s, result)."""
     relay, stop = _Relay(), threading.Event()
-    if with_preview:
+    if "preview_proximity" in inspect.signature(_label_job).parameters:  # as the panel: the last run's choice
+        last = state.result.params.get("proximity", "kept") if state.result is not None else "kept"
+        job = _label_job(data, strokes, None, state.cache, params, stop, relay, state.preview,
+                         preview_proximity=last)
+    elif with_preview:
         job = _label_job(data, strokes, None, state.cache, params, stop, relay, state.preview)
     else:
         job = _label_job(data, strokes, None, state.cache, params, stop, relay)
@@ -61,6 +65,7 @@ def timed_job(data, strokes, state: ImageState, params: dict, with_preview: bool
         try:
             step = next(job)
         except StopIteration as done:
+            state.result = done.value  # the panel keeps the image's last result
             return to_preview, time.perf_counter() - t0, time.process_time() - c0, done.value
         if to_preview is None and hasattr(step, "labels"):
             to_preview = time.perf_counter() - t0

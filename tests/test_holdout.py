@@ -57,7 +57,8 @@ def _without_check(monkeypatch) -> None:
     """Make label_image run with the check off (the default before it), as the quality harness does."""
     settings = images.feature_params
     monkeypatch.setattr(images, "feature_params",
-                        lambda method, reach: replace(settings(method, reach), holdout_margin=np.inf))
+                        lambda method, reach, proximity="auto": replace(settings(method, reach, proximity),
+                                                                        holdout_margin=np.inf))
 
 
 def _unpainted_found(labels: np.ndarray, truth: np.ndarray, strokes: np.ndarray) -> float:
@@ -144,3 +145,38 @@ def test_command_line_run_records_the_check_in_its_report(shared_data, tmp_path)
                  "--classes", "water,land,road,building,vegetation"]) == 0
     report = (tmp_path / "tile_report.txt").read_text()
     assert "proximity: faded" in report and "holdout_scores: [0.4" in report
+
+
+def test_a_chosen_proximity_skips_the_check_and_is_recorded(shared_data):
+    # what the panel's preview does with the last run's choice; also the CLI's --proximity
+    image, truth, _ = _dubai(shared_data, "tile4_part008")
+    strokes = simulate_strokes(truth, 0.01, seed=17, region_share=0.5)
+    names = ["water", "land", "road", "building", "vegetation"]
+    checked = label_image(image, strokes, classes=names)
+    assert checked.params["proximity"] == "faded"
+    faded = label_image(image, strokes, classes=names, proximity="faded")
+    assert faded.params["proximity"] == "faded" and "holdout_scores" not in faded.params
+    np.testing.assert_array_equal(faded.labels, checked.labels)  # the same prior as the check's choice
+    kept = label_image(image, strokes, classes=names, proximity="kept")
+    assert kept.params["proximity"] == "kept" and (kept.labels != checked.labels).mean() > 0.01
+
+
+def test_an_unknown_proximity_choice_is_one_line():
+    from napari_crf_label import InputError
+
+    with pytest.raises(InputError, match="proximity must be one of auto, kept, faded, got 'off'"):
+        label_image(np.zeros((20, 20, 3), np.uint8), np.ones((20, 20), np.int32), proximity="off")
+
+
+def test_the_preview_takes_the_given_proximity_without_the_check(shared_data):
+    from napari_crf_label.crf import drain
+    from napari_crf_label.image_io import as_image_data
+    from napari_crf_label.pipeline.preview import iter_preview
+
+    image, truth, _ = _dubai(shared_data, "tile4_part008")
+    big = np.kron(image, np.ones((2, 2, 1), np.uint8))  # above the preview's size, so a preview is made
+    strokes = np.kron(simulate_strokes(truth, 0.01, seed=17, region_share=0.5), np.ones((2, 2), np.int32))
+    preview = drain(iter_preview(as_image_data(big), strokes, {"proximity": "faded"},
+                                 classes=["water", "land", "road", "building", "vegetation"]))
+    assert preview.params["preview"] and preview.params["proximity"] == "faded"
+    assert "holdout_scores" not in preview.params

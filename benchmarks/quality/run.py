@@ -146,8 +146,8 @@ def old_default(image: np.ndarray, strokes: np.ndarray, names: list[str]) -> np.
 
     settings = images.feature_params
 
-    def before(method: str, reach: float):
-        return dataclasses.replace(settings(method, reach), confidence_power=0.0, area_balance=0.0,
+    def before(method: str, reach: float, proximity: str = "auto"):
+        return dataclasses.replace(settings(method, reach, proximity), confidence_power=0.0, area_balance=0.0,
                                    bilateral_share=1.0, compat_share=1.0, reach_growth=0.0, texture=False,
                                    holdout_margin=np.inf)
 

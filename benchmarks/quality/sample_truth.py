@@ -98,8 +98,8 @@ def tool_as_built(image: np.ndarray, strokes: np.ndarray):
 
     settings = images.feature_params
 
-    def before(method: str, reach: float):
-        return dataclasses.replace(settings(method, reach), confidence_power=0.0, area_balance=0.0,
+    def before(method: str, reach: float, proximity: str = "auto"):
+        return dataclasses.replace(settings(method, reach, proximity), confidence_power=0.0, area_balance=0.0,
                                    bilateral_share=1.0)
 
     images.feature_params = before

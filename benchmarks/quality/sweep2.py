@@ -94,7 +94,8 @@ def main() -> int:
         settings = images.feature_params
         changes = {k: tuple(float(x) for x in v.split(",")) if "," in v else type(getattr(FeatureParams(), k))(float(v))
                    for k, v in (f.split("=") for f in args.feature)}
-        images.feature_params = lambda method, reach: replace(settings(method, reach), **changes)
+        images.feature_params = lambda method, reach, proximity="auto": replace(settings(method, reach, proximity),
+                                                                                **changes)
     args.cache.mkdir(parents=True, exist_ok=True)
     fp = FeatureParams()
     vs = {} if args.classifier_only else variants()

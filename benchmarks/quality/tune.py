@@ -35,9 +35,9 @@ def use_settings(edge_sigma: float, edge_weight: float, prior_weight: float) -> 
     """Make every run take these settings of FeatureParams (the reach has its own keyword)."""
     feature_params = pipeline_images.feature_params
 
-    def tuned(method: str, reach: float):
-        return dataclasses.replace(feature_params(method, reach), edge_sigma=edge_sigma, edge_weight=edge_weight,
-                                   prior_weight=prior_weight)
+    def tuned(method: str, reach: float, proximity: str = "auto"):
+        return dataclasses.replace(feature_params(method, reach, proximity), edge_sigma=edge_sigma,
+                                   edge_weight=edge_weight, prior_weight=prior_weight)
 
     pipeline_images.feature_params = tuned  # where label_image looks it up
 

@@ -127,14 +127,17 @@ def _stop_only(stop: threading.Event) -> Callable[[str, float], None]:
 
 def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, cache: CRFCache,
                params: dict[str, Any], stop: threading.Event, relay: _Relay, preview: CRFCache | None = None,
-               full: bool = True) -> Generator[tuple[int, int] | LabelResult, None, LabelResult | None]:
+               full: bool = True, preview_proximity: str = "kept"
+               ) -> Generator[tuple[int, int] | LabelResult, None, LabelResult | None]:
     """Run :func:`iter_label_image`, relaying stage checkpoints and stopping at the first one after ``stop``.
 
     With a ``preview`` cache, first run the whole-scene preview
     (:func:`~napari_crf_label.pipeline.preview.iter_preview`) and yield its
     LabelResult, so the panel shows it while the full resolution runs (its
     steps do not move the bar). ``full=False`` stops after the preview and
-    returns None (the live preview).
+    returns None (the live preview). The preview skips the held-out check
+    of the proximity (as long as the rest of a preview): it takes
+    ``preview_proximity``, what the image's last full run chose.
     """
     engine = params.get("engine", DEFAULT_ENGINE)
     if not (engine_ready(engine) and kernels_ready()):  # numba compiles once per machine; say so, not seem stuck
@@ -144,7 +147,8 @@ def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, c
     if preview is not None:
         relay.stage.emit("preview", 0.0)
         with reporting(_stop_only(stop)):  # a second at most: Cancel is heard at its checkpoints
-            shown = drain(iter_preview(data, strokes, params, preview, classes=classes))
+            shown = drain(iter_preview(data, strokes, {**params, "proximity": preview_proximity}, preview,
+                                       classes=classes))
         if shown is not None:
             yield shown
     if not full:
@@ -743,8 +747,9 @@ class CRFLabelWidget(Container):
             full = True  # an image no larger than a preview is its own preview: the live run is a full run
         preview = state.preview  # every run shows a preview first (and so keeps its cache warm for the next)
         self._live_only, self._run_image = not full, layer_key(image)
+        last = state.result.params.get("proximity", "kept") if state.result is not None else "kept"
         self.worker = create_worker(_label_job, data, strokes, classes_from_layer(strokes_layer), state.cache,
-                                    params, self._stop, self._relay, preview, full, _start_thread=False,
+                                    params, self._stop, self._relay, preview, full, last, _start_thread=False,
                                     _ignore_errors=True)
         image_key = layer_key(image)
         self.worker.yielded.connect(lambda step: self._on_yielded(image_key, data, step))

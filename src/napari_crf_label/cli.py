@@ -23,6 +23,7 @@ from .io.atomic import Terminated, created_folder, terminate_as_interrupt
 from .io.export import check_export, export_all
 from .kernels import kernels_ready, prepare_kernels
 from .pipeline import DEFAULT_METHOD, METHODS, label_image
+from .pipeline.inputs import PROXIMITY_CHOICES
 from .resources import available_memory, estimate_run_bytes
 from .sample import sample_files
 from .strokes import read_strokes
@@ -51,6 +52,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="features+crf: how far (CRF pixels of uniform ground) a class's strokes reach before "
                         "their pull fades (default %(default)g); raise it when a class is missed far from its "
                         "strokes")
+    p.add_argument("--proximity", choices=PROXIMITY_CHOICES, default="auto",
+                   help="features+crf: auto (default) checks with some of your stroke pieces held out whether "
+                        "the distance to the strokes helps this image or should fade fast; kept or faded skip "
+                        "the check")
     p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
                    help="dense CRF engine (default %(default)s); pydensecrf needs the pydensecrf extra")
     p.add_argument("--workers", type=int, default=None,
@@ -142,7 +147,7 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
     crf = {k: getattr(args, k) for k in CRFParams().as_dict()}
     common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": _Progress(),
               "workers": args.workers or 1, "client": args.scheduler, "method": args.method,
-              "reach": args.reach, "engine": args.engine, **crf}
+              "reach": args.reach, "proximity": args.proximity, "engine": args.engine, **crf}
     if getattr(args, "stream", False) or _wants_stream(image_path, strokes_path, classes):
         return _run_streamed(image_path, strokes_path, classes, outdir, common, args.overwrite)
     with _warnings_to_stderr():

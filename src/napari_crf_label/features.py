@@ -97,6 +97,10 @@ class FeatureParams:
         ``inf`` never checks.
     holdout_growth : float
         The proximity's growth for such a scene (``inf``: no proximity).
+    proximity : {"auto", "kept", "faded"}
+        "auto" lets the held-out check decide; "kept" and "faded" skip it
+        and use ``reach_growth`` or ``holdout_growth`` (what the check chose
+        for the scene before: the panel's preview does this).
     texture : bool
         Also the texture and colour features (:func:`texture_planes`):
         each band's local standard deviation and each pair of bands'
@@ -119,6 +123,7 @@ class FeatureParams:
     compat_share: float = 0.5
     holdout_margin: float = 0.12
     holdout_growth: float = 1.0
+    proximity: str = "auto"
     texture: bool = True
     seed: int = 0
 

@@ -51,6 +51,7 @@ def iter_label_image(
     threads: int | None = None,
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
+    proximity: str = "auto",
     samples: tuple[np.ndarray, np.ndarray] | None = None,
     engine: str = DEFAULT_ENGINE,
     **crf_params,
@@ -83,7 +84,7 @@ def iter_label_image(
     taught = set() if not carried else {int(k) for k in np.unique(samples[1])}
     missing = [name for k, (name, c) in enumerate(zip(cls.names, painted), start=1) if c == 0 and k not in taught]
 
-    features = feature_params(method, reach)
+    features = feature_params(method, reach, proximity)
     run_params = method_crf_params(params, method, features)  # the user's settings stay on record
     source = ArraySource(data, strokes_i)
     plan = make_plan(source, n, run_params, scale, window, overlap, source.stretch(), engine=engine)
@@ -155,6 +156,7 @@ def label_image(
     threads: int | None = None,
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
+    proximity: str = "auto",
     samples: tuple[np.ndarray, np.ndarray] | None = None,
     engine: str = DEFAULT_ENGINE,
     **crf_params,
@@ -210,6 +212,12 @@ def label_image(
         class's strokes reach before their pull fades to 1/e (crossing an
         edge costs much more). Raise it when a class is missed in places
         far from its strokes; lower it when a class leaks away from them.
+    proximity : {"auto", "kept", "faded"}
+        "features+crf" only: "auto" (default) checks, with some of each
+        class's stroke pieces held out, whether the proximity helps this
+        image or should fade fast (:mod:`~napari_crf_label.pipeline.holdout`;
+        ``result.params["proximity"]`` says what it chose); "kept" or
+        "faded" skip the check.
     samples : (features, classes), optional
         Training samples of the pixel classifier from other images of the
         same kind (:func:`stroke_training_samples` of each), added to this
@@ -257,5 +265,6 @@ def label_image(
     """
     return consume(iter_label_image(image, strokes, classes=classes, window=window, overlap=overlap, scale=scale,
                                      cache=cache, workers=workers, client=client, threads=threads, method=method,
-                                     reach=reach, samples=samples, engine=engine, **crf_params),
+                                     reach=reach, proximity=proximity, samples=samples, engine=engine,
+                                     **crf_params),
                     progress)

@@ -15,14 +15,19 @@ from ..features import FeatureParams
 from ..image_io import ImageData
 from .settings import METHODS
 
+#: Values of the ``proximity`` keyword: the held-out check decides, or the proximity is kept, or it fades fast.
+PROXIMITY_CHOICES = ("auto", "kept", "faded")
 
-def feature_params(method: str, reach: float) -> FeatureParams:
-    """Check the method and the proximity's reach; return the feature settings of the run."""
+
+def feature_params(method: str, reach: float, proximity: str = "auto") -> FeatureParams:
+    """Check the method, the proximity's reach and its choice; return the feature settings of the run."""
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if not finite_number("reach", reach) > 0:
         raise InputError(f"reach must be > 0 (pixels at CRF resolution), got {reach}")
-    return FeatureParams(reach=float(reach))
+    if proximity not in PROXIMITY_CHOICES:
+        raise InputError(f"proximity must be one of {', '.join(PROXIMITY_CHOICES)}, got {proximity!r}")
+    return FeatureParams(reach=float(reach), proximity=proximity)
 
 
 def method_crf_params(params: CRFParams, method: str, features: FeatureParams) -> CRFParams:

@@ -104,7 +104,10 @@ def _geodesic_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base
         for k in plan.spec.carried:
             distances[k - 1] = nearest
     growth, settings = params.reach_growth, {}
-    if np.isfinite(params.holdout_margin) and not plan.spec.carried:
+    if params.proximity != "auto":  # chosen by the caller (the panel's preview takes the last run's choice)
+        growth = params.holdout_growth if params.proximity == "faded" else growth
+        settings = {"proximity": params.proximity}
+    elif np.isfinite(params.holdout_margin) and not plan.spec.carried:
         check = _holdout_check(image, strokes, f, plan, cache, base)
         growth, settings = (params.holdout_growth if check.fade else growth), check.record()
     yield 0, len(plan.tasks)

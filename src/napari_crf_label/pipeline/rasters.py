@@ -51,6 +51,7 @@ def label_raster(
     overwrite: bool = False,
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
+    proximity: str = "auto",
     staging: Any = None,
     engine: str = DEFAULT_ENGINE,
     **crf_params,
@@ -75,14 +76,15 @@ def label_raster(
     return consume(iter_label_raster(image_path, strokes_path, out_path, classes=classes, window=window,
                                       overlap=overlap, scale=scale, workers=workers, client=client,
                                       threads=threads, overwrite=overwrite, method=method, reach=reach,
-                                      staging=staging, engine=engine, **crf_params), progress)
+                                      proximity=proximity, staging=staging, engine=engine, **crf_params), progress)
 
 
 def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path: str | Path, *,
                       classes: ClassSet | list[str] | str | None = None, window: int | None = None,
                       overlap: int | None = None, scale: float = 1.0, workers: int = 1, client: Any = None,
                       threads: int | None = None, overwrite: bool = False, method: str = DEFAULT_METHOD,
-                      reach: float = FeatureParams.reach, staging: Any = None, engine: str = DEFAULT_ENGINE,
+                      reach: float = FeatureParams.reach, proximity: str = "auto", staging: Any = None,
+                      engine: str = DEFAULT_ENGINE,
                       **crf_params
                       ) -> Generator[tuple[int, int], None, RasterResult]:
     """Do what :func:`label_raster` does, yielding ``(tiles done, tiles total)``."""
@@ -101,7 +103,7 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     check_geometry(scale, window, overlap, (height, width), workers)
     cls = resolve_classes(classes, source.max_stroke() if classes is None else 0)
     n = len(cls)
-    features = feature_params(method, reach)
+    features = feature_params(method, reach, proximity)
     run_params = method_crf_params(params, method, features)  # the user's settings stay on record
     plan = make_plan(source, n, run_params, scale, window, overlap, source.stretch(), keep_probabilities=False,
                  engine=engine)
