@@ -33,3 +33,16 @@ def test_a_single_leaf_tree_forest_gives_the_class_shares():
     model = RandomForestClassifier(3, bootstrap=False, random_state=0).fit(x, y)
     np.testing.assert_array_equal(pack_forest(model).predict_proba(x[:4]), model.predict_proba(x[:4]))
     np.testing.assert_allclose(pack_forest(model).predict_proba(x[:1]), [[0.7, 0.3]])
+
+
+def test_leaf_counts_of_older_scikit_learn_become_the_same_fractions():
+    # scikit-learn before 1.4 stored weighted class counts per node and divided in predict_proba
+    from napari_crf_label.forest import _leaf_fractions
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 4)).astype(np.float32)
+    model = RandomForestClassifier(2, random_state=0).fit(x, (x[:, 0] > 0).astype(int) + (x[:, 1] > 1))
+    fractions = model.estimators_[0].tree_.value[:, 0, :]
+    assert _leaf_fractions(fractions) is fractions  # already fractions: used as they are, bit for bit
+    counts = fractions * model.estimators_[0].tree_.weighted_n_node_samples[:, None]
+    np.testing.assert_allclose(_leaf_fractions(counts), fractions, rtol=1e-12)

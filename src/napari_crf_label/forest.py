@@ -53,13 +53,25 @@ def pack_forest(model) -> PackedForest:
         shift = np.where(leaf, 0, start)
         parts.append((np.where(leaf, -1, tree.children_left + shift), np.where(leaf, -1, tree.children_right + shift),
                       tree.feature, tree.threshold, nodes["missing_go_to_left"].astype(bool),
-                      tree.value[:, 0, :]))
+                      _leaf_fractions(tree.value[:, 0, :])))
         roots.append(start)
         start += tree.node_count
     left, right, feature, threshold, missing, value = (np.concatenate(p) for p in zip(*parts))
     return PackedForest(np.asarray(roots, np.int64), left.astype(np.int64), right.astype(np.int64),
                         feature.astype(np.int64), threshold.astype(np.float64), missing,
                         np.ascontiguousarray(value, np.float64))
+
+
+def _leaf_fractions(value: np.ndarray) -> np.ndarray:
+    """Return each node's class fractions: scikit-learn 1.4 and later store them, older versions counts.
+
+    Counts are divided by their sum, as those versions' ``predict_proba``
+    did per pixel (the same division, so the same numbers).
+    """
+    total = value.sum(axis=1, keepdims=True)
+    if np.allclose(total[total > 0], 1.0, rtol=0, atol=1e-9):
+        return value
+    return value / np.where(total == 0, 1.0, total)
 
 
 @njit(cache=True, nogil=True)
