@@ -48,11 +48,13 @@ def pack_forest(model) -> PackedForest:
     parts, roots, start = [], [], 0
     for estimator in model.estimators_:
         tree = estimator.tree_
-        nodes = tree.__getstate__()["nodes"]  # the node records, with where missing values go
+        nodes = tree.__getstate__()["nodes"]  # the node records, with where missing values go (scikit-learn >= 1.3)
+        missing = (nodes["missing_go_to_left"].astype(bool) if "missing_go_to_left" in nodes.dtype.names
+                   else np.zeros(tree.node_count, bool))
         leaf = tree.children_left < 0
         shift = np.where(leaf, 0, start)
         parts.append((np.where(leaf, -1, tree.children_left + shift), np.where(leaf, -1, tree.children_right + shift),
-                      tree.feature, tree.threshold, nodes["missing_go_to_left"].astype(bool),
+                      tree.feature, tree.threshold, missing,
                       _leaf_fractions(tree.value[:, 0, :])))
         roots.append(start)
         start += tree.node_count
