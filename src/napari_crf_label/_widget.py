@@ -10,6 +10,8 @@ their ``unique_id`` (:mod:`._panel_state`), never by identity.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Generator, Hashable
 from pathlib import Path
@@ -142,6 +144,7 @@ def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, c
     engine = params.get("engine", DEFAULT_ENGINE)
     if not (engine_ready(engine) and kernels_ready()):  # numba compiles once per machine; say so, not seem stuck
         relay.stage.emit("preparing the CRF engine (first run only)", 0.0)
+        _wait_for_warm_up()  # the panel's background compile, in a child process, fills the disk cache
         prepare_engine(engine)
         prepare_kernels()
     if preview is not None:
@@ -163,14 +166,19 @@ def _export_job(stop: threading.Event, relay: _Relay, *args: Any, **kwargs: Any)
         return export_all(*args, **kwargs)
 
 
+#: The background compile started when a panel opened (None: none was needed).
+_WARM_UP: threading.Thread | None = None
+
+
 def _warm_up_engine(done: Callable[[], None]) -> bool:
     """Compile the default engine and the feature kernels in the background when the panel opens.
 
     numba compiles once per machine (about 15 s, :mod:`~napari_crf_label.kernels`);
     started here, it is usually done before the first *Run CRF*, and a run
-    cannot be cancelled while it compiles. Return True when compiling
-    started; ``done`` is then called from the compiling thread at the end.
+    waits for it. Return True when compiling started; ``done`` is then
+    called from the waiting thread at the end.
     """
+    global _WARM_UP
     if engine_ready(DEFAULT_ENGINE) and kernels_ready():
         return False
 
@@ -180,14 +188,33 @@ def _warm_up_engine(done: Callable[[], None]) -> bool:
         finally:
             done()
 
-    threading.Thread(target=work, name="crf-engine-warm-up", daemon=True).start()
+    _WARM_UP = threading.Thread(target=work, name="crf-engine-warm-up", daemon=True)
+    _WARM_UP.start()
     return True
 
 
 def _prepare_all() -> None:
-    """Compile the default engine, then the feature kernels."""
-    prepare_engine(DEFAULT_ENGINE)
-    prepare_kernels()
+    """Compile the default engine and the feature kernels into numba's disk cache, in a child process.
+
+    numba's compiler holds the GIL for seconds at a time: compiling in a
+    thread of napari's process froze its window (14-21 s for a click on
+    *Start guided annotation*, a new user's trial). A child process
+    compiles into the same disk cache, from which this process then loads
+    the kernels in about a second. Should the child fail, a run compiles
+    in this process as before.
+    """
+    code = ("from napari_crf_label.crf import prepare_engine; from napari_crf_label.kernels import prepare_kernels; "
+            f"prepare_engine({DEFAULT_ENGINE!r}); prepare_kernels()")
+    try:
+        subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=900, check=False)
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+def _wait_for_warm_up() -> None:
+    """Wait until the panel's background compile, if one runs, has ended (called from a worker thread)."""
+    if _WARM_UP is not None and _WARM_UP is not threading.current_thread():
+        _WARM_UP.join()
 
 
 def _overlay_placement(image: Image, full: tuple[int, int], small: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

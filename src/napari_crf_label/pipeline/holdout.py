@@ -52,7 +52,9 @@ class HoldoutResult:
     def record(self) -> dict[str, object]:
         """Return what a result records of the check: the proximity kept or faded, and the two scores."""
         held = [None if not np.isfinite(v) else round(float(v), 4) for v in self.scores]
-        return {"proximity": "faded" if self.fade else "kept", "holdout_scores": held}
+        # named, so that the report says which score is which
+        return {"proximity": "faded" if self.fade else "kept",
+                "holdout_scores": {"with_proximity": held[0], "classifier_alone": held[1]}}
 
 
 def stroke_folds(strokes: np.ndarray, join: int = JOIN_PIXELS) -> np.ndarray:
