@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import class_count, half, load_set, make_strokes, score  # noqa: E402
+from run import add_tuning_arguments, class_count, half, load_set, make_strokes, score  # noqa: E402
 
 from napari_crf_label import label_image  # noqa: E402
 from napari_crf_label.crf import CRFParams, TileCRF  # noqa: E402
@@ -55,12 +55,7 @@ def check_scores(image: np.ndarray, strokes: np.ndarray, n: int, fp: FeaturePara
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "eval")
-    parser.add_argument("--sets", nargs="*", default=["dubai", "camvid", "grabcut"])
-    parser.add_argument("--split", choices=["even", "odd", "all"], default="even")
-    parser.add_argument("--style", default="skipping")
-    parser.add_argument("--limit", type=int)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/q2"))
+    add_tuning_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("/tmp/q3"))
     parser.add_argument("--pixels", type=int, default=holdout.HOLDOUT_PIXELS, help="the check's grid")
     parser.add_argument("--trees", type=int, default=holdout.HOLDOUT_TREES, help="the check's forest")

@@ -99,6 +99,16 @@ def load_folder(folder: Path, ignore: list[int]) -> Iterator[tuple]:
         yield img.stem, np.array(Image.open(img).convert("RGB")), truth, np.isin(mask, ignore), None
 
 
+def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options every tuning sweep takes: data, sets, half (the tuning one by default), style, limit, cache."""
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "eval")
+    parser.add_argument("--sets", nargs="*", default=["dubai", "camvid", "grabcut"])
+    parser.add_argument("--split", choices=["even", "odd", "all"], default="even")
+    parser.add_argument("--style", default="skipping")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/q2"))
+
+
 def half(items: list, split: str) -> list:
     """Return the images of a split: all, the even-indexed (tuning) or the odd-indexed (held-out) half."""
     return items if split == "all" else items[0::2] if split == "even" else items[1::2]

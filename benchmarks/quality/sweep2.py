@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import class_count, half, load_set, make_strokes, score  # noqa: E402
+from run import add_tuning_arguments, class_count, half, load_set, make_strokes, score  # noqa: E402
 
 from napari_crf_label import label_image  # noqa: E402
 from napari_crf_label.crf import CRFParams, TileCRF  # noqa: E402
@@ -74,12 +74,7 @@ def variants() -> dict[str, tuple]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "eval")
-    parser.add_argument("--sets", nargs="*", default=["dubai", "camvid", "grabcut"])
-    parser.add_argument("--split", choices=["even", "odd", "all"], default="even")
-    parser.add_argument("--style", default="skipping")
-    parser.add_argument("--limit", type=int)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/q2"))
+    add_tuning_arguments(parser)
     parser.add_argument("--tag", default="base", help="name of the classifier version the probabilities come from")
     parser.add_argument("--feature", nargs="*", default=[], metavar="NAME=VALUE",
                         help="FeatureParams fields the classifier runs with (e.g. texture=0 n_trees=100)")
