@@ -181,15 +181,21 @@ def _warm_up_engine(done: Callable[[], None]) -> bool:
     global _WARM_UP
     if engine_ready(DEFAULT_ENGINE) and kernels_ready():
         return False
+    running = _WARM_UP if _WARM_UP is not None and _WARM_UP.is_alive() else None
 
     def work() -> None:
         try:
-            _prepare_all()
+            if running is not None:  # another panel started it: wait for that one rather than compile twice
+                running.join()
+            else:
+                _prepare_all()
         finally:
             done()
 
-    _WARM_UP = threading.Thread(target=work, name="crf-engine-warm-up", daemon=True)
-    _WARM_UP.start()
+    thread = threading.Thread(target=work, name="crf-engine-warm-up", daemon=True)
+    if running is None:
+        _WARM_UP = thread
+    thread.start()
     return True
 
 
