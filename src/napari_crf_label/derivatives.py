@@ -75,43 +75,41 @@ def _d_col_of_d_col(s: np.ndarray, i: int, j: int) -> np.float32:
     return _scaled(_d_col(s, i, hi) - _d_col(s, i, lo), j, s.shape[1])
 
 
-@njit(cache=True, nogil=True)
-def _pixel(s: np.ndarray, i: int, j: int, sigma: np.float32, sigma2: np.float32, out: np.ndarray, k: int,
-           p: int) -> None:
-    """Write pixel (i, j)'s four features to ``out[k:k + 4, p]`` (``out`` flattened over pixels)."""
-    gy, gx = _d_row(s, i, j), _d_col(s, i, j)
-    hyy, hyx, hxx = _d_row_of_d_row(s, i, j), _d_col_of_d_row(s, i, j), _d_col_of_d_col(s, i, j)
+@njit(cache=True, nogil=True, inline="always")
+def _write(gy: np.float32, gx: np.float32, hyy: np.float32, hyx: np.float32, hxx: np.float32, sigma: np.float32,
+           sigma2: np.float32, out: np.ndarray, p: int) -> None:
+    """Write a pixel's four features, from its first and second derivatives, to ``out[:, p]``."""
     half_trace = (hxx + hyy) / np.float32(2.0)
     half_diff = (hxx - hyy) / np.float32(2.0)
     root = np.sqrt(half_diff * half_diff + hyx * hyx)
-    out[k, p] = np.float32(np.sqrt(np.float64(gx) * gx + np.float64(gy) * gy)) * sigma
-    out[k + 1, p] = (hxx + hyy) * sigma2
-    out[k + 2, p] = (half_trace + root) * sigma2
-    out[k + 3, p] = (half_trace - root) * sigma2
+    out[0, p] = np.float32(np.sqrt(np.float64(gx) * gx + np.float64(gy) * gy)) * sigma
+    out[1, p] = (hxx + hyy) * sigma2
+    out[2, p] = (half_trace + root) * sigma2
+    out[3, p] = (half_trace - root) * sigma2
+
+
+@njit(cache=True, nogil=True)
+def _pixel(s: np.ndarray, i: int, j: int, sigma: np.float32, sigma2: np.float32, out: np.ndarray, p: int) -> None:
+    """Write pixel (i, j)'s four features to ``out[:, p]`` (``out`` flattened over pixels)."""
+    _write(_d_row(s, i, j), _d_col(s, i, j), _d_row_of_d_row(s, i, j), _d_col_of_d_row(s, i, j),
+           _d_col_of_d_col(s, i, j), sigma, sigma2, out, p)
 
 
 @njit(cache=True, nogil=True, inline="always")  # the hot path (twice as fast inlined); _pixel stays a call
-def _inner(s: np.ndarray, i: int, j: int, sigma: np.float32, sigma2: np.float32, out: np.ndarray, k: int,
-           p: int) -> None:
+def _inner(s: np.ndarray, i: int, j: int, sigma: np.float32, sigma2: np.float32, out: np.ndarray, p: int) -> None:
     """:func:`_pixel` for a pixel at least two pixels from every edge: central differences only, no branches."""
     two = np.float32(2.0)
     gy, gx = (s[i + 1, j] - s[i - 1, j]) / two, (s[i, j + 1] - s[i, j - 1]) / two
     hyy = ((s[i + 2, j] - s[i, j]) / two - (s[i, j] - s[i - 2, j]) / two) / two
     hyx = ((s[i + 1, j + 1] - s[i - 1, j + 1]) / two - (s[i + 1, j - 1] - s[i - 1, j - 1]) / two) / two
     hxx = ((s[i, j + 2] - s[i, j]) / two - (s[i, j] - s[i, j - 2]) / two) / two
-    half_trace = (hxx + hyy) / two
-    half_diff = (hxx - hyy) / two
-    root = np.sqrt(half_diff * half_diff + hyx * hyx)
-    out[k, p] = np.float32(np.sqrt(np.float64(gx) * gx + np.float64(gy) * gy)) * sigma
-    out[k + 1, p] = (hxx + hyy) * sigma2
-    out[k + 2, p] = (half_trace + root) * sigma2
-    out[k + 3, p] = (half_trace - root) * sigma2
+    _write(gy, gx, hyy, hyx, hxx, sigma, sigma2, out, p)
 
 
 @njit(cache=True, nogil=True)
-def _grid(s: np.ndarray, step: int, sigma: np.float32, sigma2: np.float32, out: np.ndarray,
-          k: int) -> None:  # pragma: no cover - compiled
-    """Fill ``out[k:k + 4]`` (planes flattened to the kept pixels) for every ``step``-th pixel of ``s``."""
+def _grid(s: np.ndarray, step: int, sigma: np.float32, sigma2: np.float32,
+          out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Fill ``out`` (four planes flattened to the kept pixels) for every ``step``-th pixel of ``s``."""
     height, width = s.shape
     cols = (width + step - 1) // step
     first = (2 + step - 1) // step  # the first kept column two pixels from the left edge
@@ -120,22 +118,22 @@ def _grid(s: np.ndarray, step: int, sigma: np.float32, sigma2: np.float32, out: 
         i = a * step
         if 2 <= i <= height - 3 and first <= last:
             for b in range(first):
-                _pixel(s, i, b * step, sigma, sigma2, out, k, a * cols + b)
+                _pixel(s, i, b * step, sigma, sigma2, out, a * cols + b)
             for b in range(first, last + 1):  # the bulk: straight-line code the compiler vectorises
-                _inner(s, i, b * step, sigma, sigma2, out, k, a * cols + b)
+                _inner(s, i, b * step, sigma, sigma2, out, a * cols + b)
             for b in range(last + 1, cols):
-                _pixel(s, i, b * step, sigma, sigma2, out, k, a * cols + b)
+                _pixel(s, i, b * step, sigma, sigma2, out, a * cols + b)
         else:
             for b in range(cols):
-                _pixel(s, i, b * step, sigma, sigma2, out, k, a * cols + b)
+                _pixel(s, i, b * step, sigma, sigma2, out, a * cols + b)
 
 
 @njit(cache=True, nogil=True)
 def _points(s: np.ndarray, rows: np.ndarray, cols: np.ndarray, sigma: np.float32, sigma2: np.float32,
-            out: np.ndarray, k: int) -> None:  # pragma: no cover - compiled
-    """Fill ``out[k:k + 4, p]`` for pixel (rows[p], cols[p])."""
+            out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Fill ``out[:, p]`` for pixel (rows[p], cols[p])."""
     for p in range(rows.size):
-        _pixel(s, rows[p], cols[p], sigma, sigma2, out, k, p)
+        _pixel(s, rows[p], cols[p], sigma, sigma2, out, p)
 
 
 def band_features(smoothed: np.ndarray, sigma: float, out: np.ndarray, step: int = 1) -> None:
@@ -157,12 +155,12 @@ def band_features(smoothed: np.ndarray, sigma: float, out: np.ndarray, step: int
     if not out.flags.c_contiguous:  # written through a flat view
         raise ValueError("out must be C-contiguous")
     flat = out.reshape(FEATURES_PER_SCALE, -1)
-    _grid(np.ascontiguousarray(smoothed, np.float32), step, np.float32(sigma), np.float32(sigma**2), flat, 0)
+    _grid(np.ascontiguousarray(smoothed, np.float32), step, np.float32(sigma), np.float32(sigma**2), flat)
 
 
 def band_features_at(smoothed: np.ndarray, rows: np.ndarray, cols: np.ndarray, sigma: float) -> np.ndarray:
     """Return the (4, P) features of :func:`band_features` at pixels (rows[p], cols[p])."""
     out = np.empty((FEATURES_PER_SCALE, len(rows)), np.float32)
     _points(np.ascontiguousarray(smoothed, np.float32), np.asarray(rows, np.intp), np.asarray(cols, np.intp),
-            np.float32(sigma), np.float32(sigma**2), out, 0)
+            np.float32(sigma), np.float32(sigma**2), out)
     return out
