@@ -46,7 +46,7 @@ TREES_PER_STEP = 5
 SECONDS_PER_STEP = 0.25
 
 __all__ = ["FeatureParams", "pixel_features", "pixel_features_at", "smooth_bands", "PixelClassifier",
-           "gradient_2d", "derivative", "cap_per_class", "stroke_samples", "texture_planes",
+           "gradient_2d", "cap_per_class", "stroke_samples", "texture_planes",
            "feature_count"]
 
 
@@ -128,18 +128,13 @@ class FeatureParams:
     seed: int = 0
 
 
-def derivative(a: np.ndarray, axis: int) -> np.ndarray:
-    """Return the finite-difference derivative of a 2-D array along one axis.
-
-    Like ``np.gradient(a, axis=axis)``, but an axis shorter than two pixels
-    (a one-pixel wide image) has derivative 0 instead of raising.
-    """
-    return np.gradient(a, axis=axis) if a.shape[axis] > 1 else np.zeros_like(a)
-
-
 def gradient_2d(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the (row, column) derivatives of a 2-D array (:func:`derivative` along each axis)."""
-    return derivative(a, 0), derivative(a, 1)
+    """Return the (row, column) finite-difference derivatives of a 2-D array.
+
+    Like ``np.gradient``, but an axis shorter than two pixels (a one-pixel
+    wide image) has derivative 0 instead of raising.
+    """
+    return tuple(np.gradient(a, axis=ax) if a.shape[ax] > 1 else np.zeros_like(a) for ax in (0, 1))
 
 
 def _positions(height: int, width: int, extent: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -185,10 +180,13 @@ def _texture_iter(image: np.ndarray, sigmas: tuple[float, ...], smoothed: np.nda
     are those of the full planes at the same pixels.
     """
     pairs = _band_pairs(image.shape[2])
+    squares = []  # each band's square, made once for all scales
+    for b in range(image.shape[2]):
+        band = image[..., b].astype(np.float32) / 255.0
+        squares.append(band * band)
     for j, sigma in enumerate(sigmas):
-        for b in range(image.shape[2]):
-            band = image[..., b].astype(np.float32) / 255.0
-            mean_sq = take(gaussian(band * band, sigma))
+        for b, square in enumerate(squares):
+            mean_sq = take(gaussian(square, sigma))
             yield np.sqrt(np.maximum(mean_sq - take(smoothed[b, j]) ** 2, 0.0))
         for a, b in pairs:
             sa, sb = take(smoothed[a, j]), take(smoothed[b, j])
@@ -339,7 +337,7 @@ class PixelClassifier:
         self.n_classes = n_classes
         self.params = params
         self._model = None
-        self._packed: PackedForest | None = None  # the trees in numba's arrays, made on first use
+        self._packed: PackedForest | None = None  # the trees in numba's arrays, made by fit
         self._constant: int | None = None
         self._x: list[np.ndarray] = []
         self._y: list[np.ndarray] = []
@@ -412,6 +410,4 @@ class PixelClassifier:
         (:mod:`~napari_crf_label.forest`), 2-3 times faster, without joblib's
         per-tree dispatch (which also warned when called from a worker thread).
         """
-        if self._packed is None:
-            self._packed = pack_forest(self._model)
         return self._packed.predict_proba(block)

@@ -87,12 +87,12 @@ def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
     if not wanted:
         return out
     costs = edge_costs(image, edge_weight, edge_sigma)
-    painted = [k for k in wanted if (strokes == k).any()]
+    starts = [(k, at) for k in wanted if len(at := np.argwhere(strokes == k))]
     # one class per core: the sweeps release the GIL
-    for done, (i, distances) in enumerate(imap_threads(lambda k: grid_distances(costs, np.argwhere(strokes == k)),
-                                                       painted, default_threads()), 1):
-        out[painted[i] - 1] = distances
-        checkpoint("proximity", done / len(painted))
+    for done, (i, distances) in enumerate(imap_threads(lambda ks: grid_distances(costs, ks[1]), starts,
+                                                       default_threads()), 1):
+        out[starts[i][0] - 1] = distances
+        checkpoint("proximity", done / len(starts))
     return out
 
 
