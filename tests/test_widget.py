@@ -741,7 +741,7 @@ def test_panel_says_while_the_engine_compiles_in_the_background_and_stops_saying
     # a machine whose numba cache is empty: the panel starts compiling as it opens; held until released
     release = threading.Event()
     real_prepare = _widget._prepare_all
-    monkeypatch.setattr(_widget, "engine_ready", lambda name: False)
+    monkeypatch.setattr(_widget, "ready", lambda name: False)
     monkeypatch.setattr(_widget, "_prepare_all", lambda: (release.wait(60), real_prepare()))
     viewer = make_napari_viewer()
     panel = open_panel(viewer)
@@ -761,7 +761,7 @@ def test_napari_stays_responsive_while_the_engine_compiles_on_a_new_machine(make
     # a new machine: an empty numba cache for the compile the panel starts as it opens (this process's own
     # kernels are loaded already, so the check for "compiled" is told no)
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba-cache"))
-    monkeypatch.setattr(_widget, "engine_ready", lambda name: False)
+    monkeypatch.setattr(_widget, "ready", lambda name: False)
     viewer = make_napari_viewer()
     ticks = []
     timer = QTimer()

@@ -64,13 +64,13 @@ from ._panel_state import ImageState, PanelState, find_layer, layer_key, same_la
 from ._project_panel import PROJECT_KEYS, ProjectControls
 from ._tooltips import CRF_TOOLTIPS, TOOLTIPS
 from .classes import ClassSet, read_class_files
-from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, drain, engine_ready, prepare_engine
+from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, drain
 from .errors import InputError
 from .export import export_all, output_paths
 from .features import FeatureParams
 from .guided import GuidedWalk
 from .image_io import ImageData
-from .kernels import kernels_ready, prepare_kernels
+from .kernels import prepare, ready
 from .pipeline import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
 from .pipeline.preview import LIVE_MAX_PIXELS, iter_preview, preview_params
 from .progress import Cancelled, reporting
@@ -142,11 +142,10 @@ def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, c
     ``preview_proximity``, what the image's last full run chose.
     """
     engine = params.get("engine", DEFAULT_ENGINE)
-    if not (engine_ready(engine) and kernels_ready()):  # numba compiles once per machine; say so, not seem stuck
+    if not ready(engine):  # numba compiles once per machine; say so, not seem stuck
         relay.stage.emit("preparing the CRF engine (first run only)", 0.0)
         _wait_for_warm_up()  # the panel's background compile, in a child process, fills the disk cache
-        prepare_engine(engine)
-        prepare_kernels()
+        prepare(engine)
     if preview is not None:
         relay.stage.emit("preview", 0.0)
         with reporting(_stop_only(stop)):  # a second at most: Cancel is heard at its checkpoints
@@ -179,7 +178,7 @@ def _warm_up_engine(done: Callable[[], None]) -> bool:
     called from the waiting thread at the end.
     """
     global _WARM_UP
-    if engine_ready(DEFAULT_ENGINE) and kernels_ready():
+    if ready(DEFAULT_ENGINE):
         return False
     running = _WARM_UP if _WARM_UP is not None and _WARM_UP.is_alive() else None
 
@@ -209,8 +208,7 @@ def _prepare_all() -> None:
     the kernels in about a second. Should the child fail, a run compiles
     in this process as before.
     """
-    code = ("from napari_crf_label.crf import prepare_engine; from napari_crf_label.kernels import prepare_kernels; "
-            f"prepare_engine({DEFAULT_ENGINE!r}); prepare_kernels()")
+    code = f"from napari_crf_label.kernels import prepare; prepare({DEFAULT_ENGINE!r})"
     try:
         subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=900, check=False)
     except (OSError, subprocess.SubprocessError):

@@ -15,13 +15,13 @@ import numpy as np
 
 from .classes import ClassSet, read_class_files
 from .cli_project import add_project_parser, project_command
-from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, engine_ready, prepare_engine
+from .crf import DEFAULT_ENGINE, ENGINES, CRFParams
 from .errors import InputError, OutputExistsError
 from .features import FeatureParams
 from .image_io import read_image
 from .io.atomic import Terminated, created_folder, terminate_as_interrupt
 from .io.export import check_export, export_all
-from .kernels import kernels_ready, prepare_kernels
+from .kernels import prepare, ready
 from .pipeline import DEFAULT_METHOD, METHODS, label_image
 from .pipeline.inputs import PROXIMITY_CHOICES
 from .resources import available_memory, estimate_run_bytes
@@ -140,10 +140,9 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
 
         classes = load_session(strokes_path).classes
     outdir = args.outdir if args.outdir is not None else image_path.parent
-    if not (engine_ready(args.engine) and kernels_ready()):
+    if not ready(args.engine):
         print("preparing the CRF engine (first run only: compiling, about 15 s)", file=sys.stderr, flush=True)
-        prepare_engine(args.engine)
-        prepare_kernels()
+        prepare(args.engine)
     crf = {k: getattr(args, k) for k in CRFParams().as_dict()}
     common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": _Progress(),
               "workers": args.workers or 1, "client": args.scheduler, "method": args.method,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["kernels_ready", "prepare_kernels"]
+__all__ = ["kernels_ready", "prepare_kernels", "ready", "prepare"]
 
 
 def _kernels() -> tuple:
@@ -28,6 +28,21 @@ def kernels_ready() -> bool:
     from .crf.numba_engine import all_cached
 
     return all_cached(_kernels())
+
+
+def ready(engine: str) -> bool:
+    """Return True when CRF engine ``engine`` and these kernels run without compiling first."""
+    from .crf import engine_ready
+
+    return engine_ready(engine) and kernels_ready()
+
+
+def prepare(engine: str) -> None:
+    """Compile (or load from numba's disk cache) CRF engine ``engine`` and these kernels: what a first run needs."""
+    from .crf import prepare_engine
+
+    prepare_engine(engine)
+    prepare_kernels()
 
 
 def prepare_kernels() -> None:
