@@ -18,18 +18,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import add_tuning_arguments, class_count, half, load_set, make_strokes, score  # noqa: E402
+from sweep2 import cached_inputs  # noqa: E402
 
-from napari_crf_label import label_image  # noqa: E402
 from napari_crf_label.crf import CRFParams, TileCRF  # noqa: E402
 from napari_crf_label.features import FeatureParams  # noqa: E402
-from napari_crf_label.geodesic import geodesic_distances, proximity  # noqa: E402
+from napari_crf_label.geodesic import proximity  # noqa: E402
 from napari_crf_label.pipeline import holdout  # noqa: E402
 from napari_crf_label.pipeline.plan import crf_size  # noqa: E402
 from napari_crf_label.pipeline.priors import feature_prior  # noqa: E402
@@ -72,21 +71,7 @@ def main() -> int:
         for i, (name, image, truth, ignore, human) in enumerate(items):
             strokes = human if args.style == "human" else make_strokes(args.style, np.where(ignore, 0, truth),
                                                                       0.01, i, 0.5)
-            kp = args.cache / f"p_tex_{set_name}_{name}_{args.style}_{i}.npy"
-            kd = args.cache / f"d_{set_name}_{name}_{args.style}_{i}.npy"
-            if kp.exists():
-                p = np.load(kp)
-            else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    p = label_image(image, strokes, classes=[f"c{k}" for k in range(1, n + 1)],
-                                    method="features", window=4096).probabilities
-                np.save(kp, p)
-            if kd.exists():
-                d = np.load(kd)
-            else:
-                d = geodesic_distances(image, strokes, n, fp.edge_weight, fp.edge_sigma)
-                np.save(kd, d)
+            p, d, _ = cached_inputs(args.cache, "tex", f"{set_name}_{name}_{args.style}_{i}", image, strokes, n)
             ki = args.out / f"iou_{set_name}_{name}_{args.style}_{i}.npy"
             if ki.exists():
                 row = np.load(ki)

@@ -40,6 +40,35 @@ def relative_proximity(d: np.ndarray, reach: float, grow: float) -> np.ndarray:
     return (w / np.maximum(w.sum(axis=0, keepdims=True), 1e-30)).astype(np.float32)
 
 
+def cached_inputs(cache: Path, tag: str, key: str, image: np.ndarray, strokes: np.ndarray, n: int,
+                  distances: bool = True) -> tuple[np.ndarray, np.ndarray | None, float | None]:
+    """Return an image's classifier probabilities (under ``tag``) and geodesic distances, kept in ``cache``.
+
+    Also the seconds the classifier took, when it ran now (None when kept).
+    ``key`` names the image, strokes style and seed.
+    """
+    fp = FeatureParams()
+    kp, kd = cache / f"p_{tag}_{key}.npy", cache / f"d_{key}.npy"
+    seconds = None
+    if kp.exists():
+        p = np.load(kp)
+    else:
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = label_image(image, strokes, classes=[f"c{k}" for k in range(1, n + 1)],
+                            method="features", window=4096).probabilities
+        seconds = time.perf_counter() - t0
+        np.save(kp, p)
+    if not distances:
+        return p, None, seconds
+    if kd.exists():
+        return p, np.load(kd), seconds
+    d = geodesic_distances(image, strokes, n, fp.edge_weight, fp.edge_sigma)
+    np.save(kd, d)
+    return p, d, seconds
+
+
 def variants() -> dict[str, tuple]:
     """Return {name: (prior function of (p, d) or None, CRF keywords, prior weight)}."""
     def current(p, d, power=1.0, balance=0.5, reach=100.0):
@@ -92,7 +121,6 @@ def main() -> int:
         images.feature_params = lambda method, reach, proximity="auto": replace(settings(method, reach, proximity),
                                                                                 **changes)
     args.cache.mkdir(parents=True, exist_ok=True)
-    fp = FeatureParams()
     vs = {} if args.classifier_only else variants()
     if args.variants:
         vs = {k: v for k, v in vs.items() if k in args.variants}
@@ -104,25 +132,10 @@ def main() -> int:
         for i, (name, image, truth, ignore, human) in enumerate(items):
             strokes = human if args.style == "human" else make_strokes(args.style, np.where(ignore, 0, truth),
                                                                       0.01, i, 0.5)
-            kp = args.cache / f"p_{args.tag}_{set_name}_{name}_{args.style}_{i}.npy"
-            kd = args.cache / f"d_{set_name}_{name}_{args.style}_{i}.npy"
-            if kp.exists():
-                p = np.load(kp)
-            else:
-                t0 = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    p = label_image(image, strokes, classes=[f"c{k}" for k in range(1, n + 1)],
-                                    method="features", window=4096).probabilities
-                t_p.append(time.perf_counter() - t0)
-                np.save(kp, p)
-            if args.classifier_only:
-                d = None
-            elif kd.exists():
-                d = np.load(kd)
-            else:
-                d = geodesic_distances(image, strokes, n, fp.edge_weight, fp.edge_sigma)
-                np.save(kd, d)
+            p, d, seconds = cached_inputs(args.cache, args.tag, f"{set_name}_{name}_{args.style}_{i}", image,
+                                          strokes, n, distances=not args.classifier_only)
+            if seconds is not None:
+                t_p.append(seconds)
             skip = strokes > 0
             scores.setdefault("classifier alone", []).append(
                 score(p.argmax(0).astype(np.int32) + 1, truth, ignore, strokes, n)[1])
