@@ -16,11 +16,13 @@ from napari.utils.notifications import notification_manager
 from PIL import Image as PILImage
 from scipy.io import loadmat
 
+import napari_crf_label._ahead as ahead
 from napari_crf_label._guided_panel import GUIDE_KEYS
-from napari_crf_label._layers import META_KEY
+from napari_crf_label._layers import META_KEY, image_data_from_layer
 from napari_crf_label._project_panel import PROJECT_KEYS
 from napari_crf_label._reader import get_reader
 from napari_crf_label._widget import KEYS
+from napari_crf_label.labelling import label_image
 from napari_crf_label.pipeline import DEFAULT_METHOD
 
 from .conftest import two_region_scene
@@ -773,3 +775,43 @@ def test_napari_stays_responsive_while_the_engine_compiles_on_a_new_machine(make
     timer.stop()
     assert any((tmp_path / "numba-cache").rglob("*.nbi"))  # it really compiled, into the disk cache
     assert len(ticks) > 20 and max(b - a for a, b in zip(ticks, ticks[1:])) < 1.0  # the window never froze
+
+
+def test_crfs_are_built_while_the_user_paints_and_the_first_run_uses_them(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "bahamas")  # the image, its classes and strokes
+    panel = open_panel(viewer)
+    state = panel.image_state()
+    # nothing clicked yet: the panel builds the tile's CRF in the background
+    qtbot.waitUntil(lambda: panel._ahead.outcome == "prepared", timeout=120_000)
+    assert state.cache.builds == 1 and state.cache.hits == 0
+    panel.run()
+    wait_idle(qtbot, panel)
+    assert state.cache.builds == 1 and state.cache.hits == 1  # the run built nothing itself
+    strokes = np.asarray(viewer.layers["bahamas_landsat strokes"].data)
+    fresh = label_image(image_data_from_layer(panel.image_layer), strokes, **panel.params())
+    np.testing.assert_array_equal(np.asarray(viewer.layers["bahamas_landsat CRF labels"].data), fresh.labels)
+
+
+def test_run_during_the_background_build_stops_it_and_labels_all_the_same(make_napari_viewer, qtbot, monkeypatch):
+    steps = []
+
+    def endless(*args, **kwargs):  # a build that would never end by itself
+        while True:
+            steps.append(time.monotonic())
+            time.sleep(0.02)
+            yield 0, 1
+
+    monkeypatch.setattr(ahead, "iter_prepare", endless)
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "bahamas")
+    panel = open_panel(viewer)
+    qtbot.waitUntil(lambda: len(steps) > 3, timeout=120_000)
+    assert panel._ahead.busy
+    panel.run()
+    wait_idle(qtbot, panel)
+    assert panel._ahead.outcome == "stopped" and not panel._ahead.busy
+    labels = np.asarray(viewer.layers["bahamas_landsat CRF labels"].data)
+    counts = np.bincount(labels.ravel(), minlength=5)
+    assert all(counts[k] > 0.03 * labels.size for k in range(1, 5))
+    assert panel.image_state().cache.builds == 1  # the run built its CRF itself

@@ -75,6 +75,10 @@ class PanelState:
         """Return the state of an image layer (created on first use)."""
         return self._images.setdefault(layer_key(image), ImageState())
 
+    def others(self, image: Any) -> list[ImageState]:
+        """Return the states of every image but ``image``."""
+        return [state for key, state in self._images.items() if key != layer_key(image)]
+
     def get(self, image: Any) -> ImageState | None:
         """Return the state of an image layer if it has one."""
         return None if image is None else self._images.get(layer_key(image))

@@ -49,6 +49,7 @@ from qtpy.QtWidgets import (
     QSizePolicy,
 )
 
+from ._ahead import AheadBuilder
 from ._band_status import show_band_values
 from ._guided_panel import GUIDE_KEYS, GuidedControls
 from ._layers import (
@@ -129,7 +130,7 @@ def _stop_only(stop: threading.Event) -> Callable[[str, float], None]:
 
 def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, cache: CRFCache,
                params: dict[str, Any], stop: threading.Event, relay: _Relay, preview: CRFCache | None = None,
-               full: bool = True, preview_proximity: str = "kept"
+               full: bool = True, preview_proximity: str = "kept", after: threading.Thread | None = None
                ) -> Generator[tuple[int, int] | LabelResult, None, LabelResult | None]:
     """Run :func:`iter_label_image`, relaying stage checkpoints and stopping at the first one after ``stop``.
 
@@ -139,8 +140,12 @@ def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, c
     steps do not move the bar). ``full=False`` stops after the preview and
     returns None (the live preview). The preview skips the held-out check
     of the proximity (as long as the rest of a preview): it takes
-    ``preview_proximity``, what the image's last full run chose.
+    ``preview_proximity``, what the image's last full run chose. ``after``
+    is the background build of the image's CRFs (:mod:`._ahead`), asked to
+    stop: the run waits for its step under way, then uses what it built.
     """
+    if after is not None:
+        after.join()
     engine = params.get("engine", DEFAULT_ENGINE)
     if not ready(engine):  # numba compiles once per machine; say so, not seem stuck
         relay.stage.emit("preparing the CRF engine (first run only)", 0.0)
@@ -274,6 +279,8 @@ class CRFLabelWidget(Container):
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_DELAY_MS)
         self._live_timer.timeout.connect(self.live_preview)
+        self._ahead = AheadBuilder()  # builds the chosen image's CRFs while the user paints
+        self._ahead_key: Hashable | None = None  # what it was last started for
         self._build()
         self._connect()
         self._bind_keys()
@@ -516,6 +523,7 @@ class CRFLabelWidget(Container):
         if params and key not in self._state.applied_params:
             self._state.applied_params.add(key)
             self._apply_params(params)
+        self.prepare_ahead()
 
     def _image_data(self) -> ImageData | None:
         """Return the chosen image's full data (for the status bar), or None."""
@@ -670,6 +678,7 @@ class CRFLabelWidget(Container):
         layer.mode = "paint"
         self.viewer.layers.selection.active = layer
         self._show_classes(classes)
+        self.prepare_ahead()
         return layer
 
     def _may_rename(self, layer: Labels, classes: ClassSet) -> bool:
@@ -731,6 +740,42 @@ class CRFLabelWidget(Container):
             except ValueError as exc:
                 show_warning(f"The saved guided annotation pass was not restored: {exc}")
 
+    def _run_params(self, image: Image) -> dict[str, Any]:
+        """Return the keywords a run on ``image`` takes: the panel's, and what its project taught."""
+        params = self.params()
+        samples = self.dataset.samples_for(image)
+        if samples is not None:  # what the project's other images taught the classifier
+            params["samples"] = samples
+            if params["method"] == "crf":
+                params["method"] = "features+crf"
+        return params
+
+    def prepare_ahead(self) -> None:
+        """Start building the chosen image's CRFs and features in the background (see :mod:`._ahead`).
+
+        Needs the image, its strokes layer and its classes; a run going on
+        has them built already. Only for images that can be labelled
+        interactively (those with a live preview): a larger one would take
+        gigabytes for a run that takes minutes anyway. What was built for
+        another image without a run on it is dropped.
+        """
+        image, layer = self.image_layer, self.strokes_layer
+        classes = None if layer is None else classes_from_layer(layer)
+        if image is None or classes is None or self.worker is not None:
+            return
+        data = image_data_from_layer(image)
+        if data.shape[0] * data.shape[1] > LIVE_MAX_PIXELS:
+            return
+        params = self._run_params(image)
+        key = (layer_key(image), len(classes), tuple(sorted((k, repr(v)) for k, v in params.items()
+                                                            if k != "samples")))
+        if key == self._ahead_key and (self._ahead.busy or self._ahead.outcome == "prepared"):
+            return  # layers come and go (results, previews): the build need not start again
+        self._ahead_key = key
+        unused = [cache for other in self._state.others(image) if other.result is None
+                  for cache in (other.cache, other.preview)]
+        self._ahead.start(data, len(classes), params, self._state.of(image), _wait_for_warm_up, unused)
+
     def run(self) -> Any:
         """Start the CRF on the chosen image and strokes in a worker thread; return the worker.
 
@@ -767,12 +812,7 @@ class CRFLabelWidget(Container):
         state = self._state.of(image)
         state.bands = image.metadata.get(META_KEY, {}).get("bands")
         self.guided.highlight_empty()
-        params = self.params()
-        samples = self.dataset.samples_for(image)
-        if samples is not None:  # what the project's other images taught the classifier
-            params["samples"] = samples
-            if params["method"] == "crf":
-                params["method"] = "features+crf"
+        params = self._run_params(image)
         self._stop.clear()
         if not full and preview_params(data.shape, params) is None:
             full = True  # an image no larger than a preview is its own preview: the live run is a full run
@@ -780,8 +820,8 @@ class CRFLabelWidget(Container):
         self._live_only, self._run_image = not full, layer_key(image)
         last = state.result.params.get("proximity", "kept") if state.result is not None else "kept"
         self.worker = create_worker(_label_job, data, strokes, classes_from_layer(strokes_layer), state.cache,
-                                    params, self._stop, self._relay, preview, full, last, _start_thread=False,
-                                    _ignore_errors=True)
+                                    params, self._stop, self._relay, preview, full, last, self._ahead.halt(),
+                                    _start_thread=False, _ignore_errors=True)
         image_key = layer_key(image)
         self.worker.yielded.connect(lambda step: self._on_yielded(image_key, data, step))
         self.worker.returned.connect(lambda result: self._on_result(image_key, data, result))
@@ -1026,6 +1066,8 @@ class CRFLabelWidget(Container):
         image = find_layer(self.viewer.layers, self._run_image)
         if image is not None and stopped and not self._live_only:  # a preview without its full result goes
             self._drop_preview(self._state.of(image))
+        if self._live_only:  # a live preview stopped the background build of the full resolution: go on
+            QTimer.singleShot(0, self.prepare_ahead)
         self._live_only, self._run_image = False, None
         self._failed = False
         self._stop.clear()

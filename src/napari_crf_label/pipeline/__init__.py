@@ -11,7 +11,8 @@ what they share), :mod:`.cache` (built CRFs kept between runs),
 :mod:`.priors` (geodesic proximity, coarse CRF), :mod:`.tile` (one task),
 :mod:`.execute` (serial, threads or dask), :mod:`.images` (arrays in memory),
 :mod:`.rasters` (rasters streamed window by window), :mod:`.preview` (a quick
-whole-scene preview at a smaller scale), :mod:`.results`.
+whole-scene preview at a smaller scale), :mod:`.prepare` (what a run needs
+before any stroke, built ahead while the user paints), :mod:`.results`.
 """
 
 from .cache import CRFCache

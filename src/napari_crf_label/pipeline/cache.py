@@ -153,10 +153,21 @@ def cached_infer(cache: CRFCache | None, base: tuple, name: object, image: np.nd
     cache = _NoCache() if cache is None else cache
     key = (name, fingerprint(image))
     checkpoint("building the CRF", 0.0)
-    crf = cache.get(base, key, lambda: TileCRF(image, spec.n_classes, spec.params, spec.engine))
+    crf = cached_crf(cache, base, name, image, spec, key)
     init, iterations = cache.start(key) if warm else (None, None)
     total = spec.params.iterations if iterations is None else iterations
     q = yield from counted(crf.iter_infer(strokes, prior, iterations=iterations, init=init), "CRF", total)
     if warm:
         cache.remember(key, q)
     return q
+
+
+def cached_crf(cache: CRFCache, base: tuple, name: object, image: np.ndarray, spec: RunSpec,
+               key: tuple | None = None) -> TileCRF:
+    """Return the built CRF of ``image`` (tile ``name``) from ``cache``, building and keeping it if needed.
+
+    The lattices depend on the pixels and kernel widths only, not on the
+    strokes (``key``: ``(name, fingerprint(image))`` when already known).
+    """
+    key = (name, fingerprint(image)) if key is None else key
+    return cache.get(base, key, lambda: TileCRF(image, spec.n_classes, spec.params, spec.engine))

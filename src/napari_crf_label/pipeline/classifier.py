@@ -44,18 +44,33 @@ def classifier_probabilities(spec: RunSpec, image_c: np.ndarray, extent: tuple[f
     back: features and prediction cost grow with the pixels. A ``cache``
     keeps the tile's features (under ``slot``) for the next run.
     """
+    features, step, grid = tile_features(spec.classifier.params, image_c, extent, cache, base, slot)
+    p = spec.classifier.predict_proba(features)
+    if step == 1 and p.shape[1:] == image_c.shape[:2]:
+        return p
+    return _expand(p, step, grid, image_c.shape[:2])
+
+
+def tile_features(params: FeatureParams, image_c: np.ndarray, extent: tuple[float, float, float, float],
+                  cache: CRFCache | None = None, base: tuple = (), slot: Any = None
+                  ) -> tuple[np.ndarray, int, tuple[int, int]]:
+    """Return the features the classifier predicts from for a CRF-resolution tile, their step and grid.
+
+    Every ``step``-th pixel of the classifier's ``grid``. Depends on the
+    pixels and settings only, not on the strokes: a ``cache`` keeps them
+    (under ``slot``, with the tile on the classifier's grid and its smoothed
+    bands, which training also reads) for every later run, and the panel
+    fills it before the first (:mod:`~napari_crf_label.pipeline.prepare`).
+    """
     from ..features import pixel_features
 
     image_k, seen = _kept_classifier_image(image_c, cache, base, slot)
     step = PREDICT_STEP if min(image_k.shape[:2]) >= PREDICT_STEP_MIN else 1
-    sigmas, texture = spec.classifier.params.sigmas, spec.classifier.params.texture
+    sigmas, texture = params.sigmas, params.texture
     features = memo(cache, base, ("features", slot), (seen, sigmas, extent, step, texture),
                     lambda: pixel_features(image_k, sigmas, extent, step,
                                            _smoothed(image_k, sigmas, cache, base, slot, seen), texture))
-    p = spec.classifier.predict_proba(features)
-    if step == 1 and p.shape[1:] == image_c.shape[:2]:
-        return p
-    return _expand(p, step, image_k.shape[:2], image_c.shape[:2])
+    return features, step, image_k.shape[:2]
 
 
 def _smoothed(image_k: np.ndarray, sigmas: tuple[float, ...], cache: CRFCache | None, base: tuple, slot: Any,

@@ -30,7 +30,7 @@ from .inputs import (
     method_settings,
     resolve_classes,
 )
-from .plan import crf_size, make_plan
+from .plan import Plan, crf_size, make_plan
 from .priors import scene_prior
 from .results import LabelResult
 from .settings import DEFAULT_METHOD, ProgressCallback
@@ -95,14 +95,13 @@ def iter_label_image(
                                      else 2 * max(workers, 1))
     kept = sum(outer_pixels) if cache is not None else 0
     estimate = estimate_run_bytes((height, width), crf_shape, in_flight, n, data.array.shape[2], kept)
-    if cache is not None and crf_bytes(kept, n) > 0.5 * (available_memory() or float("inf")):
+    if cache is not None and not cache_fits(plan):
         # keeping every tile's lattice would crowd the machine: run without keeping them
         cache.clear()
         cache = None
         estimate = estimate_run_bytes((height, width), crf_shape, in_flight, n, data.array.shape[2])
     check_memory(estimate, f"labelling {height} x {width} pixels ({len(plan.tasks)} tile(s))")
-    base = (engine, n, run_params.kernel_key(), scale, plan.window, plan.halo, (height, width),
-            None if plan.spec.stretch is None else plan.spec.stretch.tobytes())
+    base = run_base(plan, (height, width))
     yield from attach_classifier(source, plan, method, features, samples, cache, base, threads)
     prior = yield from scene_prior(source, plan, cache, base)
     labels = np.zeros((height, width), np.uint8 if n < 256 else np.uint16)
@@ -139,6 +138,19 @@ def consume(gen: Generator[tuple[int, int], None, Any], progress: ProgressCallba
         if progress is not None and step[0] > done:
             done = step[0]
             progress(*step)
+
+
+def cache_fits(plan: Plan) -> bool:
+    """Return True when a cache may keep every tile's built CRF of ``plan`` (at most half the free memory)."""
+    outer = sum(int(np.prod(crf_size(t.outer.shape, plan.spec.scale))) for t in plan.tasks)
+    return crf_bytes(outer, plan.spec.n_classes) <= 0.5 * (available_memory() or float("inf"))
+
+
+def run_base(plan: Plan, shape: tuple[int, int]) -> tuple:
+    """Return what a cache's entries for ``plan`` on a scene of ``shape`` are valid for (its configuration)."""
+    spec = plan.spec
+    return (spec.engine, spec.n_classes, spec.params.kernel_key(), spec.scale, plan.window, plan.halo, shape,
+            None if spec.stretch is None else spec.stretch.tobytes())
 
 
 def label_image(

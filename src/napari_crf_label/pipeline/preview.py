@@ -15,14 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from ..image_io import ImageData
+from ..image_io import ImageData, as_image_data
 from ..sources import ArraySource
 from .cache import CRFCache
 from .images import iter_label_image
 from .plan import crf_size
+from .prepare import iter_prepare
 from .results import LabelResult
 
-__all__ = ["PREVIEW_PIXELS", "LIVE_MAX_PIXELS", "preview_params", "shrink", "iter_preview"]
+__all__ = ["PREVIEW_PIXELS", "LIVE_MAX_PIXELS", "preview_params", "shrink", "iter_preview", "iter_prepare_preview"]
 
 #: CRF pixels of a preview (512 x 512 for a square scene): about 0.5 s with the default method.
 PREVIEW_PIXELS = 250_000
@@ -61,8 +62,8 @@ def shrink(data: ImageData, strokes: np.ndarray, scale: float) -> tuple[ImageDat
     return ImageData(array=image, valid=data.valid[rows][:, cols]), strokes_s
 
 
-def iter_preview(data: ImageData, strokes: np.ndarray, params: dict[str, Any], cache: CRFCache | None = None,
-                 **kwargs: Any) -> Generator[tuple[int, int], None, LabelResult | None]:
+def iter_preview(data: np.ndarray | ImageData, strokes: np.ndarray, params: dict[str, Any],
+                 cache: CRFCache | None = None, **kwargs: Any) -> Generator[tuple[int, int], None, LabelResult | None]:
     """Run the preview of a run with keywords ``params`` (None when the run needs none).
 
     The result's labels and probabilities are on the preview's grid
@@ -71,6 +72,7 @@ def iter_preview(data: ImageData, strokes: np.ndarray, params: dict[str, Any], c
     preview's CRF, features, classifier and proximity; other keywords go
     to :func:`~napari_crf_label.pipeline.iter_label_image`.
     """
+    data = as_image_data(data)
     small = preview_params(data.shape, params)
     if small is None:
         return None
@@ -78,3 +80,18 @@ def iter_preview(data: ImageData, strokes: np.ndarray, params: dict[str, Any], c
     result = yield from iter_label_image(image, strokes_s, cache=cache, **{**small, "scale": 1.0}, **kwargs)
     result.params.update(preview=True, preview_scale=small["scale"])
     return result
+
+
+def iter_prepare_preview(data: np.ndarray | ImageData, n_classes: int, params: dict[str, Any], cache: CRFCache
+                         ) -> Generator[tuple[int, int], None, bool]:
+    """Build the preview's CRF and features of a run with keywords ``params`` into its ``cache`` ahead.
+
+    :func:`~napari_crf_label.pipeline.prepare.iter_prepare` for the grid
+    :func:`iter_preview` works on; False when the run needs no preview.
+    """
+    data = as_image_data(data)
+    small = preview_params(data.shape, params)
+    if small is None:
+        return False
+    image, _ = shrink(data, np.zeros(data.shape, np.uint8), small["scale"])
+    return (yield from iter_prepare(image, n_classes, cache, **{**small, "scale": 1.0}))
