@@ -68,5 +68,6 @@ CRF_TOOLTIPS: dict[str, str] = {
     "schan": "Colour tolerance of the appearance kernel (0-255 units): larger merges more different colours.",
     "compat_bilateral": "Weight of the appearance kernel: similar nearby colours get the same class "
                         "(features+crf uses half of it: its prior decides, the kernel cleans the edges).",
-    "iterations": "Mean-field iterations.",
+    "iterations": "Mean-field iterations (features+crf runs half of them: started from its prior, "
+                  "it has settled by then).",
 }

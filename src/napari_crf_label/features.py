@@ -88,6 +88,10 @@ class FeatureParams:
         (:func:`~napari_crf_label.pipeline.inputs.method_crf_params`).
     compat_share : float
         Share of the CRF's ``compat_bilateral`` that ``features+crf`` uses.
+    iteration_share : float
+        Share of the CRF's ``iterations`` that ``features+crf`` runs (at
+        least one): started from its prior, the mean field has settled
+        after half of them (``benchmarks/RESULTS.md``, stop 14).
     holdout_margin : float
         ``features+crf`` lets the proximity fade fast for a scene (growth
         ``holdout_growth`` instead of ``reach_growth``) when, with some of
@@ -121,6 +125,7 @@ class FeatureParams:
     area_balance: float = 0.5
     bilateral_share: float = 1 / 3
     compat_share: float = 0.5
+    iteration_share: float = 0.5
     holdout_margin: float = 0.12
     holdout_growth: float = 1.0
     proximity: str = "auto"

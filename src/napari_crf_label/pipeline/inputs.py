@@ -38,12 +38,15 @@ def method_crf_params(params: CRFParams, method: str, features: FeatureParams) -
     ``features.compat_share`` of ``compat_bilateral``: its prior already
     brings the long-range evidence, and the wide, strong kernel smoothed
     small regions of a class away (buildings and trees among land;
-    ``benchmarks/quality/RESULTS.md``).
+    ``benchmarks/quality/RESULTS.md``). It also runs
+    ``features.iteration_share`` of the ``iterations`` (at least one):
+    started from its prior, the mean field has settled by then.
     """
-    if method != "features+crf" or (features.bilateral_share == 1.0 and features.compat_share == 1.0):
+    if method != "features+crf":
         return params
     return replace(params, sxy_bilateral=params.sxy_bilateral * features.bilateral_share,
-                   compat_bilateral=params.compat_bilateral * features.compat_share)
+                   compat_bilateral=params.compat_bilateral * features.compat_share,
+                   iterations=max(1, round(params.iterations * features.iteration_share)))
 
 
 def method_settings(method: str, features: FeatureParams) -> dict[str, float]:
