@@ -815,3 +815,21 @@ def test_run_during_the_background_build_stops_it_and_labels_all_the_same(make_n
     counts = np.bincount(labels.ravel(), minlength=5)
     assert all(counts[k] > 0.03 * labels.size for k in range(1, 5))
     assert panel.image_state().cache.builds == 1  # the run built its CRF itself
+
+
+def test_a_second_image_gets_its_own_strokes_layer_and_classes(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "bahamas")
+    panel = open_panel(viewer)
+    image, truth, strokes = two_region_scene(height=512, width=512, boundary=230)  # the sample's size
+    viewer.add_image(image, name="scene", rgb=True)
+    panel.image_picker.value = viewer.layers["scene"]
+    # the sample's strokes layer belongs to the sample: not kept for this image
+    assert panel.strokes_layer is None and panel.class_list.count() == 0
+    paint_and_run(qtbot, viewer, panel, strokes)
+    assert panel.strokes_layer.name == "scene strokes" and panel.class_list.count() == 2
+    assert (np.asarray(viewer.layers["scene CRF labels"].data) == truth).mean() > 0.99
+    assert "CRF done in" in panel.status.value
+    # back to the sample: its own strokes and four classes again
+    panel.image_picker.value = viewer.layers["bahamas_landsat"]
+    assert panel.strokes_layer.name == "bahamas_landsat strokes" and panel.class_list.count() == 4

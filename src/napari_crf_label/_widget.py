@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Generator, Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -281,6 +282,7 @@ class CRFLabelWidget(Container):
         self._live_timer.timeout.connect(self.live_preview)
         self._ahead = AheadBuilder()  # builds the chosen image's CRFs while the user paints
         self._ahead_key: Hashable | None = None  # what it was last started for
+        self._run_started: float | None = None  # perf_counter() at the click that started the running job
         self._build()
         self._connect()
         self._bind_keys()
@@ -497,12 +499,24 @@ class CRFLabelWidget(Container):
         self._update_status()
 
     def _pick_strokes(self, image: Image) -> None:
-        """Choose the image's own strokes layer, else keep the choice, else the first of the image's size."""
+        """Choose the image's own strokes layer, else keep a choice that fits it, else one that does (or none).
+
+        A layer fits an image of its size unless it is another image's own
+        strokes layer (``<other image> strokes``): with none chosen, *Use
+        names* makes the image its own layer.
+        """
         choices = self._stroke_choices()
         wanted = next((lay for name, lay in choices if name == f"{image.name} strokes"), None)
-        if wanted is None and self.strokes_layer is None:
+        if wanted is None:
             shape = image_data_from_layer(image).shape
-            wanted = next((lay for _, lay in choices if np.shape(lay.data)[-2:] == shape), None)
+            others = {f"{lay.name} strokes" for lay in self.viewer.layers
+                      if isinstance(unwrap(lay), Image) and lay.name != image.name}
+            fits = [lay for name, lay in choices if np.shape(lay.data)[-2:] == shape and name not in others]
+            current = self.strokes_layer
+            wanted = current if any(same_layer(current, lay) for lay in fits) else next(iter(fits), None)
+            if wanted is None and current is not None:
+                self.strokes_picker.value = None
+                return
         if wanted is not None and not same_layer(wanted, self.strokes_layer):
             self.strokes_picker.value = wanted
 
@@ -829,6 +843,7 @@ class CRFLabelWidget(Container):
         self.worker.aborted.connect(self._on_cancelled)
         self.worker.finished.connect(self._on_finished)
         self._start_feedback("CRF", "Starting..." if full else "Live preview...")
+        self._run_started = time.perf_counter()
         self.worker.start()
         return self.worker
 
@@ -944,7 +959,9 @@ class CRFLabelWidget(Container):
             show_warning(f"No strokes for {', '.join(result.missing_classes)}: absent from the result.")
         if self.strokes_layer is not None:
             self.viewer.layers.selection.active = self.strokes_layer
-        self._update_status(f"CRF done in {result.seconds:.1f} s ({result.params['tiles']} tile(s)).")
+        # from the click, as the user waited (a preview first, and adding the layers, included)
+        seconds = result.seconds if self._run_started is None else time.perf_counter() - self._run_started
+        self._update_status(f"CRF done in {seconds:.1f} s ({result.params['tiles']} tile(s)).")
         return image
 
     def show_preview(self, image_key: Hashable, data: ImageData, result: LabelResult) -> Image | None:
@@ -1068,7 +1085,7 @@ class CRFLabelWidget(Container):
             self._drop_preview(self._state.of(image))
         if self._live_only:  # a live preview stopped the background build of the full resolution: go on
             QTimer.singleShot(0, self.prepare_ahead)
-        self._live_only, self._run_image = False, None
+        self._live_only, self._run_image, self._run_started = False, None, None
         self._failed = False
         self._stop.clear()
         if self._progress is not None:
