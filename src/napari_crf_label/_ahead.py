@@ -9,10 +9,12 @@ what it built in the image's caches. Knows nothing of Qt.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,6 +29,18 @@ from .progress import Cancelled, reporting
 
 __all__ = ["AheadBuilder"]
 
+#: Every builder, so that builds still going on are stopped before Python shuts down.
+_BUILDERS: weakref.WeakSet[AheadBuilder] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop every build and wait for it: a thread still inside compiled code at shutdown aborts the process."""
+    threads = [builder.halt() for builder in list(_BUILDERS)]
+    for thread in threads:
+        if thread is not None:
+            thread.join(timeout=60)
+
 
 class AheadBuilder:
     """At most one background build at a time, for the image the panel shows."""
@@ -34,6 +48,7 @@ class AheadBuilder:
     def __init__(self) -> None:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        _BUILDERS.add(self)
         #: What the last build did: "prepared", "stopped", "skipped" (no compiled engine, or the cache
         #: could not keep it) or "failed: <message>" (a run then builds what it needs, and reports errors).
         self.outcome = ""

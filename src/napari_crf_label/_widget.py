@@ -281,6 +281,8 @@ class CRFLabelWidget(Container):
         self._live_timer.setInterval(LIVE_DELAY_MS)
         self._live_timer.timeout.connect(self.live_preview)
         self._ahead = AheadBuilder()  # builds the chosen image's CRFs while the user paints
+        ahead = self._ahead  # not self: the panel's Python side may be gone when its window is
+        self.native.destroyed.connect(lambda *_: ahead.halt())
         self._ahead_key: Hashable | None = None  # what it was last started for
         self._run_started: float | None = None  # perf_counter() at the click that started the running job
         self._build()
