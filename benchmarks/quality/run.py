@@ -168,6 +168,21 @@ def old_default(image: np.ndarray, strokes: np.ndarray, names: list[str]) -> np.
         images.feature_params = settings
 
 
+def override_features(settings: list[str]) -> None:
+    """Make label_image run with these FeatureParams settings ("name=value", value a Python literal)."""
+    import ast
+
+    from napari_crf_label.pipeline import images
+
+    if not settings:
+        return
+    changes = {k: ast.literal_eval(v) for k, v in (item.split("=", 1) for item in settings)}
+    settings_of_run = images.feature_params
+    images.feature_params = lambda method, reach, proximity="auto": dataclasses.replace(
+        settings_of_run(method, reach, proximity), **changes)
+    print(f"feature settings changed: {changes}", flush=True)
+
+
 def score(labels: np.ndarray, truth: np.ndarray, ignore: np.ndarray, strokes: np.ndarray, n: int) -> tuple:
     """Return (pixel accuracy, mean IoU, boundary F) in percent; ignored and stroke pixels excluded."""
     skip = ignore | (strokes > 0)
@@ -227,7 +242,11 @@ def main() -> int:
                         help="share of regions the skipping style paints (largest per class always; default 0.5)")
     parser.add_argument("--methods", nargs="*", default=None,
                         help="letters of the methods to run (default a-e; f, the default before issue 16, on request)")
+    parser.add_argument("--feature", nargs="*", default=[], metavar="NAME=VALUE",
+                        help="FeatureParams settings to run with instead of the defaults (Python literals), "
+                             "e.g. context_sigmas='(2, 8)'")
     args = parser.parse_args()
+    override_features(args.feature)
 
     t_start = time.perf_counter()
     sets = {s: list(load_set(s, args.data)) for s in args.sets}
