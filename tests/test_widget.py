@@ -830,6 +830,9 @@ def test_a_second_image_gets_its_own_strokes_layer_and_classes(make_napari_viewe
     assert panel.strokes_layer.name == "scene strokes" and panel.class_list.count() == 2
     assert (np.asarray(viewer.layers["scene CRF labels"].data) == truth).mean() > 0.99
     assert "CRF done in" in panel.status.value
-    # back to the sample: its own strokes and four classes again
+    assert panel.stage_label.value == "Done."
+    # back to the sample: its own strokes, four classes, the brush on its layer, no other image's "Done."
     panel.image_picker.value = viewer.layers["bahamas_landsat"]
     assert panel.strokes_layer.name == "bahamas_landsat strokes" and panel.class_list.count() == 4
+    assert viewer.layers.selection.active.name == "bahamas_landsat strokes"
+    assert panel.stage_label.value == "" and panel.progress_bar.value == 0

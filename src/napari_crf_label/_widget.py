@@ -482,7 +482,8 @@ class CRFLabelWidget(Container):
         """Pick the image's strokes layer, offer its composites and any autosave."""
         image = self.image_layer
         key = None if image is None else layer_key(image)
-        if key != getattr(self, "_shown_image", None):
+        chosen = key != getattr(self, "_shown_image", None)  # another image than before, not a layer change
+        if chosen:
             self._shown_image = key
             if self.guided.active:  # the pass belongs to the image it started on
                 self.guided.stop()
@@ -491,6 +492,10 @@ class CRFLabelWidget(Container):
             self._update_status()
             return
         self._pick_strokes(image)
+        if chosen and self.worker is None and self.export_worker is None:
+            self.reset_feedback()  # the last run's bar and "Done." belong to the image before
+        if chosen and self.strokes_layer is not None:  # the brush paints this image's strokes, not the last's
+            self.viewer.layers.selection.active = self.strokes_layer
         self._show_composites(image)
         height, width = image_data_from_layer(image).shape
         self.live.enabled = height * width <= LIVE_MAX_PIXELS  # a bigger image cannot preview within a second
