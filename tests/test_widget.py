@@ -24,6 +24,7 @@ from napari_crf_label._reader import get_reader
 from napari_crf_label._widget import KEYS
 from napari_crf_label.labelling import label_image
 from napari_crf_label.pipeline import DEFAULT_METHOD
+from napari_crf_label.sample import sample_files
 
 from .conftest import two_region_scene
 
@@ -836,3 +837,25 @@ def test_a_second_image_gets_its_own_strokes_layer_and_classes(make_napari_viewe
     assert panel.strokes_layer.name == "bahamas_landsat strokes" and panel.class_list.count() == 4
     assert viewer.layers.selection.active.name == "bahamas_landsat strokes"
     assert panel.stage_label.value == "" and panel.progress_bar.value == 0
+
+
+def test_strokes_on_transparent_pixels_are_named_not_only_missing(make_napari_viewer, qtbot, notes):
+    files = sample_files()
+    with rasterio.open(files.image) as src:
+        rgb = src.read().transpose(1, 2, 0)
+    strokes = np.array(PILImage.open(files.strokes))
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    rgba[:, :200, 3] = 0  # the left part is transparent: no data
+    viewer = make_napari_viewer()
+    viewer.add_image(rgba, name="scene", rgb=True)
+    panel = open_panel(viewer)
+    use_names(panel, "deep_water, shallow_water, land, cloud")
+    viewer.layers["scene strokes"].data = strokes
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    dropped = [m for m in notes.messages if m.startswith("Not used: stroke pixels on no-data")]
+    assert len(dropped) == 1
+    on_left = np.bincount(strokes[:, :200].ravel(), minlength=5)[1:]
+    for name, count in zip(["deep_water", "shallow_water", "land", "cloud"], on_left):
+        assert (f"{name} {count} of" in dropped[0]) == (count > 0)
+    assert "dropped_strokes" in panel.image_state().result.params

@@ -962,6 +962,8 @@ class CRFLabelWidget(Container):
         self._place_below_strokes(layer)
         self._show_confidence(image, state)
         self.guided.review_button.enabled = True
+        if result.params.get("dropped_strokes"):  # warnings of the worker thread reach no one: say it here
+            show_warning(f"Not used: {result.params['dropped_strokes']}.")
         if result.missing_classes:
             show_warning(f"No strokes for {', '.join(result.missing_classes)}: absent from the result.")
         if self.strokes_layer is not None:

@@ -77,7 +77,7 @@ def iter_label_image(
     highest = int(strokes_i.max())
     cls = resolve_classes(classes, highest)
     check_stroke_classes(highest, len(cls))
-    drop_strokes_on_nodata(strokes_i, data, cls)
+    dropped = drop_strokes_on_nodata(strokes_i, data, cls)
     check_engine(engine)
     n = len(cls)
     painted = np.bincount(strokes_i.ravel(), minlength=n + 1)[1:]
@@ -118,7 +118,8 @@ def iter_label_image(
     used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
             "crf_shape": list(crf_shape), "tiles": len(plan.tasks), "workers": workers, "method": method,
             "engine": engine, **method_settings(method, features),
-            **(prior.settings if prior is not None else {}), **params.as_dict()}
+            **(prior.settings if prior is not None else {}), **params.as_dict(),
+            **({"dropped_strokes": dropped} if dropped else {})}
     return LabelResult(labels=labels, probabilities=probs, classes=cls, strokes=strokes_i,
                        missing_classes=missing, params=used, seconds=time.perf_counter() - t0)
 

@@ -54,8 +54,8 @@ def method_settings(method: str, features: FeatureParams) -> dict[str, float]:
     return {"reach": features.reach} if method == "features+crf" else {}
 
 
-def drop_strokes_on_nodata(strokes: np.ndarray, data: ImageData, classes: ClassSet) -> None:
-    """Clear strokes on no-data pixels in place, saying per class how many were dropped and why.
+def drop_strokes_on_nodata(strokes: np.ndarray, data: ImageData, classes: ClassSet) -> str | None:
+    """Clear strokes on no-data pixels in place, saying per class how many were dropped and why (returned too).
 
     A nodata value that also occurs as real data (0 in a dark scene) can
     swallow a class's strokes; without this message the user only learns
@@ -63,18 +63,18 @@ def drop_strokes_on_nodata(strokes: np.ndarray, data: ImageData, classes: ClassS
     """
     on_nodata = strokes[~data.valid]
     if not on_nodata.any():
-        return
+        return None
     n = len(classes)
     dropped = np.bincount(on_nodata, minlength=n + 1)[1:]
     total = np.bincount(strokes.ravel(), minlength=n + 1)[1:]
     strokes[~data.valid] = 0
-    report_dropped(classes, dropped, total, data.profile.get("nodata"))
+    return report_dropped(classes, dropped, total, data.profile.get("nodata"))
 
 
-def report_dropped(classes: ClassSet, dropped: np.ndarray, total: np.ndarray, nodata: float | None) -> None:
-    """Warn which stroke pixels per class fell on no-data (raise InputError when all of them did)."""
+def report_dropped(classes: ClassSet, dropped: np.ndarray, total: np.ndarray, nodata: float | None) -> str | None:
+    """Warn which stroke pixels per class fell on no-data, and return that message (raise InputError when all did)."""
     if not dropped.any():
-        return
+        return None
     why = (f"pixels equal to the nodata value {nodata:g} in every band" if nodata is not None
            else "no-data pixels (NaN or transparent)")
     parts = [f"{name} {d} of {t}" for name, d, t in zip(classes.names, dropped, total) if d]
@@ -82,6 +82,7 @@ def report_dropped(classes: ClassSet, dropped: np.ndarray, total: np.ndarray, no
     if dropped.sum() == total.sum():
         raise InputError(f"all strokes lie on no-data: {message}; paint on the image or fix its nodata value")
     warnings.warn(message, stacklevel=4)
+    return message
 
 
 def resolve_classes(classes: ClassSet | list[str] | tuple[str, ...] | str | None, strokes_max: int) -> ClassSet:
