@@ -25,7 +25,7 @@ from .kernels import ready
 from .pipeline import CRFCache
 from .pipeline.prepare import iter_prepare
 from .pipeline.preview import iter_prepare_preview
-from .progress import Cancelled, reporting
+from .progress import Cancelled, reporting, stop_when
 
 __all__ = ["AheadBuilder"]
 
@@ -94,13 +94,8 @@ def _build(data: ImageData, n_classes: int, params: dict[str, Any], state: Image
     if not ready(params.get("engine", DEFAULT_ENGINE)):
         return "skipped"  # compiling here would hold the GIL for seconds: the run compiles, as before
     _lower_priority()
-
-    def reporter(stage: str, fraction: float) -> None:
-        if stop.is_set():
-            raise Cancelled
-
     try:
-        with reporting(reporter):
+        with reporting(stop_when(stop)):
             built = False
             for gen in (iter_prepare_preview(data, n_classes, params, state.preview),
                         iter_prepare(data, n_classes, state.cache, **params)):

@@ -75,7 +75,7 @@ from .image_io import ImageData
 from .kernels import prepare, ready
 from .pipeline import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
 from .pipeline.preview import LIVE_MAX_PIXELS, iter_preview, preview_params
-from .progress import Cancelled, reporting
+from .progress import Cancelled, reporting, stop_when
 from .session import Session, SessionError, autosave_path, load_session, save_session
 
 if TYPE_CHECKING:
@@ -119,16 +119,6 @@ def _stop_or_relay(stop: threading.Event, relay: _Relay) -> Callable[[str, float
     return reporter
 
 
-def _stop_only(stop: threading.Event) -> Callable[[str, float], None]:
-    """Return a checkpoint reporter that only raises Cancelled once ``stop`` is set (the preview's)."""
-
-    def reporter(stage: str, fraction: float) -> None:
-        if stop.is_set():
-            raise Cancelled
-
-    return reporter
-
-
 def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, cache: CRFCache,
                params: dict[str, Any], stop: threading.Event, relay: _Relay, preview: CRFCache | None = None,
                full: bool = True, preview_proximity: str = "kept", after: threading.Thread | None = None
@@ -154,7 +144,7 @@ def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, c
         prepare(engine)
     if preview is not None:
         relay.stage.emit("preview", 0.0)
-        with reporting(_stop_only(stop)):  # a second at most: Cancel is heard at its checkpoints
+        with reporting(stop_when(stop)):  # a second at most: Cancel is heard at its checkpoints
             shown = drain(iter_preview(data, strokes, {**params, "proximity": preview_proximity}, preview,
                                        classes=classes))
         if shown is not None:

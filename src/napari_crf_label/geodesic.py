@@ -55,7 +55,7 @@ def edge_costs(image: np.ndarray, edge_weight: float, sigma: float = FeaturePara
 def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
                        edge_weight: float = FeatureParams.edge_weight,
                        edge_sigma: float = FeatureParams.edge_sigma,
-                       classes: Iterable[int] | None = None) -> np.ndarray:
+                       classes: Iterable[int] | None = None, costs: np.ndarray | None = None) -> np.ndarray:
     """Return (N, H, W) float32 geodesic distances from each class's stroke pixels.
 
     Parameters
@@ -73,6 +73,9 @@ def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
     classes : iterable of int, optional
         Compute only these classes (1-based; the others are left ``inf``):
         a re-run after an edit recomputes the edited classes only.
+    costs : ndarray, optional
+        ``edge_costs(image, edge_weight, edge_sigma)``, when the caller has
+        it already (several sets of strokes on one image).
 
     Returns
     -------
@@ -86,7 +89,7 @@ def geodesic_distances(image: np.ndarray, strokes: np.ndarray, n_classes: int,
     wanted = range(1, n_classes + 1) if classes is None else sorted(classes)
     if not wanted:
         return out
-    costs = edge_costs(image, edge_weight, edge_sigma)
+    costs = edge_costs(image, edge_weight, edge_sigma) if costs is None else costs
     starts = [(k, at) for k in wanted if len(at := np.argwhere(strokes == k))]
     # one class per core: the sweeps release the GIL
     for done, (i, distances) in enumerate(imap_threads(lambda ks: grid_distances(costs, ks[1]), starts,

@@ -15,7 +15,8 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Cancelled", "Reporter", "checkpoint", "counted", "current_reporter", "reporting", "with_progress"]
+__all__ = ["Cancelled", "Reporter", "checkpoint", "counted", "current_reporter", "reporting", "stop_when",
+           "with_progress"]
 
 #: ``reporter(stage, fraction)``: stage name and its share done (0..1).
 Reporter = Callable[[str, float], None]
@@ -36,6 +37,16 @@ def reporting(reporter: Reporter) -> Iterator[None]:
         yield
     finally:
         _local.reporter = previous
+
+
+def stop_when(stop: threading.Event) -> Reporter:
+    """Return a reporter that only raises Cancelled once ``stop`` is set (work that shows no progress)."""
+
+    def reporter(stage: str, fraction: float) -> None:
+        if stop.is_set():
+            raise Cancelled
+
+    return reporter
 
 
 def checkpoint(stage: str, fraction: float = 0.0) -> None:

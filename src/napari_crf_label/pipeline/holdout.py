@@ -27,7 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..features import FeatureParams, PixelClassifier, pixel_features
-from ..geodesic import geodesic_distances, proximity
+from ..geodesic import edge_costs, geodesic_distances, proximity
 from .combine import feature_prior
 
 #: Pixel budget of the grid the held-out check runs on.
@@ -117,8 +117,9 @@ def holdout_scores(image: np.ndarray, strokes: np.ndarray, n: int, params: Featu
     small = replace(params, n_trees=min(params.n_trees, HOLDOUT_TREES))
     features = pixel_features(image, params.sigmas, texture=params.texture)
     # per class, the distances to its fold-0 pieces, its fold-1 pieces and its single piece (fold 2)
-    per_fold = [geodesic_distances(image, np.where(fold == f, strokes, 0), n, params.edge_weight,
-                                   params.edge_sigma, classes=np.unique(strokes[fold == f])) for f in (0, 1, 2)]
+    costs = edge_costs(image, params.edge_weight, params.edge_sigma)  # one image: its edges once
+    per_fold = [geodesic_distances(image, np.where(fold == f, strokes, 0), n, classes=np.unique(strokes[fold == f]),
+                                   costs=costs) for f in (0, 1, 2)]
     correct = np.zeros((len(growths), n + 1))
     count = np.zeros(n + 1)
     for test in (0, 1):
