@@ -180,3 +180,35 @@ def test_the_preview_takes_the_given_proximity_without_the_check(shared_data):
                                  classes=["water", "land", "road", "building", "vegetation"]))
     assert preview.params["preview"] and preview.params["proximity"] == "faded"
     assert "holdout_scores" not in preview.params
+
+
+def test_a_kept_check_recomputes_only_the_edited_class_and_scores_the_same(shared_data, monkeypatch):
+    # a Dubai tile: after one class's strokes change, the check's folds of the other classes are those of the
+    # last run, so their distances come from the cache; the scores are those of a check without a cache
+    from napari_crf_label.pipeline import distances
+    from napari_crf_label.pipeline.cache import CRFCache
+
+    image, truth, _ = _dubai(shared_data, "tile3_part001")
+    small, truth = image[::2, ::2].copy(), truth[::2, ::2]
+    strokes = simulate_strokes(truth, 0.02, seed=9, region_share=0.5)
+    params = images.feature_params("features+crf", 100.0)
+    computed = []
+    real = distances.geodesic_distances
+
+    def counting(image, strokes, n, *args, classes=None, **kwargs):
+        computed.extend(classes)
+        return real(image, strokes, n, *args, classes=classes, **kwargs)
+
+    monkeypatch.setattr(distances, "geodesic_distances", counting)
+    cache = CRFCache()
+    first = holdout.holdout_scores(small, strokes, 5, params, 50.0, (0.1, np.inf), cache, ("dubai",))
+    assert np.isfinite(first).all() and len(computed) >= 5  # every painted class, in each fold it has pieces
+    edited = strokes.copy()
+    rows, cols = np.nonzero(truth == 2)
+    edited[rows[::97], cols[::97]] = 2  # dabs of land: its pieces and folds change, the other classes' do not
+    computed.clear()
+    again = holdout.holdout_scores(small, edited, 5, params, 50.0, (0.1, np.inf), cache, ("dubai",))
+    assert set(computed) == {2}
+    computed.clear()
+    np.testing.assert_array_equal(again, holdout.holdout_scores(small, edited, 5, params, 50.0, (0.1, np.inf)))
+    assert len(computed) >= 5

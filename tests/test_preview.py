@@ -62,30 +62,31 @@ def test_stroke_edit_shows_a_marked_preview_then_the_full_result(make_napari_vie
     assert first == ["scene CRF preview", "scene CRF labels"]  # the first run previews too
     result = viewer.layers["scene CRF labels"]
     assert not (np.asarray(result.data)[truth == 3] == 3).any()  # no stroke of class 3 yet
-    assert "scene CRF preview" not in [lay.name for lay in viewer.layers]  # gone once the result came
+    preview_layer = viewer.layers["scene CRF preview"]
+    assert not preview_layer.visible and result.visible  # hidden once the result came, kept for the next run
 
-    arrived, old_shown = [], []
-
-    def on_inserted(event):
-        arrived.append((event.value.name, np.asarray(event.value.data).copy()))
-
-    viewer.layers.events.inserted.connect(on_inserted)
+    arrived, old_shown, preview_shown = [], [], []
+    preview_layer.events.data.connect(lambda event: arrived.append(np.asarray(event.source.data).copy()))
+    preview_layer.events.visible.connect(lambda event: preview_shown.append(event.source.visible))
     result.events.visible.connect(lambda event: old_shown.append(event.source.visible))
+    inserted = []
+    viewer.layers.events.inserted.connect(lambda event: inserted.append(event.value.name))
     layer.data = np.maximum(strokes, third)  # the user paints the third class
     panel.run_button.native.click()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
 
-    # the preview arrived first, as its own layer, with the old result hidden under it
-    assert [name for name, _ in arrived] == ["scene CRF preview"]
-    preview, small_truth = arrived[0][1], at_grid(truth, arrived[0][1].shape)
+    # the preview arrived first, in the same preview layer (no layer added), with the old result hidden under it
+    assert inserted == [] and len(arrived) == 1 and preview_shown == [True, False]
+    preview, small_truth = arrived[0], at_grid(truth, arrived[0].shape)
     assert preview.size < truth.size  # a coarser grid...
     assert (preview == small_truth).mean() > 0.95  # ...on which the third class is there already
     assert (preview[small_truth == 3] == 3).mean() > 0.95
     assert "scene CRF preview" not in [name for name, _ in panel._stroke_choices()]  # never painted on
     assert old_shown[0] is False  # the old result was hidden under the preview
-    # then the full result replaced it: the preview layer is gone, the result layer shown and updated
+    # then the full result replaced it: the preview hidden again, the result layer shown and updated
     names = [lay.name for lay in viewer.layers]
-    assert "scene CRF preview" not in names and names.count("scene CRF labels") == 1
+    assert names.count("scene CRF preview") == 1 and names.count("scene CRF labels") == 1
+    assert not preview_layer.visible
     final = np.asarray(viewer.layers["scene CRF labels"].data)
     assert viewer.layers["scene CRF labels"].visible and old_shown[-1] is True
     assert (final == truth).mean() > 0.99

@@ -73,3 +73,48 @@ def test_geodesic_distances_of_some_classes_only():
     second = geodesic_distances(image, strokes, 2, classes=[2])
     assert np.isinf(second[0]).all()
     np.testing.assert_array_equal(second[1], every[1])
+
+
+def test_the_prior_is_made_beside_the_training_and_gives_the_labels_of_a_serial_run(monkeypatch):
+    # on threads, the held-out check and the proximity run on a thread of their own while the classifier
+    # trains and predicts; the tiles wait for it only for their prior
+    import threading
+
+    from napari_crf_label.pipeline import priors
+
+    image, _, strokes = scene()
+    strokes[30:34, 20:60] = 1  # a second piece per class, so that the held-out check runs
+    strokes[200:204, 230:280] = 2
+    threads_seen = []
+    real = priors.check_proximity
+
+    def recording(*args, **kwargs):
+        threads_seen.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(priors, "check_proximity", recording)
+    threaded = label_image(image, strokes, classes="a, b", window=120, threads=2)
+    serial = label_image(image, strokes, classes="a, b", window=120, threads=1)
+    assert threads_seen == ["crf-prior", "MainThread"]
+    assert threaded.params["proximity"] == serial.params["proximity"]
+    assert threaded.params["holdout_scores"] == serial.params["holdout_scores"]
+    np.testing.assert_array_equal(threaded.labels, serial.labels)
+    np.testing.assert_array_equal(threaded.probabilities, serial.probabilities)
+    assert not any(t.name == "crf-prior" for t in threading.enumerate())
+
+
+def test_an_error_of_the_prior_thread_reaches_the_caller_and_stops_the_run(monkeypatch):
+    import threading
+
+    from napari_crf_label.errors import InputError
+    from napari_crf_label.pipeline import priors
+
+    image, _, strokes = scene()
+
+    def failing(*args, **kwargs):
+        raise InputError("not enough memory for the proximity")
+
+    monkeypatch.setattr(priors, "kept_distances", failing)
+    with pytest.raises(InputError, match="not enough memory for the proximity"):
+        label_image(image, strokes, classes="a, b", window=120, threads=2)
+    assert not any(t.name == "crf-prior" for t in threading.enumerate())

@@ -824,7 +824,7 @@ class CRFLabelWidget(Container):
         state.bands = image.metadata.get(META_KEY, {}).get("bands")
         self.guided.highlight_empty()
         params = self._run_params(image)
-        self._stop.clear()
+        self._stop = threading.Event()  # the run's own: a cancelled run's threads stay stopped whatever comes next
         if not full and preview_params(data.shape, params) is None:
             full = True  # an image no larger than a preview is its own preview: the live run is a full run
         preview = state.preview  # every run shows a preview first (and so keeps its cache warm for the next)
@@ -948,7 +948,7 @@ class CRFLabelWidget(Container):
                 setattr(layer, key, value)
             layer.metadata.update(meta)
         layer.visible = True
-        self._drop_preview(state)
+        self._hide_preview(state)
         self._place_below_strokes(layer)
         self._show_confidence(image, state)
         self.guided.review_button.enabled = True
@@ -978,10 +978,13 @@ class CRFLabelWidget(Container):
                                                   metadata=meta, scale=scale, translate=translate,
                                                   affine=image.affine.affine_matrix, **kwargs))
             state.preview_key = layer_key(layer)
-        else:
+        else:  # the last run's, hidden: adding a layer holds the window for about half a second
             layer.data = result.labels
             layer.scale, layer.translate = scale, translate
+            for key, value in kwargs.items():
+                setattr(layer, key, value)
             layer.metadata.update(meta)
+            layer.visible = True
         shown = find_layer(self.viewer.layers, state.result_key)
         if shown is not None:  # the old result under the preview would blur what changed
             shown.visible = False
@@ -994,12 +997,15 @@ class CRFLabelWidget(Container):
                                not self._stop.is_set() and not self._live_only else "."))
         return image
 
-    def _drop_preview(self, state: ImageState) -> None:
-        """Remove an image's preview layer and show its result layer again."""
+    def _hide_preview(self, state: ImageState) -> None:
+        """Hide an image's preview layer and show its result layer again.
+
+        The preview layer stays (hidden) for the next run's preview: removing
+        and adding a layer each held the window for about half a second.
+        """
         layer = find_layer(self.viewer.layers, state.preview_key)
         if layer is not None:
-            self.viewer.layers.remove(layer.name)
-        state.preview_key = None
+            layer.visible = False
         shown = find_layer(self.viewer.layers, state.result_key)
         if shown is not None:
             shown.visible = True
@@ -1081,12 +1087,14 @@ class CRFLabelWidget(Container):
             self.progress_bar.value = 0
         image = find_layer(self.viewer.layers, self._run_image)
         if image is not None and stopped and not self._live_only:  # a preview without its full result goes
-            self._drop_preview(self._state.of(image))
+            self._hide_preview(self._state.of(image))
         if self._live_only:  # a live preview stopped the background build of the full resolution: go on
             QTimer.singleShot(0, self.prepare_ahead)
         self._live_only, self._run_image, self._run_started = False, None, None
         self._failed = False
-        self._stop.clear()
+        # not cleared: napari drops a quit run's generator without closing it, and its threads go on until
+        # their next checkpoint, which must still stop them
+        self._stop = threading.Event()
         if self._progress is not None:
             self._progress.close()
             self._progress = None
@@ -1135,7 +1143,7 @@ class CRFLabelWidget(Container):
             show_warning("The strokes changed since the last run: the export holds that run's strokes and labels. "
                          "Run the CRF to include the new strokes.")
         self.last_export = None
-        self._stop.clear()
+        self._stop = threading.Event()
         self.export_worker = create_worker(_export_job, self._stop, self._relay, state.result, data, outdir, stem,
                                            annotation_seconds=state.clock.seconds or None,
                                            overwrite=bool(existing), bands=state.bands,

@@ -15,7 +15,8 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Cancelled", "Reporter", "checkpoint", "counted", "current_reporter", "reporting", "stop_when",
+__all__ = ["Cancelled", "Latch", "Reporter", "checkpoint", "counted", "current_reporter", "reported", "reporting",
+           "stop_when",
            "with_progress"]
 
 #: ``reporter(stage, fraction)``: stage name and its share done (0..1).
@@ -59,6 +60,51 @@ def checkpoint(stage: str, fraction: float = 0.0) -> None:
 def current_reporter() -> Reporter | None:
     """Return this thread's reporter (to install it in helper threads), or None."""
     return getattr(_local, "reporter", None)
+
+
+class Latch:
+    """A reporter for several threads of one run: once ``reporter`` raised, every later checkpoint stops.
+
+    The stage at which the reporter raised is the last it sees, in any
+    thread, as in a serial run; the other threads stop at their next
+    checkpoint with Cancelled. Reports are passed on one at a time.
+    """
+
+    def __init__(self, reporter: Reporter | None) -> None:
+        self._reporter = reporter
+        self._lock = threading.Lock()
+        self.stopped = threading.Event()
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        """Pass a checkpoint on, or raise Cancelled once the reporter has raised."""
+        with self._lock:
+            if self.stopped.is_set():
+                raise Cancelled
+            if self._reporter is None:
+                return
+            try:
+                self._reporter(stage, fraction)
+            except BaseException:
+                self.stopped.set()
+                raise
+
+
+def reported(gen: Generator[Any, None, Any], reporter: Reporter) -> Generator[Any, None, Any]:
+    """Re-yield ``gen``'s items with ``reporter`` installed in this thread only while ``gen`` runs.
+
+    Unlike ``with reporting(...)`` around a ``yield``, nothing stays
+    installed while the consumer runs between two items.
+    """
+    try:
+        while True:
+            with reporting(reporter):
+                try:
+                    item = next(gen)
+                except StopIteration as stop:
+                    return stop.value
+            yield item
+    finally:
+        gen.close()
 
 
 def counted(gen: Generator[None, None, Any], stage: str, total: int) -> Generator[None, None, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Generator, Hashable
 from typing import Any
 
@@ -43,6 +44,8 @@ class CRFCache:
         self._crfs: dict[object, TileCRF] = {}
         self._last: dict[object, np.ndarray] = {}
         self._memo: dict[Hashable, tuple[Hashable, Any]] = {}
+        # the scene prior's thread and the tile threads of one run use the cache at once
+        self._lock = threading.RLock()
         #: When set, re-runs start from each tile's previous marginals and run
         #: only this many iterations. Only for re-runs whose strokes add little:
         #: the old marginals hold a class down where it was absent, so a class
@@ -56,38 +59,45 @@ class CRFCache:
 
     def get(self, base: tuple, tile: object, build: Callable[[], TileCRF]) -> TileCRF:
         """Return the cached CRF for (base, tile), building it with ``build`` if needed."""
-        self._use(base)
-        crf = self._crfs.get(tile)
-        if crf is None:
-            crf = self._crfs[tile] = build()
+        with self._lock:
+            self._use(base)
+            crf = self._crfs.get(tile)
+            if crf is not None:
+                self.hits += 1
+                return crf
+        crf = build()  # outside the lock: other tiles build at the same time
+        with self._lock:
+            self._use(base)
+            self._crfs[tile] = crf
             self.builds += 1
-        else:
-            self.hits += 1
         return crf
 
     def _use(self, base: tuple) -> None:
         """Drop everything kept for another configuration than ``base``."""
-        if base != self._base:
-            self._crfs.clear()
-            self._last.clear()
-            self._memo.clear()
-            self._base = base
+        with self._lock:
+            if base != self._base:
+                self._crfs.clear()
+                self._last.clear()
+                self._memo.clear()
+                self._base = base
 
     def recall(self, base: tuple, slot: Hashable, key: Hashable) -> Any:
         """Return the value kept in ``slot`` if it was made from ``key``, else None."""
-        self._use(base)
-        kept = self._memo.get(slot)
-        if kept is None or kept[0] != key:
-            return None
-        self.memo_hits += 1
-        return kept[1]
+        with self._lock:
+            self._use(base)
+            kept = self._memo.get(slot)
+            if kept is None or kept[0] != key:
+                return None
+            self.memo_hits += 1
+            return kept[1]
 
     def keep(self, base: tuple, slot: Hashable, key: Hashable, value: Any) -> None:
         """Keep ``value``, made from ``key``, in ``slot`` (replacing what the slot held), within MEMO_BYTES."""
-        self._use(base)
-        self._memo.pop(slot, None)
-        if sum(_nbytes(v) for _, v in self._memo.values()) + _nbytes(value) <= MEMO_BYTES:
-            self._memo[slot] = (key, value)
+        with self._lock:
+            self._use(base)
+            self._memo.pop(slot, None)
+            if sum(_nbytes(v) for _, v in self._memo.values()) + _nbytes(value) <= MEMO_BYTES:
+                self._memo[slot] = (key, value)
 
     def memo(self, base: tuple, slot: Hashable, key: Hashable, compute: Callable[[], Any]) -> Any:
         """Return the value kept in ``slot`` if it was made from ``key``, else ``compute()`` it and keep it."""
@@ -99,10 +109,11 @@ class CRFCache:
 
     def clear(self) -> None:
         """Drop every built CRF and kept value."""
-        self._crfs.clear()
-        self._last.clear()
-        self._memo.clear()
-        self._base = None
+        with self._lock:
+            self._crfs.clear()
+            self._last.clear()
+            self._memo.clear()
+            self._base = None
 
     def start(self, tile: object) -> tuple[np.ndarray | None, int | None]:
         """Return (initial marginals, iterations) for a tile: a warm start if enabled and known."""
@@ -135,11 +146,11 @@ def memo(cache: CRFCache | None, base: tuple, slot: Hashable, key: Hashable, com
 
 def fingerprint(*arrays: np.ndarray) -> str:
     """Return a short digest of arrays' bytes and shapes."""
-    h = hashlib.blake2b(digest_size=16)
+    h = hashlib.sha256()  # most CPUs hash it in hardware, 3x blake2b here: a run hashes every tile a few times
     for a in arrays:
         h.update(str(a.shape).encode())
         h.update(np.ascontiguousarray(a).data)
-    return h.hexdigest()
+    return h.hexdigest()[:32]
 
 
 def cached_infer(cache: CRFCache | None, base: tuple, name: object, image: np.ndarray, strokes: np.ndarray,

@@ -222,10 +222,19 @@ def attach_classifier(source: Any, plan: Plan, method: str, features: FeaturePar
     """For the feature methods, train the pixel classifier and put it, with the method, into the plan's spec."""
     if method != "crf" and plan.spec.n_classes > 1:
         classifier = yield from _fit_classifier(source, plan, features, samples, cache, base, threads)
-        own = plan.counts[:, 1:].sum(axis=0) > 0
-        taught = set() if samples is None else {int(k) for k in np.unique(samples[1])}
-        carried = tuple(k for k in range(1, plan.spec.n_classes + 1) if not own[k - 1] and k in taught)
-        plan.spec = replace(plan.spec, method=method, classifier=classifier, carried=carried)
+        plan.spec = replace(feature_spec(plan, method, samples), classifier=classifier)
+
+
+def feature_spec(plan: Plan, method: str, samples: tuple[np.ndarray, np.ndarray] | None = None) -> RunSpec:
+    """Return the plan's spec with a feature method and its carried classes, as before the classifier is fitted.
+
+    Carried classes: those without strokes on this image that ``samples``
+    from other images teach.
+    """
+    own = plan.counts[:, 1:].sum(axis=0) > 0
+    taught = set() if samples is None else {int(k) for k in np.unique(samples[1])}
+    carried = tuple(k for k in range(1, plan.spec.n_classes + 1) if not own[k - 1] and k in taught)
+    return replace(plan.spec, method=method, carried=carried)
 
 
 def stroke_training_samples(image: np.ndarray | ImageData, strokes: np.ndarray, *,

@@ -13,11 +13,11 @@ from ..progress import with_progress
 from ..sources import ArraySource
 from .cache import CRFCache
 from .plan import Plan
-from .priors import CoarsePrior, task_prior
+from .priors import CoarsePrior, PendingPrior, task_prior
 from .tile import TileResult, iter_tile, run_tile
 
 
-def iter_results(source: Any, plan: Plan, prior: CoarsePrior | None, cache: CRFCache | None,
+def iter_results(source: Any, plan: Plan, prior: CoarsePrior | PendingPrior | None, cache: CRFCache | None,
                  base: tuple, workers: int, client: Any, threads: int = 1
                  ) -> Generator[tuple[int, int] | TileResult, None, None]:
     """Yield progress tuples and TileResults: serially, on ``threads`` threads, or on dask workers."""

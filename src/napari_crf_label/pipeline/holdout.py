@@ -27,8 +27,10 @@ import numpy as np
 from scipy import ndimage
 
 from ..features import FeatureParams, PixelClassifier, pixel_features
-from ..geodesic import edge_costs, geodesic_distances, proximity
+from ..geodesic import proximity
+from .cache import CRFCache, fingerprint, memo
 from .combine import feature_prior
+from .distances import kept_distances
 
 #: Pixel budget of the grid the held-out check runs on.
 HOLDOUT_PIXELS = 250_000
@@ -83,7 +85,7 @@ def stroke_folds(strokes: np.ndarray, join: int = JOIN_PIXELS) -> np.ndarray:
 
 
 def holdout_scores(image: np.ndarray, strokes: np.ndarray, n: int, params: FeatureParams, reach: float,
-                   growths: tuple[float, ...]) -> np.ndarray:
+                   growths: tuple[float, ...], cache: CRFCache | None = None, base: tuple = ()) -> np.ndarray:
     """Return each candidate growth's balanced accuracy on the held-out stroke pieces.
 
     NaN for every candidate when fewer than two classes have two pieces
@@ -108,6 +110,12 @@ def holdout_scores(image: np.ndarray, strokes: np.ndarray, n: int, params: Featu
     growths : tuple of float
         The proximity's candidate growths (:func:`~napari_crf_label.geodesic.proximity`;
         ``inf``: no proximity, the classifier decides).
+    cache : CRFCache, optional
+        Keeps the grid's features and each fold's distances per class, so
+        that a re-run after an edit recomputes only the edited class's; the
+        scores are the same.
+    base : tuple
+        The run's configuration the cache keeps them for.
     """
     fold = stroke_folds(strokes)
     tested = [k for k in range(1, n + 1) if ((strokes == k) & (fold == 0)).any()]
@@ -115,11 +123,11 @@ def holdout_scores(image: np.ndarray, strokes: np.ndarray, n: int, params: Featu
         # over one class, a prior that calls everything that class scores 1: no evidence either way
         return np.full(len(growths), np.nan)
     small = replace(params, n_trees=min(params.n_trees, HOLDOUT_TREES))
-    features = pixel_features(image, params.sigmas, texture=params.texture)
+    features = memo(cache, base, ("holdout", "features"), (fingerprint(image), params.sigmas, params.texture),
+                    lambda: pixel_features(image, params.sigmas, texture=params.texture))
     # per class, the distances to its fold-0 pieces, its fold-1 pieces and its single piece (fold 2)
-    costs = edge_costs(image, params.edge_weight, params.edge_sigma)  # one image: its edges once
-    per_fold = [geodesic_distances(image, np.where(fold == f, strokes, 0), n, classes=np.unique(strokes[fold == f]),
-                                   costs=costs) for f in (0, 1, 2)]
+    per_fold = [kept_distances(image, np.where(fold == f, strokes, 0), n, params.edge_weight, params.edge_sigma,
+                               cache, base, ("holdout", f)) for f in (0, 1, 2)]
     correct = np.zeros((len(growths), n + 1))
     count = np.zeros(n + 1)
     for test in (0, 1):
@@ -145,12 +153,12 @@ def _fold_probabilities(features: np.ndarray, train: np.ndarray, n: int, params:
 
 
 def check_proximity(image: np.ndarray, strokes: np.ndarray, n: int, params: FeatureParams,
-                    reach: float) -> HoldoutResult:
+                    reach: float, cache: CRFCache | None = None, base: tuple = ()) -> HoldoutResult:
     """Return whether a scene's proximity should fade fast, by the held-out check of its strokes.
 
     The prior with the default proximity (``params.reach_growth``) and
     without one (the classifier decides) are scored on the held-out pieces
-    (:func:`holdout_scores`); the proximity fades fast
+    (:func:`holdout_scores`, which keeps what it can in ``cache``); the proximity fades fast
     (``params.holdout_growth``) when the classifier alone is ahead by more
     than ``params.holdout_margin``. The margin is there because held-out
     pieces are all unpainted instances, where the proximity is weakest,
@@ -159,6 +167,6 @@ def check_proximity(image: np.ndarray, strokes: np.ndarray, n: int, params: Feat
     held-out pieces still lost 11 mean IoU points without the proximity
     (``benchmarks/quality/RESULTS.md``).
     """
-    scores = holdout_scores(image, strokes, n, params, reach, (params.reach_growth, np.inf))
+    scores = holdout_scores(image, strokes, n, params, reach, (params.reach_growth, np.inf), cache, base)
     fade = bool(np.isfinite(scores).all() and scores[1] - scores[0] > params.holdout_margin)
     return HoldoutResult(scores, fade)

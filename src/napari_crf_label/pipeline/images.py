@@ -31,7 +31,7 @@ from .inputs import (
     resolve_classes,
 )
 from .plan import Plan, crf_size, make_plan
-from .priors import scene_prior
+from .priors import prior_alongside, scene_prior
 from .results import LabelResult
 from .settings import DEFAULT_METHOD, ProgressCallback
 from .tile import TileResult
@@ -102,19 +102,20 @@ def iter_label_image(
         estimate = estimate_run_bytes((height, width), crf_shape, in_flight, n, data.array.shape[2])
     check_memory(estimate, f"labelling {height} x {width} pixels ({len(plan.tasks)} tile(s))")
     base = run_base(plan, (height, width))
-    yield from attach_classifier(source, plan, method, features, samples, cache, base, threads)
-    prior = yield from scene_prior(source, plan, cache, base)
     labels = np.zeros((height, width), np.uint8 if n < 256 else np.uint16)
     probs = np.zeros((n, *crf_shape), np.float32)
-
-    for item in iter_results(source, plan, prior, cache, base, workers, client, threads):
-        if isinstance(item, TileResult):
-            core = plan.tasks[item.task.index].core
-            labels[core.slices] = item.labels
-            probs[:, round(core.y0 * scale):round(core.y1 * scale),
-                  round(core.x0 * scale):round(core.x1 * scale)] = item.probabilities
-        else:
-            yield item
+    here = threads if workers <= 1 and client is None else 1  # tiles in other processes need the prior itself
+    with prior_alongside(source, plan, method, features, samples, cache, base, here) as (early, guard):
+        yield from guard(attach_classifier(source, plan, method, features, samples, cache, base, threads))
+        prior = early if early is not None else (yield from scene_prior(source, plan, cache, base))
+        for item in guard(iter_results(source, plan, prior, cache, base, workers, client, threads)):
+            if isinstance(item, TileResult):
+                core = plan.tasks[item.task.index].core
+                labels[core.slices] = item.labels
+                probs[:, round(core.y0 * scale):round(core.y1 * scale),
+                      round(core.x0 * scale):round(core.x1 * scale)] = item.probabilities
+            else:
+                yield item
     used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
             "crf_shape": list(crf_shape), "tiles": len(plan.tasks), "workers": workers, "method": method,
             "engine": engine, **method_settings(method, features),

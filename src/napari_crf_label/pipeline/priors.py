@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from ..geodesic import geodesic_distances, proximity
-from ..progress import with_progress
+from ..crf import drain
+from ..features import FeatureParams
+from ..geodesic import proximity
+from ..progress import Cancelled, Latch, Reporter, current_reporter, reported, reporting, with_progress
 from ..resample import bilinear, resize_bands
 from ..strokes import downscale_strokes
 from ..tiling import Tile
 from .cache import CRFCache, cached_infer, fingerprint, memo
+from .classifier import feature_spec
 from .combine import feature_prior
+from .distances import kept_distances
 from .holdout import HOLDOUT_PIXELS, HoldoutResult, check_proximity
 from .plan import Plan, crf_size
 from .settings import COARSE_PIXELS, GEODESIC_PIXELS
 
-__all__ = ["CoarsePrior", "feature_prior", "scene_prior", "task_prior"]
+__all__ = ["CoarsePrior", "PendingPrior", "feature_prior", "prior_alongside", "scene_prior", "task_prior"]
 
 
 @dataclass(frozen=True)
@@ -60,18 +67,111 @@ class CoarsePrior:
         return bilinear(self.probabilities, (y0, y1, wy), (x0, x1, wx)).astype(np.float32, copy=False)
 
 
-def scene_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base: tuple = ()
-                 ) -> Generator[tuple[int, int], None, CoarsePrior | None]:
-    """Return the whole-scene context every tile takes: geodesic proximity or a coarse CRF (or None)."""
+def scene_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base: tuple = (),
+                params: FeatureParams | None = None) -> Generator[tuple[int, int], None, CoarsePrior | None]:
+    """Return the whole-scene context every tile takes: geodesic proximity or a coarse CRF (or None).
+
+    ``params``: the classifier's settings (default: those of the plan's fitted classifier).
+    """
     if plan.spec.n_classes == 1:
         return None
     if plan.spec.method == "features+crf":
-        return (yield from _geodesic_prior(source, plan, cache, base))
+        params = plan.spec.classifier.params if params is None else params
+        return (yield from _geodesic_prior(source, plan, params, cache, base))
     return (yield from _coarse_prior(source, plan, cache, base))
 
 
-def _geodesic_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base: tuple = ()
-                    ) -> Generator[tuple[int, int], None, CoarsePrior]:
+class PendingPrior:
+    """The scene's geodesic prior, computed on a thread of its own while the classifier trains and predicts.
+
+    Neither the training nor a tile's prediction needs it; only the tile's
+    prior does (:meth:`crop_for`, then ``sample``, wait for it). So the
+    held-out check and the distances, a second of one core on a 4 MP image,
+    overlap work that used to wait for them. Checkpoints go to ``reporter``;
+    :meth:`close` stops the thread at its next checkpoint and waits for it.
+    """
+
+    def __init__(self, source: Any, plan: Plan, params: FeatureParams, cache: CRFCache | None = None,
+                 base: tuple = (), reporter: Reporter | None = None) -> None:
+        self._future: Future = Future()
+        self._stop = threading.Event()
+
+        def relay(stage: str, fraction: float) -> None:
+            if self._stop.is_set():
+                raise Cancelled
+            if reporter is not None:
+                reporter(stage, fraction)
+
+        def work() -> None:
+            try:
+                with reporting(relay):
+                    self._future.set_result(drain(scene_prior(source, plan, cache, base, params)))
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the prior
+                self._future.set_exception(exc)
+
+        self._thread = threading.Thread(target=work, name="crf-prior", daemon=True)
+        self._thread.start()
+
+    def result(self) -> CoarsePrior | None:
+        """Wait for the prior and return it (or raise what stopped it)."""
+        return self._future.result()
+
+    @property
+    def settings(self) -> dict:
+        """What the run records of how the prior was made (waits for it)."""
+        prior = self.result()
+        return {} if prior is None else prior.settings
+
+    def crop_for(self, window: Tile) -> _PendingCrop:
+        """Return the part of the prior a full-resolution window needs, taken when first sampled."""
+        return _PendingCrop(self, window)
+
+    def close(self) -> None:
+        """Stop the thread at its next checkpoint if it still runs, and wait for it."""
+        self._stop.set()
+        self._thread.join()
+
+
+@contextmanager
+def prior_alongside(source: Any, plan: Plan, method: str, params: FeatureParams,
+                    samples: tuple[np.ndarray, np.ndarray] | None, cache: CRFCache | None, base: tuple,
+                    threads: int) -> Iterator[tuple[PendingPrior | None, Callable[[Generator], Generator]]]:
+    """Start a ``features+crf`` run's scene prior on its own thread before the classifier is trained.
+
+    Yields the :class:`PendingPrior` (stopped and joined on leaving the
+    block) and a ``guard`` to run the training and the tiles under: their
+    checkpoints and the prior's share one :class:`~napari_crf_label.progress.Latch`,
+    so that a reporter that raises stops all of them. Yields
+    ``(None, identity)`` when the run computes the prior after the
+    training instead: other methods, one class, or ``threads`` below 2
+    (also for tiles sent to other processes, which need the prior itself).
+    """
+    if method != "features+crf" or plan.spec.n_classes == 1 or threads < 2:
+        yield None, lambda gen: gen
+        return
+    latch = Latch(current_reporter())
+    early = replace(plan, spec=feature_spec(plan, method, samples))  # the spec the training will set
+    pending = PendingPrior(source, early, params, cache, base, latch)
+    try:
+        yield pending, lambda gen: reported(gen, latch)
+    finally:
+        pending.close()
+
+
+@dataclass(frozen=True)
+class _PendingCrop:
+    """A window's crop of a :class:`PendingPrior`, taken when first sampled."""
+
+    pending: PendingPrior
+    window: Tile
+
+    def sample(self, window: Tile, shape: tuple[int, int]) -> np.ndarray:
+        """Wait for the prior, then sample it as :meth:`CoarsePrior.sample` does."""
+        return self.pending.result().crop_for(self.window).sample(window, shape)
+
+
+def _geodesic_prior(source: Any, plan: Plan, params: FeatureParams, cache: CRFCache | None = None,
+                    base: tuple = ()) -> Generator[tuple[int, int], None, CoarsePrior]:
     """Compute the geodesic proximity to the strokes over the whole scene (at most GEODESIC_PIXELS).
 
     One scene-wide grid, so that a tile also knows the strokes of its
@@ -83,21 +183,8 @@ def _geodesic_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base
     f = min(plan.spec.scale, (GEODESIC_PIXELS / (height * width)) ** 0.5)
     shape = crf_size((height, width), f)
     image, strokes = source.overview(shape, plan.spec.stretch)
-    params = plan.spec.classifier.params
     n = plan.spec.n_classes
-    if cache is None:
-        distances = geodesic_distances(image, strokes, n, params.edge_weight, params.edge_sigma)
-    else:
-        image_key = (fingerprint(image), params.edge_weight, params.edge_sigma)
-        keys = {k: (image_key, fingerprint(strokes == k)) for k in range(1, n + 1)}
-        kept = {k: cache.recall(base, ("proximity", k), key) for k, key in keys.items()}
-        distances = geodesic_distances(image, strokes, n, params.edge_weight, params.edge_sigma,
-                                       classes=[k for k, d in kept.items() if d is None])
-        for k, key in keys.items():
-            if kept[k] is None:
-                cache.keep(base, ("proximity", k), key, distances[k - 1].copy())
-            else:
-                distances[k - 1] = kept[k]
+    distances = kept_distances(image, strokes, n, params.edge_weight, params.edge_sigma, cache, base)
     if plan.spec.carried:  # taught by other images, not painted here: as near as the nearest painted class
         painted = np.isfinite(distances).any(axis=(1, 2))
         nearest = distances[painted].min(axis=0) if painted.any() else np.zeros(distances.shape[1:], np.float32)
@@ -108,15 +195,15 @@ def _geodesic_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base
         growth = params.holdout_growth if params.proximity == "faded" else growth
         settings = {"proximity": params.proximity}
     elif np.isfinite(params.holdout_margin) and not plan.spec.carried:
-        check = _holdout_check(image, strokes, f, plan, cache, base)
+        check = _holdout_check(image, strokes, f, plan, params, cache, base)
         growth, settings = (params.holdout_growth if check.fade else growth), check.record()
     yield 0, len(plan.tasks)
     near = proximity(distances, params.reach * f / plan.spec.scale, growth)
     return CoarsePrior(near, (height, width), shape, settings=settings)
 
 
-def _holdout_check(image: np.ndarray, strokes: np.ndarray, f: float, plan: Plan, cache: CRFCache | None,
-                   base: tuple) -> HoldoutResult:
+def _holdout_check(image: np.ndarray, strokes: np.ndarray, f: float, plan: Plan, params: FeatureParams,
+                   cache: CRFCache | None, base: tuple) -> HoldoutResult:
     """Run the held-out stroke check on the geodesic grid (``f`` of full resolution) shrunk to HOLDOUT_PIXELS.
 
     Kept in ``cache``: a re-run with the same strokes does not repeat it.
@@ -127,10 +214,9 @@ def _holdout_check(image: np.ndarray, strokes: np.ndarray, f: float, plan: Plan,
     shape = crf_size(image.shape[:2], g)
     small = image if shape == image.shape[:2] else resize_bands(image, shape)
     marks = downscale_strokes(strokes, shape)
-    params = plan.spec.classifier.params
     reach = params.reach * f * g / plan.spec.scale
     return memo(cache, base, "holdout", (fingerprint(small, marks), params, reach),
-                lambda: check_proximity(small, marks, plan.spec.n_classes, params, reach))
+                lambda: check_proximity(small, marks, plan.spec.n_classes, params, reach, cache, base))
 
 
 def _coarse_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base: tuple = ()
@@ -146,7 +232,7 @@ def _coarse_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base: 
     return CoarsePrior(q, (height, width), shape)
 
 
-def task_prior(plan: Plan, prior: CoarsePrior | None, i: int) -> CoarsePrior | None:
+def task_prior(plan: Plan, prior: CoarsePrior | PendingPrior | None, i: int) -> CoarsePrior | _PendingCrop | None:
     """Return the coarse prior crop task ``i`` needs."""
     if prior is None:
         return None

@@ -29,7 +29,7 @@ from .inputs import (
     resolve_classes,
 )
 from .plan import crf_size, make_plan
-from .priors import scene_prior
+from .priors import prior_alongside, scene_prior
 from .results import RasterResult
 from .settings import DEFAULT_METHOD, ProgressCallback
 from .tile import TileResult
@@ -121,18 +121,20 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     side = int(np.sqrt(tile_full))
     check_memory(estimate_run_bytes((side, side), crf_size((side, side), scale), in_flight, n, source.bands),
                  f"labelling {height} x {width} pixels in {len(plan.tasks)} tile(s)")
-    yield from attach_classifier(source, plan, method, features, threads=threads)
-    prior = yield from scene_prior(source, plan)
     counts = np.zeros(n + 1, np.int64)
-    with label_raster_writer(out_path, (height, width), info["crs"], info["transform"], info["gcps"], overwrite,
-                             staging, inputs) as out:
-        for item in iter_results(source, plan, prior, None, (), workers, client, threads):
-            if isinstance(item, TileResult):
-                core = plan.tasks[item.task.index].core
-                out.write(item.labels, core.y0, core.x0)
-                counts += np.bincount(item.labels.ravel(), minlength=n + 1)[: n + 1]
-            else:
-                yield item
+    here = threads if workers <= 1 and client is None else 1  # tiles in other processes need the prior itself
+    with prior_alongside(source, plan, method, features, None, None, (), here) as (early, guard):
+        yield from guard(attach_classifier(source, plan, method, features, threads=threads))
+        prior = early if early is not None else (yield from scene_prior(source, plan))
+        with label_raster_writer(out_path, (height, width), info["crs"], info["transform"], info["gcps"],
+                                 overwrite, staging, inputs) as out:
+            for item in guard(iter_results(source, plan, prior, None, (), workers, client, threads)):
+                if isinstance(item, TileResult):
+                    core = plan.tasks[item.task.index].core
+                    out.write(item.labels, core.y0, core.x0)
+                    counts += np.bincount(item.labels.ravel(), minlength=n + 1)[: n + 1]
+                else:
+                    yield item
     used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
             "tiles": len(plan.tasks), "workers": workers, "method": method, "engine": engine,
             **method_settings(method, features),
