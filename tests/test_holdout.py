@@ -210,5 +210,8 @@ def test_a_kept_check_recomputes_only_the_edited_class_and_scores_the_same(share
     again = holdout.holdout_scores(small, edited, 5, params, 50.0, (0.1, np.inf), cache, ("dubai",))
     assert set(computed) == {2}
     computed.clear()
+    costs_made = []
+    real_costs = distances.edge_costs
+    monkeypatch.setattr(distances, "edge_costs", lambda *args: costs_made.append(1) or real_costs(*args))
     np.testing.assert_array_equal(again, holdout.holdout_scores(small, edited, 5, params, 50.0, (0.1, np.inf)))
-    assert len(computed) >= 5
+    assert len(computed) >= 5 and len(costs_made) == 1  # without a cache: every distance, the edges once

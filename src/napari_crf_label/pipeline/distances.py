@@ -11,19 +11,22 @@ from .cache import CRFCache, fingerprint, memo
 
 
 def kept_distances(image: np.ndarray, strokes: np.ndarray, n: int, edge_weight: float, edge_sigma: float,
-                   cache: CRFCache | None = None, base: tuple = (), slot: Hashable = "proximity") -> np.ndarray:
+                   cache: CRFCache | None = None, base: tuple = (), slot: Hashable = "proximity",
+                   costs: np.ndarray | None = None) -> np.ndarray:
     """Return :func:`~napari_crf_label.geodesic.geodesic_distances` of ``strokes``, re-using what ``cache`` kept.
 
-    The image's step costs are kept under ``(slot, "costs")`` and each
-    class's distances under ``(slot, k)``, keyed by the image and that
-    class's stroke pixels: a re-run computes only the classes whose strokes
-    changed. Without a cache, everything is computed.
+    Each class's distances are kept under ``(slot, k)``, keyed by the image
+    and that class's stroke pixels: a re-run computes only the classes whose
+    strokes changed. The image's step costs are ``costs`` when given (one
+    image, several sets of strokes: :func:`kept_costs` once), else kept
+    under ``(slot, "costs")``. Without a cache, everything is computed.
     """
     painted = [int(k) for k in np.unique(strokes[strokes > 0]) if k <= n]
+    if costs is None:
+        costs = kept_costs(image, edge_weight, edge_sigma, cache, base, (slot, "costs"))
     if cache is None:
-        return geodesic_distances(image, strokes, n, edge_weight, edge_sigma, classes=painted)
+        return geodesic_distances(image, strokes, n, classes=painted, costs=costs)
     image_key = (fingerprint(image), edge_weight, edge_sigma)
-    costs = memo(cache, base, (slot, "costs"), image_key, lambda: edge_costs(image, edge_weight, edge_sigma))
     keys = {k: (image_key, fingerprint(strokes == k)) for k in painted}
     kept = {k: cache.recall(base, (slot, k), key) for k, key in keys.items()}
     distances = geodesic_distances(image, strokes, n, classes=[k for k, d in kept.items() if d is None],
@@ -34,3 +37,10 @@ def kept_distances(image: np.ndarray, strokes: np.ndarray, n: int, edge_weight: 
         else:
             distances[k - 1] = kept[k]
     return distances
+
+
+def kept_costs(image: np.ndarray, edge_weight: float, edge_sigma: float, cache: CRFCache | None = None,
+               base: tuple = (), slot: Hashable = "costs") -> np.ndarray:
+    """Return :func:`~napari_crf_label.geodesic.edge_costs` of ``image``, kept in ``cache`` under ``slot``."""
+    return memo(cache, base, slot, (fingerprint(image), edge_weight, edge_sigma),
+                lambda: edge_costs(image, edge_weight, edge_sigma))

@@ -30,7 +30,7 @@ from ..features import FeatureParams, PixelClassifier, pixel_features
 from ..geodesic import proximity
 from .cache import CRFCache, fingerprint, memo
 from .combine import feature_prior
-from .distances import kept_distances
+from .distances import kept_costs, kept_distances
 
 #: Pixel budget of the grid the held-out check runs on.
 HOLDOUT_PIXELS = 250_000
@@ -126,8 +126,9 @@ def holdout_scores(image: np.ndarray, strokes: np.ndarray, n: int, params: Featu
     features = memo(cache, base, ("holdout", "features"), (fingerprint(image), params.sigmas, params.texture),
                     lambda: pixel_features(image, params.sigmas, texture=params.texture))
     # per class, the distances to its fold-0 pieces, its fold-1 pieces and its single piece (fold 2)
+    costs = kept_costs(image, params.edge_weight, params.edge_sigma, cache, base, ("holdout", "costs"))
     per_fold = [kept_distances(image, np.where(fold == f, strokes, 0), n, params.edge_weight, params.edge_sigma,
-                               cache, base, ("holdout", f)) for f in (0, 1, 2)]
+                               cache, base, ("holdout", f), costs) for f in (0, 1, 2)]
     correct = np.zeros((len(growths), n + 1))
     count = np.zeros(n + 1)
     for test in (0, 1):
