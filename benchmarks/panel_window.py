@@ -36,7 +36,7 @@ def timed_run(panel, qapp) -> tuple[float | None, float, float, float, str]:
     panel._bench_marks = marks
     t0, c0 = time.perf_counter(), time.process_time()
     panel.run_button.native.click()
-    worst = 0.0
+    worst = time.perf_counter() - t0  # the click's own handling holds the window too
     while panel.worker is not None or "result" not in marks:
         t = time.perf_counter()
         qapp.processEvents()

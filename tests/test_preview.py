@@ -55,11 +55,18 @@ def test_stroke_edit_shows_a_marked_preview_then_the_full_result(make_napari_vie
     viewer, panel = open_with_image(make_napari_viewer, image)
     layer = viewer.layers["scene strokes"]
     layer.data = strokes
-    first = []
-    viewer.layers.events.inserted.connect(lambda event: first.append(event.value.name))
+    first, when = [], []
+
+    def on_first(event):
+        first.append(event.value.name)
+        when.append((panel.worker is not None, event.value.visible, np.asarray(event.value.data).any()))
+
+    viewer.layers.events.inserted.connect(on_first)
     panel.run_button.native.click()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
     assert first == ["scene CRF preview", "scene CRF labels"]  # the first run previews too
+    # both added at the click, hidden and empty, while the run computes (adding a layer holds the window)
+    assert when == [(True, False, False), (True, False, False)]
     result = viewer.layers["scene CRF labels"]
     assert not (np.asarray(result.data)[truth == 3] == 3).any()  # no stroke of class 3 yet
     preview_layer = viewer.layers["scene CRF preview"]

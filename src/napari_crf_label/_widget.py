@@ -74,6 +74,7 @@ from .guided import GuidedWalk
 from .image_io import ImageData
 from .kernels import prepare, ready
 from .pipeline import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
+from .pipeline.plan import crf_size
 from .pipeline.preview import LIVE_MAX_PIXELS, iter_preview, preview_params
 from .progress import Cancelled, reporting, stop_when
 from .session import Session, SessionError, autosave_path, load_session, save_session
@@ -99,6 +100,7 @@ _TILE_STAGES = {"features": (0.0, 0.25), "classifier": (0.25, 0.45), "building t
 _BAR_STEPS = 1000
 _RESULT_ROLE = "result"
 _PREVIEW_ROLE = "preview"
+_WAITING_ROLE = "waiting"  # a run's result or preview layer, added empty while the run computes
 
 
 class _Relay(QObject):
@@ -257,6 +259,7 @@ class CRFLabelWidget(Container):
         self._refilling = False  # True while the layer pickers and composites are refilled
         self._failed = False  # the running job ended in an error
         self._live_only = False  # the running job is a live preview (no full-resolution result)
+        self._waiting: list[Hashable] = []  # layers added empty for the running job, not filled yet
         self._run_image: Hashable | None = None  # the image the running job labels
         self._autosave_timer = QTimer(self.native)
         self._autosave_timer.setSingleShot(True)
@@ -426,7 +429,7 @@ class CRFLabelWidget(Container):
     # ------------------------------------------------------------- layer lists
     def _stroke_choices(self, widget: Any = None) -> list[tuple[str, Labels]]:
         """Return the Labels layers one can paint strokes on (results and previews excluded)."""
-        made = (_RESULT_ROLE, _PREVIEW_ROLE)
+        made = (_RESULT_ROLE, _PREVIEW_ROLE, _WAITING_ROLE)
         return [(lay.name, unwrap(lay)) for lay in self.viewer.layers
                 if isinstance(unwrap(lay), Labels) and lay.metadata.get(META_KEY, {}).get("role") not in made]
 
@@ -842,7 +845,45 @@ class CRFLabelWidget(Container):
         self._start_feedback("CRF", "Starting..." if full else "Live preview...")
         self._run_started = time.perf_counter()
         self.worker.start()
+        self._add_waiting_layers(image, data, state, params, full)
         return self.worker
+
+    def _add_waiting_layers(self, image: Image, data: ImageData, state: ImageState, params: dict[str, Any],
+                            full: bool) -> None:
+        """Add the run's preview and result layers, hidden and empty, while the run computes.
+
+        Adding a napari layer holds the window for half a second to a second
+        (software OpenGL: more); added now, that overlaps the run instead of
+        coming after it. They are filled and shown when the run yields, and
+        removed if it stops without doing so.
+        """
+        self._waiting = []
+        small = preview_params(data.shape, params)
+        wanted = [("preview", crf_size(data.shape, small["scale"]))] if small is not None else []
+        wanted += [("labels", data.shape)] if full else []
+        for kind, shape in wanted:
+            slot = "preview_key" if kind == "preview" else "result_key"
+            if find_layer(self.viewer.layers, getattr(state, slot)) is not None:
+                continue
+            scale, translate = (_overlay_placement(image, data.shape, shape) if kind == "preview"
+                                else (image.scale, image.translate))
+            layer = unwrap(self.viewer.add_labels(np.zeros(shape, np.uint8), name=f"{image.name} CRF {kind}",
+                                                  opacity=0.45, visible=False, scale=scale, translate=translate,
+                                                  affine=image.affine.affine_matrix,
+                                                  metadata={META_KEY: {"role": _WAITING_ROLE}}))
+            setattr(state, slot, layer_key(layer))
+            self._waiting.append(layer_key(layer))
+            self._place_below_strokes(layer)
+        if self._waiting and self.strokes_layer is not None:  # keep painting where the user was
+            self.viewer.layers.selection.active = self.strokes_layer
+
+    def _drop_waiting_layers(self) -> None:
+        """Remove the layers added for a run that it never filled (it stopped or failed first)."""
+        for key in self._waiting:
+            layer = find_layer(self.viewer.layers, key)
+            if layer is not None:
+                self.viewer.layers.remove(layer.name)
+        self._waiting = []
 
     def cancel(self) -> None:
         """Stop the running CRF or export at its next step (well within a second); nothing is changed."""
@@ -947,6 +988,7 @@ class CRFLabelWidget(Container):
             for key, value in kwargs.items():
                 setattr(layer, key, value)
             layer.metadata.update(meta)
+        self._filled(layer)
         layer.visible = True
         self._hide_preview(state)
         self._place_below_strokes(layer)
@@ -985,6 +1027,7 @@ class CRFLabelWidget(Container):
                 setattr(layer, key, value)
             layer.metadata.update(meta)
             layer.visible = True
+        self._filled(layer)
         shown = find_layer(self.viewer.layers, state.result_key)
         if shown is not None:  # the old result under the preview would blur what changed
             shown.visible = False
@@ -996,6 +1039,10 @@ class CRFLabelWidget(Container):
                             + ("; full resolution on its way." if self.worker is not None and
                                not self._stop.is_set() and not self._live_only else "."))
         return image
+
+    def _filled(self, layer: Labels) -> None:
+        """Note that a layer added empty for the run now holds what it was added for."""
+        self._waiting = [key for key in self._waiting if not same_layer(find_layer(self.viewer.layers, key), layer)]
 
     def _hide_preview(self, state: ImageState) -> None:
         """Hide an image's preview layer and show its result layer again.
@@ -1085,6 +1132,7 @@ class CRFLabelWidget(Container):
                                   "Preview shown (Run CRF for full resolution)." if self._live_only else "Done.")
         if stopped:
             self.progress_bar.value = 0
+        self._drop_waiting_layers()  # a run that stopped before filling them changes no layer
         image = find_layer(self.viewer.layers, self._run_image)
         if image is not None and stopped and not self._live_only:  # a preview without its full result goes
             self._hide_preview(self._state.of(image))
