@@ -169,9 +169,11 @@ def test_bad_class_files_notify_without_exception(scene_viewer, tmp_path, notes)
 
 def test_run_rerun_reuses_lattices_and_replaces_the_result_layer(scene_viewer, qtbot):
     viewer, panel, truth, strokes = scene_viewer
-    bar = []
+    bar, stages = [], []
     panel.progress_bar.changed.connect(bar.append)
+    panel._relay.stage.connect(lambda name, fraction: stages.append(name))
     paint_and_run(qtbot, viewer, panel, strokes)
+    assert "CRF" in stages and "preview" not in stages  # this small a scene is its own preview: none announced
     result = viewer.layers["scene CRF labels"]
     layer = viewer.layers["scene strokes"]
     assert (np.asarray(result.data) == truth).mean() > 0.99

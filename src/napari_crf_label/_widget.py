@@ -144,7 +144,7 @@ def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, c
         relay.stage.emit("preparing the CRF engine (first run only)", 0.0)
         _wait_for_warm_up()  # the panel's background compile, in a child process, fills the disk cache
         prepare(engine)
-    if preview is not None:
+    if preview is not None and preview_params(data.shape, params) is not None:  # a small image is its own preview
         relay.stage.emit("preview", 0.0)
         with reporting(stop_when(stop)):  # a second at most: Cancel is heard at its checkpoints
             shown = drain(iter_preview(data, strokes, {**params, "proximity": preview_proximity}, preview,
