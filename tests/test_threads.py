@@ -118,3 +118,21 @@ def test_an_error_of_the_prior_thread_reaches_the_caller_and_stops_the_run(monke
     with pytest.raises(InputError, match="not enough memory for the proximity"):
         label_image(image, strokes, classes="a, b", window=120, threads=2)
     assert not any(t.name == "crf-prior" for t in threading.enumerate())
+
+
+def test_the_prior_thread_reports_only_the_proximity():
+    # the held-out check trains forests and computes features of its own: a user sees them as the proximity,
+    # not as the run's training going back to 0 % beside the run's own training
+    import threading
+
+    image, truth, _ = scene()
+    strokes = np.zeros(truth.shape, np.int32)
+    for row in (30, 120, 220):  # three pieces per class, so that the held-out check has something to hold out
+        strokes[row:row + 3, 20:60], strokes[row:row + 3, 230:280] = truth[row, 40], truth[row, 250]
+    seen = []
+    with reporting(lambda stage, fraction: seen.append((threading.current_thread().name, stage))):
+        result = label_image(image, strokes, classes="a, b", window=120, threads=2)
+    assert None not in result.params["holdout_scores"].values()  # the check ran
+    prior = {stage for name, stage in seen if name == "crf-prior"}
+    assert prior == {"proximity"}
+    assert {"training", "features", "classifier", "CRF"} <= {stage for _, stage in seen}

@@ -169,11 +169,16 @@ def test_bad_class_files_notify_without_exception(scene_viewer, tmp_path, notes)
 
 def test_run_rerun_reuses_lattices_and_replaces_the_result_layer(scene_viewer, qtbot):
     viewer, panel, truth, strokes = scene_viewer
-    bar, stages = [], []
+    bar, stages, shown = [], [], []
     panel.progress_bar.changed.connect(bar.append)
     panel._relay.stage.connect(lambda name, fraction: stages.append(name))
+    panel._relay.stage.connect(lambda name, fraction: shown.append(panel.stage_label.value))  # after the panel's
     paint_and_run(qtbot, viewer, panel, strokes)
     assert "CRF" in stages and "preview" not in stages  # this small a scene is its own preview: none announced
+    # the proximity runs beside the training and the tile: the stage named never goes back to an earlier one
+    order = [next((k for k, name in enumerate(["training", "proximity"]) if text.startswith(name)), 2)
+             for text in shown]
+    assert order == sorted(order) and order[-1] == 2
     result = viewer.layers["scene CRF labels"]
     layer = viewer.layers["scene strokes"]
     assert (np.asarray(result.data) == truth).mean() > 0.99

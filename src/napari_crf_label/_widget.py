@@ -260,6 +260,7 @@ class CRFLabelWidget(Container):
         self._failed = False  # the running job ended in an error
         self._live_only = False  # the running job is a live preview (no full-resolution result)
         self._waiting: list[Hashable] = []  # layers added empty for the running job, not filled yet
+        self._stage_rank = 0  # how far the running job's stages went (0: training, 1: proximity, 2: tiles)
         self._run_image: Hashable | None = None  # the image the running job labels
         self._autosave_timer = QTimer(self.native)
         self._autosave_timer.setSingleShot(True)
@@ -902,6 +903,7 @@ class CRFLabelWidget(Container):
         self.export_button.enabled = False
         self.cancel_button.enabled = True
         self._tiles = (0, 1)
+        self._stage_rank = 0
         self.progress_bar.value = 0
         self.progress_bar.native.setFormat("%p% in all")
         self.stage_label.value = text
@@ -930,6 +932,13 @@ class CRFLabelWidget(Container):
             return
         done, total = self._tiles
         before = _BEFORE_TILES["proximity"][1]
+        # the proximity runs beside the training and the first tiles: name a stage only on the way forward
+        rank = (list(_BEFORE_TILES).index(stage) if stage in _BEFORE_TILES else
+                len(_BEFORE_TILES) if stage in _TILE_STAGES else None)
+        if self.export_worker is None and rank is not None:
+            if rank < self._stage_rank:
+                return
+            self._stage_rank = rank
         if self.export_worker is not None:
             self._set_bar(fraction)
         elif stage in _BEFORE_TILES:
@@ -1132,6 +1141,7 @@ class CRFLabelWidget(Container):
                                   "Preview shown (Run CRF for full resolution)." if self._live_only else "Done.")
         if stopped:
             self.progress_bar.value = 0
+            self._update_status()  # "full resolution on its way" no longer holds
         self._drop_waiting_layers()  # a run that stopped before filling them changes no layer
         image = find_layer(self.viewer.layers, self._run_image)
         if image is not None and stopped and not self._live_only:  # a preview without its full result goes

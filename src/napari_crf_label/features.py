@@ -39,6 +39,12 @@ from .filters import gaussian
 from .forest import PackedForest, pack_forest
 from .progress import checkpoint
 
+# The forest grows in rounds on the same samples, so "balanced" class weights are those of a single fit.
+# Filtered here once: warnings.catch_warnings around each fit is not thread-safe, and the held-out check's
+# forests are fitted beside the run's own.
+warnings.filterwarnings("ignore", message=".*class_weight presets.*", category=UserWarning,
+                        module=r"sklearn\.ensemble")
+
 #: Trees of the first training round; later rounds are sized to take about :data:`SECONDS_PER_STEP`.
 TREES_PER_STEP = 5
 #: Seconds between two cancel checkpoints of the training: each round of trees is a separate fit,
@@ -370,20 +376,17 @@ class PixelClassifier:
             return self
         self._model = RandomForestClassifier(0, min_samples_leaf=2, max_features="sqrt", class_weight="balanced",
                                              n_jobs=-1, random_state=self.params.seed, warm_start=True)
-        with warnings.catch_warnings():
-            # the same samples every round, so "balanced" weights are the same as in a single fit
-            warnings.filterwarnings("ignore", message=".*class_weight presets.*", category=UserWarning)
-            step = TREES_PER_STEP
-            while self._model.n_estimators < self.params.n_trees:
-                checkpoint("training", self._model.n_estimators / self.params.n_trees)
-                # a few trees at a time, so a cancel is heard; sklearn draws each tree's seed as one fit would,
-                # so the forest does not depend on the rounds
-                started = time.perf_counter()
-                self._model.n_estimators = min(self._model.n_estimators + step, self.params.n_trees)
-                # trees are built on every core; they do not depend on it
-                self._model.fit(x, y, sample_weight=None if np.all(w == 1) else w)
-                took = max(time.perf_counter() - started, 1e-3)
-                step = max(TREES_PER_STEP, int(step * SECONDS_PER_STEP / took))
+        step = TREES_PER_STEP
+        while self._model.n_estimators < self.params.n_trees:
+            checkpoint("training", self._model.n_estimators / self.params.n_trees)
+            # a few trees at a time, so a cancel is heard; sklearn draws each tree's seed as one fit would,
+            # so the forest does not depend on the rounds
+            started = time.perf_counter()
+            self._model.n_estimators = min(self._model.n_estimators + step, self.params.n_trees)
+            # trees are built on every core; they do not depend on it
+            self._model.fit(x, y, sample_weight=None if np.all(w == 1) else w)
+            took = max(time.perf_counter() - started, 1e-3)
+            step = max(TREES_PER_STEP, int(step * SECONDS_PER_STEP / took))
         # threads add the trees' votes in whatever order they finish: predict in one, so that the
         # probabilities (not only the labels) are the same serially, in worker processes and on a cluster
         self._model.n_jobs = 1

@@ -15,8 +15,8 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Cancelled", "Latch", "Reporter", "checkpoint", "counted", "current_reporter", "reported", "reporting",
-           "stop_when",
+__all__ = ["Cancelled", "Latch", "Reporter", "as_stage", "checkpoint", "counted", "current_reporter", "reported",
+           "reporting", "stop_when",
            "with_progress"]
 
 #: ``reporter(stage, fraction)``: stage name and its share done (0..1).
@@ -38,6 +38,30 @@ def reporting(reporter: Reporter) -> Iterator[None]:
         yield
     finally:
         _local.reporter = previous
+
+
+@contextmanager
+def as_stage(stage: str) -> Iterator[None]:
+    """Report this thread's checkpoints as ``stage`` while the block runs.
+
+    For a step of a stage that runs smaller versions of other stages (the
+    held-out check trains forests and computes features): what it does
+    inside is not the run's training or features. The fraction stays at
+    that of the stage's last own checkpoint.
+    """
+    outer = current_reporter()
+    if outer is None:
+        yield
+        return
+    last = [0.0]
+
+    def relay(name: str, fraction: float) -> None:
+        if name == stage:
+            last[0] = fraction
+        outer(stage, last[0])
+
+    with reporting(relay):
+        yield
 
 
 def stop_when(stop: threading.Event) -> Reporter:

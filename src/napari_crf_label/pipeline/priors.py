@@ -14,7 +14,7 @@ import numpy as np
 from ..crf import drain
 from ..features import FeatureParams
 from ..geodesic import proximity
-from ..progress import Cancelled, Latch, Reporter, current_reporter, reported, reporting, with_progress
+from ..progress import Cancelled, Latch, Reporter, as_stage, current_reporter, reported, reporting, with_progress
 from ..resample import bilinear, resize_bands
 from ..strokes import downscale_strokes
 from ..tiling import Tile
@@ -195,7 +195,8 @@ def _geodesic_prior(source: Any, plan: Plan, params: FeatureParams, cache: CRFCa
         growth = params.holdout_growth if params.proximity == "faded" else growth
         settings = {"proximity": params.proximity}
     elif np.isfinite(params.holdout_margin) and not plan.spec.carried:
-        check = _holdout_check(image, strokes, f, plan, params, cache, base)
+        with as_stage("proximity"):  # its forests and features are not the run's training and features
+            check = _holdout_check(image, strokes, f, plan, params, cache, base)
         growth, settings = (params.holdout_growth if check.fade else growth), check.record()
     yield 0, len(plan.tasks)
     near = proximity(distances, params.reach * f / plan.spec.scale, growth)
