@@ -46,3 +46,28 @@ def test_leaf_counts_of_older_scikit_learn_become_the_same_fractions():
     assert _leaf_fractions(fractions) is fractions  # already fractions: used as they are, bit for bit
     counts = fractions * model.estimators_[0].tree_.weighted_n_node_samples[:, None]
     np.testing.assert_allclose(_leaf_fractions(counts), fractions, rtol=1e-12)
+
+
+def test_the_classifier_grown_in_rounds_is_the_balanced_forest_of_one_fit_and_warns_nothing():
+    # the forest grows a few trees at a time (so a cancel is heard), with "balanced" class weights given as
+    # numbers: scikit-learn warns about the preset with warm_start, and the command line prints every warning
+    import warnings
+
+    from napari_crf_label.features import FeatureParams, PixelClassifier
+
+    files = sample_files()
+    data = read_image(files.image)
+    image = data.array[:300, :400]
+    strokes = read_strokes(files.strokes, data)[:300, :400]
+    rows, cols, labels = stroke_samples(strokes, 2000, 0)
+    x = pixel_features_at(image, rows, cols)
+    classifier = PixelClassifier(int(labels.max()), FeatureParams(n_trees=20))
+    classifier.add_samples(x, labels)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        classifier.fit()
+    assert [str(w.message) for w in caught] == []
+    one_fit = RandomForestClassifier(20, min_samples_leaf=2, max_features="sqrt", class_weight="balanced",
+                                     random_state=0).fit(x, labels)
+    grid = np.ascontiguousarray(pixel_features(image).reshape(-1, x.shape[1]))
+    np.testing.assert_array_equal(classifier._forest_proba(grid), pack_forest(one_fit).predict_proba(grid))

@@ -28,7 +28,6 @@ scale instead of six.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -38,12 +37,6 @@ from .derivatives import FEATURES_PER_SCALE, band_features, band_features_at
 from .filters import gaussian
 from .forest import PackedForest, pack_forest
 from .progress import checkpoint
-
-# The forest grows in rounds on the same samples, so "balanced" class weights are those of a single fit.
-# Filtered here once: warnings.catch_warnings around each fit is not thread-safe, and the held-out check's
-# forests are fitted beside the run's own.
-warnings.filterwarnings("ignore", message=".*class_weight presets.*", category=UserWarning,
-                        module=r"sklearn\.ensemble")
 
 #: Trees of the first training round; later rounds are sized to take about :data:`SECONDS_PER_STEP`.
 TREES_PER_STEP = 5
@@ -364,6 +357,7 @@ class PixelClassifier:
     def fit(self) -> PixelClassifier:
         """Train on the collected samples (at most ``max_samples_per_class`` per class)."""
         from sklearn.ensemble import RandomForestClassifier
+        from sklearn.utils.class_weight import compute_class_weight
 
         if not self._y:
             raise ValueError("no stroke samples to train the pixel classifier")
@@ -374,7 +368,12 @@ class PixelClassifier:
         if np.unique(y).size == 1:
             self._constant = int(y[0])
             return self
-        self._model = RandomForestClassifier(0, min_samples_leaf=2, max_features="sqrt", class_weight="balanced",
+        # "balanced" weights, given as numbers: the forest grows in rounds (warm_start) on the same samples,
+        # for which scikit-learn warns about the preset (and catching warnings is not thread-safe)
+        present = np.unique(y)
+        balanced = compute_class_weight("balanced", classes=present, y=y)
+        self._model = RandomForestClassifier(0, min_samples_leaf=2, max_features="sqrt",
+                                             class_weight=dict(zip(present.tolist(), balanced)),
                                              n_jobs=-1, random_state=self.params.seed, warm_start=True)
         step = TREES_PER_STEP
         while self._model.n_estimators < self.params.n_trees:
