@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -114,7 +115,11 @@ class PendingPrior:
 
     def result(self) -> CoarsePrior | None:
         """Wait for the prior and return it (or raise what stopped it)."""
-        return self._future.result()
+        while True:
+            try:  # waking now and then: a Ctrl-C that another thread received is raised here, promptly
+                return self._future.result(timeout=0.2)
+            except FutureTimeout:
+                continue
 
     @property
     def settings(self) -> dict:
