@@ -10,12 +10,11 @@ which may stop them all; closing the generator stops them too.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
-from .progress import Cancelled, current_reporter, reporting
+from .progress import Latch, current_reporter, reporting
 
 __all__ = ["default_threads", "imap_threads", "resolve_threads"]
 
@@ -37,25 +36,12 @@ def imap_threads(fn: Callable[[T], Any], items: Iterable[T], threads: int) -> Ge
     bounded by the largest items. An exception of ``fn`` (``Cancelled``
     included) is raised here once the running items have stopped.
     """
-    reporter = current_reporter()
-    stop = threading.Event()
-    one_at_a_time = threading.Lock()
+    # one report at a time, and none after the reporter stopped a thread: the stage it stopped at is the last
+    # it sees, as in a serial run
+    latch = Latch(current_reporter())
 
     def run(item: T) -> Any:
-        def relay(stage: str, fraction: float) -> None:
-            # one report at a time, and none after the reporter stopped a thread: the stage it stopped at
-            # is the last it sees, as in a serial run
-            with one_at_a_time:
-                if stop.is_set():
-                    raise Cancelled
-                if reporter is not None:
-                    try:
-                        reporter(stage, fraction)
-                    except BaseException:
-                        stop.set()
-                        raise
-
-        with reporting(relay):
+        with reporting(latch):
             return fn(item)
 
     queue = iter(enumerate(items))
@@ -78,7 +64,7 @@ def imap_threads(fn: Callable[[T], Any], items: Iterable[T], threads: int) -> Ge
                     submit()
                     yield index, result
         finally:
-            stop.set()  # the running items stop at their next checkpoint; the pool waits for them
+            latch.stopped.set()  # the running items stop at their next checkpoint; the pool waits for them
 
 
 def resolve_threads(threads: int | None) -> int:
