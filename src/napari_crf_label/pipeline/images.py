@@ -104,8 +104,8 @@ def iter_label_image(
     base = run_base(plan, (height, width))
     labels = np.zeros((height, width), np.uint8 if n < 256 else np.uint16)
     probs = np.zeros((n, *crf_shape), np.float32)
-    here = threads if workers <= 1 and client is None else 1  # tiles in other processes need the prior itself
-    with prior_alongside(source, plan, method, features, samples, cache, base, here) as (early, guard):
+    with prior_alongside(source, plan, method, features, samples, cache, base, threads, workers, client
+                         ) as (early, guard):
         yield from guard(attach_classifier(source, plan, method, features, samples, cache, base, threads))
         prior = early if early is not None else (yield from scene_prior(source, plan, cache, base))
         for item in guard(iter_results(source, plan, prior, cache, base, workers, client, threads)):

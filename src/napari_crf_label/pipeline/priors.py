@@ -140,7 +140,8 @@ class PendingPrior:
 @contextmanager
 def prior_alongside(source: Any, plan: Plan, method: str, params: FeatureParams,
                     samples: tuple[np.ndarray, np.ndarray] | None, cache: CRFCache | None, base: tuple,
-                    threads: int) -> Iterator[tuple[PendingPrior | None, Callable[[Generator], Generator]]]:
+                    threads: int, workers: int = 1, client: Any = None
+                    ) -> Iterator[tuple[PendingPrior | None, Callable[[Generator], Generator]]]:
     """Start a ``features+crf`` run's scene prior on its own thread before the classifier is trained.
 
     Yields the :class:`PendingPrior` (stopped and joined on leaving the
@@ -148,10 +149,12 @@ def prior_alongside(source: Any, plan: Plan, method: str, params: FeatureParams,
     checkpoints and the prior's share one :class:`~napari_crf_label.progress.Latch`,
     so that a reporter that raises stops all of them. Yields
     ``(None, identity)`` when the run computes the prior after the
-    training instead: other methods, one class, or ``threads`` below 2
-    (also for tiles sent to other processes, which need the prior itself).
+    training instead: other methods, one class, ``threads`` below 2, or
+    tiles sent to other processes (``workers`` > 1 or a dask ``client``),
+    which need the prior itself.
     """
-    if method != "features+crf" or plan.spec.n_classes == 1 or threads < 2:
+    in_process = workers <= 1 and client is None
+    if method != "features+crf" or plan.spec.n_classes == 1 or threads < 2 or not in_process:
         yield None, lambda gen: gen
         return
     latch = Latch(current_reporter())

@@ -122,8 +122,8 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     check_memory(estimate_run_bytes((side, side), crf_size((side, side), scale), in_flight, n, source.bands),
                  f"labelling {height} x {width} pixels in {len(plan.tasks)} tile(s)")
     counts = np.zeros(n + 1, np.int64)
-    here = threads if workers <= 1 and client is None else 1  # tiles in other processes need the prior itself
-    with prior_alongside(source, plan, method, features, None, None, (), here) as (early, guard):
+    with prior_alongside(source, plan, method, features, None, None, (), threads, workers, client
+                         ) as (early, guard):
         yield from guard(attach_classifier(source, plan, method, features, threads=threads))
         prior = early if early is not None else (yield from scene_prior(source, plan))
         with label_raster_writer(out_path, (height, width), info["crs"], info["transform"], info["gcps"],
