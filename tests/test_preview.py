@@ -76,14 +76,18 @@ def test_stroke_edit_shows_a_marked_preview_then_the_full_result(make_napari_vie
     preview_layer.events.data.connect(lambda event: arrived.append(np.asarray(event.source.data).copy()))
     preview_layer.events.visible.connect(lambda event: preview_shown.append(event.source.visible))
     result.events.visible.connect(lambda event: old_shown.append(event.source.visible))
-    inserted = []
+    inserted, before_preview = [], []
     viewer.layers.events.inserted.connect(lambda event: inserted.append(event.value.name))
+    # the full run's proximity starts beside the preview: until the preview shows, the panel says so
+    panel._relay.stage.connect(lambda name, fraction: None if arrived else before_preview.append(
+        (name, panel.stage_label.value)))
     layer.data = np.maximum(strokes, third)  # the user paints the third class
     panel.run_button.native.click()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
 
     # the preview arrived first, in the same preview layer (no layer added), with the old result hidden under it
     assert inserted == [] and len(arrived) == 1 and preview_shown == [True, False]
+    assert {text for _, text in before_preview} == {"Preview..."}
     preview, small_truth = arrived[0], at_grid(truth, arrived[0].shape)
     assert preview.size < truth.size  # a coarser grid...
     assert (preview == small_truth).mean() > 0.95  # ...on which the third class is there already
@@ -99,6 +103,21 @@ def test_stroke_edit_shows_a_marked_preview_then_the_full_result(make_napari_vie
     assert (final == truth).mean() > 0.99
     assert panel.image_state().result.params["scale"] == 1.0 and "preview" not in panel.image_state().result.params
     assert panel.stage_label.value == "Done."
+
+
+def test_the_label_says_preview_while_the_proximity_reports_beside_it(make_napari_viewer):
+    _, panel = open_with_image(make_napari_viewer, three_bands()[0])
+    panel._start_feedback("labelling", "Starting...")
+    panel._on_stage("preview", 0.0)
+    panel._on_stage("proximity", 0.5)  # the full run's prior thread, started beside the preview
+    assert panel.stage_label.value == "Preview..." and panel.progress_bar.value == 0
+    panel._on_stage("training", 0.5)  # the full run itself, after the preview
+    assert panel.stage_label.value == "training: 50%"
+    panel._on_stage("proximity", 0.75)
+    assert panel.stage_label.value == "proximity: 75%"
+    panel._start_feedback("labelling", "Starting...")  # a run without a preview names the proximity at once
+    panel._on_stage("proximity", 0.25)
+    assert panel.stage_label.value == "proximity: 25%"
 
 
 def test_live_mode_previews_after_painting_pauses(make_napari_viewer, qtbot):

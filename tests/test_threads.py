@@ -136,3 +136,78 @@ def test_the_prior_thread_reports_only_the_proximity():
     prior = {stage for name, stage in seen if name == "crf-prior"}
     assert prior == {"proximity"}
     assert {"training", "features", "classifier", "CRF"} <= {stage for _, stage in seen}
+
+
+def _panel_job_scene():
+    """Return (image, strokes): a scene big enough for the panel's preview, two stroke pieces per class."""
+    image, _, strokes = two_region_scene(height=600, width=900, boundary=420)
+    strokes[60:64, 40:160] = 1
+    strokes[500:504, 600:760] = 2
+    return image, strokes
+
+
+def test_the_panel_job_starts_the_prior_before_its_preview_and_gives_the_labels_of_a_plain_run(monkeypatch, qapp):
+    # the held-out check and the proximity of the full run need no preview: they run beside it
+    import threading
+
+    from napari_crf_label import _widget
+    from napari_crf_label.image_io import as_image_data
+    from napari_crf_label.pipeline import priors
+
+    image, strokes = _panel_job_scene()
+    order = []
+    real_init, real_preview = priors.PendingPrior.__init__, _widget.iter_preview
+
+    def prior_started(self, *args, **kwargs):
+        order.append(("prior", threading.current_thread().name))
+        real_init(self, *args, **kwargs)
+
+    def preview_started(*args, **kwargs):
+        order.append(("preview", threading.current_thread().name))
+        return real_preview(*args, **kwargs)
+
+    monkeypatch.setattr(priors.PendingPrior, "__init__", prior_started)
+    monkeypatch.setattr(_widget, "iter_preview", preview_started)
+    params = {"classes": None, "method": "features+crf"}
+    job = _widget._label_job(as_image_data(image), strokes, None, CRFCache(), {"method": "features+crf"},
+                             threading.Event(), _widget._Relay(), CRFCache())
+    items = []
+    while True:
+        try:
+            items.append(next(job))
+        except StopIteration as done:
+            result = done.value
+            break
+    me = threading.current_thread().name
+    # the full run's prior first, then the preview (which makes a small prior of its own)
+    assert order[:2] == [("prior", me), ("preview", me)]
+    assert any(hasattr(item, "labels") for item in items)  # the preview was shown
+    plain = label_image(image, strokes, **params)
+    np.testing.assert_array_equal(result.labels, plain.labels)
+    assert result.params["holdout_scores"] == plain.params["holdout_scores"]
+    assert not any(t.name == "crf-prior" for t in threading.enumerate())
+
+
+def test_a_cancel_during_the_preview_stops_the_prior_started_beside_it(monkeypatch, qapp):
+    import threading
+
+    from napari_crf_label import _widget
+    from napari_crf_label.image_io import as_image_data
+
+    image, strokes = _panel_job_scene()
+    stop = threading.Event()
+    real_preview = _widget.iter_preview
+    alive = []
+
+    def cancelled_preview(*args, **kwargs):
+        alive.append(any(t.name == "crf-prior" for t in threading.enumerate()))
+        stop.set()  # the user clicks Cancel while the preview computes
+        return real_preview(*args, **kwargs)
+
+    monkeypatch.setattr(_widget, "iter_preview", cancelled_preview)
+    job = _widget._label_job(as_image_data(image), strokes, None, CRFCache(), {"method": "features+crf"},
+                             stop, _widget._Relay(), CRFCache())
+    with pytest.raises(Cancelled):
+        list(job)
+    assert alive == [True]  # the prior was under way beside the preview...
+    assert not any(t.name == "crf-prior" for t in threading.enumerate())  # ...and stopped with it

@@ -144,17 +144,27 @@ def _label_job(data: ImageData, strokes: np.ndarray, classes: ClassSet | None, c
         relay.stage.emit("preparing the CRF engine (first run only)", 0.0)
         _wait_for_warm_up()  # the panel's background compile, in a child process, fills the disk cache
         prepare(engine)
-    if preview is not None and preview_params(data.shape, params) is not None:  # a small image is its own preview
+    previewed = preview is not None and preview_params(data.shape, params) is not None  # small: its own preview
+    if previewed:  # before the prior's first report
         relay.stage.emit("preview", 0.0)
-        with reporting(stop_when(stop)):  # a second at most: Cancel is heard at its checkpoints
-            shown = drain(iter_preview(data, strokes, {**params, "proximity": preview_proximity}, preview,
-                                       classes=classes))
-        if shown is not None:
-            yield shown
-    if not full:
-        return None
-    with reporting(_stop_or_relay(stop, relay)):
-        return (yield from iter_label_image(data, strokes, classes=classes, cache=cache, **params))
+    run = iter_label_image(data, strokes, classes=classes, cache=cache, **params) if full else None
+    try:
+        if run is not None:
+            with reporting(_stop_or_relay(stop, relay)):
+                next(run)  # checks the inputs and starts the scene prior's thread, which runs beside the preview
+        if previewed:
+            with reporting(stop_when(stop)):  # a second at most: Cancel is heard at its checkpoints
+                shown = drain(iter_preview(data, strokes, {**params, "proximity": preview_proximity}, preview,
+                                           classes=classes))
+            if shown is not None:
+                yield shown
+        if run is None:
+            return None
+        with reporting(_stop_or_relay(stop, relay)):
+            return (yield from run)
+    finally:
+        if run is not None:
+            run.close()  # a stopped or failed preview stops the prior's thread too
 
 
 def _export_job(stop: threading.Event, relay: _Relay, *args: Any, **kwargs: Any) -> dict[str, Path]:
@@ -261,6 +271,7 @@ class CRFLabelWidget(Container):
         self._live_only = False  # the running job is a live preview (no full-resolution result)
         self._waiting: list[Hashable] = []  # layers added empty for the running job, not filled yet
         self._stage_rank = 0  # how far the running job's stages went (0: training, 1: proximity, 2: tiles)
+        self._previewing = False  # the running job computes its preview
         self._run_image: Hashable | None = None  # the image the running job labels
         self._autosave_timer = QTimer(self.native)
         self._autosave_timer.setSingleShot(True)
@@ -904,6 +915,7 @@ class CRFLabelWidget(Container):
         self.cancel_button.enabled = True
         self._tiles = (0, 1)
         self._stage_rank = 0
+        self._previewing = False
         self.progress_bar.value = 0
         self.progress_bar.native.setFormat("%p% in all")
         self.stage_label.value = text
@@ -928,8 +940,12 @@ class CRFLabelWidget(Container):
         if self._stop.is_set():
             return
         if stage == "preview":
+            self._previewing = True
             self.stage_label.value = "Preview..."
             return
+        if stage == "proximity" and self._previewing:  # its thread starts beside the preview: say Preview... still
+            return
+        self._previewing = False  # the job's own stages come after its preview
         done, total = self._tiles
         before = _BEFORE_TILES["proximity"][1]
         # the proximity runs beside the training and the first tiles: name a stage only on the way forward

@@ -106,6 +106,7 @@ def iter_label_image(
     probs = np.zeros((n, *crf_shape), np.float32)
     with prior_alongside(source, plan, method, features, samples, cache, base, threads, workers, client
                          ) as (early, guard):
+        yield 0, len(plan.tasks)  # inputs checked, the prior under way: a caller may do other work meanwhile
         yield from guard(attach_classifier(source, plan, method, features, samples, cache, base, threads))
         prior = early if early is not None else (yield from scene_prior(source, plan, cache, base))
         for item in guard(iter_results(source, plan, prior, cache, base, workers, client, threads)):
