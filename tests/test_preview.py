@@ -105,19 +105,42 @@ def test_stroke_edit_shows_a_marked_preview_then_the_full_result(make_napari_vie
     assert panel.stage_label.value == "Done."
 
 
-def test_the_label_says_preview_while_the_proximity_reports_beside_it(make_napari_viewer):
+def test_the_label_says_preview_while_the_proximity_reports_beside_it(make_napari_viewer, qtbot):
     _, panel = open_with_image(make_napari_viewer, three_bands()[0])
-    panel._start_feedback("labelling", "Starting...")
+    label = panel.stage_label
+    panel._start_feedback("Starting...")
     panel._on_stage("preview", 0.0)
     panel._on_stage("proximity", 0.5)  # the full run's prior thread, started beside the preview
-    assert panel.stage_label.value == "Preview..." and panel.progress_bar.value == 0
+    qtbot.wait(400)
+    assert label.value == "Preview..." and panel.progress_bar.value == 0
     panel._on_stage("training", 0.5)  # the full run itself, after the preview
-    assert panel.stage_label.value == "training: 50%"
+    qtbot.waitUntil(lambda: label.value == "training: 50%", timeout=2000)
     panel._on_stage("proximity", 0.75)
-    assert panel.stage_label.value == "proximity: 75%"
-    panel._start_feedback("labelling", "Starting...")  # a run without a preview names the proximity at once
+    qtbot.waitUntil(lambda: label.value == "proximity: 75%", timeout=2000)
+    panel._start_feedback("Starting...")  # a run without a preview names the proximity at once
     panel._on_stage("proximity", 0.25)
-    assert panel.stage_label.value == "proximity: 25%"
+    assert label.value == "proximity: 25%"
+
+
+def test_a_burst_of_stage_reports_updates_the_panel_a_few_times_and_ends_on_the_last(make_napari_viewer, qtbot):
+    # every update of the window costs a redraw of all of it with software OpenGL: the run needs that CPU
+    from napari_crf_label._widget import FEEDBACK_MS
+
+    _, panel = open_with_image(make_napari_viewer, three_bands()[0])
+    bar = []
+    panel.progress_bar.changed.connect(bar.append)
+    panel._start_feedback("Starting...")
+    panel._on_tiles((0, 2))
+    for i in range(1, 101):  # a CRF's iterations on a small tile, as fast as they come
+        panel._on_stage("CRF", i / 100)
+    assert len(bar) == 1 and panel.stage_label.value == "Starting..."  # the tiles' count at once, then a pause
+    qtbot.wait(FEEDBACK_MS + 200)
+    assert panel.stage_label.value == "CRF: 100% (tile 1 of 2)"  # then the last one, not each one
+    assert len(bar) == 2 and bar[-1] == panel.progress_bar.value > bar[0]
+    panel._on_stage("CRF", 1.0)
+    panel.cancel_button.enabled = True
+    panel._on_finished()  # the run's end is shown at once, whatever waited
+    assert panel.stage_label.value == "Done." and not panel._feedback_timer.isActive()
 
 
 def test_live_mode_previews_after_painting_pauses(make_napari_viewer, qtbot):

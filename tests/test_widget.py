@@ -178,7 +178,7 @@ def test_run_rerun_reuses_lattices_and_replaces_the_result_layer(scene_viewer, q
     # the proximity runs beside the training and the tile: the stage named never goes back to an earlier one
     order = [next((k for k, name in enumerate(["training", "proximity"]) if text.startswith(name)), 2)
              for text in shown]
-    assert order == sorted(order) and order[-1] == 2
+    assert order == sorted(order)  # (shown at most every FEEDBACK_MS: a fast run may end before its tiles show)
     result = viewer.layers["scene CRF labels"]
     layer = viewer.layers["scene strokes"]
     assert (np.asarray(result.data) == truth).mean() > 0.99
@@ -187,8 +187,8 @@ def test_run_rerun_reuses_lattices_and_replaces_the_result_layer(scene_viewer, q
     names = [lay.name for lay in viewer.layers]
     assert names.index("scene CRF labels") < names.index("scene strokes")
     assert 0 < result.opacity < 1
-    # the bar moved through the stages inside the single tile, not straight from 0 to done
-    assert any(0 < v < panel.progress_bar.max for v in bar) and bar[-1] == panel.progress_bar.max
+    # the bar went forward to done (through the stages, at most every FEEDBACK_MS: test_preview.py)
+    assert bar == sorted(bar) and bar[-1] == panel.progress_bar.max
     assert panel.stage_label.value == "Done."
     state = panel.image_state()
     builds = state.cache.builds

@@ -34,7 +34,6 @@ from magicgui.widgets import (
 )
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
-from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QObject, Qt, QTimer, Signal
 from qtpy.QtGui import QColor, QIcon, QPixmap
@@ -88,6 +87,9 @@ __all__ = ["CRFLabelWidget", "KEYS"]
 AUTOSAVE_SECONDS = 3.0
 #: Milliseconds after the last paint event before a live preview starts.
 LIVE_DELAY_MS = 400
+#: Least milliseconds between two updates of the run's stage text and bar: with software OpenGL (a
+#: remote desktop, Xvfb) Qt redraws the whole window for each, 10-20 ms of CPU that the run needs.
+FEEDBACK_MS = 250
 
 #: Key bindings of the panel (none of them is one of napari's own).
 KEYS = {"run": "Shift+R", "cancel": "Shift+C", "next_class": "Shift+Down", "previous_class": "Shift+Up"}
@@ -264,7 +266,6 @@ class CRFLabelWidget(Container):
         self._relay.warmed_up.connect(self._warmed_up)
         self._warming = False  # the engine compiles in the background (first use on a machine)
         self._message = ""  # the status line's last message
-        self._progress: progress | None = None
         self._tiles = (0, 1)
         self._refilling = False  # True while the layer pickers and composites are refilled
         self._failed = False  # the running job ended in an error
@@ -272,6 +273,12 @@ class CRFLabelWidget(Container):
         self._waiting: list[Hashable] = []  # layers added empty for the running job, not filled yet
         self._stage_rank = 0  # how far the running job's stages went (0: training, 1: proximity, 2: tiles)
         self._previewing = False  # the running job computes its preview
+        self._next_text: str | None = None  # the stage text and bar value waiting for their turn (FEEDBACK_MS)
+        self._next_bar = 0
+        self._feedback_at = 0.0  # time.monotonic() of the last shown update
+        self._feedback_timer = QTimer(self.native)
+        self._feedback_timer.setSingleShot(True)
+        self._feedback_timer.timeout.connect(self._show_feedback)
         self._run_image: Hashable | None = None  # the image the running job labels
         self._autosave_timer = QTimer(self.native)
         self._autosave_timer.setSingleShot(True)
@@ -854,7 +861,7 @@ class CRFLabelWidget(Container):
         self.worker.errored.connect(self._on_error)
         self.worker.aborted.connect(self._on_cancelled)
         self.worker.finished.connect(self._on_finished)
-        self._start_feedback("CRF", "Starting..." if full else "Live preview...")
+        self._start_feedback("Starting..." if full else "Live preview...")
         self._run_started = time.perf_counter()
         self.worker.start()
         self._add_waiting_layers(image, data, state, params, full)
@@ -906,20 +913,28 @@ class CRFLabelWidget(Container):
         if worker is self.worker:
             worker.quit()
         self.cancel_button.enabled = False
+        self._drop_feedback()
         self.stage_label.value = "Cancelling..."
 
-    def _start_feedback(self, desc: str, text: str) -> None:
-        """Reset the progress bar and show the Cancel button for a new run or export."""
+    def _start_feedback(self, text: str) -> None:
+        """Reset the progress bar and show the Cancel button for a new run or export.
+
+        The bar is the panel's own: napari's activity entry animates its
+        indicator all along, which with software OpenGL (a remote desktop,
+        Xvfb) redraws the window about 20 times a second, 0.3 s of CPU per
+        second that the run needs.
+        """
         self.run_button.enabled = False
         self.export_button.enabled = False
         self.cancel_button.enabled = True
         self._tiles = (0, 1)
         self._stage_rank = 0
         self._previewing = False
+        self._drop_feedback()
+        self._next_bar, self._feedback_at = 0, 0.0  # the run's first report shows at once
         self.progress_bar.value = 0
         self.progress_bar.native.setFormat("%p% in all")
         self.stage_label.value = text
-        self._progress = progress(total=_BAR_STEPS, desc=desc)
 
     def _on_yielded(self, image_key: Hashable, data: ImageData, step: Any) -> None:
         """Show a preview the run yielded, or record its tile progress."""
@@ -941,7 +956,7 @@ class CRFLabelWidget(Container):
             return
         if stage == "preview":
             self._previewing = True
-            self.stage_label.value = "Preview..."
+            self._show_text("Preview...")
             return
         if stage == "proximity" and self._previewing:  # its thread starts beside the preview: say Preview... still
             return
@@ -955,6 +970,8 @@ class CRFLabelWidget(Container):
             if rank < self._stage_rank:
                 return
             self._stage_rank = rank
+        where = f" (tile {min(done + 1, total)} of {total})" if total > 1 and stage in _TILE_STAGES else ""
+        self._next_text = f"{stage}: {fraction:.0%}{where}"  # shown with the bar, below
         if self.export_worker is not None:
             self._set_bar(fraction)
         elif stage in _BEFORE_TILES:
@@ -963,17 +980,39 @@ class CRFLabelWidget(Container):
         elif stage in _TILE_STAGES:
             start, end = _TILE_STAGES[stage]
             self._set_bar(before + (1 - before) * (done + start + (end - start) * fraction) / max(total, 1))
-        where = f" (tile {min(done + 1, total)} of {total})" if total > 1 and stage in _TILE_STAGES else ""
-        self.stage_label.value = f"{stage}: {fraction:.0%}{where}"
+        else:
+            self._feedback_soon()
 
     def _set_bar(self, fraction: float) -> None:
-        """Move the panel's bar and napari's activity entry to ``fraction`` (never backwards)."""
-        value = int(round(min(max(fraction, 0.0), 1.0) * _BAR_STEPS))
-        if value > self.progress_bar.value:
-            self.progress_bar.value = value
-            if self._progress is not None:
-                self._progress.n = value
-                self._progress.refresh()
+        """Move the panel's bar to ``fraction`` (never backwards), soon."""
+        self._next_bar = max(self._next_bar, int(round(min(max(fraction, 0.0), 1.0) * _BAR_STEPS)))
+        self._feedback_soon()
+
+    def _show_text(self, text: str) -> None:
+        """Show ``text`` as the run's stage, soon (at most one update per FEEDBACK_MS)."""
+        self._next_text = text
+        self._feedback_soon()
+
+    def _feedback_soon(self) -> None:
+        """Show the waiting stage text and bar now if the last update is FEEDBACK_MS old, else when it is."""
+        wait = FEEDBACK_MS - (time.monotonic() - self._feedback_at) * 1000
+        if wait <= 0:
+            self._show_feedback()
+        elif not self._feedback_timer.isActive():
+            self._feedback_timer.start(int(wait) + 1)
+
+    def _show_feedback(self) -> None:
+        """Show the waiting stage text and bar value."""
+        self._feedback_at = time.monotonic()
+        if self._next_text is not None:
+            self.stage_label.value, self._next_text = self._next_text, None
+        if self._next_bar > self.progress_bar.value:
+            self.progress_bar.value = self._next_bar
+
+    def _drop_feedback(self) -> None:
+        """Forget the stage text waiting to be shown (the run ended or is being stopped)."""
+        self._feedback_timer.stop()
+        self._next_text = None
 
     def _on_result(self, image_key: Hashable, data: ImageData, result: LabelResult | None) -> None:
         """Show a run's result and keep it in the project of a project image (None: a live preview's end)."""
@@ -985,6 +1024,8 @@ class CRFLabelWidget(Container):
 
     def reset_feedback(self) -> None:
         """Clear the run's progress and messages (another image was opened)."""
+        self._drop_feedback()
+        self._next_bar = 0
         self.progress_bar.value = 0
         self.progress_bar.native.setFormat("")
         self.stage_label.value = ""
@@ -1152,6 +1193,9 @@ class CRFLabelWidget(Container):
         self.export_button.enabled = True
         self.cancel_button.enabled = False
         stopped = self._stop.is_set() or self._failed
+        self._drop_feedback()
+        if not stopped:
+            self._show_feedback()  # the bar's last value; the text is the run's end
         self.stage_label.value = ("Cancelled." if self._stop.is_set() else
                                   "Failed: see the message; nothing was changed." if self._failed else
                                   "Preview shown (Run CRF for full resolution)." if self._live_only else "Done.")
@@ -1169,9 +1213,6 @@ class CRFLabelWidget(Container):
         # not cleared: napari drops a quit run's generator without closing it, and its threads go on until
         # their next checkpoint, which must still stop them
         self._stop = threading.Event()
-        if self._progress is not None:
-            self._progress.close()
-            self._progress = None
 
     # ------------------------------------------------------------------ export
     def _stem(self, image: Image, data: ImageData) -> str:
@@ -1229,7 +1270,7 @@ class CRFLabelWidget(Container):
             lambda written: self._on_exported(written, outdir, image_key, created))
         self.export_worker.errored.connect(self._on_error)
         self.export_worker.finished.connect(self._on_finished)
-        self._start_feedback("Export", "Exporting...")
+        self._start_feedback("Exporting...")
         self.export_worker.start()
         return self.export_worker
 
