@@ -105,6 +105,22 @@ def test_stroke_edit_shows_a_marked_preview_then_the_full_result(make_napari_vie
     assert panel.stage_label.value == "Done."
 
 
+def test_a_deleted_preview_layer_comes_back_under_the_result(make_napari_viewer, qtbot):
+    image, truth, strokes, third = three_bands()
+    viewer, panel = open_with_image(make_napari_viewer, image)
+    layer = viewer.layers["scene strokes"]
+    layer.data = strokes
+    panel.run_button.native.click()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
+    viewer.layers.remove("scene CRF preview")  # the user deletes it
+    layer.data = np.maximum(strokes, third)
+    panel.run_button.native.click()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
+    names = [lay.name for lay in viewer.layers]
+    assert names.index("scene CRF preview") < names.index("scene CRF labels") < names.index("scene strokes")
+    assert not viewer.layers["scene CRF preview"].visible and viewer.layers["scene CRF labels"].visible
+
+
 def test_the_label_says_preview_while_the_proximity_reports_beside_it(make_napari_viewer, qtbot):
     _, panel = open_with_image(make_napari_viewer, three_bands()[0])
     label = panel.stage_label

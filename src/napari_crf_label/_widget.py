@@ -892,7 +892,9 @@ class CRFLabelWidget(Container):
                                                   metadata={META_KEY: {"role": _WAITING_ROLE}}))
             setattr(state, slot, layer_key(layer))
             self._waiting.append(layer_key(layer))
-            self._place_below_strokes(layer)
+            # the preview under the result (when a deleted preview layer comes back), both under the strokes
+            self._place_below_strokes(layer, find_layer(self.viewer.layers, state.result_key)
+                                      if kind == "preview" else None)
         if self._waiting and self.strokes_layer is not None:  # keep painting where the user was
             self.viewer.layers.selection.active = self.strokes_layer
 
@@ -1097,7 +1099,7 @@ class CRFLabelWidget(Container):
         shown = find_layer(self.viewer.layers, state.result_key)
         if shown is not None:  # the old result under the preview would blur what changed
             shown.visible = False
-        self._place_below_strokes(layer)
+        self._place_below_strokes(layer, shown)  # under the result (hidden now), both under the strokes
         if self.strokes_layer is not None:  # keep painting where the user was
             self.viewer.layers.selection.active = self.strokes_layer
         side = round(1 / result.params["preview_scale"], 1)
@@ -1123,9 +1125,9 @@ class CRFLabelWidget(Container):
         if shown is not None:
             shown.visible = True
 
-    def _place_below_strokes(self, layer: Any) -> None:
-        """Move a result layer just under the strokes layer, so the strokes stay visible on top."""
-        strokes = self.strokes_layer
+    def _place_below_strokes(self, layer: Any, other: Any = None) -> None:
+        """Move a result layer just under the strokes layer (or under ``other``), so the strokes stay on top."""
+        strokes = self.strokes_layer if other is None else other
         if strokes is None:
             return
         names = [lay.name for lay in self.viewer.layers]
