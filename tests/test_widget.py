@@ -453,11 +453,18 @@ def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_
     assert str(autosave_dir) in panel.status.value and "Annotation time" in panel.status.value
     painted = np.asarray(layer.data).copy()
 
-    # a new viewer on the same image is offered the autosave
+    # a new viewer on the same image is offered the autosave, and told once however the layers change
     viewer2 = make_napari_viewer()
+    told = []
+    notification_manager.notification_ready.connect(
+        lambda note: told.append(note.message) if "Autosaved strokes found" in note.message else None)
     viewer2.add_image(image, name="scene", rgb=True)
     panel2 = open_panel(viewer2)
     qtbot.waitUntil(lambda: shown(panel2.restore_button), timeout=5_000)
+    for k in range(3):  # a run adds its layers; the guided pass its outlines; the user adds points
+        viewer2.add_points(name=f"marks {k}")
+        qtbot.wait(20)
+    assert len(told) == 1 and shown(panel2.restore_button)
     click(panel2.restore_button)
     restored = viewer2.layers["scene strokes"]
     assert np.array_equal(np.asarray(restored.data), painted)

@@ -273,6 +273,7 @@ class CRFLabelWidget(Container):
         self._waiting: list[Hashable] = []  # layers added empty for the running job, not filled yet
         self._stage_rank = 0  # how far the running job's stages went (0: training, 1: proximity, 2: tiles)
         self._previewing = False  # the running job computes its preview
+        self._autosave_told: set[Path] = set()  # autosaves the user was told about (the button stays)
         self._next_text: str | None = None  # the stage text and bar value waiting for their turn (FEEDBACK_MS)
         self._next_bar = 0
         self._feedback_at = 0.0  # time.monotonic() of the last shown update
@@ -1344,7 +1345,8 @@ class CRFLabelWidget(Container):
         painted = layer is not None and bool(np.any(np.asarray(layer.data)))
         offer = path is not None and path.exists() and not painted
         self.restore_button.visible = offer
-        if offer:
+        if offer and path not in self._autosave_told:  # once: this runs on every change of the layer list
+            self._autosave_told.add(path)
             show_info(f"Autosaved strokes found for {self.image_layer.name}: "
                       "click 'Restore autosaved strokes' to resume.")
 
