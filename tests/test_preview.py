@@ -138,6 +138,25 @@ def test_the_label_says_preview_while_the_proximity_reports_beside_it(make_napar
     assert label.value == "proximity: 25%"
 
 
+def test_tiles_side_by_side_name_the_stage_of_the_one_furthest_on(make_napari_viewer, qtbot):
+    # two threads label two tiles at once, each reporting its own stage: the text never goes back
+    from napari_crf_label._widget import FEEDBACK_MS
+
+    _, panel = open_with_image(make_napari_viewer, three_bands()[0])
+    label = panel.stage_label
+    panel._start_feedback("Starting...")
+    panel._on_tiles((0, 4))
+    seen = []
+    for stage, fraction in [("CRF", 0.6), ("features", 0.1), ("classifier", 0.5), ("CRF", 0.8), ("features", 0.9)]:
+        panel._on_stage(stage, fraction)
+        qtbot.wait(FEEDBACK_MS + 50)
+        seen.append(label.value)
+    assert seen == ["CRF: 60% (tile 1 of 4)"] * 3 + ["CRF: 80% (tile 1 of 4)"] * 2
+    panel._on_tiles((1, 4))  # the first tile ended: the other one leads now
+    panel._on_stage("features", 0.9)
+    qtbot.waitUntil(lambda: label.value == "features: 90% (tile 2 of 4)", timeout=2000)
+
+
 def test_a_burst_of_stage_reports_updates_the_panel_a_few_times_and_ends_on_the_last(make_napari_viewer, qtbot):
     # every update of the window costs a redraw of all of it with software OpenGL: the run needs that CPU
     from napari_crf_label._widget import FEEDBACK_MS

@@ -272,6 +272,7 @@ class CRFLabelWidget(Container):
         self._live_only = False  # the running job is a live preview (no full-resolution result)
         self._waiting: list[Hashable] = []  # layers added empty for the running job, not filled yet
         self._stage_rank = 0  # how far the running job's stages went (0: training, 1: proximity, 2: tiles)
+        self._tile_mark = (-1, -1, -1.0)  # (tiles done, stage, fraction) of the tile stage named last
         self._previewing = False  # the running job computes its preview
         self._autosave_told: set[Path] = set()  # autosaves the user was told about (the button stays)
         self._next_text: str | None = None  # the stage text and bar value waiting for their turn (FEEDBACK_MS)
@@ -932,6 +933,7 @@ class CRFLabelWidget(Container):
         self.cancel_button.enabled = True
         self._tiles = (0, 1)
         self._stage_rank = 0
+        self._tile_mark = (-1, -1, -1.0)
         self._previewing = False
         self._drop_feedback()
         self._next_bar, self._feedback_at = 0, 0.0  # the run's first report shows at once
@@ -973,6 +975,12 @@ class CRFLabelWidget(Container):
             if rank < self._stage_rank:
                 return
             self._stage_rank = rank
+        if self.export_worker is None and stage in _TILE_STAGES and total > 1:
+            # tiles run side by side, each at its own stage: name only the one furthest on, until one ends
+            mark = (done, list(_TILE_STAGES).index(stage), fraction)
+            if mark < self._tile_mark:
+                return
+            self._tile_mark = mark
         where = f" (tile {min(done + 1, total)} of {total})" if total > 1 and stage in _TILE_STAGES else ""
         self._next_text = f"{stage}: {fraction:.0%}{where}"  # shown with the bar, below
         if self.export_worker is not None:
