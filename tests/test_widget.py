@@ -876,3 +876,29 @@ def test_strokes_on_transparent_pixels_are_named_not_only_missing(make_napari_vi
     for name, count in zip(["deep_water", "shallow_water", "land", "cloud"], on_left):
         assert (f"{name} {count} of" in dropped[0]) == (count > 0)
     assert "dropped_strokes" in panel.image_state().result.params
+
+
+def test_a_jpeg_with_an_inverted_alpha_opened_by_napari_is_shown_and_labelled(make_napari_viewer, qtbot, notes,
+                                                                             tmp_path):
+    # orthomosaic exporters write RGB plus an inverted alpha (255 = no data) as a 4-band JPEG, which Pillow calls
+    # CMYK: napari's reader takes the 4th band for alpha, so it showed black and every stroke fell on "no data"
+    from PIL import Image as PILImage
+
+    image, truth, strokes = two_region_scene()
+    outside = np.zeros(truth.shape, np.uint8)
+    outside[:12, :20] = 255  # a no-data corner
+    rgb = np.where(outside[..., None] == 255, 0, image)
+    path = tmp_path / "ortho.jpg"
+    PILImage.fromarray(np.dstack([rgb, outside]), mode="CMYK").save(path, quality=95)
+    viewer = make_napari_viewer()
+    viewer.open(str(path))  # napari's own reader, as File > Open
+    layer = viewer.layers["ortho"]
+    assert layer.data.shape[-1] == 4 and (np.asarray(layer.data)[..., 3] < 128).mean() > 0.9  # alpha 0: black
+    panel = open_panel(viewer)
+    alpha = np.asarray(layer.data)[..., 3]
+    assert (alpha[30:, 30:] > 128).all() and (alpha[:10, :18] < 128).all()  # shown, the corner still no data
+    assert any("4-band JPEG" in m and "file is unchanged" in m for m in notes.messages)
+    assert PILImage.open(path).mode == "CMYK"  # the file is untouched
+    paint_and_run(qtbot, viewer, panel, strokes, image="ortho")
+    result = np.asarray(viewer.layers["ortho CRF labels"].data)
+    assert (result[20:, 30:] == truth[20:, 30:]).mean() > 0.98

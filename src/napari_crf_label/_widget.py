@@ -70,7 +70,7 @@ from .errors import InputError
 from .export import export_all, output_paths
 from .features import FeatureParams
 from .guided import GuidedWalk
-from .image_io import ImageData
+from .image_io import ImageData, inverted_alpha_jpeg
 from .kernels import prepare, ready
 from .pipeline import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
 from .pipeline.plan import crf_size
@@ -505,6 +505,8 @@ class CRFLabelWidget(Container):
             self.composite.visible = self.bands_row.visible = False
             self._update_status()
             return
+        if chosen:
+            self._fix_inverted_alpha(image)
         self._pick_strokes(image)
         if chosen and self.worker is None and self.export_worker is None:
             self.reset_feedback()  # the last run's bar and "Done." belong to the image before
@@ -518,6 +520,24 @@ class CRFLabelWidget(Container):
         self._strokes_changed()
         QTimer.singleShot(0, self._offer_autosave)  # after every layer of a multi-layer open has arrived
         self._update_status()
+
+    def _fix_inverted_alpha(self, image: Image) -> None:
+        """Show a 4-band JPEG written as RGB plus an inverted alpha (orthomosaic exporters) as it is meant.
+
+        napari's reader takes its 4th band for alpha, so the image shows
+        black and the panel would see it all as no data. The layer's data
+        (not the file) gets the alpha inverted, and the user is told.
+        """
+        path = getattr(getattr(image, "source", None), "path", None)
+        data = image.data
+        if not (isinstance(data, np.ndarray) and data.ndim == 3 and data.shape[-1] == 4 and data.dtype == np.uint8
+                and image.rgb and inverted_alpha_jpeg(path)):
+            return
+        fixed = data.copy()
+        fixed[..., 3] = 255 - fixed[..., 3]
+        image.data = fixed
+        show_info(f"{image.name}: a 4-band JPEG (RGB and an inverted alpha, as orthomosaic exporters write it), "
+                  "which napari showed black; it is shown as it is meant now (the file is unchanged).")
 
     def _pick_strokes(self, image: Image) -> None:
         """Choose the image's own strokes layer, else keep a choice that fits it, else one that does (or none).

@@ -318,6 +318,23 @@ def bands_to_image(bands: np.ndarray, nodata: float | None, colorinterp: list[st
     return np.ascontiguousarray(array), valid
 
 
+def inverted_alpha_jpeg(path: str | Path | None) -> bool:
+    """Return True for a 4-band JPEG that Pillow calls CMYK: RGB plus an inverted alpha (see :func:`_read_pillow`).
+
+    napari's own reader shows such a file as RGBA, so black (its alpha is 0
+    wherever there is data).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if path is None or Path(path).suffix.lower() not in (".jpg", ".jpeg"):
+        return False
+    try:
+        with Image.open(path) as im:
+            return im.format == "JPEG" and im.mode == "CMYK"
+    except (OSError, UnidentifiedImageError):
+        return False
+
+
 def _read_pillow(path: Path) -> ImageData:
     """Read a JPEG or PNG with Pillow; alpha (or a 4-channel JPEG's 4th band) is the mask."""
     from PIL import Image
