@@ -133,6 +133,12 @@ def test_the_label_says_preview_while_the_proximity_reports_beside_it(make_napar
     qtbot.waitUntil(lambda: label.value == "training: 50%", timeout=2000)
     panel._on_stage("proximity", 0.75)
     qtbot.waitUntil(lambda: label.value == "proximity: 75%", timeout=2000)
+    panel._on_stage("training", 0.75)  # beside an unfinished proximity: not named...
+    qtbot.wait(400)
+    assert label.value == "proximity: 75%"
+    panel._on_stage("proximity", 1.0)
+    panel._on_stage("training", 0.8)  # ...but once the proximity is complete, the training goes on being named
+    qtbot.waitUntil(lambda: label.value == "training: 80%", timeout=2000)
     panel._start_feedback("Starting...")  # a run without a preview names the proximity at once
     panel._on_stage("proximity", 0.25)
     assert label.value == "proximity: 25%"

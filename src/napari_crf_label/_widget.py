@@ -272,6 +272,7 @@ class CRFLabelWidget(Container):
         self._live_only = False  # the running job is a live preview (no full-resolution result)
         self._waiting: list[Hashable] = []  # layers added empty for the running job, not filled yet
         self._stage_rank = 0  # how far the running job's stages went (0: training, 1: proximity, 2: tiles)
+        self._stage_complete = False  # the stage of that rank named last has reached 100 %
         self._tile_mark = (-1, -1, -1.0)  # (tiles done, stage, fraction) of the tile stage named last
         self._previewing = False  # the running job computes its preview
         self._autosave_told: set[Path] = set()  # autosaves the user was told about (the button stays)
@@ -952,7 +953,7 @@ class CRFLabelWidget(Container):
         self.export_button.enabled = False
         self.cancel_button.enabled = True
         self._tiles = (0, 1)
-        self._stage_rank = 0
+        self._stage_rank, self._stage_complete = 0, False
         self._tile_mark = (-1, -1, -1.0)
         self._previewing = False
         self._drop_feedback()
@@ -988,13 +989,14 @@ class CRFLabelWidget(Container):
         self._previewing = False  # the job's own stages come after its preview
         done, total = self._tiles
         before = _BEFORE_TILES["proximity"][1]
-        # the proximity runs beside the training and the first tiles: name a stage only on the way forward
+        # the proximity runs beside the training and the first tiles: name an earlier stage again only once
+        # the one named is complete (the proximity often ends before the training, beside the preview)
         rank = (list(_BEFORE_TILES).index(stage) if stage in _BEFORE_TILES else
                 len(_BEFORE_TILES) if stage in _TILE_STAGES else None)
         if self.export_worker is None and rank is not None:
-            if rank < self._stage_rank:
+            if rank < self._stage_rank and not self._stage_complete:
                 return
-            self._stage_rank = rank
+            self._stage_rank, self._stage_complete = rank, fraction >= 1.0
         if self.export_worker is None and stage in _TILE_STAGES and total > 1:
             # tiles run side by side, each at its own stage: name only the one furthest on, until one ends
             mark = (done, list(_TILE_STAGES).index(stage), fraction)
