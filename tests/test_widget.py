@@ -474,6 +474,39 @@ def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_
     assert panel2.image_state().clock.seconds > 0.2  # the time spent before is carried on
 
 
+def test_painting_anew_keeps_an_earlier_sessions_autosave_under_a_name_of_its_own(make_napari_viewer, qtbot,
+                                                                                    autosave_dir, notes):
+    from napari_crf_label.io.session import load_session
+
+    image, truth, strokes = two_region_scene()
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="scene", rgb=True)
+    panel = open_panel(viewer)
+    use_names(panel, "dark, bright")
+    viewer.layers["scene strokes"].data = strokes.astype(np.uint8)
+    first = panel.autosave()
+    assert first is not None
+
+    # another session on the same image is offered that autosave, but paints instead of restoring it
+    viewer2 = make_napari_viewer()
+    viewer2.add_image(image, name="scene", rgb=True)
+    panel2 = open_panel(viewer2)
+    qtbot.waitUntil(lambda: shown(panel2.restore_button), timeout=5_000)
+    use_names(panel2, "dark, bright")
+    one = np.zeros(truth.shape, np.uint8)
+    one[10:14, 10:40] = 1
+    viewer2.layers["scene strokes"].data = one
+    assert panel2.autosave() == first  # this session's autosave takes the image's autosave file...
+    kept = [p for p in autosave_dir.glob("*_session.npz") if p != first]
+    assert len(kept) == 1  # ...and the earlier session's strokes are kept, whole, in a file of their own
+    assert np.array_equal(load_session(kept[0]).strokes, strokes)
+    assert np.array_equal(load_session(first).strokes, one)
+    assert any(kept[0].name in m and "earlier session" in m for m in notes.messages)
+    viewer2.layers["scene strokes"].data = one * 2
+    panel2.autosave()  # this session's own autosave is replaced as usual, nothing more is kept
+    assert sorted(autosave_dir.glob("*_session.npz")) == sorted([first, kept[0]])
+
+
 def test_session_save_and_open_restores_settings_without_offering_the_autosave(
         make_napari_viewer, qtbot, tmp_path, autosave_dir):
     from napari_crf_label.sample import sample_files

@@ -71,12 +71,12 @@ from .export import export_all, output_paths
 from .features import FeatureParams
 from .guided import GuidedWalk
 from .image_io import ImageData, inverted_alpha_jpeg
+from .io.session import Session, SessionError, autosave_path, keep_earlier_autosave, load_session, save_session
 from .kernels import prepare, ready
 from .pipeline import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
 from .pipeline.plan import crf_size
 from .pipeline.preview import LIVE_MAX_PIXELS, iter_preview, preview_params
 from .progress import Cancelled, reporting, stop_when
-from .session import Session, SessionError, autosave_path, load_session, save_session
 
 if TYPE_CHECKING:
     import napari
@@ -276,6 +276,7 @@ class CRFLabelWidget(Container):
         self._tile_mark = (-1, -1, -1.0)  # (tiles done, stage, fraction) of the tile stage named last
         self._previewing = False  # the running job computes its preview
         self._autosave_told: set[Path] = set()  # autosaves the user was told about (the button stays)
+        self._autosave_mine: set[Path] = set()  # autosaves this panel wrote or restored (others are kept)
         self._next_text: str | None = None  # the stage text and bar value waiting for their turn (FEEDBACK_MS)
         self._next_bar = 0
         self._feedback_at = 0.0  # time.monotonic() of the last shown update
@@ -996,7 +997,8 @@ class CRFLabelWidget(Container):
         if self.export_worker is None and rank is not None:
             if rank < self._stage_rank and not self._stage_complete:
                 return
-            self._stage_rank, self._stage_complete = rank, fraction >= 1.0
+            # (never back from the tiles: the proximity goes on beside their features and classifier)
+            self._stage_rank, self._stage_complete = rank, stage in _BEFORE_TILES and fraction >= 1.0
         if self.export_worker is None and stage in _TILE_STAGES and total > 1:
             # tiles run side by side, each at its own stage: name only the one furthest on, until one ends
             mark = (done, list(_TILE_STAGES).index(stage), fraction)
@@ -1406,10 +1408,16 @@ class CRFLabelWidget(Container):
             return None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists() and path not in self._autosave_mine:  # an earlier session's, not restored
+                kept = keep_earlier_autosave(path)
+                show_info(f"The autosaved strokes of an earlier session of {self.image_layer.name} were kept as "
+                          f"{kept} (File > Open brings them back); this session autosaves anew.")
             save_session(path, session)
         except OSError as exc:
             show_warning(f"Autosave to {path} failed: {exc}")
             return None
+        self._autosave_mine.add(path)
+        self.restore_button.visible = False  # what it offered is kept under another name now
         self._update_status()
         return path
 
@@ -1443,7 +1451,10 @@ class CRFLabelWidget(Container):
         except SessionError as exc:
             show_error(f"{exc} (the file was kept)")
             return False
-        return self.apply_session(session)
+        restored = self.apply_session(session)
+        if restored:
+            self._autosave_mine.add(path)  # its strokes are this session's now: autosaves may replace it
+        return restored
 
     def apply_session(self, session: Session) -> bool:
         """Put a session's strokes, classes and parameters into the panel and layers."""

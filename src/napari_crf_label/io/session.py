@@ -27,6 +27,7 @@ from ..strokes import StrokesError, stroke_classes
 from .atomic import atomic_path
 
 __all__ = ["Session", "SessionError", "save_session", "load_session", "SESSION_SUFFIX", "AnnotationClock",
+           "keep_earlier_autosave",
            "autosave_dir", "autosave_path"]
 
 SESSION_SUFFIX = "_session.npz"
@@ -160,6 +161,25 @@ def autosave_dir() -> Path:
         return Path(os.environ["NAPARI_CRF_LABEL_AUTOSAVE_DIR"])
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "napari-crf-label" / "autosave"
+
+
+def keep_earlier_autosave(path: Path) -> Path:
+    """Move an autosave aside under a name of its own (its time, never an existing name); return that name.
+
+    For an autosave of an earlier session that this one was offered but did
+    not restore: this session's autosave takes ``path``, the earlier strokes
+    stay in a session file of their own (``File > Open`` reads it).
+    """
+    import time
+
+    base = path.name.removesuffix(SESSION_SUFFIX)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
+    target, k = path.with_name(f"{base}-{stamp}{SESSION_SUFFIX}"), 1
+    while target.exists():
+        k += 1
+        target = path.with_name(f"{base}-{stamp}-{k}{SESSION_SUFFIX}")
+    path.rename(target)
+    return target
 
 
 def autosave_path(image_key: str, stem: str) -> Path:
