@@ -211,6 +211,25 @@ def test_empty_windows_are_outlined_before_a_run(make_napari_viewer, qtbot):
     assert [np.allclose(c, red, atol=0.01) for c in outlines.edge_color] == [False, False, True, True]
 
 
+def test_a_run_without_any_stroke_is_told_so_without_outlines(make_napari_viewer, qtbot):
+    # "their labels come from strokes elsewhere" would contradict the run's own error: there are none
+    from napari.utils.notifications import notification_manager
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-crf-label", "bahamas")
+    panel = open_panel(viewer)
+    strokes = viewer.layers["bahamas_landsat strokes"]
+    strokes.data = np.zeros_like(np.asarray(strokes.data))
+    panel.window.value = 256
+    start = len(notification_manager.records)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    messages = [n.message for n in notification_manager.records[start:]]
+    assert any("no strokes: paint at least one stroke" in m for m in messages)
+    assert not any("windows have no strokes" in m for m in messages)
+    assert "bahamas_landsat guide windows" not in viewer.layers
+
+
 def test_guided_pass_is_saved_with_the_session(make_napari_viewer, qtbot, tmp_path):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-crf-label", "bahamas")

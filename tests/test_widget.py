@@ -456,9 +456,10 @@ def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_
 
     # a new viewer on the same image is offered the autosave, and told once however the layers change
     viewer2 = make_napari_viewer()
-    told = []
+    told, told_all = [], []
     notification_manager.notification_ready.connect(
         lambda note: told.append(note.message) if "Autosaved strokes found" in note.message else None)
+    notification_manager.notification_ready.connect(lambda note: told_all.append(note.message))
     viewer2.add_image(image, name="scene", rgb=True)
     panel2 = open_panel(viewer2)
     qtbot.waitUntil(lambda: shown(panel2.restore_button), timeout=5_000)
@@ -469,6 +470,7 @@ def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_
     click(panel2.restore_button)
     restored = viewer2.layers["scene strokes"]
     assert np.array_equal(np.asarray(restored.data), painted)
+    assert any(f"Restored {int((painted > 0).sum())} stroke pixels of 2 class(es)" in m for m in told_all)
     assert panel2.class_list.count() == 2 and "dark" in panel2.class_list.item(0).text()
     assert not shown(panel2.restore_button)
     assert panel2.image_state().clock.seconds > 0.2  # the time spent before is carried on

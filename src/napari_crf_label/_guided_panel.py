@@ -248,7 +248,7 @@ class GuidedControls(Container):
             return []
         coverage = self._coverage(walk)
         empty = [w + 1 for w in range(len(walk.windows)) if not coverage[w].any()]
-        if empty:
+        if empty and len(empty) < len(walk.windows):  # no stroke at all: the run says so, no outline needed
             states = window_states(coverage, walk.skipped)
             self._outline("windows", walk.windows, [STATE_COLORS[s] for s in states], width=None)
             show_warning(f"{len(empty)} of {len(walk.windows)} windows have no strokes (outlined in red: "

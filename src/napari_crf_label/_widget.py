@@ -1454,6 +1454,9 @@ class CRFLabelWidget(Container):
         restored = self.apply_session(session)
         if restored:
             self._autosave_mine.add(path)  # its strokes are this session's now: autosaves may replace it
+            counts = np.bincount(session.strokes.ravel())[1:]
+            show_info(f"Restored {int(counts.sum())} stroke pixels of {int((counts > 0).sum())} class(es) "
+                      f"from {path}.")
         return restored
 
     def apply_session(self, session: Session) -> bool:
