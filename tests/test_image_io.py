@@ -112,3 +112,21 @@ def test_array_shapes_rejected():
         as_image_data(np.zeros((2, 3, 4, 5)))
     with pytest.raises(ImageReadError, match="empty axis"):
         as_image_data(np.zeros((0, 3)))
+
+
+def test_a_jpeg_of_rgb_and_an_inverted_alpha_reads_as_rgb_with_its_no_data(tmp_path):
+    # orthomosaic exporters write it; Pillow calls it CMYK; JPEG blurs the alpha at the no-data edge, where the
+    # pixels are the no-data area's black
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(100, 200, (64, 64, 3), dtype=np.uint8)
+    outside = np.zeros((64, 64), np.uint8)
+    outside[np.add.outer(np.arange(64), np.arange(64)) < 40] = 255  # a diagonal no-data corner
+    rgb[outside == 255] = 0
+    Image.fromarray(np.dstack([rgb, outside]), mode="CMYK").save(tmp_path / "ortho.jpg", quality=90)
+    data = read_image(tmp_path / "ortho.jpg")
+    assert data.array.shape == (64, 64, 3)
+    expected = outside == 0
+    assert (data.valid != expected).sum() <= 8  # at most a few pixels on the edge itself
+    assert data.array[data.valid].min(axis=-1).mean() > 80  # no black fringe counted as data

@@ -70,7 +70,7 @@ from .errors import InputError
 from .export import export_all, output_paths
 from .features import FeatureParams
 from .guided import GuidedWalk
-from .image_io import ImageData, inverted_alpha_jpeg
+from .image_io import ImageData, inverted_alpha_jpeg, inverted_alpha_valid
 from .io.session import Session, SessionError, autosave_path, keep_earlier_autosave, load_session, save_session
 from .kernels import prepare, ready
 from .pipeline import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
@@ -536,7 +536,7 @@ class CRFLabelWidget(Container):
                 and image.rgb and inverted_alpha_jpeg(path)):
             return
         fixed = data.copy()
-        fixed[..., 3] = 255 - fixed[..., 3]
+        fixed[..., 3] = np.where(inverted_alpha_valid(data[..., 3]), 255, 0)
         image.data = fixed
         show_info(f"{image.name}: a 4-band JPEG (RGB and an inverted alpha, as orthomosaic exporters write it), "
                   "which napari showed black; it is shown as it is meant now (the file is unchanged).")

@@ -335,6 +335,16 @@ def inverted_alpha_jpeg(path: str | Path | None) -> bool:
         return False
 
 
+def inverted_alpha_valid(band: np.ndarray) -> np.ndarray:
+    """Return where an inverted-alpha band (0 = data, 255 = no data) holds data.
+
+    Halfway: JPEG's compression blurs the band at the edge of the data, and
+    the pixels above half are the black of the no-data area (a dark fringe
+    labelled as a class otherwise).
+    """
+    return band < 128
+
+
 def _read_pillow(path: Path) -> ImageData:
     """Read a JPEG or PNG with Pillow; alpha (or a 4-channel JPEG's 4th band) is the mask."""
     from PIL import Image
@@ -361,7 +371,7 @@ def _read_pillow(path: Path) -> ImageData:
     elif mode == "CMYK":
         # 4-channel JPEGs from orthomosaic exporters are RGB plus an inverted
         # alpha (255 = no data) that Pillow labels CMYK; read them as such.
-        valid = array[..., 3] < 255
+        valid = inverted_alpha_valid(array[..., 3])
         array = array[..., :3]
     return ImageData(array=np.ascontiguousarray(array), valid=valid,
                      profile={"driver": Image.registered_extensions().get(path.suffix.lower(), "?"),
