@@ -1136,7 +1136,9 @@ class CRFLabelWidget(Container):
         if self.strokes_layer is not None:  # keep painting where the user was
             self.viewer.layers.selection.active = self.strokes_layer
         side = round(1 / result.params["preview_scale"], 1)
-        self._update_status(f"Preview at 1/{side:g} resolution in {result.seconds:.1f} s"
+        # from the click, as "CRF done in" (the preview's own computing is shorter)
+        seconds = result.seconds if self._run_started is None else time.perf_counter() - self._run_started
+        self._update_status(f"Preview at 1/{side:g} resolution in {seconds:.1f} s"
                             + ("; full resolution on its way." if self.worker is not None and
                                not self._stop.is_set() and not self._live_only else "."))
         return image
