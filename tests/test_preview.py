@@ -156,12 +156,13 @@ def test_tiles_side_by_side_name_the_stage_of_the_one_furthest_on(make_napari_vi
     label = panel.stage_label
     panel._start_feedback("Starting...")
     panel._on_tiles((0, 4))
-    seen = []
-    for stage, fraction in [("CRF", 0.6), ("features", 0.1), ("classifier", 0.5), ("CRF", 0.8), ("features", 0.9)]:
+    expected = ["CRF: 60%", "CRF: 60%", "CRF: 60%", "CRF: 80%", "CRF: 80%"]
+    for (stage, fraction), text in zip([("CRF", 0.6), ("features", 0.1), ("classifier", 0.5), ("CRF", 0.8),
+                                        ("features", 0.9)], expected):
         panel._on_stage(stage, fraction)
-        qtbot.wait(FEEDBACK_MS + 50)
-        seen.append(label.value)
-    assert seen == ["CRF: 60% (tile 1 of 4)"] * 3 + ["CRF: 80% (tile 1 of 4)"] * 2
+        qtbot.waitUntil(lambda text=text: label.value == f"{text} (tile 1 of 4)", timeout=3000)
+        qtbot.wait(FEEDBACK_MS + 50)  # and it stays so
+        assert label.value == f"{text} (tile 1 of 4)"
     panel._on_tiles((1, 4))  # the first tile ended: the other one leads now
     panel._on_stage("features", 0.9)
     qtbot.waitUntil(lambda: label.value == "features: 90% (tile 2 of 4)", timeout=2000)
