@@ -838,6 +838,7 @@ def test_crfs_are_built_while_the_user_paints_and_the_first_run_uses_them(make_n
     state = panel.image_state()
     # nothing clicked yet: the panel builds the tile's CRF in the background
     qtbot.waitUntil(lambda: panel._ahead.outcome == "prepared", timeout=120_000)
+    qtbot.waitUntil(lambda: "Getting this image ready" not in panel.status.value, timeout=5_000)  # done: said so
     assert state.cache.builds == 1 and state.cache.hits == 0
     panel.run()
     wait_idle(qtbot, panel)
@@ -862,9 +863,11 @@ def test_run_during_the_background_build_stops_it_and_labels_all_the_same(make_n
     panel = open_panel(viewer)
     qtbot.waitUntil(lambda: len(steps) > 3, timeout=120_000)
     assert panel._ahead.busy
+    assert "Getting this image ready for Run CRF while you paint" in panel.status.value  # the user is told
     panel.run()
     wait_idle(qtbot, panel)
     assert panel._ahead.outcome == "stopped" and not panel._ahead.busy
+    assert "Getting this image ready" not in panel.status.value
     labels = np.asarray(viewer.layers["bahamas_landsat CRF labels"].data)
     counts = np.bincount(labels.ravel(), minlength=5)
     assert all(counts[k] > 0.03 * labels.size for k in range(1, 5))

@@ -59,24 +59,29 @@ class AheadBuilder:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, data: ImageData, n_classes: int, params: dict[str, Any], state: ImageState,
-              wait_for: Callable[[], None] = lambda: None, drop: Sequence[CRFCache] = ()) -> None:
+              wait_for: Callable[[], None] = lambda: None, drop: Sequence[CRFCache] = (),
+              done: Callable[[], None] = lambda: None) -> None:
         """Stop any build under way and start one for ``data`` with run keywords ``params`` into ``state``.
 
         ``wait_for`` is called first in the thread (the panel's background
         compile: the kernels must be compiled before they are used). The
         caches in ``drop`` are emptied once the build before has stopped
         (other images' builds that no run used: their memory is freed).
+        ``done`` is called from the thread at its end, however it ended.
         """
         previous = self.halt()
         stop = self._stop = threading.Event()
 
         def work() -> None:
-            if previous is not None:
-                previous.join()  # two builds into one cache at once would race
-            for cache in drop:
-                cache.clear()
-            wait_for()
-            self.outcome = _build(data, n_classes, params, state, stop)
+            try:
+                if previous is not None:
+                    previous.join()  # two builds into one cache at once would race
+                for cache in drop:
+                    cache.clear()
+                wait_for()
+                self.outcome = _build(data, n_classes, params, state, stop)
+            finally:
+                done()
 
         self._thread = threading.Thread(target=work, name="crf-prepare-ahead", daemon=True)
         self._thread.start()

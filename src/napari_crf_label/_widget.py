@@ -110,6 +110,7 @@ class _Relay(QObject):
 
     stage = Signal(str, float)
     warmed_up = Signal()  # the background compile of the engine and kernels ended
+    ahead_done = Signal()  # the background build of the chosen image ended
 
 
 def _stop_or_relay(stop: threading.Event, relay: _Relay) -> Callable[[str, float], None]:
@@ -264,6 +265,7 @@ class CRFLabelWidget(Container):
         self._relay = _Relay()
         self._relay.stage.connect(self._on_stage)
         self._relay.warmed_up.connect(self._warmed_up)
+        self._relay.ahead_done.connect(lambda: self._update_status(self._message))
         self._warming = False  # the engine compiles in the background (first use on a machine)
         self._message = ""  # the status line's last message
         self._tiles = (0, 1)
@@ -831,7 +833,9 @@ class CRFLabelWidget(Container):
         self._ahead_key = key
         unused = [cache for other in self._state.others(image) if other.result is None
                   for cache in (other.cache, other.preview)]
-        self._ahead.start(data, len(classes), params, self._state.of(image), _wait_for_warm_up, unused)
+        self._ahead.start(data, len(classes), params, self._state.of(image), _wait_for_warm_up, unused,
+                          self._relay_ahead_done)
+        self._update_status(self._message)
 
     def run(self) -> Any:
         """Start the CRF on the chosen image and strokes in a worker thread; return the worker.
@@ -1494,6 +1498,13 @@ class CRFLabelWidget(Container):
         except RuntimeError:  # the panel was closed and its Qt objects deleted
             pass
 
+    def _relay_ahead_done(self) -> None:
+        """Tell the panel (from the building thread) that the build ahead ended; nothing if the panel is gone."""
+        try:
+            self._relay.ahead_done.emit()
+        except RuntimeError:  # the panel was closed and its Qt objects deleted
+            pass
+
     def _warmed_up(self) -> None:
         """Drop the "preparing the engine" line once the background compile ended."""
         self._warming = False
@@ -1507,6 +1518,8 @@ class CRFLabelWidget(Container):
         parts = [message] if message else []
         if self._warming:
             parts.insert(0, "Preparing the CRF engine (first use on this machine, about 15 s); Run CRF waits for it.")
+        if self._ahead.busy and self.worker is None:  # say so: the first run will be quicker for it
+            parts.append("Getting this image ready for Run CRF while you paint...")
         if image is not None:
             parts.append(f"Annotation time: {self._state.of(image).clock.seconds:.0f} s")
         if path is not None:
