@@ -265,7 +265,7 @@ class CRFLabelWidget(Container):
         self._relay = _Relay()
         self._relay.stage.connect(self._on_stage)
         self._relay.warmed_up.connect(self._warmed_up)
-        self._relay.ahead_done.connect(lambda: self._update_status(self._message))
+        self._relay.ahead_done.connect(self._ahead_ended)
         self._warming = False  # the engine compiles in the background (first use on a machine)
         self._message = ""  # the status line's last message
         self._tiles = (0, 1)
@@ -1503,6 +1503,13 @@ class CRFLabelWidget(Container):
         try:
             self._relay.ahead_done.emit()
         except RuntimeError:  # the panel was closed and its Qt objects deleted
+            pass
+
+    def _ahead_ended(self) -> None:
+        """Drop the "getting this image ready" line once the build ahead ended."""
+        try:
+            self._update_status(self._message)
+        except RuntimeError:  # the panel was closed while the build ran: its Qt widgets are gone
             pass
 
     def _warmed_up(self) -> None:
