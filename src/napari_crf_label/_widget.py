@@ -265,7 +265,7 @@ class CRFLabelWidget(Container):
         self._relay = _Relay()
         self._relay.stage.connect(self._on_stage)
         self._relay.warmed_up.connect(self._warmed_up)
-        self._relay.ahead_done.connect(self._ahead_ended)
+        self._relay.ahead_done.connect(self._background_ended)
         self._warming = False  # the engine compiles in the background (first use on a machine)
         self._message = ""  # the status line's last message
         self._tiles = (0, 1)
@@ -307,7 +307,7 @@ class CRFLabelWidget(Container):
         self._connect()
         self._bind_keys()
         self._layers_changed()
-        self._warming = _warm_up_engine(self._relay_warmed_up)
+        self._warming = _warm_up_engine(self._tell("warmed_up"))
         if self._warming:
             self._update_status(self._message)
 
@@ -834,7 +834,7 @@ class CRFLabelWidget(Container):
         unused = [cache for other in self._state.others(image) if other.result is None
                   for cache in (other.cache, other.preview)]
         self._ahead.start(data, len(classes), params, self._state.of(image), _wait_for_warm_up, unused,
-                          self._relay_ahead_done)
+                          self._tell("ahead_done"))
         self._update_status(self._message)
 
     def run(self) -> Any:
@@ -987,7 +987,8 @@ class CRFLabelWidget(Container):
             return
         if stage == "preview":
             self._previewing = True
-            self._show_text("Preview...")
+            self._next_text = "Preview..."
+            self._feedback_soon()
             return
         if stage == "proximity" and self._previewing:  # its thread starts beside the preview: say Preview... still
             return
@@ -1025,11 +1026,6 @@ class CRFLabelWidget(Container):
     def _set_bar(self, fraction: float) -> None:
         """Move the panel's bar to ``fraction`` (never backwards), soon."""
         self._next_bar = max(self._next_bar, int(round(min(max(fraction, 0.0), 1.0) * _BAR_STEPS)))
-        self._feedback_soon()
-
-    def _show_text(self, text: str) -> None:
-        """Show ``text`` as the run's stage, soon (at most one update per FEEDBACK_MS)."""
-        self._next_text = text
         self._feedback_soon()
 
     def _feedback_soon(self) -> None:
@@ -1491,31 +1487,28 @@ class CRFLabelWidget(Container):
         """Scroll the panel so that ``widget`` (one of its sections) is in view."""
         self.native.layout().itemAt(0).widget().ensureWidgetVisible(widget.native)
 
-    def _relay_warmed_up(self) -> None:
-        """Tell the panel (from the compiling thread) that the engine is ready; nothing if the panel is gone."""
-        try:
-            self._relay.warmed_up.emit()
-        except RuntimeError:  # the panel was closed and its Qt objects deleted
-            pass
+    def _tell(self, signal: str) -> Callable[[], None]:
+        """Return a call that emits the relay's ``signal`` from a background thread; nothing if the panel is gone."""
 
-    def _relay_ahead_done(self) -> None:
-        """Tell the panel (from the building thread) that the build ahead ended; nothing if the panel is gone."""
-        try:
-            self._relay.ahead_done.emit()
-        except RuntimeError:  # the panel was closed and its Qt objects deleted
-            pass
+        def emit() -> None:
+            try:
+                getattr(self._relay, signal).emit()
+            except RuntimeError:  # the panel was closed and its Qt objects deleted
+                pass
 
-    def _ahead_ended(self) -> None:
-        """Drop the "getting this image ready" line once the build ahead ended."""
+        return emit
+
+    def _background_ended(self) -> None:
+        """Refresh the status once the engine's compile or the build ahead ended (their lines go)."""
         try:
             self._update_status(self._message)
-        except RuntimeError:  # the panel was closed while the build ran: its Qt widgets are gone
+        except RuntimeError:  # the panel was closed while it ran: its Qt widgets are gone
             pass
 
     def _warmed_up(self) -> None:
         """Drop the "preparing the engine" line once the background compile ended."""
         self._warming = False
-        self._update_status(self._message)
+        self._background_ended()
 
     def _update_status(self, message: str = "") -> None:
         """Show the autosave location, annotation time and the last message."""
