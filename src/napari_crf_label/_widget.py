@@ -63,6 +63,7 @@ from ._layers import (
 )
 from ._panel_state import ImageState, PanelState, find_layer, layer_key, same_layer, unwrap
 from ._project_panel import PROJECT_KEYS, ProjectControls
+from ._run_progress import RunProgress
 from ._tooltips import CRF_TOOLTIPS, TOOLTIPS
 from .classes import ClassSet, read_class_files
 from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, drain
@@ -94,11 +95,6 @@ FEEDBACK_MS = 250
 #: Key bindings of the panel (none of them is one of napari's own).
 KEYS = {"run": "Shift+R", "cancel": "Shift+C", "next_class": "Shift+Down", "previous_class": "Shift+Up"}
 
-#: Share of the bar taken by the stages before the tiles (training the classifier, the proximity).
-_BEFORE_TILES = {"training": (0.0, 0.05), "proximity": (0.05, 0.1)}
-#: Share of a tile's progress bar span taken by each stage inside a tile (start, end).
-_TILE_STAGES = {"features": (0.0, 0.25), "classifier": (0.25, 0.45), "building the CRF": (0.45, 0.5),
-                "CRF": (0.5, 1.0)}
 _BAR_STEPS = 1000
 _RESULT_ROLE = "result"
 _PREVIEW_ROLE = "preview"
@@ -268,15 +264,11 @@ class CRFLabelWidget(Container):
         self._relay.ahead_done.connect(self._background_ended)
         self._warming = False  # the engine compiles in the background (first use on a machine)
         self._message = ""  # the status line's last message
-        self._tiles = (0, 1)
+        self._progress = RunProgress()  # what the stage text and bar say for the running job
         self._refilling = False  # True while the layer pickers and composites are refilled
         self._failed = False  # the running job ended in an error
         self._live_only = False  # the running job is a live preview (no full-resolution result)
         self._waiting: list[Hashable] = []  # layers added empty for the running job, not filled yet
-        self._stage_rank = 0  # how far the running job's stages went (0: training, 1: proximity, 2: tiles)
-        self._stage_complete = False  # the stage of that rank named last has reached 100 %
-        self._tile_mark = (-1, -1, -1.0)  # (tiles done, stage, fraction) of the tile stage named last
-        self._previewing = False  # the running job computes its preview
         self._autosave_told: set[Path] = set()  # autosaves the user was told about (the button stays)
         self._autosave_mine: set[Path] = set()  # autosaves this panel wrote or restored (others are kept)
         self._next_text: str | None = None  # the stage text and bar value waiting for their turn (FEEDBACK_MS)
@@ -946,7 +938,7 @@ class CRFLabelWidget(Container):
         self._drop_feedback()
         self.stage_label.value = "Cancelling..."
 
-    def _start_feedback(self, text: str) -> None:
+    def _start_feedback(self, text: str, exporting: bool = False) -> None:
         """Reset the progress bar and show the Cancel button for a new run or export.
 
         The bar is the panel's own: napari's activity entry animates its
@@ -957,10 +949,7 @@ class CRFLabelWidget(Container):
         self.run_button.enabled = False
         self.export_button.enabled = False
         self.cancel_button.enabled = True
-        self._tiles = (0, 1)
-        self._stage_rank, self._stage_complete = 0, False
-        self._tile_mark = (-1, -1, -1.0)
-        self._previewing = False
+        self._progress = RunProgress(exporting)
         self._drop_feedback()
         self._next_bar, self._feedback_at = 0, 0.0  # the run's first report shows at once
         self.progress_bar.value = 0
@@ -976,52 +965,22 @@ class CRFLabelWidget(Container):
 
     def _on_tiles(self, step: tuple[int, int]) -> None:
         """Record tiles done / total (stages inside a tile move the bar between them)."""
-        if tuple(step) != self._tiles:
-            self._tiles = tuple(step)
-            before = _BEFORE_TILES["proximity"][1]
-            self._set_bar(before + (1 - before) * step[0] / max(step[1], 1))
+        bar = self._progress.on_tiles(*step)
+        if bar is not None:
+            self._set_bar(bar)
 
     def _on_stage(self, stage: str, fraction: float) -> None:
-        """Move the bar through every stage (the first tenth before the tiles) and name the stage."""
+        """Name the stage a job reports and move the bar, as :class:`RunProgress` decides."""
         if self._stop.is_set():
             return
-        if stage == "preview":
-            self._previewing = True
-            self._next_text = "Preview..."
+        shown = self._progress.on_stage(stage, fraction)
+        if shown is None:
+            return
+        self._next_text, bar = shown  # shown with the bar, at most every FEEDBACK_MS
+        if bar is None:
             self._feedback_soon()
-            return
-        if stage == "proximity" and self._previewing:  # its thread starts beside the preview: say Preview... still
-            return
-        self._previewing = False  # the job's own stages come after its preview
-        done, total = self._tiles
-        before = _BEFORE_TILES["proximity"][1]
-        # the proximity runs beside the training and the first tiles: name an earlier stage again only once
-        # the one named is complete (the proximity often ends before the training, beside the preview)
-        rank = (list(_BEFORE_TILES).index(stage) if stage in _BEFORE_TILES else
-                len(_BEFORE_TILES) if stage in _TILE_STAGES else None)
-        if self.export_worker is None and rank is not None:
-            if rank < self._stage_rank and not self._stage_complete:
-                return
-            # (never back from the tiles: the proximity goes on beside their features and classifier)
-            self._stage_rank, self._stage_complete = rank, stage in _BEFORE_TILES and fraction >= 1.0
-        if self.export_worker is None and stage in _TILE_STAGES and total > 1:
-            # tiles run side by side, each at its own stage: name only the one furthest on, until one ends
-            mark = (done, list(_TILE_STAGES).index(stage), fraction)
-            if mark < self._tile_mark:
-                return
-            self._tile_mark = mark
-        where = f" (tile {min(done + 1, total)} of {total})" if total > 1 and stage in _TILE_STAGES else ""
-        self._next_text = f"{stage}: {fraction:.0%}{where}"  # shown with the bar, below
-        if self.export_worker is not None:
-            self._set_bar(fraction)
-        elif stage in _BEFORE_TILES:
-            start, end = _BEFORE_TILES[stage]
-            self._set_bar(start + (end - start) * fraction)
-        elif stage in _TILE_STAGES:
-            start, end = _TILE_STAGES[stage]
-            self._set_bar(before + (1 - before) * (done + start + (end - start) * fraction) / max(total, 1))
         else:
-            self._feedback_soon()
+            self._set_bar(bar)
 
     def _set_bar(self, fraction: float) -> None:
         """Move the panel's bar to ``fraction`` (never backwards), soon."""
@@ -1307,7 +1266,7 @@ class CRFLabelWidget(Container):
             lambda written: self._on_exported(written, outdir, image_key, created))
         self.export_worker.errored.connect(self._on_error)
         self.export_worker.finished.connect(self._on_finished)
-        self._start_feedback("Exporting...")
+        self._start_feedback("Exporting...", exporting=True)
         self.export_worker.start()
         return self.export_worker
 

@@ -1,0 +1,86 @@
+"""What the panel's bar and stage text say during a run or an export, from the job's reports (no Qt).
+
+A run reports stages from several threads at once: the scene prior's
+thread (the proximity) beside the training and the preview, and one
+thread per tile, each at its own stage. Named as they come, the text would
+jump back and forth; :class:`RunProgress` decides which report to name and
+where the bar goes, and the panel shows what it returns.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BEFORE_TILES", "TILE_STAGES", "RunProgress"]
+
+#: Share of the bar taken by the stages before the tiles (training the classifier, the proximity).
+BEFORE_TILES = {"training": (0.0, 0.05), "proximity": (0.05, 0.1)}
+#: Share of a tile's span of the bar taken by each stage inside a tile (start, end).
+TILE_STAGES = {"features": (0.0, 0.25), "classifier": (0.25, 0.45), "building the CRF": (0.45, 0.5),
+               "CRF": (0.5, 1.0)}
+#: The text while the job computes its preview.
+PREVIEW_TEXT = "Preview..."
+
+
+class RunProgress:
+    """The stage to name and the bar's position for one run or export.
+
+    Parameters
+    ----------
+    exporting : bool
+        An export: each report names its stage and sets the bar to its
+        fraction, whatever came before.
+    """
+
+    def __init__(self, exporting: bool = False) -> None:
+        self.exporting = exporting
+        self.tiles = (0, 1)  # tiles done, tiles in all
+        self._rank = 0  # how far the stages named went (0: training, 1: proximity, 2: tiles)
+        self._complete = False  # the stage of that rank named last has reached 100 %
+        self._tile_mark = (-1, -1, -1.0)  # (tiles done, stage, fraction) of the tile stage named last
+        self._previewing = False  # the job computes its preview
+
+    def on_tiles(self, done: int, total: int) -> float | None:
+        """Record tiles done / total; return the bar's new fraction (None: no change)."""
+        if (done, total) == self.tiles:
+            return None
+        self.tiles = (done, total)
+        before = BEFORE_TILES["proximity"][1]
+        return before + (1 - before) * done / max(total, 1)
+
+    def on_stage(self, stage: str, fraction: float) -> tuple[str, float | None] | None:
+        """Return (text, bar fraction or None) to show for a stage report, or None to show nothing new.
+
+        The proximity runs beside the preview and the training, and tiles
+        run side by side: an earlier stage is named again only once the one
+        named is complete (never back from the tiles), and among tiles only
+        the one furthest on is named, until one ends.
+        """
+        if stage == "preview":
+            self._previewing = True
+            return PREVIEW_TEXT, None
+        if stage == "proximity" and self._previewing:  # its thread starts beside the preview: Preview... still
+            return None
+        self._previewing = False  # the job's own stages come after its preview
+        done, total = self.tiles
+        if self.exporting:
+            return f"{stage}: {fraction:.0%}", fraction
+        rank = (list(BEFORE_TILES).index(stage) if stage in BEFORE_TILES else
+                len(BEFORE_TILES) if stage in TILE_STAGES else None)
+        if rank is not None:
+            if rank < self._rank and not self._complete:
+                return None
+            self._rank, self._complete = rank, stage in BEFORE_TILES and fraction >= 1.0
+        if stage in TILE_STAGES and total > 1:
+            mark = (done, list(TILE_STAGES).index(stage), fraction)
+            if mark < self._tile_mark:
+                return None
+            self._tile_mark = mark
+        where = f" (tile {min(done + 1, total)} of {total})" if total > 1 and stage in TILE_STAGES else ""
+        text = f"{stage}: {fraction:.0%}{where}"
+        if stage in BEFORE_TILES:
+            start, end = BEFORE_TILES[stage]
+            return text, start + (end - start) * fraction
+        if stage in TILE_STAGES:
+            start, end = TILE_STAGES[stage]
+            before = BEFORE_TILES["proximity"][1]
+            return text, before + (1 - before) * (done + start + (end - start) * fraction) / max(total, 1)
+        return text, None
