@@ -48,6 +48,7 @@ class AheadBuilder:
     def __init__(self) -> None:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._finished = threading.Event()  # set by the build under way before it calls ``done``
         _BUILDERS.add(self)
         #: What the last build did: "prepared", "stopped", "skipped" (no compiled engine, or the cache
         #: could not keep it) or "failed: <message>" (a run then builds what it needs, and reports errors).
@@ -55,8 +56,8 @@ class AheadBuilder:
 
     @property
     def busy(self) -> bool:
-        """Return True while a build runs."""
-        return self._thread is not None and self._thread.is_alive()
+        """Return True while a build runs (False already when its ``done`` is called)."""
+        return self._thread is not None and not self._finished.is_set()
 
     def start(self, data: ImageData, n_classes: int, params: dict[str, Any], state: ImageState,
               wait_for: Callable[[], None] = lambda: None, drop: Sequence[CRFCache] = (),
@@ -71,6 +72,7 @@ class AheadBuilder:
         """
         previous = self.halt()
         stop = self._stop = threading.Event()
+        finished = self._finished = threading.Event()
 
         def work() -> None:
             try:
@@ -81,6 +83,9 @@ class AheadBuilder:
                 wait_for()
                 self.outcome = _build(data, n_classes, params, state, stop)
             finally:
+                # before done(): the panel asks ``busy`` when done's signal arrives, and this thread may
+                # not have ended by then (on a loaded machine it often has not)
+                finished.set()
                 done()
 
         self._thread = threading.Thread(target=work, name="crf-prepare-ahead", daemon=True)
