@@ -61,6 +61,7 @@ from ._layers import (
     image_data_from_layer,
     strokes_layer_data,
 )
+from ._panel_sessions import SessionsMixin
 from ._panel_state import ImageState, PanelState, find_layer, layer_key, same_layer, unwrap
 from ._project_panel import PROJECT_KEYS, ProjectControls
 from ._run_progress import RunProgress
@@ -72,7 +73,6 @@ from .export import export_all, output_paths
 from .features import FeatureParams
 from .guided import GuidedWalk
 from .image_io import ImageData, inverted_alpha_jpeg, inverted_alpha_valid
-from .io.session import Session, SessionError, autosave_path, keep_earlier_autosave, load_session, save_session
 from .kernels import prepare, ready
 from .pipeline import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
 from .pipeline.plan import crf_size
@@ -247,7 +247,7 @@ def _heading(text: str) -> Label:
     return Label(value=f"<b>{text}</b>")
 
 
-class CRFLabelWidget(Container):
+class CRFLabelWidget(SessionsMixin, Container):
     """Dock panel turning strokes on a Labels layer into a dense label layer."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
@@ -1300,49 +1300,6 @@ class CRFLabelWidget(Container):
                                       QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
-    # ---------------------------------------------------------------- sessions
-    def _session(self) -> Session | None:
-        """Return the current strokes, classes and parameters as a Session."""
-        image, layer = self.image_layer, self.strokes_layer
-        if image is None or layer is None:
-            return None
-        classes = classes_from_layer(layer)
-        strokes = np.asarray(layer.data)
-        if classes is None:
-            n = max(int(strokes.max(initial=0)), 2)
-            classes = ClassSet.from_names([f"class{k}" for k in range(1, n + 1)])
-        data = image_data_from_layer(image)
-        state = self._state.of(image)
-        params = {**self.params(), "annotation_seconds": state.clock.seconds}
-        if state.walk is not None and state.walk.ask_classes:
-            params["guided"] = state.walk.to_dict()  # a guided pass resumes where it stopped
-        return Session(strokes=strokes, classes=classes, params=params,
-                       image_path=str(data.path) if data.path else "")
-
-    def _autosave_path(self) -> Path | None:
-        """Return where the chosen image's strokes are autosaved."""
-        image = self.image_layer
-        if image is None:
-            return None
-        data = image_data_from_layer(image)
-        key = str(data.path.resolve()) if data.path is not None else image.name
-        return autosave_path(key, self._stem(image, data))
-
-    def _offer_autosave(self) -> None:
-        """Show *Restore autosaved strokes* when the image has an autosave and nothing is painted yet."""
-        try:
-            path = self._autosave_path()
-        except RuntimeError:  # the panel was closed before this deferred call
-            return
-        layer = self.strokes_layer
-        painted = layer is not None and bool(np.any(np.asarray(layer.data)))
-        offer = path is not None and path.exists() and not painted
-        self.restore_button.visible = offer
-        if offer and path not in self._autosave_told:  # once: this runs on every change of the layer list
-            self._autosave_told.add(path)
-            show_info(f"Autosaved strokes found for {self.image_layer.name}: "
-                      "click 'Restore autosaved strokes' to resume.")
-
     def _on_paint(self, event: Any = None) -> None:
         """Count annotation time and schedule an autosave after a stroke edit of the chosen strokes layer."""
         image = self.image_layer
@@ -1361,86 +1318,6 @@ class CRFLabelWidget(Container):
             self._autosave_timer.start()
         if self.live.value and self.live.enabled:
             self._live_timer.start()  # (re)started on every paint event: the preview waits for a pause
-
-    def autosave(self) -> Path | None:
-        """Save the strokes to the autosave file now."""
-        session, path = self._session(), self._autosave_path()
-        if session is None or path is None or not session.strokes.any():
-            return None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.exists() and path not in self._autosave_mine:  # an earlier session's, not restored
-                kept = keep_earlier_autosave(path)
-                show_info(f"The autosaved strokes of an earlier session of {self.image_layer.name} were kept as "
-                          f"{kept} (File > Open brings them back); this session autosaves anew.")
-            save_session(path, session)
-        except OSError as exc:
-            show_warning(f"Autosave to {path} failed: {exc}")
-            return None
-        self._autosave_mine.add(path)
-        self.restore_button.visible = False  # what it offered is kept under another name now
-        self._update_status()
-        return path
-
-    def save_session(self, path: str | Path | None = None) -> Path | None:
-        """Save strokes, classes and parameters to ``path`` (asked for if None)."""
-        session = self._session()
-        if session is None:
-            show_error("Choose an image and a strokes layer first.")
-            return None
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.native, "Save session", "", "Session (*_session.npz)")
-            if not path:
-                return None
-        path = Path(path)
-        if not path.name.endswith("_session.npz"):
-            path = path.with_name(path.name.removesuffix(".npz") + "_session.npz")
-        try:
-            return save_session(path, session)
-        except OSError as exc:
-            show_error(f"Saving the session failed: {exc}")
-            return None
-
-    def restore_autosave(self) -> bool:
-        """Load the autosaved strokes and classes of the chosen image."""
-        path = self._autosave_path()
-        if path is None or not path.exists():
-            show_error("No autosaved strokes for this image.")
-            return False
-        try:
-            session = load_session(path)
-        except SessionError as exc:
-            show_error(f"{exc} (the file was kept)")
-            return False
-        restored = self.apply_session(session)
-        if restored:
-            self._autosave_mine.add(path)  # its strokes are this session's now: autosaves may replace it
-            counts = np.bincount(session.strokes.ravel())[1:]
-            show_info(f"Restored {int(counts.sum())} stroke pixels of {int((counts > 0).sum())} class(es) "
-                      f"from {path}.")
-        return restored
-
-    def apply_session(self, session: Session) -> bool:
-        """Put a session's strokes, classes and parameters into the panel and layers."""
-        image = self.image_layer
-        if image is None:
-            show_error("Open the session's image first.")
-            return False
-        shape = image_data_from_layer(image).shape
-        if session.strokes.shape != shape:
-            show_error(f"The session's strokes are {session.strokes.shape} but the image is {shape}; "
-                       "nothing was loaded.")
-            return False
-        layer = self.strokes_layer
-        if layer is not None and np.asarray(layer.data).shape != session.strokes.shape:
-            self.strokes_picker.value = None
-        layer = self.set_classes(session.classes)
-        if layer is None:
-            return False
-        layer.data = session.strokes.astype(np.asarray(layer.data).dtype)
-        self._apply_params(session.params)
-        self.restore_button.visible = False
-        return True
 
     def reveal(self, widget: Any) -> None:
         """Scroll the panel so that ``widget`` (one of its sections) is in view."""
