@@ -239,10 +239,11 @@ def test_live_mode_on_an_image_no_larger_than_a_preview_shows_the_result(make_na
 
 def test_export_creates_the_folder_and_warns_about_strokes_painted_after_the_run(make_napari_viewer, qtbot,
                                                                                    tmp_path, monkeypatch):
-    from napari_crf_label import _widget
+    from napari_crf_label import _result_layers, _widget
 
     warned = []
     monkeypatch.setattr(_widget, "show_warning", warned.append)
+    monkeypatch.setattr(_result_layers, "show_warning", warned.append)  # the run's own warnings
     image, truth, strokes, third = three_bands(height=320, width=480)
     viewer, panel = open_with_image(make_napari_viewer, image)
     layer = viewer.layers["scene strokes"]
