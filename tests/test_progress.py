@@ -8,7 +8,7 @@ import pytest
 from napari_crf_label.export import export_all
 from napari_crf_label.image_io import as_image_data
 from napari_crf_label.pipeline import iter_label_image, label_image
-from napari_crf_label.progress import Cancelled, checkpoint, reporting
+from napari_crf_label.progress import Cancelled, as_stage, checkpoint, reporting
 
 from .conftest import two_region_scene
 
@@ -22,6 +22,34 @@ def test_checkpoint_is_silent_without_a_reporter_and_nests():
             checkpoint("b")
         checkpoint("c", -1)
     assert outer == [("a", 1.0), ("c", 0.0)] and inner == ["b"]
+
+
+def test_a_stage_within_a_span_moves_through_it_never_back_and_nests():
+    seen = []
+    with reporting(lambda s, f: seen.append((s, round(f, 3)))):
+        with as_stage("proximity", 0.5, 1.0):
+            checkpoint("proximity", 0.5)
+            checkpoint("training", 0.9)  # a smaller version of another stage: the fraction holds
+            with as_stage("proximity", 0.5, 1.0):  # the second half of the span
+                checkpoint("proximity", 0.0)  # a part that starts again does not go back (0.75: its start)
+                checkpoint("proximity", 1.0)
+    assert seen == [("proximity", 0.75), ("proximity", 0.75), ("proximity", 0.75), ("proximity", 1.0)]
+
+
+def test_the_proximity_stage_of_a_checked_scene_never_goes_back():
+    # the geodesic distances, then the held-out check's three folds of distances and two forests
+    from PIL import Image
+
+    from napari_crf_label.image_io import read_image
+    from napari_crf_label.sample import sample_files
+
+    files = sample_files()
+    strokes = np.array(Image.open(files.strokes)).astype(np.int32)
+    seen = []
+    with reporting(lambda s, f: seen.append(f) if s == "proximity" else None):
+        result = label_image(read_image(files.image), strokes, classes=open(files.labels).read().split())
+    assert "holdout_scores" in result.params  # the check ran
+    assert len(seen) > 5 and seen == sorted(seen) and seen[-1] == 1.0 and 0.4 < seen[len(seen) // 2] < 1.0
 
 
 def test_checkpoints_are_per_thread():

@@ -41,23 +41,26 @@ def reporting(reporter: Reporter) -> Iterator[None]:
 
 
 @contextmanager
-def as_stage(stage: str) -> Iterator[None]:
-    """Report this thread's checkpoints as ``stage`` while the block runs.
+def as_stage(stage: str, start: float = 0.0, end: float = 1.0) -> Iterator[None]:
+    """Report this thread's checkpoints as ``stage``, within ``start``..``end`` of it, while the block runs.
 
     For a step of a stage that runs smaller versions of other stages (the
     held-out check trains forests and computes features): what it does
-    inside is not the run's training or features. The fraction stays at
-    that of the stage's last own checkpoint.
+    inside is not the run's training or features, so they report the
+    stage's fraction as it is. The block's own checkpoints of ``stage``
+    move that fraction through ``start``..``end``, never back: a part that
+    runs twice (each fold's distances) does not send the bar back to its
+    start. Blocks nest: an inner span is a part of the outer one.
     """
     outer = current_reporter()
     if outer is None:
         yield
         return
-    last = [0.0]
+    last = [start]
 
     def relay(name: str, fraction: float) -> None:
         if name == stage:
-            last[0] = fraction
+            last[0] = max(last[0], start + (end - start) * fraction)
         outer(stage, last[0])
 
     with reporting(relay):

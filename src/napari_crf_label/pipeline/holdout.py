@@ -28,6 +28,7 @@ from scipy import ndimage
 
 from ..features import FeatureParams, PixelClassifier, pixel_features
 from ..geodesic import proximity
+from ..progress import as_stage, checkpoint
 from .cache import CRFCache, fingerprint, memo
 from .combine import feature_prior
 from .distances import kept_costs, kept_distances
@@ -127,14 +128,19 @@ def holdout_scores(image: np.ndarray, strokes: np.ndarray, n: int, params: Featu
                     lambda: pixel_features(image, params.sigmas, texture=params.texture))
     # per class, the distances to its fold-0 pieces, its fold-1 pieces and its single piece (fold 2)
     costs = kept_costs(image, params.edge_weight, params.edge_sigma, cache, base, ("holdout", "costs"))
-    per_fold = [kept_distances(image, np.where(fold == f, strokes, 0), n, params.edge_weight, params.edge_sigma,
-                               cache, base, ("holdout", f), costs) for f in (0, 1, 2)]
+    per_fold = []
+    for f in (0, 1, 2):  # the proximity stage's progress: five parts, three folds' distances and two forests
+        with as_stage("proximity", f / 5, (f + 1) / 5):
+            per_fold.append(kept_distances(image, np.where(fold == f, strokes, 0), n, params.edge_weight,
+                                           params.edge_sigma, cache, base, ("holdout", f), costs))
     correct = np.zeros((len(growths), n + 1))
     count = np.zeros(n + 1)
     for test in (0, 1):
         train = np.where((fold >= 0) & (fold != test), strokes, 0)
         held = fold == test
-        p = _fold_probabilities(features, train, n, small)
+        with as_stage("proximity", (3 + test) / 5, (4 + test) / 5):
+            p = _fold_probabilities(features, train, n, small)
+            checkpoint("proximity", 1.0)
         d = np.minimum(per_fold[1 - test], per_fold[2])
         truth = strokes[held]
         count += np.bincount(truth, minlength=n + 1)

@@ -192,7 +192,9 @@ def _geodesic_prior(source: Any, plan: Plan, params: FeatureParams, cache: CRFCa
     shape = crf_size((height, width), f)
     image, strokes = source.overview(shape, plan.spec.stretch)
     n = plan.spec.n_classes
-    distances = kept_distances(image, strokes, n, params.edge_weight, params.edge_sigma, cache, base)
+    checking = params.proximity == "auto" and np.isfinite(params.holdout_margin) and not plan.spec.carried
+    with as_stage("proximity", 0.0, 0.5 if checking else 1.0):  # the check is the stage's second half
+        distances = kept_distances(image, strokes, n, params.edge_weight, params.edge_sigma, cache, base)
     if plan.spec.carried:  # taught by other images, not painted here: as near as the nearest painted class
         painted = np.isfinite(distances).any(axis=(1, 2))
         nearest = distances[painted].min(axis=0) if painted.any() else np.zeros(distances.shape[1:], np.float32)
@@ -202,8 +204,8 @@ def _geodesic_prior(source: Any, plan: Plan, params: FeatureParams, cache: CRFCa
     if params.proximity != "auto":  # chosen by the caller (the panel's preview takes the last run's choice)
         growth = params.holdout_growth if params.proximity == "faded" else growth
         settings = {"proximity": params.proximity}
-    elif np.isfinite(params.holdout_margin) and not plan.spec.carried:
-        with as_stage("proximity"):  # its forests and features are not the run's training and features
+    elif checking:
+        with as_stage("proximity", 0.5, 1.0):  # its forests and features are not the run's training and features
             check = _holdout_check(image, strokes, f, plan, params, cache, base)
         growth, settings = (params.holdout_growth if check.fade else growth), check.record()
     yield 0, len(plan.tasks)
