@@ -476,6 +476,27 @@ def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_
     assert panel2.image_state().clock.seconds > 0.2  # the time spent before is carried on
 
 
+def test_erasing_every_stroke_is_not_answered_with_this_sessions_own_autosave(make_napari_viewer, qtbot,
+                                                                               autosave_dir, notes):
+    # a new user erased all strokes and ran: "autosaved strokes found" came over the run's own error
+    image, truth, strokes = two_region_scene()
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="scene", rgb=True)
+    panel = open_panel(viewer)
+    use_names(panel, "dark, bright")
+    layer = viewer.layers["scene strokes"]
+    layer.data = strokes.astype(np.uint8)
+    assert panel.autosave() is not None
+    layer.data = np.zeros_like(layer.data)  # every stroke erased
+    viewer.add_points(name="marks")  # a change of the layer list, which looks for autosaves
+    qtbot.wait(100)
+    assert not shown(panel.restore_button)
+    assert not [m for m in notes.messages if "Autosaved strokes found" in m]
+    click(panel.run_button)
+    qtbot.waitUntil(lambda: any("no strokes" in m for m in notes.messages), timeout=10_000)
+    assert panel.worker is None and "scene CRF labels" not in [lay.name for lay in viewer.layers]
+
+
 def test_painting_anew_keeps_an_earlier_sessions_autosave_under_a_name_of_its_own(make_napari_viewer, qtbot,
                                                                                     autosave_dir, notes):
     from napari_crf_label.io.session import load_session

@@ -79,14 +79,19 @@ class SessionsMixin:
         return autosave_path(key, self._stem(image, data))
 
     def _offer_autosave(self) -> None:
-        """Show *Restore autosaved strokes* when the image has an autosave and nothing is painted yet."""
+        """Show *Restore autosaved strokes* when the image has an earlier session's autosave and no strokes.
+
+        Not this session's own autosave: erasing every stroke would
+        otherwise be answered with "autosaved strokes found" (over the
+        error of a run without strokes).
+        """
         try:
             path = self._autosave_path()
         except RuntimeError:  # the panel was closed before this deferred call
             return
         layer = self.strokes_layer
         painted = layer is not None and bool(np.any(np.asarray(layer.data)))
-        offer = path is not None and path.exists() and not painted
+        offer = path is not None and path.exists() and not painted and path not in self._autosave_mine
         self.restore_button.visible = offer
         if offer and path not in self._autosave_told:  # once: this runs on every change of the layer list
             self._autosave_told.add(path)
