@@ -150,6 +150,14 @@ def test_guided_mode_on_the_bundled_sample(make_napari_viewer, qtbot, tmp_path):
     click(guided.start_button)
     assert not guided.active and "bahamas_landsat current window" not in viewer.layers
     assert np.array_equal(np.asarray(strokes.data), data)
+    # stopped, the table still shows, and follows the strokes (a new user erased some and saw old counts)
+    erased = data.copy()
+    erased[windows[0].slices] = 0
+    strokes.data = erased
+    qtbot.waitUntil(lambda: guided.coverage.value["data"][0][4] == "empty", timeout=3000)
+    assert all(cell in (0, "absent") for cell in guided.coverage.value["data"][0][:4])
+    strokes.data = data
+    qtbot.waitUntil(lambda: guided.coverage.value["data"][0][4] != "empty", timeout=3000)
 
     # a run and an export: the report lists each window's coverage and time
     click(panel.run_button)

@@ -1120,8 +1120,9 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         clock = self._state.of(image).clock
         before = clock.seconds
         clock.tick()
-        if self.guided.active and self.guided.walk is not None:
-            self.guided.walk.add_time(clock.seconds - before)
+        if self.guided.walk is not None:  # its table shows, stopped too: it follows the strokes
+            if self.guided.active:
+                self.guided.walk.add_time(clock.seconds - before)
             self._coverage_timer.start()
         if int(clock.seconds) != int(before):
             self._update_status()
