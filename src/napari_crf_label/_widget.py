@@ -1,4 +1,8 @@
-"""The dock panel: classes, strokes, Run CRF, export, sessions (a magicgui Container).
+"""The dock panel: classes, strokes, Run CRF, export (a magicgui Container).
+
+Its sessions (:mod:`._panel_sessions`) and result layers
+(:mod:`._result_layers`) are mixins of their own modules; what its stage
+text and bar say is :mod:`._run_progress`'s, which knows nothing of Qt.
 
 A thin layer over the core: it maps napari layers to arrays and buttons to
 :func:`~napari_crf_label.pipeline.iter_label_image` (run in a napari
