@@ -23,7 +23,8 @@ TOOLTIPS: dict[str, str] = {
     "reach": "features+crf: how far (CRF pixels of uniform ground) a class's strokes reach before their pull "
              "fades. Raise it when a class is missed far from its strokes; lower it when a class leaks.",
     "window": "Largest tile in image pixels; auto = 1024 pixels at CRF resolution.",
-    "overlap": "Context read around each tile, in image pixels; auto = 128 pixels at CRF resolution.",
+    "overlap": "Context read around each tile, in image pixels; auto = about twice the CRF's appearance kernel "
+               "width at CRF resolution (43 pixels for features+crf, 128 for crf).",
     "scale": "Downscale factor for the CRF (like the original -s): 0.25 runs the CRF at a quarter of the size "
              "and scales the result back.",
     "advanced": "Show the CRF's kernel settings.",

@@ -41,7 +41,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--outdir", type=Path, help="output folder (default: next to the image)")
     p.add_argument("-w", "--window", type=int, help="largest tile in pixels (default: 1024 at CRF resolution)")
     p.add_argument("--overlap", type=int,
-                   help="context read around each tile, in pixels (default: 128 at CRF resolution)")
+                   help="context read around each tile, in pixels (default: twice the CRF's appearance kernel "
+                        "width at CRF resolution: 43 for the default method, 128 for crf)")
     p.add_argument("-s", "--scale", type=float, default=1.0, help="downscale factor for the CRF, 0 < s <= 1")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,

@@ -20,9 +20,9 @@ from ..sources import ArraySource
 from ..strokes import check_stroke_classes, downscale_strokes, validate_strokes
 from ..tiling import Tile
 from .cache import CRFCache, fingerprint, memo
-from .inputs import feature_params, resolve_classes
+from .inputs import check_crf_params, feature_params, method_crf_params, resolve_classes
 from .plan import Plan, RunSpec, crf_size, make_plan, read_tile
-from .settings import CARRIED_WEIGHT, CLASSIFIER_PIXELS, PREDICT_STEP, PREDICT_STEP_MIN
+from .settings import CARRIED_WEIGHT, CLASSIFIER_PIXELS, DEFAULT_METHOD, PREDICT_STEP, PREDICT_STEP_MIN
 
 
 def _classifier_shape(shape: tuple[int, int]) -> tuple[int, int]:
@@ -240,12 +240,14 @@ def feature_spec(plan: Plan, method: str, samples: tuple[np.ndarray, np.ndarray]
 def stroke_training_samples(image: np.ndarray | ImageData, strokes: np.ndarray, *,
                             classes: ClassSet | list[str] | str | None = None, window: int | None = None,
                             overlap: int | None = None, scale: float = 1.0, reach: float = FeatureParams.reach,
-                            **ignored: Any) -> tuple[np.ndarray, np.ndarray]:
+                            method: str = DEFAULT_METHOD, **others: Any) -> tuple[np.ndarray, np.ndarray]:
     """Return the pixel classifier's training samples of an image's strokes: (P, F) features, (P,) classes.
 
     The same samples a run with these settings trains on, for another
-    image's ``label_image(..., samples=...)``. Other keywords of a run are
-    accepted and ignored, so one settings dict serves both.
+    image's ``label_image(..., samples=...)``: the tiles are those of the
+    run (their default halo follows the CRF settings of its ``method``).
+    Other keywords of a run are accepted and ignored, so one settings dict
+    serves both.
     """
     data = as_image_data(image)
     strokes_i = validate_strokes(strokes, data.shape)
@@ -253,5 +255,7 @@ def stroke_training_samples(image: np.ndarray | ImageData, strokes: np.ndarray, 
     check_stroke_classes(int(strokes_i.max()), len(cls))
     strokes_i[~data.valid] = 0
     source = ArraySource(data, strokes_i)
-    plan = make_plan(source, len(cls), CRFParams(), scale, window, overlap, source.stretch())
+    crf = check_crf_params({k: v for k, v in others.items() if k in CRFParams.__dataclass_fields__})
+    run_params = method_crf_params(crf, method, feature_params(method, reach))
+    plan = make_plan(source, len(cls), run_params, scale, window, overlap, source.stretch())
     return drain(_collect_samples(source, plan, feature_params("features", reach)))

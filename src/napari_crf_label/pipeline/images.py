@@ -193,8 +193,9 @@ def label_image(
         :data:`DEFAULT_WINDOW` pixels at CRF resolution.
     overlap : int, optional
         Context read around each tile in full-resolution pixels (the tile's
-        halo; neighbouring tiles share twice this). Default:
-        :data:`DEFAULT_HALO` pixels at CRF resolution.
+        halo; neighbouring tiles share twice this). Default: follows the
+        method's appearance kernel width (``plan.default_halo``): 128 pixels
+        at CRF resolution for ``crf``, 43 for ``features+crf``.
     scale : float
         Downscale factor for the CRF (0 < scale <= 1), like the original's ``-s``.
     progress : callable(done, total), optional

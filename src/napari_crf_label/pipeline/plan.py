@@ -11,7 +11,7 @@ from ..crf import DEFAULT_ENGINE, CRFParams
 from ..image_io import apply_stretch
 from ..resample import resize_bands
 from ..tiling import TileTask, tile_tasks
-from .settings import DEFAULT_HALO, DEFAULT_WINDOW
+from .settings import DEFAULT_HALO, DEFAULT_WINDOW, HALO_MIN
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,28 @@ class Plan:
     halo: int
 
 
+def default_halo(params: CRFParams, scale: float) -> int:
+    """Return the context read around each core (full-resolution pixels) when the user sets none.
+
+    :data:`DEFAULT_HALO` at CRF resolution for the default appearance kernel
+    width, scaled with the width ``params`` use (``sxy_bilateral``), at least
+    :data:`HALO_MIN`: a narrower kernel reaches less far across a core's edge.
+    """
+    crf = max(HALO_MIN, round(DEFAULT_HALO * params.sxy_bilateral / CRFParams.sxy_bilateral))
+    return round(crf / scale)
+
+
 def make_plan(source: Any, n: int, params: CRFParams, scale: float, window: int | None, overlap: int | None,
           stretch: np.ndarray | None, keep_probabilities: bool = True, engine: str = DEFAULT_ENGINE) -> Plan:
-    """Cut the scene into tasks and count the strokes each task sees."""
+    """Cut the scene into tasks and count the strokes each task sees.
+
+    ``params`` are the CRF settings the run uses (its method's: see
+    ``inputs.method_crf_params``); without an ``overlap`` the halo follows
+    their appearance kernel (:func:`default_halo`).
+    """
     height, width = source.shape
     core = max(1, round(DEFAULT_WINDOW / scale)) if window is None else window
-    halo = round(DEFAULT_HALO / scale) if overlap is None else overlap
+    halo = default_halo(params, scale) if overlap is None else overlap
     tasks = tile_tasks(height, width, core, halo)
     counts = source.stroke_counts([t.outer for t in tasks], n)
     return Plan(tasks, RunSpec(n, params, scale, stretch, keep_probabilities, engine=engine), counts, core, halo)

@@ -7,9 +7,15 @@ from collections.abc import Callable
 #: Default tile core size at CRF resolution (1 MP): tiles of about 1-2 MP
 #: keep the CRF fast, its kernel widths meaningful and memory per worker low.
 DEFAULT_WINDOW = 1024
-#: Default context read around each core, at CRF resolution: about twice
-#: the appearance kernel's spatial width, so cores join without seams.
+#: Default context read around each core, at CRF resolution, for the CRF's default appearance kernel
+#: (``sxy_bilateral`` 60): about twice its spatial width, so cores join without seams. The halo
+#: follows the kernel width a run uses (``plan.default_halo``): ``features+crf`` narrows it to a third
+#: (20), so its tiles read 43 pixels: a quarter less CRF area per 1024-pixel tile, for labels that
+#: agree with a one-tile run about as well as the 128-pixel halo's (benchmarks/RESULTS.md, stop 17).
 DEFAULT_HALO = 128
+#: Least default halo, at CRF resolution: the pixel classifier's widest Gaussian (sigma 8, read to 3
+#: sigma on a grid at most as fine as the CRF's) then still sees real pixels across a core's edge.
+HALO_MIN = 32
 #: Labelling methods: CRF alone, CRF with a prior from the pixel classifier and the geodesic
 #: proximity to the strokes, classifier alone.
 METHODS = ("crf", "features+crf", "features")
