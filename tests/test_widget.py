@@ -102,6 +102,16 @@ def use_names(panel, names):
     click(panel.use_names_button)
 
 
+def named_scene(make_napari_viewer):
+    """A viewer with the two-region scene and the panel, its classes typed: (viewer, panel, image, strokes)."""
+    image, _, strokes = two_region_scene()
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="scene", rgb=True)
+    panel = open_panel(viewer)
+    use_names(panel, "dark, bright")
+    return viewer, panel, image, strokes
+
+
 def paint_and_run(qtbot, viewer, panel, strokes, names="dark, bright", image="scene"):
     """Type class names, put strokes on the new strokes layer, click Run CRF and wait for it."""
     use_names(panel, names)
@@ -438,11 +448,7 @@ def test_export_cancelled_writes_nothing(scene_viewer, qtbot, tmp_path, notes):
 
 
 def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_viewer, qtbot, autosave_dir):
-    image, truth, strokes = two_region_scene()
-    viewer = make_napari_viewer()
-    viewer.add_image(image, name="scene", rgb=True)
-    panel = open_panel(viewer)
-    use_names(panel, "dark, bright")
+    viewer, panel, image, strokes = named_scene(make_napari_viewer)
     layer = viewer.layers["scene strokes"]
     layer.brush_size = 3
     for row in range(30, 90, 4):  # brush dabs, as napari's paint tool makes them
@@ -479,11 +485,7 @@ def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_
 def test_erasing_every_stroke_is_not_answered_with_this_sessions_own_autosave(make_napari_viewer, qtbot,
                                                                                autosave_dir, notes):
     # a new user erased all strokes and ran: "autosaved strokes found" came over the run's own error
-    image, truth, strokes = two_region_scene()
-    viewer = make_napari_viewer()
-    viewer.add_image(image, name="scene", rgb=True)
-    panel = open_panel(viewer)
-    use_names(panel, "dark, bright")
+    viewer, panel, image, strokes = named_scene(make_napari_viewer)
     layer = viewer.layers["scene strokes"]
     layer.data = strokes.astype(np.uint8)
     assert panel.autosave() is not None
@@ -501,11 +503,7 @@ def test_painting_anew_keeps_an_earlier_sessions_autosave_under_a_name_of_its_ow
                                                                                     autosave_dir, notes):
     from napari_crf_label.io.session import load_session
 
-    image, truth, strokes = two_region_scene()
-    viewer = make_napari_viewer()
-    viewer.add_image(image, name="scene", rgb=True)
-    panel = open_panel(viewer)
-    use_names(panel, "dark, bright")
+    viewer, panel, image, strokes = named_scene(make_napari_viewer)
     viewer.layers["scene strokes"].data = strokes.astype(np.uint8)
     first = panel.autosave()
     assert first is not None
@@ -516,7 +514,7 @@ def test_painting_anew_keeps_an_earlier_sessions_autosave_under_a_name_of_its_ow
     panel2 = open_panel(viewer2)
     qtbot.waitUntil(lambda: shown(panel2.restore_button), timeout=5_000)
     use_names(panel2, "dark, bright")
-    one = np.zeros(truth.shape, np.uint8)
+    one = np.zeros(strokes.shape, np.uint8)
     one[10:14, 10:40] = 1
     viewer2.layers["scene strokes"].data = one
     assert panel2.autosave() == first  # this session's autosave takes the image's autosave file...
