@@ -850,6 +850,28 @@ def test_napari_stays_responsive_while_the_engine_compiles_on_a_new_machine(make
     assert len(ticks) > 20 and max(b - a for a, b in zip(ticks, ticks[1:])) < 1.0  # the window never froze
 
 
+def test_a_stroke_that_changes_the_checks_choice_is_told(make_napari_viewer, qtbot, notes):
+    # a new user's 55-pixel cloud stroke on the sample changed 7.6 % of the scene and the panel said only "done"
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "bahamas")
+    panel = open_panel(viewer)
+    panel.run()
+    wait_idle(qtbot, panel)
+    assert panel.image_state().result.params["proximity"] == "faded"
+    layer = viewer.layers["bahamas_landsat strokes"]
+    data = np.asarray(layer.data).copy()
+    data[248:253, 122:133] = 4  # a short cloud stroke on bright land
+    layer.data = data
+    panel.run()
+    wait_idle(qtbot, panel)
+    assert panel.image_state().result.params["proximity"] == "kept"
+    told = [m for m in notes.messages if m.startswith("The check of your strokes now keeps")]
+    assert len(told) == 1 and "labels far from your edit changed too" in told[0]
+    panel.run()  # the same strokes again: the same choice, nothing more told
+    wait_idle(qtbot, panel)
+    assert len([m for m in notes.messages if m.startswith("The check of your strokes")]) == 1
+
+
 def test_crfs_are_built_while_the_user_paints_and_the_first_run_uses_them(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     viewer.open_sample(PLUGIN, "bahamas")  # the image, its classes and strokes

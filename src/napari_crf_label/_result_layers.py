@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Image, Labels
-from napari.utils.notifications import show_warning
+from napari.utils.notifications import show_info, show_warning
 
 from ._layers import META_KEY, class_layer_kwargs
 from ._panel_state import ImageState, find_layer, layer_key, same_layer, unwrap
@@ -47,6 +47,19 @@ def _overlay_placement(image: Image, full: tuple[int, int], small: tuple[int, in
     factor = np.array([full[0] / small[0], full[1] / small[1]])
     scale = np.asarray(image.scale)[-2:] * factor
     return scale, np.asarray(image.translate)[-2:] + np.asarray(image.scale)[-2:] * (factor - 1) / 2
+
+
+def _proximity_flip(before: LabelResult | None, after: LabelResult) -> str:
+    """Return what to tell when the held-out check chose otherwise than for the last result ("": the same)."""
+    was = before.params.get("proximity") if before is not None else None
+    now = after.params.get("proximity")
+    if was is None or now is None or was == now or "holdout_scores" not in after.params:
+        return ""
+    told = {"kept": "now keeps each class's pull near its strokes (before, the classifier decided far from them)",
+            "faded": "now lets the classifier decide far from the strokes (before, each class's pull near its "
+                     "strokes was kept)"}
+    return (f"The check of your strokes {told[now]}: labels far from your edit changed too "
+            "(the report's 'proximity' line).")
 
 
 class ResultLayersMixin:
@@ -114,6 +127,7 @@ class ResultLayersMixin:
         if image is None:  # the image was closed while its CRF ran
             return None
         state = self._state.of(image)
+        flipped = _proximity_flip(state.result, result)
         state.result = result
         self._set_bar(1.0)
         meta = {META_KEY: {"image": data, "classes": result.classes, "role": _RESULT_ROLE}}
@@ -143,6 +157,8 @@ class ResultLayersMixin:
             self.viewer.layers.selection.active = self.strokes_layer
         # from the click, as the user waited (a preview first, and adding the layers, included)
         seconds = result.seconds if self._run_started is None else time.perf_counter() - self._run_started
+        if flipped:  # else one small stroke changing labels far away is a mystery
+            show_info(flipped)
         self._update_status(f"CRF done in {seconds:.1f} s ({result.params['tiles']} tile(s)).")
         return image
 
