@@ -110,8 +110,8 @@ class ResultLayersMixin:
             # the preview under the result (when a deleted preview layer comes back), both under the strokes
             self._place_below_strokes(layer, find_layer(self.viewer.layers, state.result_key)
                                       if kind == "preview" else None)
-        if self._waiting and self.strokes_layer is not None:  # keep painting where the user was
-            self.viewer.layers.selection.active = self.strokes_layer
+        if self._waiting:
+            self._keep_painting()
 
     def _drop_waiting_layers(self) -> None:
         """Remove the layers added for a run that it never filled (it stopped or failed first)."""
@@ -153,10 +153,8 @@ class ResultLayersMixin:
             show_warning(f"Not used: {result.params['dropped_strokes']}.")
         if result.missing_classes:
             show_warning(f"No strokes for {', '.join(result.missing_classes)}: absent from the result.")
-        if self.strokes_layer is not None:
-            self.viewer.layers.selection.active = self.strokes_layer
-        # from the click, as the user waited (a preview first, and adding the layers, included)
-        seconds = result.seconds if self._run_started is None else time.perf_counter() - self._run_started
+        self._keep_painting()
+        seconds = self._seconds_from_click(result)
         if flipped:  # else one small stroke changing labels far away is a mystery
             show_info(flipped)
         self._update_status(f"CRF done in {seconds:.1f} s ({result.params['tiles']} tile(s)).")
@@ -189,15 +187,22 @@ class ResultLayersMixin:
         if shown is not None:  # the old result under the preview would blur what changed
             shown.visible = False
         self._place_below_strokes(layer, shown)  # under the result (hidden now), both under the strokes
-        if self.strokes_layer is not None:  # keep painting where the user was
-            self.viewer.layers.selection.active = self.strokes_layer
+        self._keep_painting()
         side = round(1 / result.params["preview_scale"], 1)
-        # from the click, as "CRF done in" (the preview's own computing is shorter)
-        seconds = result.seconds if self._run_started is None else time.perf_counter() - self._run_started
+        seconds = self._seconds_from_click(result)  # as "CRF done in" (the preview's own computing is shorter)
         self._update_status(f"Preview at 1/{side:g} resolution in {seconds:.1f} s"
                             + ("; full resolution on its way." if self.worker is not None and
                                not self._stop.is_set() and not self._live_only else "."))
         return image
+
+    def _keep_painting(self) -> None:
+        """Make the strokes layer the active one again, so the brush goes on where the user was."""
+        if self.strokes_layer is not None:
+            self.viewer.layers.selection.active = self.strokes_layer
+
+    def _seconds_from_click(self, result: LabelResult) -> float:
+        """Return the seconds since Run was clicked, as the user waited (preview and layer work included)."""
+        return result.seconds if self._run_started is None else time.perf_counter() - self._run_started
 
     def _filled(self, layer: Labels) -> None:
         """Note that a layer added empty for the run now holds what it was added for."""
@@ -259,5 +264,4 @@ class ResultLayersMixin:
             layer.scale, layer.translate = scale, translate
             layer.contrast_limits = (floor, 1.0)
         self._place_below_strokes(layer)
-        if self.strokes_layer is not None:  # keep painting where the user was
-            self.viewer.layers.selection.active = self.strokes_layer
+        self._keep_painting()
