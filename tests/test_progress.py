@@ -78,7 +78,7 @@ def test_a_run_reports_every_stage_in_order_and_its_result_is_unchanged():
         assert stage in stages
     assert stages.index("training") < stages.index("proximity") < stages.index("features")
     crf = [f for s, f in seen if s == "CRF"]
-    assert crf[-1] == 1.0 and all(0 < f <= 1 for f in crf)
+    assert crf[-1] == 1.0 and all(0 <= f <= 1 for f in crf)
     np.testing.assert_array_equal(result.labels, label_image(image, strokes, classes="a, b", window=120).labels)
 
 

@@ -136,6 +136,7 @@ def reported(gen: Generator[Any, None, Any], reporter: Reporter) -> Generator[An
 
 def counted(gen: Generator[None, None, Any], stage: str, total: int) -> Generator[None, None, Any]:
     """Re-yield a CRF's iterations, reporting each as a checkpoint of ``stage`` (``total`` iterations)."""
+    checkpoint(stage, 0.0)  # the first iteration is the stage's, not the build's before it
     done = 0
     while True:
         try:

@@ -45,10 +45,15 @@ class Kernel:
         Feature vectors of the P pixels, already divided by the kernel widths.
     weight : float
         Potts compatibility (> 0 pulls neighbours towards the same class).
+    key : tuple, optional
+        Names the features when they follow from a few numbers (a position
+        kernel's tile shape and width): kernels with equal keys have equal
+        features, and an engine may build their structure once and share it.
     """
 
     features: np.ndarray
     weight: float
+    key: tuple | None = None
 
 
 class Engine(ABC):

@@ -27,6 +27,8 @@ folder is read-only).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from numba import njit
 
@@ -519,6 +521,20 @@ class PermutohedralLattice:
         self._neighbours = neighbours.view(np.uint32)
         self.alpha = np.float32(1.0 / (1.0 + 2.0 ** -self.dim))
         self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # work grids of the last call
+
+    def sharing(self) -> PermutohedralLattice:
+        """Return a lattice with this one's structure (shared, read only) and work grids of its own.
+
+        Filtering writes only into the work grids: two threads can filter
+        over one structure, each through its own copy.
+        """
+        twin = copy.copy(self)
+        twin._grids = {}
+        return twin
+
+    def nbytes(self) -> int:
+        """Return the bytes of the structure (simplices and blur neighbours), without the work grids."""
+        return self._offsets.nbytes + self._bary.nbytes + self._neighbours.nbytes
 
     def _grids_for(self, width: int) -> tuple[np.ndarray, np.ndarray]:
         """Return two flat ((M+1) * width,) float32 work grids, kept for the next call."""

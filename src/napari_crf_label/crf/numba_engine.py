@@ -20,6 +20,8 @@ in the filtering: benchmarks/RESULTS.md).
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Generator, Sequence
 
 import numpy as np
@@ -190,6 +192,39 @@ def _message(unary, energy, q, grid, offsets, bary, alpha, norm, weight, first, 
             _softmax_row(e, q, base, n_classes, width)
 
 
+#: Bytes of the keyed lattices kept for later CRFs (a 1110 x 1110 tile's position lattice: about 35 MB).
+SHARED_BYTES = 160_000_000
+_shared: OrderedDict[tuple, tuple[PermutohedralLattice, np.ndarray]] = OrderedDict()  # key -> lattice, norm
+_shared_lock = threading.Lock()
+
+
+def _built(kernel: Kernel) -> tuple[PermutohedralLattice, np.ndarray]:
+    """Return a kernel's lattice and symmetric normalisation, shared between CRFs whose kernels have its key.
+
+    A streamed run's tiles mostly have one shape, so their position kernel
+    is one lattice (a third of building a tile's CRF). The structure is the
+    same bit for bit, so the marginals are too. Kept: the last keys used,
+    within :data:`SHARED_BYTES`.
+    """
+    if kernel.key is None:
+        lattice = PermutohedralLattice(kernel.features)
+        return lattice, lattice.symmetric_norm()
+    with _shared_lock:
+        found = _shared.get(kernel.key)
+        if found is not None:
+            _shared.move_to_end(kernel.key)
+    if found is None:  # built outside the lock: two threads may both build it, and one copy is kept
+        lattice = PermutohedralLattice(kernel.features)
+        found = lattice, lattice.symmetric_norm()
+        with _shared_lock:
+            _shared[kernel.key] = found
+            _shared.move_to_end(kernel.key)
+            while len(_shared) > 1 and sum(lat.nbytes() + n.nbytes for lat, n in _shared.values()) > SHARED_BYTES:
+                _shared.popitem(last=False)
+    lattice, norm = found
+    return lattice.sharing(), norm
+
+
 class NumbaEngine(Engine):
     """Mean field over one lattice (and its symmetric normalisation) per kernel.
 
@@ -204,8 +239,8 @@ class NumbaEngine(Engine):
         self._terms = []
         for k, kernel in enumerate(kernels):
             checkpoint("building the CRF", k / len(kernels))  # a cancel is heard between the lattices
-            lattice = PermutohedralLattice(kernel.features)
-            self._terms.append((lattice, lattice.symmetric_norm(), np.float32(kernel.weight)))
+            lattice, norm = _built(kernel)
+            self._terms.append((lattice, norm, np.float32(kernel.weight)))
 
     def iter_infer(self, unary: np.ndarray, iterations: int, init: np.ndarray | None = None
                    ) -> Generator[None, None, np.ndarray]:

@@ -35,8 +35,9 @@ def tile_kernels(image: np.ndarray, params: CRFParams) -> list[Kernel]:
     height, width = image.shape[:2]
     kernels = []
     if params.compat_gaussian > 0:
+        # every tile of one shape has the same position kernel: an engine builds its lattice once
         kernels.append(Kernel(np.ascontiguousarray(_position_features(height, width, params.sxy_gaussian)),
-                              float(params.compat_gaussian)))
+                              float(params.compat_gaussian), ("position", height, width, float(params.sxy_gaussian))))
     if params.compat_bilateral > 0:
         bands = image.reshape(height * width, -1).T.astype(np.float32) / np.float32(params.schan)
         feats = np.concatenate([_position_features(height, width, params.sxy_bilateral), bands])
