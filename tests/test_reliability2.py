@@ -616,3 +616,26 @@ def test_session_with_bad_strokes_is_refused_by_the_reader(tmp_path):
              format_version=np.array(2))
     with pytest.raises(StrokesError, match="hand_session.npz: strokes: values must be whole class numbers"):
         read_session(str(path))
+
+
+# ------------------------------------------------------- the no-data pass of a streamed run
+@pytest.mark.parametrize("nodata", [None, 0])
+def test_the_nodata_pass_reads_the_image_only_where_it_can_matter(tmp_path, monkeypatch, nodata):
+    from napari_crf_label.sources import RasterSource
+
+    rng = np.random.default_rng(0)
+    bands = rng.integers(1, 255, (3, 300, 200), dtype=np.uint8)
+    strokes = np.zeros((300, 200), np.uint8)
+    strokes[250:260, 20:80] = 1  # strokes only near the bottom
+    bands[:, 250:252, 20:40] = 0  # and some of them on black pixels
+    extra = {} if nodata is None else {"nodata": nodata}
+    source = RasterSource(_geotiff(tmp_path / "img.tif", bands, **extra), _geotiff(tmp_path / "st.tif", strokes),
+                          chunk=100)  # row bands of 50 rows
+    reads = []
+    original = RasterSource._read_raw
+    monkeypatch.setattr(RasterSource, "_read_raw", lambda self, tile: reads.append(tile) or original(self, tile))
+    dropped = source.nodata_strokes(1)
+    if nodata is None:  # no pixel can be no-data: nothing is read, nothing dropped
+        assert reads == [] and dropped.tolist() == [0]
+    else:  # the one row band with strokes is read, and its strokes on black pixels counted
+        assert [(t.y0, t.y1) for t in reads] == [(250, 300)] and dropped.tolist() == [40]

@@ -178,11 +178,23 @@ class RasterSource:
         return np.ascontiguousarray(array), valid, strokes
 
     def nodata_strokes(self, n_classes: int) -> np.ndarray:
-        """Return per class (1..N) how many stroke pixels lie on no-data pixels (a streamed pass)."""
+        """Return per class (1..N) how many stroke pixels lie on no-data pixels (a streamed pass).
+
+        Only where it can have no-data pixels (a nodata value, an alpha band
+        or float data) and only the row bands with strokes: the image is read
+        again by the run itself, and this pass holds up its start.
+        """
+        from rasterio.windows import Window
+
         counts = np.zeros(n_classes + 1, np.int64)
-        for band in self._scan():
-            _, valid, strokes = self._read_raw(band)
-            counts += np.bincount(strokes[~valid], minlength=n_classes + 1)[: n_classes + 1]
+        info = self.describe()
+        if info["nodata"] is None and info["alpha"] is None and np.dtype(info["dtype"]).kind != "f":
+            return counts[1:]
+        with self._open(self.strokes_path) as st:
+            for band in self._scan():
+                if st.read(1, window=Window(band.x0, band.y0, band.x1 - band.x0, band.y1 - band.y0)).any():
+                    _, valid, strokes = self._read_raw(band)
+                    counts += np.bincount(strokes[~valid], minlength=n_classes + 1)[: n_classes + 1]
         return counts[1:]
 
     def _scan(self) -> list[Tile]:
