@@ -983,3 +983,21 @@ def test_a_jpeg_with_an_inverted_alpha_opened_by_napari_is_shown_and_labelled(ma
     paint_and_run(qtbot, viewer, panel, strokes, image="ortho")
     result = np.asarray(viewer.layers["ortho CRF labels"].data)
     assert (result[20:, 30:] == truth[20:, 30:]).mean() > 0.98
+
+
+def test_a_changed_setting_builds_ahead_again_and_the_first_run_uses_that_build(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "bahamas")
+    panel = open_panel(viewer)
+    state = panel.image_state()
+    qtbot.waitUntil(lambda: panel._ahead.outcome == "prepared", timeout=120_000)
+    assert state.cache.builds == 1
+    panel.crf_fields["sxy_bilateral"].value = 45.0  # another appearance kernel: other lattices
+    qtbot.waitUntil(lambda: state.cache.builds == 2 and panel._ahead.outcome == "prepared", timeout=120_000)
+    panel.run()
+    wait_idle(qtbot, panel)
+    assert state.cache.builds == 2 and state.cache.hits == 1  # the run found the CRF built for its setting
+    strokes = np.asarray(viewer.layers["bahamas_landsat strokes"].data)
+    fresh = label_image(image_data_from_layer(panel.image_layer), strokes, **panel.params())
+    assert panel.params()["sxy_bilateral"] == 45.0
+    np.testing.assert_array_equal(np.asarray(viewer.layers["bahamas_landsat CRF labels"].data), fresh.labels)

@@ -92,6 +92,9 @@ __all__ = ["CRFLabelWidget", "KEYS"]
 AUTOSAVE_SECONDS = 3.0
 #: Milliseconds after the last paint event before a live preview starts.
 LIVE_DELAY_MS = 400
+#: Milliseconds after the last change of a setting before the build ahead starts again for it (one
+#: restart for a value typed digit by digit).
+SETTINGS_DELAY_MS = 600
 #: Least milliseconds between two updates of the run's stage text and bar: with software OpenGL (a
 #: remote desktop, Xvfb) Qt redraws the whole window for each, 10-20 ms of CPU that the run needs.
 FEEDBACK_MS = 250
@@ -285,6 +288,10 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._live_timer.setInterval(LIVE_DELAY_MS)
         self._live_timer.timeout.connect(self.live_preview)
         self._ahead = AheadBuilder()  # builds the chosen image's CRFs while the user paints
+        self._settings_timer = QTimer(self.native)  # a changed setting restarts that build once typing pauses
+        self._settings_timer.setSingleShot(True)
+        self._settings_timer.setInterval(SETTINGS_DELAY_MS)
+        self._settings_timer.timeout.connect(self.prepare_ahead)
         ahead = self._ahead  # not self: the panel's Python side may be gone when its window is
         self.native.destroyed.connect(lambda *_: ahead.halt())
         self._ahead_key: Hashable | None = None  # what it was last started for
@@ -423,6 +430,10 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self.export_button.changed.connect(lambda: self.export())
         self.save_session_button.changed.connect(lambda: self.save_session())
         self.restore_button.changed.connect(self.restore_autosave)
+        # what the CRFs and features are built with: a change makes the build ahead start again
+        for box in (*self.crf_fields.values(), self.scale, self.window, self.overlap, self.method, self.reach,
+                    self.engine):
+            box.changed.connect(lambda *_: self._settings_timer.start())
         events = self.viewer.layers.events
         events.inserted.connect(self._layers_changed)
         events.removed.connect(self._layers_changed)
