@@ -39,3 +39,16 @@ def test_invalid_arguments():
         tile_tasks(10, 10, 5, -1)
     with pytest.raises(ValueError, match="window"):
         tile_tasks(10, 10, 0, 0)
+
+
+@pytest.mark.parametrize("rows, cols", [(np.arange(3, 9), np.arange(0, 10)),  # ranges inside: a view
+                                        (np.arange(-2, 5), np.arange(4, 13)),  # ranges reaching past the edges
+                                        (np.array([0, 0, 1, 1, 2]), np.arange(2, 6))])  # a scaled core's repeats
+def test_a_tiles_core_probabilities_are_its_rows_and_columns_of_the_marginals(rows, cols):
+    from napari_crf_label.pipeline.tile import _take
+
+    q = np.random.default_rng(0).random((3, 10, 12)).astype(np.float32)
+    expected = q[:, np.clip(rows, 0, 9)][:, :, np.clip(cols, 0, 11)]
+    got = _take(q, rows, cols)
+    np.testing.assert_array_equal(got, expected)
+    assert np.shares_memory(got, q) == (rows[0] >= 0 and rows[-1] < 10 and cols[-1] < 12 and np.all(np.diff(rows) == 1))

@@ -68,8 +68,21 @@ def iter_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | N
         task.outer.y0 * spec.scale)
     c = np.arange(round(task.core.x0 * spec.scale), round(task.core.x1 * spec.scale)) - round(
         task.outer.x0 * spec.scale)
-    probs = q[:, np.clip(r, 0, q.shape[1] - 1)][:, :, np.clip(c, 0, q.shape[2] - 1)]
-    return TileResult(task, labels, probs)
+    return TileResult(task, labels, _take(q, r, c))
+
+
+def _take(q: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Return ``q[:, rows][:, :, cols]``, rows and columns clipped to ``q``: a view when both are ranges inside it.
+
+    At full resolution the core's rows and columns are a range of the
+    tile's: a view then saves two copies of the tile's probabilities.
+    """
+    def inside_range(index: np.ndarray, n: int) -> bool:
+        return index.size > 0 and 0 <= index[0] and index[-1] < n and bool(np.all(np.diff(index) == 1))
+
+    if inside_range(rows, q.shape[1]) and inside_range(cols, q.shape[2]):
+        return q[:, rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return q[:, np.clip(rows, 0, q.shape[1] - 1)][:, :, np.clip(cols, 0, q.shape[2] - 1)]
 
 
 def run_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | None = None) -> TileResult:
