@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
 from napari_crf_label.features import pixel_features, pixel_features_at, stroke_samples
-from napari_crf_label.forest import BLOCK, pack_forest
+from napari_crf_label.forest import BLOCK, LANES, pack_forest
 from napari_crf_label.image_io import read_image
 from napari_crf_label.sample import sample_files
 from napari_crf_label.strokes import read_strokes
@@ -143,6 +143,8 @@ def test_eleven_classes_and_rows_that_fill_no_whole_block():
     got = pack_forest(model).predict_proba(probe)
     np.testing.assert_array_equal(got, model.predict_proba(probe))
     assert got.shape == (probe.shape[0], 11)
+    for rows in (0, 1, LANES - 1):  # fewer rows than the lanes: one pixel at a time
+        np.testing.assert_array_equal(pack_forest(model).predict_proba(probe[:rows]), model.predict_proba(probe[:rows]))
 
 
 def test_words_widen_to_64_bits_when_features_and_nodes_overflow_32():
