@@ -48,7 +48,7 @@ def prepare(engine: str) -> None:
 def prepare_kernels() -> None:
     """Compile every kernel (or load it from numba's disk cache) by calling each on tiny inputs."""
     from .derivatives import FEATURES_PER_SCALE, band_features, band_features_at
-    from .forest import PackedForest
+    from .forest import one_leaf_forest
     from .grid_paths import grid_distances
     from .resample import bilinear, linear_axis
 
@@ -57,6 +57,4 @@ def prepare_kernels() -> None:
     band_features_at(plane, np.array([0]), np.array([0]), 1.0)
     grid_distances(np.ones((3, 3)), np.array([[0, 0]]))
     bilinear(np.zeros((1, 3, 3), np.float32), linear_axis(4, 3), linear_axis(4, 3))
-    leaf = np.array([-1], np.int64)  # a forest of one tree that is a single leaf
-    PackedForest(np.array([0], np.int64), leaf, leaf, np.zeros(1, np.int64), np.zeros(1), np.zeros(1, bool),
-                 np.ones((1, 2))).predict_proba(np.zeros((1, 2), np.float32))
+    one_leaf_forest().predict_proba(np.zeros((1, 2), np.float32))
