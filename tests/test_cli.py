@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 
@@ -157,3 +158,16 @@ def test_progress_is_one_line_per_tile_with_rate_and_time_left_when_not_a_termin
     assert all(re.fullmatch(meter, line) for line in lines), lines
     done, total = lines[-1].split()[2].split("/")
     assert done == total
+
+
+def test_the_stages_before_the_tiles_are_named_once_each_before_the_tile_lines(scene, capsys):
+    folder, _ = scene
+    assert main(["run", str(folder / "beach photo.2020.JPG"), "--strokes", str(folder / "strokes.png"), "-w", "60",
+                 "-o", str(folder / "staged")]) == 0  # the default method: a classifier and a proximity
+    lines = capsys.readouterr().err.splitlines()
+    training = [i for i, line in enumerate(lines) if line.startswith("training the pixel classifier")]
+    proximity = [i for i, line in enumerate(lines) if line.startswith("measuring how near each pixel")]
+    tiles = [i for i, line in enumerate(lines) if line.startswith("CRF tiles")]
+    assert len(training) == 1 and len(proximity) == 1 and tiles
+    assert max(training[0], proximity[0]) < tiles[0]
+    assert re.fullmatch(r"training the pixel classifier on the strokes\.\.\. \(\d+ s\)", lines[training[0]])

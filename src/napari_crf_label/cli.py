@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from .io.export import check_export, export_all
 from .kernels import prepare, ready
 from .pipeline import DEFAULT_METHOD, METHODS, label_image
 from .pipeline.inputs import PROXIMITY_CHOICES
+from .progress import reporting
 from .resources import available_memory, estimate_run_bytes
 from .sample import sample_files
 from .strokes import read_strokes
@@ -97,14 +99,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The stages before the tiles, named on stderr when they start: they take seconds to minutes on a large
+#: scene (the training pass reads every painted tile), when the tile bar would show nothing yet.
+_STAGE_LINES = {"training": "training the pixel classifier on the strokes...",
+                "proximity": "measuring how near each pixel is to each class's strokes..."}
+
+
 class _Progress:
-    """Tile progress on stderr: a tqdm bar (rate, time left) on a terminal, else one line per tile."""
+    """Tile progress on stderr: a tqdm bar (rate, time left) on a terminal, else one line per tile.
+
+    As a reporter (:meth:`stage`, under ``progress.reporting``), it also
+    names the stages before the tiles once each, as they start.
+    """
 
     def __init__(self, desc: str = "CRF tiles") -> None:
         self.desc = desc
         self.start = time.monotonic()
         self.bar = None
         self.shown = -1
+        self._said: set[str] = set()
+        self._lock = threading.Lock()  # the stages report from several threads
+
+    def stage(self, name: str, fraction: float) -> None:
+        """Print a stage's line when it first reports (before the tile bar has started)."""
+        if name in _STAGE_LINES and name not in self._said:
+            with self._lock:
+                if name not in self._said and self.bar is None:
+                    self._said.add(name)
+                    print(f"{_STAGE_LINES[name]} ({time.monotonic() - self.start:.0f} s)", file=sys.stderr,
+                          flush=True)
 
     def __call__(self, done: int, total: int) -> None:
         from tqdm import tqdm
@@ -145,20 +168,28 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
         print("preparing the CRF engine (first run only: compiling, about 15 s)", file=sys.stderr, flush=True)
         prepare(args.engine)
     crf = {k: getattr(args, k) for k in CRFParams().as_dict()}
-    common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": _Progress(),
+    progress = _Progress()
+    common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": progress,
               "workers": args.workers or 1, "client": args.scheduler, "method": args.method,
               "reach": args.reach, "proximity": args.proximity, "engine": args.engine, **crf}
-    if getattr(args, "stream", False) or _wants_stream(image_path, strokes_path, classes):
-        return _run_streamed(image_path, strokes_path, classes, outdir, common, args.overwrite)
+    with reporting(progress.stage):
+        if getattr(args, "stream", False) or _wants_stream(image_path, strokes_path, classes):
+            return _run_streamed(image_path, strokes_path, classes, outdir, common, args.overwrite)
+        return _run_in_memory(image_path, strokes_path, classes, outdir, common, args.overwrite)
+
+
+def _run_in_memory(image_path: Path, strokes_path: Path, classes: ClassSet | None, outdir: Path, common: dict,
+                   overwrite: bool) -> int:
+    """Label an image held in memory; write every output."""
     with _warnings_to_stderr():
         data = read_image(image_path)
         strokes = read_strokes(strokes_path, like=data)
         stem = image_path.stem
         # outputs are checked before the work: a refusal comes in seconds, not after the run
-        check_export(outdir, stem, data.is_georeferenced, args.overwrite, protect=[image_path, strokes_path])
+        check_export(outdir, stem, data.is_georeferenced, overwrite, protect=[image_path, strokes_path])
         with created_folder(outdir):
             result = label_image(data, strokes, classes=classes, **common)
-            paths = export_all(result, data, outdir, stem, overwrite=args.overwrite, protect=[strokes_path])
+            paths = export_all(result, data, outdir, stem, overwrite=overwrite, protect=[strokes_path])
     print(f"labelled {image_path} in {result.seconds:.1f} s ({result.params['tiles']} tile(s))")
     for p in paths.values():
         print(p)
