@@ -985,7 +985,7 @@ def test_a_jpeg_with_an_inverted_alpha_opened_by_napari_is_shown_and_labelled(ma
     assert (result[20:, 30:] == truth[20:, 30:]).mean() > 0.98
 
 
-def test_a_changed_setting_builds_ahead_again_and_the_first_run_uses_that_build(make_napari_viewer, qtbot):
+def test_a_changed_setting_builds_ahead_again_and_a_later_change_is_told(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     viewer.open_sample(PLUGIN, "bahamas")
     panel = open_panel(viewer)
@@ -1001,3 +1001,7 @@ def test_a_changed_setting_builds_ahead_again_and_the_first_run_uses_that_build(
     fresh = label_image(image_data_from_layer(panel.image_layer), strokes, **panel.params())
     assert panel.params()["sxy_bilateral"] == 45.0
     np.testing.assert_array_equal(np.asarray(viewer.layers["bahamas_landsat CRF labels"].data), fresh.labels)
+    assert "Settings changed" not in panel.status.value
+    panel.crf_fields["compat_bilateral"].value = 5.0  # the labels shown were made with 10: the user is told
+    qtbot.waitUntil(lambda: "Settings changed since this result (compat_bilateral): Run CRF to apply them."
+                    in panel.status.value, timeout=10_000)

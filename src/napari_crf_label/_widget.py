@@ -291,7 +291,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._settings_timer = QTimer(self.native)  # a changed setting restarts that build once typing pauses
         self._settings_timer.setSingleShot(True)
         self._settings_timer.setInterval(SETTINGS_DELAY_MS)
-        self._settings_timer.timeout.connect(self.prepare_ahead)
+        self._settings_timer.timeout.connect(self._settings_changed)
         ahead = self._ahead  # not self: the panel's Python side may be gone when its window is
         self.native.destroyed.connect(lambda *_: ahead.halt())
         self._ahead_key: Hashable | None = None  # what it was last started for
@@ -805,6 +805,22 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
                 params["method"] = "features+crf"
         return params
 
+    def _settings_changed(self) -> None:
+        """Build ahead for the new settings, and say whether the result shown was made with others."""
+        self.prepare_ahead()
+        self._update_status(self._message)
+
+    def _stale_settings(self) -> list[str]:
+        """Return the settings that differ from those the chosen image's result was made with."""
+        image = self.image_layer
+        state = self._state.get(image)
+        if image is None or state is None or state.result is None:
+            return []
+        used, now = state.result.params, self.params()  # not _run_params: it reads the project's samples file
+        if now["method"] == "crf" and used.get("method") == "features+crf" and self.dataset.current(image) is not None:
+            del now["method"]  # a project's other images taught that run's classifier (see _run_params)
+        return [name for name, value in now.items() if name in used and used[name] != value]
+
     def prepare_ahead(self) -> None:
         """Start building the chosen image's CRFs and features in the background (see :mod:`._ahead`).
 
@@ -1180,6 +1196,9 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         image = self.image_layer
         self._message = message
         parts = [message] if message else []
+        stale = self._stale_settings() if self.worker is None else []
+        if stale:  # the labels on screen are not those of the settings shown
+            parts.append(f"Settings changed since this result ({', '.join(stale)}): Run CRF to apply them.")
         if self._warming:
             parts.insert(0, "Preparing the CRF engine (first use on this machine, about 15 s); Run CRF waits for it.")
         if self._ahead.busy and self.worker is None:  # say so: the first run will be quicker for it
