@@ -74,3 +74,39 @@ def test_training_in_steps_gives_the_forest_of_one_fit(monkeypatch, seconds_per_
     grid = rng.normal(size=(40, 50, 8)).astype(np.float32)
     expected = one.predict_proba(grid.reshape(-1, 8)).T.reshape(3, 40, 50)
     np.testing.assert_allclose(stepped.predict_proba(grid), expected, atol=1e-6)
+
+
+def test_training_samples_drawn_while_collected_are_the_rows_fit_would_keep():
+    from dataclasses import replace
+
+    from napari_crf_label.crf import CRFParams, drain
+    from napari_crf_label.features import FeatureParams, PixelClassifier
+    from napari_crf_label.image_io import as_image_data
+    from napari_crf_label.pipeline.classifier import _collect_samples
+    from napari_crf_label.pipeline.inputs import method_crf_params
+    from napari_crf_label.pipeline.plan import make_plan
+    from napari_crf_label.sources import ArraySource
+
+    from .conftest import two_region_scene
+
+    image, _, _ = two_region_scene(height=150, width=260, boundary=120)
+    strokes = np.zeros(image.shape[:2], np.int32)
+    strokes[10:140:4, 5:115] = 1  # many more stroke pixels per class than the cap, in several tiles
+    strokes[10:140:4, 125:255] = 2
+    params = replace(FeatureParams(), max_samples_per_class=300, seed=3)
+    source = ArraySource(as_image_data(image), strokes)
+    plan = make_plan(source, 2, method_crf_params(CRFParams(), "features+crf", params), 1.0, 100, 16, None)
+    assert len(plan.tasks) > 2
+    x_all, y_all = drain(_collect_samples(source, plan, params))
+    x, y = drain(_collect_samples(source, plan, params, drawn=True))
+    keep = cap_per_class(y_all, 300, 3)
+    assert len(y_all) > 2 * 300 and len(y) == 600
+    np.testing.assert_array_equal(y, y_all[keep])
+    np.testing.assert_array_equal(x, x_all[keep])
+    probe = x_all[::7].reshape(-1, 1, x_all.shape[1])
+    forests = []
+    for xs, ys in ((x_all, y_all), (x, y)):
+        classifier = PixelClassifier(2, params)
+        classifier.add_samples(xs, ys)
+        forests.append(classifier.fit().predict_proba(probe))
+    np.testing.assert_array_equal(*forests)  # the same forest, bit for bit

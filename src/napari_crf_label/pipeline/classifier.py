@@ -11,7 +11,7 @@ import numpy as np
 from ..classes import ClassSet
 from ..crf import CRFParams, drain
 from ..errors import InputError
-from ..features import FeatureParams
+from ..features import FeatureParams, cap_per_class
 from ..image_io import ImageData, as_image_data
 from ..parallel import imap_threads
 from ..progress import checkpoint
@@ -144,7 +144,7 @@ def _tile_samples(source: Any, plan: Plan, params: FeatureParams, i: int, cache:
 
 
 def _collect_samples(source: Any, plan: Plan, params: FeatureParams, cache: CRFCache | None = None,
-                     base: tuple = (), threads: int = 1
+                     base: tuple = (), threads: int = 1, drawn: bool = False
                      ) -> Generator[tuple[int, int], None, tuple[np.ndarray, np.ndarray]]:
     """Return the classifier's training samples of every tile core's strokes (at CRF resolution).
 
@@ -152,6 +152,10 @@ def _collect_samples(source: Any, plan: Plan, params: FeatureParams, cache: CRFC
     only their features are computed (the cap bounds memory on heavily
     painted scenes; ``fit`` caps the union again). Tiles run on ``threads``
     threads; the samples are joined in tile order whatever the order they end in.
+    ``drawn``: only the samples ``fit``'s own cap would keep of them (the
+    same seeded draw over the same classes, so the same rows in the same
+    order), without joining the features of all of them first: on a 1 GP
+    scene those are about 0.5 GB, joined twice.
     """
     painted = [i for i in range(len(plan.tasks)) if plan.counts[i, 1:].any()]
     found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -163,11 +167,24 @@ def _collect_samples(source: Any, plan: Plan, params: FeatureParams, cache: CRFC
         for i in painted:
             found[i] = _tile_samples(source, plan, params, i, cache, base)
             yield 0, len(plan.tasks)
-    parts = [found[i] for i in painted if found[i][1].size]
+    parts = [found.pop(i) for i in painted if found[i][1].size]
     if not parts:
         return np.zeros((0, 0), np.float32), np.zeros(0, np.int32)
-    return (np.concatenate([x for x, _ in parts]).astype(np.float32),
-            np.concatenate([y for _, y in parts]).astype(np.int32))
+    y = np.concatenate([y for _, y in parts]).astype(np.int32)
+    if not drawn:
+        return np.concatenate([x for x, _ in parts]).astype(np.float32), y
+    keep = cap_per_class(y, params.max_samples_per_class, params.seed)
+    return _rows([x for x, _ in parts], keep), y[keep]
+
+
+def _rows(blocks: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """Return the rows ``rows`` (sorted) of the blocks stacked, as float32, without stacking them."""
+    picked, start = [], 0
+    for block in blocks:
+        inside = rows[(rows >= start) & (rows < start + len(block))]
+        picked.append(block[inside - start])
+        start += len(block)
+    return np.concatenate(picked).astype(np.float32, copy=False)
 
 
 def _carried_share(own: np.ndarray, carried: tuple[np.ndarray, np.ndarray], n: int, cap: int, seed: int
@@ -191,7 +208,8 @@ def _fit_classifier(source: Any, plan: Plan, params: FeatureParams,
 
     With a ``cache``, the same samples as last time give back the classifier trained then.
     """
-    x, y = yield from _collect_samples(source, plan, params, cache, base, threads)
+    # alone, this image's samples are drawn as fit would draw them; with carried ones fit draws from all
+    x, y = yield from _collect_samples(source, plan, params, cache, base, threads, drawn=samples is None)
     key = (fingerprint(x, y), params) if samples is None else (fingerprint(x, y, *samples), params)
     return memo(cache, base, "classifier", key, lambda: _train(plan, params, x, y, samples))
 
