@@ -89,7 +89,11 @@ def build(folder: Path, mp: float) -> tuple[Path, Path]:
 def tree_rss(proc: psutil.Process) -> int:
     """Return the summed RSS of a process and its descendants."""
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    try:
+        children = proc.children(recursive=True)
+    except psutil.Error:  # the run is ending: its process is gone
+        children = []
+    for p in [proc, *children]:
         try:
             total += p.memory_info().rss
         except psutil.Error:
