@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
 
 from ..classes import ClassSet
 from ..crf import DEFAULT_ENGINE, check_engine
@@ -89,6 +88,8 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
                       **crf_params
                       ) -> Generator[tuple[int, int], None, RasterResult]:
     """Do what :func:`label_raster` does, yielding ``(tiles done, tiles total)``."""
+    import rasterio  # here, not at the top: the panel imports this package and streams nothing
+
     from ..io.atomic import check_targets
     from ..io.raster import label_raster_writer
 
