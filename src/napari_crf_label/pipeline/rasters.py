@@ -93,55 +93,56 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
     from ..io.atomic import check_targets
     from ..io.raster import label_raster_writer
 
-    t0 = time.perf_counter()
-    inputs = [Path(image_path), Path(strokes_path)]
-    check_targets([out_path], overwrite, inputs)
-    params = check_crf_params(crf_params)
-    check_geometry(scale, window, overlap, None, workers)
-    check_engine(engine)
-    source = RasterSource(Path(image_path), Path(strokes_path))
-    info = source.describe()
-    height, width = info["shape"]
-    check_geometry(scale, window, overlap, (height, width), workers)
-    cls = resolve_classes(classes, source.max_stroke() if classes is None else 0)
-    n = len(cls)
-    features = feature_params(method, reach, proximity)
-    run_params = method_crf_params(params, method, features)  # the user's settings stay on record
-    plan = make_plan(source, n, run_params, scale, window, overlap, source.stretch(), keep_probabilities=False,
-                 engine=engine)
-    core_counts = source.stroke_counts([t.core for t in plan.tasks], n).sum(axis=0)
-    if core_counts[1:].sum() == 0:
-        raise InputError("no strokes: paint at least one stroke (label > 0) before running")
-    dropped = source.nodata_strokes(n)  # the cores cover the scene once, so counts subtract
-    report_dropped(cls, dropped, core_counts[1:], info["nodata"])
-    core_counts[1:] -= dropped
-    missing = [name for name, c in zip(cls.names, core_counts[1:]) if c == 0]
-    in_flight = max(int(np.prod(crf_size(t.outer.shape, scale))) for t in plan.tasks)
-    threads = resolve_threads(threads)
-    in_flight *= min(threads, len(plan.tasks)) if workers <= 1 and client is None else 2 * max(workers, 1)
-    tile_full = max(int(np.prod(t.outer.shape)) for t in plan.tasks)
-    side = int(np.sqrt(tile_full))
-    check_memory(estimate_run_bytes((side, side), crf_size((side, side), scale), in_flight, n, source.bands),
-                 f"labelling {height} x {width} pixels in {len(plan.tasks)} tile(s)")
-    counts = np.zeros(n + 1, np.int64)
     # GDAL keeps the blocks it read up to 5 % of the machine's memory by default (1.2 GB of 24 GB: most of a
-    # 1 GP run's 4.2 GB peak); a tile row's blocks are enough for the next row's halo
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), \
-            prior_alongside(source, plan, method, features, None, None, (), threads, workers, client
-                            ) as (early, guard):
-        yield from guard(attach_classifier(source, plan, method, features, threads=threads))
-        prior = early if early is not None else (yield from scene_prior(source, plan))
-        with label_raster_writer(out_path, (height, width), info["crs"], info["transform"], info["gcps"],
-                                 overwrite, staging, inputs) as out:
-            for item in guard(iter_results(source, plan, prior, None, (), workers, client, threads)):
-                if isinstance(item, TileResult):
-                    core = plan.tasks[item.task.index].core
-                    out.write(item.labels, core.y0, core.x0)
-                    counts += np.bincount(item.labels.ravel(), minlength=n + 1)[: n + 1]
-                else:
-                    yield item
-    used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
-            "tiles": len(plan.tasks), "workers": workers, "method": method, "engine": engine,
-            **method_settings(method, features),
-            **(prior.settings if prior is not None else {}), **params.as_dict()}
-    return RasterResult(Path(out_path), cls, counts, missing, used, time.perf_counter() - t0)
+    # 1 GP run's 4.2 GB peak, filled by the stroke counts alone); a tile row's blocks are enough for the next
+    # row's halo
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
+        t0 = time.perf_counter()
+        inputs = [Path(image_path), Path(strokes_path)]
+        check_targets([out_path], overwrite, inputs)
+        params = check_crf_params(crf_params)
+        check_geometry(scale, window, overlap, None, workers)
+        check_engine(engine)
+        source = RasterSource(Path(image_path), Path(strokes_path))
+        info = source.describe()
+        height, width = info["shape"]
+        check_geometry(scale, window, overlap, (height, width), workers)
+        cls = resolve_classes(classes, source.max_stroke() if classes is None else 0)
+        n = len(cls)
+        features = feature_params(method, reach, proximity)
+        run_params = method_crf_params(params, method, features)  # the user's settings stay on record
+        plan = make_plan(source, n, run_params, scale, window, overlap, source.stretch(), keep_probabilities=False,
+                     engine=engine)
+        core_counts = source.stroke_counts([t.core for t in plan.tasks], n).sum(axis=0)
+        if core_counts[1:].sum() == 0:
+            raise InputError("no strokes: paint at least one stroke (label > 0) before running")
+        dropped = source.nodata_strokes(n)  # the cores cover the scene once, so counts subtract
+        report_dropped(cls, dropped, core_counts[1:], info["nodata"])
+        core_counts[1:] -= dropped
+        missing = [name for name, c in zip(cls.names, core_counts[1:]) if c == 0]
+        in_flight = max(int(np.prod(crf_size(t.outer.shape, scale))) for t in plan.tasks)
+        threads = resolve_threads(threads)
+        in_flight *= min(threads, len(plan.tasks)) if workers <= 1 and client is None else 2 * max(workers, 1)
+        tile_full = max(int(np.prod(t.outer.shape)) for t in plan.tasks)
+        side = int(np.sqrt(tile_full))
+        check_memory(estimate_run_bytes((side, side), crf_size((side, side), scale), in_flight, n, source.bands),
+                     f"labelling {height} x {width} pixels in {len(plan.tasks)} tile(s)")
+        counts = np.zeros(n + 1, np.int64)
+        with prior_alongside(source, plan, method, features, None, None, (), threads, workers, client
+                             ) as (early, guard):
+            yield from guard(attach_classifier(source, plan, method, features, threads=threads))
+            prior = early if early is not None else (yield from scene_prior(source, plan))
+            with label_raster_writer(out_path, (height, width), info["crs"], info["transform"], info["gcps"],
+                                     overwrite, staging, inputs) as out:
+                for item in guard(iter_results(source, plan, prior, None, (), workers, client, threads)):
+                    if isinstance(item, TileResult):
+                        core = plan.tasks[item.task.index].core
+                        out.write(item.labels, core.y0, core.x0)
+                        counts += np.bincount(item.labels.ravel(), minlength=n + 1)[: n + 1]
+                    else:
+                        yield item
+        used = {"scale": scale, "window": window, "overlap": overlap, "core": plan.window, "halo": plan.halo,
+                "tiles": len(plan.tasks), "workers": workers, "method": method, "engine": engine,
+                **method_settings(method, features),
+                **(prior.settings if prior is not None else {}), **params.as_dict()}
+        return RasterResult(Path(out_path), cls, counts, missing, used, time.perf_counter() - t0)
