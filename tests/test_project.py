@@ -177,6 +177,18 @@ def test_panel_walks_a_three_image_project(make_napari_viewer, qtbot, tmp_path, 
     wait_idle(qtbot, panel)
     assert (np.asarray(viewer.layers["frame1 CRF labels"].data) == files[1][1]).mean() > 0.97
     assert "frame1 draft" not in viewer.layers
+    # frame0's samples taught this run's classifier: "crf" chosen now would still run features+crf, so the
+    # result is not called stale for it; "features" would change the result, and the status says so
+    assert panel.image_state().result.params["method"] == "features+crf"
+    settled = panel._settings_timer.isActive  # the status is updated once the change settles
+    panel.method.value = "crf"
+    qtbot.waitUntil(lambda: not settled(), timeout=10_000)
+    assert "Settings changed" not in panel.status.value
+    panel.method.value = "features"
+    qtbot.waitUntil(lambda: "Settings changed since this result (method): Run CRF to apply them."
+                    in panel.status.value, timeout=10_000)
+    panel.method.value = "features+crf"
+    qtbot.waitUntil(lambda: not settled() and "Settings changed" not in panel.status.value, timeout=10_000)
     panel.export()
     wait_idle(qtbot, panel)
     assert (tmp_path / "out" / "frame1_label.png").is_file()

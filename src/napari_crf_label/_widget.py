@@ -232,6 +232,14 @@ def _wait_for_warm_up() -> None:
         _WARM_UP.join()
 
 
+def _taught_method(method: str, taught: bool) -> str:
+    """Return the method a run takes when a project's other images taught the classifier (``taught``).
+
+    Their samples need the classifier, so "crf" becomes "features+crf".
+    """
+    return "features+crf" if taught and method == "crf" else method
+
+
 def _row(*widgets: Any) -> Container:
     """Return widgets side by side without labels or margins."""
     row = Container(widgets=list(widgets), layout="horizontal", labels=False)
@@ -801,8 +809,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         samples = self.dataset.samples_for(image)
         if samples is not None:  # what the project's other images taught the classifier
             params["samples"] = samples
-            if params["method"] == "crf":
-                params["method"] = "features+crf"
+            params["method"] = _taught_method(params["method"], True)
         return params
 
     def _settings_changed(self) -> None:
@@ -817,8 +824,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if image is None or state is None or state.result is None:
             return []
         used, now = state.result.params, self.params()  # not _run_params: it reads the project's samples file
-        if now["method"] == "crf" and used.get("method") == "features+crf" and self.dataset.current(image) is not None:
-            del now["method"]  # a project's other images taught that run's classifier (see _run_params)
+        now["method"] = _taught_method(now["method"], self.dataset.current(image) is not None)
         return [name for name, value in now.items() if name in used and used[name] != value]
 
     def prepare_ahead(self) -> None:
