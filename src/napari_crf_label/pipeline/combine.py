@@ -8,7 +8,7 @@ from .settings import CLASSIFIER_FLOOR
 
 
 def feature_prior(probabilities: np.ndarray, near: np.ndarray, confidence_power: float, area_balance: float,
-                  floor: float = CLASSIFIER_FLOOR) -> np.ndarray:
+                  floor: float = CLASSIFIER_FLOOR, shares: np.ndarray | None = None) -> np.ndarray:
     """Return the ``features+crf`` prior: the classifier's probabilities times the proximity, reach by confidence.
 
     Parameters
@@ -25,12 +25,17 @@ def feature_prior(probabilities: np.ndarray, near: np.ndarray, confidence_power:
         strokes (a lone cloud, a roof among trees) is not handed to the
         nearest painted class. 0 keeps the proximity whole everywhere.
     area_balance : float
-        Each class is divided by its mean probability over the tile to this
-        power, so that a class covering little of the image (buildings among
-        land) is not smoothed away by the CRF; 0 turns it off.
+        Each class is divided by its mean probability over the tile (or its
+        ``shares``) to this power, so that a class covering little of the
+        image (buildings among land) is not smoothed away by the CRF; 0
+        turns it off.
     floor : float
         Added to the classifier's probabilities, so that a class it rules out
         can still win where only it is near.
+    shares : ndarray of float, shape (N,), optional
+        Each class's share of the whole scene
+        (:func:`~napari_crf_label.pipeline.balance.scene_shares`): the tiles
+        of a scene then all weigh the classes alike, and meet without seams.
 
     Returns
     -------
@@ -49,7 +54,7 @@ def feature_prior(probabilities: np.ndarray, near: np.ndarray, confidence_power:
     q = (probabilities + floor) * near ** ((1 - confidence) ** confidence_power)[None]
     q /= np.maximum(q.sum(axis=0, keepdims=True), 1e-30)
     if area_balance:
-        share = q.reshape(n, -1).mean(axis=1)  # each class's expected share of the tile
+        share = q.reshape(n, -1).mean(axis=1) if shares is None else np.asarray(shares, np.float64)
         q *= np.where(share > 0, np.maximum(share, 1e-6) ** -area_balance, 0.0).astype(q.dtype)[:, None, None]
         q /= np.maximum(q.sum(axis=0, keepdims=True), 1e-30)
     return q.astype(np.float32)

@@ -139,7 +139,7 @@ def holdout_scores(image: np.ndarray, strokes: np.ndarray, n: int, params: Featu
         train = np.where((fold >= 0) & (fold != test), strokes, 0)
         held = fold == test
         with as_stage("proximity", (3 + test) / 5, (4 + test) / 5):
-            p = _fold_probabilities(features, train, n, small)
+            p = fold_probabilities(features, train, n, small)
             checkpoint("proximity", 1.0)
         d = np.minimum(per_fold[1 - test], per_fold[2])
         truth = strokes[held]
@@ -151,7 +151,7 @@ def holdout_scores(image: np.ndarray, strokes: np.ndarray, n: int, params: Featu
     return (correct[:, tested] / count[tested]).mean(axis=1)
 
 
-def _fold_probabilities(features: np.ndarray, train: np.ndarray, n: int, params: FeatureParams) -> np.ndarray:
+def fold_probabilities(features: np.ndarray, train: np.ndarray, n: int, params: FeatureParams) -> np.ndarray:
     """Return (N, H, W) probabilities of a forest trained on the ``train`` strokes' pixels."""
     rows, cols = np.nonzero(train)
     classifier = PixelClassifier(n, params)

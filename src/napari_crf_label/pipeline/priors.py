@@ -19,6 +19,7 @@ from ..progress import Cancelled, Latch, Reporter, as_stage, current_reporter, r
 from ..resample import bilinear, resize_bands
 from ..strokes import downscale_strokes
 from ..tiling import Tile
+from .balance import scene_shares
 from .cache import CRFCache, cached_infer, fingerprint, memo
 from .classifier import feature_spec
 from .combine import feature_prior
@@ -42,6 +43,7 @@ class CoarsePrior:
     coarse_shape: tuple[int, int]  # size of the whole coarse grid
     origin: tuple[int, int] = (0, 0)  # coarse row/column of the crop's first cell
     settings: dict = field(default_factory=dict)  # what the run records of how the prior was made
+    shares: np.ndarray | None = None  # each class's share of the scene, for the area balance of a tiled run
 
     def crop_for(self, window: Tile) -> CoarsePrior:
         """Return the part of the coarse grid a full-resolution window needs (one cell of margin)."""
@@ -52,7 +54,8 @@ class CoarsePrior:
         c1 = min(cw, int(np.ceil(window.x1 * cw / w)) + 1)
         oy, ox = self.origin
         crop = self.probabilities[:, r0 - oy:r1 - oy, c0 - ox:c1 - ox]
-        return CoarsePrior(np.ascontiguousarray(crop), self.scene_shape, self.coarse_shape, (r0, c0))
+        return CoarsePrior(np.ascontiguousarray(crop), self.scene_shape, self.coarse_shape, (r0, c0),
+                           shares=self.shares)
 
     def sample(self, window: Tile, shape: tuple[int, int]) -> np.ndarray:
         """Return (N, *shape) probabilities on a grid of ``shape`` cells spanning ``window``."""
@@ -177,6 +180,11 @@ class _PendingCrop:
         """Wait for the prior, then sample it as :meth:`CoarsePrior.sample` does."""
         return self.pending.result().crop_for(self.window).sample(window, shape)
 
+    @property
+    def shares(self) -> np.ndarray | None:
+        """Wait for the prior, then return its scene shares (:attr:`CoarsePrior.shares`)."""
+        return self.pending.result().shares
+
 
 def _geodesic_prior(source: Any, plan: Plan, params: FeatureParams, cache: CRFCache | None = None,
                     base: tuple = ()) -> Generator[tuple[int, int], None, CoarsePrior]:
@@ -208,9 +216,15 @@ def _geodesic_prior(source: Any, plan: Plan, params: FeatureParams, cache: CRFCa
         with as_stage("proximity", 0.5, 1.0):  # its forests and features are not the run's training and features
             check = _holdout_check(image, strokes, f, plan, params, cache, base)
         growth, settings = (params.holdout_growth if check.fade else growth), check.record()
+    shares = None
+    if len(plan.tasks) > 1 and params.area_balance and not plan.spec.carried:
+        # one balance for every tile (see pipeline/balance.py); carried classes are taught by samples from
+        # other images, which the estimate's small forest does not see: those runs keep the tile's own balance
+        with as_stage("proximity", 1.0, 1.0):
+            shares = scene_shares(image, strokes, n, params, params.reach * f / plan.spec.scale, growth, cache, base)
     yield 0, len(plan.tasks)
     near = proximity(distances, params.reach * f / plan.spec.scale, growth)
-    return CoarsePrior(near, (height, width), shape, settings=settings)
+    return CoarsePrior(near, (height, width), shape, settings=settings, shares=shares)
 
 
 def _holdout_check(image: np.ndarray, strokes: np.ndarray, f: float, plan: Plan, params: FeatureParams,

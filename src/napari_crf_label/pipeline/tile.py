@@ -43,7 +43,7 @@ def iter_tile(source: Any, task: TileTask, spec: RunSpec, prior: CoarsePrior | N
             params = spec.classifier.params
             if prior is not None:  # what a pixel looks like, times which strokes it is connected to
                 q = feature_prior(q, prior.sample(task.outer, crf_shape), params.confidence_power,
-                                  params.area_balance)
+                                  params.area_balance, shares=prior.shares)
             weight = params.prior_weight
             # no warm start: the last marginals pin a newly painted class down (a measured 67 % instead of
             # 99 % on tests/test_preview.py's scene); the unary changes with the classifier anyway

@@ -1,0 +1,75 @@
+"""The scene's class shares that the ``features+crf`` prior's area balance divides by, for tiled runs.
+
+The area balance (:func:`~napari_crf_label.pipeline.combine.feature_prior`)
+divides each class by its expected share, so that a class covering little
+of the image is not smoothed away. Measured per tile, neighbouring tiles
+weigh the classes differently and their labels meet in a straight seam
+where two classes are close (a 4 MP photo: 263 pixels of column 1023
+differed from column 1024, against 6 in one tile). A tiled run therefore
+takes one share per class for the whole scene, estimated before the tiles
+on the held-out check's small grid by the same prior made there: a small
+forest trained on all the strokes, times the proximity to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..features import FeatureParams, pixel_features
+from ..geodesic import proximity
+from ..resample import resize_bands
+from ..strokes import downscale_strokes
+from .cache import CRFCache, fingerprint, memo
+from .combine import feature_prior
+from .distances import kept_costs, kept_distances
+from .holdout import HOLDOUT_PIXELS, HOLDOUT_TREES, fold_probabilities
+from .plan import crf_size
+
+
+def scene_shares(image: np.ndarray, strokes: np.ndarray, n: int, params: FeatureParams, reach: float,
+                 growth: float, cache: CRFCache | None = None, base: tuple = ()) -> np.ndarray:
+    """Return each class's expected share of the scene under the ``features+crf`` prior, before its area balance.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, C)
+        The whole scene on a coarse grid (the proximity's).
+    strokes : ndarray of int, shape (H, W)
+        The strokes on the same grid (0 = none, k = class k).
+    n : int
+        Number of classes.
+    params : FeatureParams
+        The run's feature settings; the forest has at most
+        :data:`~napari_crf_label.pipeline.holdout.HOLDOUT_TREES` trees.
+    reach : float
+        The proximity's reach in pixels of ``image``'s grid.
+    growth : float
+        The proximity's growth the run uses (the held-out check's choice).
+    cache, base
+        Keep the result (and the check's features and edge costs, which the
+        same grid shares) for a re-run.
+
+    Returns
+    -------
+    ndarray of float, shape (N,)
+        The mean of each class's prior over the scene, as the tile of a
+        one-tile run measures it over itself.
+    """
+    g = min(1.0, (HOLDOUT_PIXELS / (image.shape[0] * image.shape[1])) ** 0.5)
+    shape = crf_size(image.shape[:2], g)
+    small = image if shape == image.shape[:2] else resize_bands(image, shape)
+    marks = downscale_strokes(strokes, shape)
+    reach_small = reach * g
+
+    def compute() -> np.ndarray:
+        features = memo(cache, base, ("holdout", "features"), (fingerprint(small), params.sigmas, params.texture),
+                        lambda: pixel_features(small, params.sigmas, texture=params.texture))
+        costs = kept_costs(small, params.edge_weight, params.edge_sigma, cache, base, ("holdout", "costs"))
+        d = kept_distances(small, marks, n, params.edge_weight, params.edge_sigma, cache, base, "shares", costs)
+        p = fold_probabilities(features, marks, n, replace(params, n_trees=min(params.n_trees, HOLDOUT_TREES)))
+        q = feature_prior(p, proximity(d, reach_small, growth), params.confidence_power, 0.0)
+        return q.reshape(n, -1).mean(axis=1)
+
+    return memo(cache, base, "shares", (fingerprint(small, marks), params, reach_small, growth), compute)
