@@ -16,7 +16,7 @@ def test_validate_returns_int32():
 
 @pytest.mark.parametrize("strokes, shape, n, message", [
     (np.zeros((4, 5)), (4, 5), 2, "no strokes"),
-    (np.ones((4, 6), int), (4, 5), 2, "4 x 6 pixels but the image is 4 x 5"),
+    (np.ones((4, 6), int), (4, 5), 2, r"6 x 4 pixels \(width x height\) but the image is 5 x 4"),
     (np.full((4, 5), 3), (4, 5), 2, "class 3 but only 2 classes"),
     (np.full((4, 5), -1), (4, 5), 2, "negative"),
     (np.ones((4, 5, 3), int), (4, 5), 2, "2-D"),

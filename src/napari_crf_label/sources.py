@@ -21,7 +21,7 @@ from .image_io import (
     bands_to_image,
     merge_histograms,
 )
-from .strokes import StrokesError, check_same_grid, check_stroke_bands, stroke_classes
+from .strokes import StrokesError, check_same_grid, check_stroke_bands, size_mismatch, stroke_classes
 from .tiling import Tile, split_axis
 
 __all__ = ["ArraySource", "RasterSource"]
@@ -142,8 +142,7 @@ class RasterSource:
         check_stroke_bands(sbands, self.strokes_path)
         check_same_grid((info["crs"], info["transform"]), sgrid, self.strokes_path)
         if sshape != info["shape"]:
-            raise StrokesError(f"strokes are {sshape[0]} x {sshape[1]} pixels but the image is "
-                               f"{info['shape'][0]} x {info['shape'][1]}; they must match")
+            raise StrokesError(size_mismatch(sshape, info["shape"]))
         return info
 
     @property

@@ -20,6 +20,12 @@ class StrokesError(InputError):
     """Strokes are missing, of the wrong shape, or hold values that are not classes."""
 
 
+def size_mismatch(strokes_shape: tuple[int, ...], image_shape: tuple[int, ...]) -> str:
+    """Return the message for strokes of another size than the image: width x height, as the report gives sizes."""
+    return (f"strokes are {strokes_shape[1]} x {strokes_shape[0]} pixels (width x height) but the image is "
+            f"{image_shape[1]} x {image_shape[0]}; they must match")
+
+
 def validate_strokes(strokes: np.ndarray, shape: tuple[int, int], n_classes: int | None = None,
                      allow_empty: bool = False) -> np.ndarray:
     """Check a stroke array and return it as int32.
@@ -49,8 +55,7 @@ def validate_strokes(strokes: np.ndarray, shape: tuple[int, int], n_classes: int
     if arr.ndim != 2:
         raise StrokesError(f"strokes must be a 2-D label image (H x W), got shape {arr.shape}")
     if arr.shape != tuple(shape):
-        raise StrokesError(f"strokes are {arr.shape[0]} x {arr.shape[1]} pixels but the image is "
-                           f"{shape[0]} x {shape[1]}; they must match")
+        raise StrokesError(size_mismatch(arr.shape, shape))
     arr = stroke_classes(arr)
     hi = int(arr.max()) if arr.size else 0
     if n_classes is not None:
