@@ -171,3 +171,29 @@ def test_the_stages_before_the_tiles_are_named_once_each_before_the_tile_lines(s
     assert len(training) == 1 and len(proximity) == 1 and tiles
     assert max(training[0], proximity[0]) < tiles[0]
     assert re.fullmatch(r"training the pixel classifier on the strokes\.\.\. \(\d+ s\)", lines[training[0]])
+
+
+def test_the_tile_bar_shows_on_a_terminal_that_reports_no_width():
+    # a new pseudo-terminal reports a size of 0 x 0 (``script``, some job runners): tqdm showed no bar,
+    # and a new user's trial saw only an empty line where the bar should be
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    main_fd, child_fd = pty.openpty()  # a new pty: 0 x 0
+    code = "from napari_crf_label.cli import _Progress\np = _Progress()\nfor i in range(4):\n    p(i, 3)\n"
+    proc = subprocess.run([sys.executable, "-c", code], stderr=child_fd, stdout=subprocess.DEVNULL, timeout=120)
+    os.close(child_fd)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 4096)
+        except OSError:  # the child's side is closed: all read
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(main_fd)
+    assert proc.returncode == 0
+    assert b"CRF tiles: 100%" in seen and b"3/3" in seen

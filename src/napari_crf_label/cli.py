@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 import threading
@@ -11,6 +12,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,6 +107,20 @@ _STAGE_LINES = {"training": "training the pixel classifier on the strokes...",
                 "proximity": "measuring how near each pixel is to each class's strokes..."}
 
 
+def _bar_width() -> dict[str, Any]:
+    """Return tqdm's size settings for stderr: the terminal's as it changes, or 80 x 24.
+
+    A terminal that reports no size (a new pseudo-terminal, as ``script``
+    or some job runners open) would get no bar at all: tqdm hides bars
+    below the terminal's last row, and there is no row.
+    """
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError):
+        size = os.terminal_size((0, 0))
+    return {"dynamic_ncols": True} if size.columns > 0 and size.lines > 0 else {"ncols": 80, "nrows": 24}
+
+
 class _Progress:
     """Tile progress on stderr: a tqdm bar (rate, time left) on a terminal, else one line per tile.
 
@@ -134,7 +150,7 @@ class _Progress:
 
         if sys.stderr.isatty():
             if self.bar is None:
-                self.bar = tqdm(total=total, desc=self.desc, unit="tile", file=sys.stderr, dynamic_ncols=True)
+                self.bar = tqdm(total=total, desc=self.desc, unit="tile", file=sys.stderr, **_bar_width())
             self.bar.total = total
             self.bar.update(done - self.bar.n)
             if done >= total:
