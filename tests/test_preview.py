@@ -208,6 +208,7 @@ def test_live_mode_previews_after_painting_pauses(make_napari_viewer, qtbot):
     assert np.allclose(np.asarray(layer.scale) * preview.shape, truth.shape)
     assert "scene CRF labels" not in [lay.name for lay in viewer.layers]  # a preview only: no result yet
     assert panel.stage_label.value.startswith("Preview shown")
+    assert panel.progress_bar.native.text() == ""  # no full run's bar (it read "0% in all")
 
 
 def test_live_mode_is_unavailable_on_images_too_big_to_preview_in_a_second(make_napari_viewer, monkeypatch):

@@ -1044,8 +1044,11 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self.stage_label.value = ("Cancelled." if self._stop.is_set() else
                                   "Failed: see the message; nothing was changed." if self._failed else
                                   "Preview shown (Run CRF for full resolution)." if self._live_only else "Done.")
-        if stopped:
+        if stopped or self._live_only:  # a live preview is no part of a full run: no "0% in all" beside it
             self.progress_bar.value = 0
+        if self._live_only and not stopped:
+            self.progress_bar.native.setFormat("")
+        if stopped:
             self._update_status()  # "full resolution on its way" no longer holds
         self._drop_waiting_layers()  # a run that stopped before filling them changes no layer
         image = find_layer(self.viewer.layers, self._run_image)
