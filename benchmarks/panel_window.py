@@ -1,6 +1,6 @@
 """Seconds from a click on Run CRF to the preview and to the full result on screen, in a real napari window.
 
-Usage: xvfb-run -a python benchmarks/panel_window.py [--side 2048] [--edits 4]
+Usage: xvfb-run -a python benchmarks/panel_window.py [--side 2048] [--edits 4] [--user]
 
 What a user sees, unlike ``panel_speed.py`` (the panel's job code alone):
 napari's window, the panel opened as the Plugins menu opens it
@@ -89,25 +89,48 @@ def instrument() -> None:
         setattr(_widget.CRFLabelWidget, name, timed)
 
 
+def repainted(strokes: np.ndarray, k: int, n: int) -> np.ndarray:
+    """Return strokes with the upper half of class ``k``'s strokes painted as the next class (a user's correction)."""
+    out = strokes.copy()
+    rows = np.nonzero((strokes == k).any(axis=1))[0]
+    upper = np.zeros(strokes.shape, bool)
+    upper[: rows[len(rows) // 2] + 1] = True
+    out[(strokes == k) & upper] = k % n + 1
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=2048)
     parser.add_argument("--edits", type=int, default=4)
+    parser.add_argument("--user", action="store_true",
+                        help="the photo opened as a file (its no-data corner included) and a user's strokes: "
+                             "three classes in eleven thick strokes (tile_seams.py); each edit repaints part of one")
     args = parser.parse_args()
     import napari
     from qtpy.QtWidgets import QApplication
 
     instrument()
-    image, classes, strokes = photo_scene(side=args.side)
     viewer = napari.Viewer(show=True)
     qapp = QApplication.instance()
-    viewer.add_image(image, name="photo", rgb=True)
     _, panel = viewer.window.add_plugin_dock_widget("napari-crf-label", "CRF labelling")
-    panel.class_names.value = "c1, c2, c3, c4"
+    if args.user:
+        from tile_seams import PHOTO, trial_strokes
+
+        viewer.open(str(PHOTO))  # as File > Open does: napari's reader, the panel's handling of the 4-band JPEG
+        name, names, classes = viewer.layers[0].name, "water, marsh, green_veg", None
+        strokes = trial_strokes(viewer.layers[0].data.shape[:2]).astype(np.int32)
+    else:
+        image, classes, strokes = photo_scene(side=args.side)
+        viewer.add_image(image, name="photo", rgb=True)
+        name, names = "photo", "c1, c2, c3, c4"
+    panel.class_names.value = names
     panel.use_names_button.native.click()
-    layer = viewer.layers["photo strokes"]
+    layer = viewer.layers[f"{name} strokes"]
     layer.data = strokes.astype(layer.data.dtype)
-    print(f"{args.side} x {args.side} ({args.side**2 / 1e6:.1f} MP) photo, 4 classes, default method, "
+    n = int(strokes.max())
+    print(f"{strokes.shape[1]} x {strokes.shape[0]} ({strokes.size / 1e6:.1f} MP) photo, {n} classes "
+          f"({'a user' if args.user else 'short'} strokes: {int((strokes > 0).sum())} pixels), default method, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     t0, c0 = time.perf_counter(), time.process_time()
     ahead = getattr(panel, "_ahead", None)
@@ -122,11 +145,12 @@ def main() -> None:
     print(f"{'run':<20} {'to preview s':>12} {'to result s':>11} {'worst stall s':>13} {'CPU s':>6} "
           f"{'of it GL':>8}  status")
     for e in range(args.edits + 1):
+        k = (e - 1) % n + 1
         if e:
-            strokes = one_stroke(strokes, classes, (e - 1) % 4 + 1, e - 1)
+            strokes = repainted(strokes, k, n) if args.user else one_stroke(strokes, classes, k, e - 1)
             layer.data = strokes.astype(layer.data.dtype)
         preview, result, worst, cpu, rendering, status = timed_run(panel, qapp)
-        name = "first run" if e == 0 else f"edit {e} (class {(e - 1) % 4 + 1})"
+        name = "first run" if e == 0 else f"edit {e} (class {k})"
         shown = "-" if preview is None else f"{preview:.2f}"
         gl = "-" if rendering is None else f"{rendering:.2f}"
         print(f"{name:<20} {shown:>12} {result:11.2f} {worst:13.2f} {cpu:6.2f} {gl:>8}  {status}", flush=True)

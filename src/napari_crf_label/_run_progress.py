@@ -37,6 +37,7 @@ class RunProgress:
         self._complete = False  # the stage of that rank named last has reached 100 %
         self._tile_mark = (-1, -1, -1.0)  # (tiles done, stage, fraction) of the tile stage named last
         self._previewing = False  # the job computes its preview
+        self._ended: set[str] = set()  # stages before the tiles that reported 100 %
 
     def on_tiles(self, done: int, total: int) -> float | None:
         """Record tiles done / total; return the bar's new fraction (None: no change)."""
@@ -51,7 +52,8 @@ class RunProgress:
 
         The proximity runs beside the preview and the training, and tiles
         run side by side: an earlier stage is named again only once the one
-        named is complete (never back from the tiles), and among tiles only
+        named is complete (never back from the tiles), a stage before the
+        tiles that reached 100 % is not named again, and among tiles only
         the one furthest on is named, until one ends.
         """
         if stage == "preview":
@@ -63,6 +65,10 @@ class RunProgress:
         done, total = self.tiles
         if self.exporting:
             return f"{stage}: {fraction:.0%}", fraction
+        if stage in self._ended:  # a stage that ended reports again (the prior's last step): not named back
+            return None
+        if stage in BEFORE_TILES and fraction >= 1.0:
+            self._ended.add(stage)
         rank = (list(BEFORE_TILES).index(stage) if stage in BEFORE_TILES else
                 len(BEFORE_TILES) if stage in TILE_STAGES else None)
         if rank is not None:
