@@ -104,7 +104,10 @@ def _parser() -> argparse.ArgumentParser:
 #: The stages before the tiles, named on stderr when they start: they take seconds to minutes on a large
 #: scene (the training pass reads every painted tile), when the tile bar would show nothing yet.
 _STAGE_LINES = {"training": "training the pixel classifier on the strokes...",
-                "proximity": "measuring how near each pixel is to each class's strokes..."}
+                "proximity": "measuring how near each pixel is to each class's strokes...",
+                "tiles": "labelling the tiles (features, classifier, CRF)..."}
+#: Stages reported from inside a tile: the first of them starts the tiles' line and their clock.
+_TILE_STAGES = ("features", "classifier", "building the CRF", "CRF")
 
 
 def _bar_width() -> dict[str, Any]:
@@ -133,11 +136,16 @@ class _Progress:
         self.start = time.monotonic()
         self.bar = None
         self.shown = -1
+        self.tiles_start: float | None = None  # the tiles' rate and time left count from their start
         self._said: set[str] = set()
         self._lock = threading.Lock()  # the stages report from several threads
 
     def stage(self, name: str, fraction: float) -> None:
         """Print a stage's line when it first reports (before the tile bar has started)."""
+        if name in _TILE_STAGES:
+            if self.tiles_start is None:
+                self.tiles_start = time.monotonic()
+            name = "tiles"
         if name in _STAGE_LINES and name not in self._said:
             with self._lock:
                 if name not in self._said and self.bar is None:
@@ -148,16 +156,19 @@ class _Progress:
     def __call__(self, done: int, total: int) -> None:
         from tqdm import tqdm
 
+        since = self.tiles_start if self.tiles_start is not None else self.start
         if sys.stderr.isatty():
             if self.bar is None:
                 self.bar = tqdm(total=total, desc=self.desc, unit="tile", file=sys.stderr, **_bar_width())
+                # the bar starts with the first tile's report, often as that tile ends: time it from the tiles' start
+                self.bar.start_t = self.bar.last_print_t = time.time() - (time.monotonic() - since)
             self.bar.total = total
             self.bar.update(done - self.bar.n)
             if done >= total:
                 self.bar.close()
         elif done != self.shown:  # a log, not a bar: one line per step
             self.shown = done
-            meter = tqdm.format_meter(done, total, time.monotonic() - self.start, unit="tile",
+            meter = tqdm.format_meter(done, total, time.monotonic() - since, unit="tile",
                                       bar_format="{n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]")
             print(f"{self.desc} {meter}", file=sys.stderr, flush=True)  # "3/8 [00:02<00:03, 1.5tile/s]"
 
@@ -205,6 +216,8 @@ def _run_in_memory(image_path: Path, strokes_path: Path, classes: ClassSet | Non
         check_export(outdir, stem, data.is_georeferenced, overwrite, protect=[image_path, strokes_path])
         with created_folder(outdir):
             result = label_image(data, strokes, classes=classes, **common)
+            print("writing the outputs (the .mat, the mres figure, the report, the labels)...", file=sys.stderr,
+                  flush=True)
             paths = export_all(result, data, outdir, stem, overwrite=overwrite, protect=[strokes_path])
     print(f"labelled {image_path} in {result.seconds:.1f} s ({result.params['tiles']} tile(s))")
     for p in paths.values():
