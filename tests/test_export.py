@@ -53,6 +53,8 @@ def test_all_outputs_written_and_readable(tmp_path, labelled):
     assert "dark sand: 0.4500 (45.00%)" in report
     assert "annotation time: 73.2 s" in report
     assert "processing time:" in report and "gt_prob: 0.9" in report
+    # unset tiling is the default, and the core and halo lines say what it was (not "window: None")
+    assert "  window: default" in report and "  overlap: default" in report and "  core: " in report
 
 
 def test_existing_files_not_overwritten_unless_asked(tmp_path, labelled):

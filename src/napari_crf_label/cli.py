@@ -47,7 +47,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overlap", type=int,
                    help="context read around each tile, in pixels (default: twice the CRF's appearance kernel "
                         "width at CRF resolution: 43 for the default method, 128 for crf)")
-    p.add_argument("-s", "--scale", type=float, default=1.0, help="downscale factor for the CRF, 0 < s <= 1")
+    p.add_argument("-s", "--scale", type=float, default=1.0,
+                   help="downscale factor for the CRF, 0 < s <= 1 (default %(default)g: full resolution)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
                    help="features+crf (default): a pixel classifier trained on the strokes and the distance to "

@@ -237,7 +237,9 @@ def _class_lines(proportions: dict[str, float], missing: list[str], extra: list[
 
 def _tail_lines(seconds: float, params: dict) -> list[str]:
     """Return the report's processing time and parameter lines."""
-    return [f"processing time: {_seconds(seconds)}", "", "parameters:", *(f"  {k}: {v}" for k, v in params.items())]
+    # an unset window or overlap is the run's default: the core and halo lines give what it was
+    shown = {k: "default" if v is None and k in ("window", "overlap") else v for k, v in params.items()}
+    return [f"processing time: {_seconds(seconds)}", "", "parameters:", *(f"  {k}: {v}" for k, v in shown.items())]
 
 
 def raster_report_text(image_path: Path, strokes_path: Path, result) -> str:
