@@ -1044,12 +1044,12 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self.stage_label.value = ("Cancelled." if self._stop.is_set() else
                                   "Failed: see the message; nothing was changed." if self._failed else
                                   "Preview shown (Run CRF for full resolution)." if self._live_only else "Done.")
-        if stopped or self._live_only:  # a live preview is no part of a full run: no "0% in all" beside it
-            self.progress_bar.value = 0
-        if self._live_only and not stopped:
-            self.progress_bar.native.setFormat("")
         if stopped:
+            self.progress_bar.value = 0
             self._update_status()  # "full resolution on its way" no longer holds
+        elif self._live_only:  # a live preview is no part of a full run: no "0% in all" beside it
+            self.progress_bar.value = 0
+            self.progress_bar.native.setFormat("")
         self._drop_waiting_layers()  # a run that stopped before filling them changes no layer
         image = find_layer(self.viewer.layers, self._run_image)
         if image is not None and stopped and not self._live_only:  # a preview without its full result goes

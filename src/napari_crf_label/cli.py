@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ._run_progress import TILE_STAGES
 from .classes import ClassSet, read_class_files
 from .cli_project import add_project_parser, project_command
 from .crf import DEFAULT_ENGINE, ENGINES, CRFParams
@@ -106,9 +107,7 @@ def _parser() -> argparse.ArgumentParser:
 #: scene (the training pass reads every painted tile), when the tile bar would show nothing yet.
 _STAGE_LINES = {"training": "training the pixel classifier on the strokes...",
                 "proximity": "measuring how near each pixel is to each class's strokes...",
-                "tiles": "labelling the tiles (features, classifier, CRF)..."}
-#: Stages reported from inside a tile: the first of them starts the tiles' line and their clock.
-_TILE_STAGES = ("features", "classifier", "building the CRF", "CRF")
+                "tiles": "labelling the tiles (features, classifier, CRF)..."}  # any of TILE_STAGES
 
 
 def _bar_width() -> dict[str, Any]:
@@ -143,7 +142,7 @@ class _Progress:
 
     def stage(self, name: str, fraction: float) -> None:
         """Print a stage's line when it first reports (before the tile bar has started)."""
-        if name in _TILE_STAGES:
+        if name in TILE_STAGES:  # reported from inside a tile: the first starts the tiles' line and clock
             if self.tiles_start is None:
                 self.tiles_start = time.monotonic()
             name = "tiles"

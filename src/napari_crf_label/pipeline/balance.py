@@ -17,15 +17,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..features import FeatureParams, pixel_features
+from ..features import FeatureParams
 from ..geodesic import proximity
-from ..resample import resize_bands
-from ..strokes import downscale_strokes
 from .cache import CRFCache, fingerprint, memo
 from .combine import feature_prior
 from .distances import kept_costs, kept_distances
-from .holdout import HOLDOUT_PIXELS, HOLDOUT_TREES, fold_probabilities
-from .plan import crf_size
+from .holdout import HOLDOUT_TREES, check_grid, fold_probabilities, grid_features
 
 
 def scene_shares(image: np.ndarray, strokes: np.ndarray, n: int, params: FeatureParams, reach: float,
@@ -42,7 +39,8 @@ def scene_shares(image: np.ndarray, strokes: np.ndarray, n: int, params: Feature
         Number of classes.
     params : FeatureParams
         The run's feature settings; the forest has at most
-        :data:`~napari_crf_label.pipeline.holdout.HOLDOUT_TREES` trees.
+        :data:`~napari_crf_label.pipeline.holdout.HOLDOUT_TREES` trees, on
+        the check's grid (:func:`~napari_crf_label.pipeline.holdout.check_grid`).
     reach : float
         The proximity's reach in pixels of ``image``'s grid.
     growth : float
@@ -57,15 +55,11 @@ def scene_shares(image: np.ndarray, strokes: np.ndarray, n: int, params: Feature
         The mean of each class's prior over the scene, as the tile of a
         one-tile run measures it over itself.
     """
-    g = min(1.0, (HOLDOUT_PIXELS / (image.shape[0] * image.shape[1])) ** 0.5)
-    shape = crf_size(image.shape[:2], g)
-    small = image if shape == image.shape[:2] else resize_bands(image, shape)
-    marks = downscale_strokes(strokes, shape)
+    small, marks, g = check_grid(image, strokes)
     reach_small = reach * g
 
     def compute() -> np.ndarray:
-        features = memo(cache, base, ("holdout", "features"), (fingerprint(small), params.sigmas, params.texture),
-                        lambda: pixel_features(small, params.sigmas, texture=params.texture))
+        features = grid_features(small, params, cache, base)
         costs = kept_costs(small, params.edge_weight, params.edge_sigma, cache, base, ("holdout", "costs"))
         d = kept_distances(small, marks, n, params.edge_weight, params.edge_sigma, cache, base, "shares", costs)
         p = fold_probabilities(features, marks, n, replace(params, n_trees=min(params.n_trees, HOLDOUT_TREES)))

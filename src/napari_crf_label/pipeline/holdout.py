@@ -29,9 +29,12 @@ from scipy import ndimage
 from ..features import FeatureParams, PixelClassifier, pixel_features
 from ..geodesic import proximity
 from ..progress import as_stage, checkpoint
+from ..resample import resize_bands
+from ..strokes import downscale_strokes
 from .cache import CRFCache, fingerprint, memo
 from .combine import feature_prior
 from .distances import kept_costs, kept_distances
+from .plan import crf_size
 
 #: Pixel budget of the grid the held-out check runs on.
 HOLDOUT_PIXELS = 250_000
@@ -58,6 +61,25 @@ class HoldoutResult:
         # named, so that the report says which score is which
         return {"proximity": "faded" if self.fade else "kept",
                 "holdout_scores": {"with_proximity": held[0], "classifier_alone": held[1]}}
+
+
+def check_grid(image: np.ndarray, strokes: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Return a scene and its strokes on the check's grid (at most :data:`HOLDOUT_PIXELS`), and its scale.
+
+    The held-out check and the scene's class shares
+    (:mod:`~napari_crf_label.pipeline.balance`) both work there.
+    """
+    g = min(1.0, (HOLDOUT_PIXELS / (image.shape[0] * image.shape[1])) ** 0.5)
+    shape = crf_size(image.shape[:2], g)
+    small = image if shape == image.shape[:2] else resize_bands(image, shape)
+    return small, downscale_strokes(strokes, shape), g
+
+
+def grid_features(image: np.ndarray, params: FeatureParams, cache: CRFCache | None = None,
+                  base: tuple = ()) -> np.ndarray:
+    """Return the features of a scene on the check's grid, kept in ``cache`` for every user of that grid."""
+    return memo(cache, base, ("holdout", "features"), (fingerprint(image), params.sigmas, params.texture),
+                lambda: pixel_features(image, params.sigmas, texture=params.texture))
 
 
 def stroke_folds(strokes: np.ndarray, join: int = JOIN_PIXELS) -> np.ndarray:
@@ -124,8 +146,7 @@ def holdout_scores(image: np.ndarray, strokes: np.ndarray, n: int, params: Featu
         # over one class, a prior that calls everything that class scores 1: no evidence either way
         return np.full(len(growths), np.nan)
     small = replace(params, n_trees=min(params.n_trees, HOLDOUT_TREES))
-    features = memo(cache, base, ("holdout", "features"), (fingerprint(image), params.sigmas, params.texture),
-                    lambda: pixel_features(image, params.sigmas, texture=params.texture))
+    features = grid_features(image, params, cache, base)
     # per class, the distances to its fold-0 pieces, its fold-1 pieces and its single piece (fold 2)
     costs = kept_costs(image, params.edge_weight, params.edge_sigma, cache, base, ("holdout", "costs"))
     per_fold = []

@@ -16,15 +16,14 @@ from ..crf import drain
 from ..features import FeatureParams
 from ..geodesic import proximity
 from ..progress import Cancelled, Latch, Reporter, as_stage, current_reporter, reported, reporting, with_progress
-from ..resample import bilinear, resize_bands
-from ..strokes import downscale_strokes
+from ..resample import bilinear
 from ..tiling import Tile
 from .balance import scene_shares
 from .cache import CRFCache, cached_infer, fingerprint, memo
 from .classifier import feature_spec
 from .combine import feature_prior
 from .distances import kept_distances
-from .holdout import HOLDOUT_PIXELS, HoldoutResult, check_proximity
+from .holdout import HoldoutResult, check_grid, check_proximity
 from .plan import Plan, crf_size
 from .settings import COARSE_PIXELS, GEODESIC_PIXELS
 
@@ -209,21 +208,25 @@ def _geodesic_prior(source: Any, plan: Plan, params: FeatureParams, cache: CRFCa
         for k in plan.spec.carried:
             distances[k - 1] = nearest
     growth, settings = params.reach_growth, {}
+    reach = params.reach * f / plan.spec.scale  # in pixels of this grid
+    # the check and the scene's shares read the same small grid's features and edge costs: computed once, in the
+    # run's cache or, without one, in one kept for this prior
+    kept = cache if cache is not None else CRFCache()
     if params.proximity != "auto":  # chosen by the caller (the panel's preview takes the last run's choice)
         growth = params.holdout_growth if params.proximity == "faded" else growth
         settings = {"proximity": params.proximity}
     elif checking:
         with as_stage("proximity", 0.5, 1.0):  # its forests and features are not the run's training and features
-            check = _holdout_check(image, strokes, f, plan, params, cache, base)
+            check = _holdout_check(image, strokes, f, plan, params, kept, base)
         growth, settings = (params.holdout_growth if check.fade else growth), check.record()
     shares = None
     if len(plan.tasks) > 1 and params.area_balance and not plan.spec.carried:
         # one balance for every tile (see pipeline/balance.py); carried classes are taught by samples from
         # other images, which the estimate's small forest does not see: those runs keep the tile's own balance
         with as_stage("proximity", 1.0, 1.0):
-            shares = scene_shares(image, strokes, n, params, params.reach * f / plan.spec.scale, growth, cache, base)
+            shares = scene_shares(image, strokes, n, params, reach, growth, kept, base)
     yield 0, len(plan.tasks)
-    near = proximity(distances, params.reach * f / plan.spec.scale, growth)
+    near = proximity(distances, reach, growth)
     return CoarsePrior(near, (height, width), shape, settings=settings, shares=shares)
 
 
@@ -235,10 +238,7 @@ def _holdout_check(image: np.ndarray, strokes: np.ndarray, f: float, plan: Plan,
     The caller skips it when classes are carried from other images (the
     check knows only this image's strokes).
     """
-    g = min(1.0, (HOLDOUT_PIXELS / (image.shape[0] * image.shape[1])) ** 0.5)
-    shape = crf_size(image.shape[:2], g)
-    small = image if shape == image.shape[:2] else resize_bands(image, shape)
-    marks = downscale_strokes(strokes, shape)
+    small, marks, g = check_grid(image, strokes)
     reach = params.reach * f * g / plan.spec.scale
     return memo(cache, base, "holdout", (fingerprint(small, marks), params, reach),
                 lambda: check_proximity(small, marks, plan.spec.n_classes, params, reach, cache, base))
