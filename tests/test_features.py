@@ -110,3 +110,30 @@ def test_training_samples_drawn_while_collected_are_the_rows_fit_would_keep():
         classifier.add_samples(xs, ys)
         forests.append(classifier.fit().predict_proba(probe))
     np.testing.assert_array_equal(*forests)  # the same forest, bit for bit
+
+
+def test_trees_draw_at_most_tree_samples_per_class_each_and_small_sets_in_full():
+    """Thick strokes (more samples than the per-tree draw) train each tree on a subsample; thin ones in full."""
+    from dataclasses import replace
+
+    from sklearn.ensemble import RandomForestClassifier
+
+    from napari_crf_label.features import FeatureParams, PixelClassifier
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(900, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32) + 1 + (x[:, 1] > 0.5)  # three classes
+    big = PixelClassifier(3, replace(FeatureParams(), n_trees=12, tree_samples_per_class=40))
+    big.add_samples(x, y)
+    big.fit()
+    drawn = [tree.tree_.n_node_samples[0] for tree in big._model.estimators_]  # distinct rows at each root
+    assert max(drawn) <= 3 * 40 and min(drawn) > 3 * 40 * 0.6  # about 1 - 1/e of 120 draws are distinct
+    small = PixelClassifier(3, replace(FeatureParams(), n_trees=12, tree_samples_per_class=300))
+    small.add_samples(x, y)
+    small.fit()
+    plain = RandomForestClassifier(12, min_samples_leaf=2, max_features="sqrt", class_weight="balanced",
+                                   random_state=0).fit(x, y)
+    grid = rng.normal(size=(20, 30, 6)).astype(np.float32)
+    expected = plain.predict_proba(grid.reshape(-1, 6)).T.reshape(3, 20, 30)
+    np.testing.assert_allclose(small.predict_proba(grid), expected, atol=1e-6)  # 900 <= 3 x 300: a plain forest
+    assert min(tree.tree_.n_node_samples[0] for tree in small._model.estimators_) > 500
