@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from _shared import SHARED as SHARED_DIR
+
 
 def synthetic_scene(mp: float, n_classes: int = 4, seed: int = 0, strokes_per_mp: int = 250):
     """Return (image uint8 HxWx3, truth, strokes) of about ``mp`` megapixels.
@@ -44,12 +46,11 @@ def photo_scene(name: str = "orthomosaic.jpg", side: int = 2048, n_classes: int 
     40-pixel lines inside uniform parts of each class, as a user paints.
     Raises FileNotFoundError when ../shared is absent.
     """
-    from pathlib import Path
 
     from PIL import Image
     from scipy.cluster.vq import kmeans2
 
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "images" / name
+    path = SHARED_DIR / "data" / "images" / name
     rgb = np.array(Image.open(path).convert("RGB").resize((side, side), Image.Resampling.BICUBIC))
     centroids, _ = kmeans2(rgb[::8, ::8].reshape(-1, 3).astype(float), n_classes, seed=seed, minit="++")
     dist = ((rgb[..., None, :].astype(np.float32) - centroids[None, None].astype(np.float32)) ** 2).sum(-1)

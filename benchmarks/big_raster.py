@@ -37,8 +37,10 @@ from rasterio.windows import Window
 from scipy import ndimage
 from scipy.cluster.vq import kmeans2
 
+from _shared import SHARED as SHARED_DIR
+
 BLOCK = 2048
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
+SHARED = SHARED_DIR / "data" / "images"
 
 
 def blocks() -> list[tuple[np.ndarray, np.ndarray]]:

@@ -22,6 +22,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent / "quality"))
 from simulate import simulate_strokes  # noqa: E402
 
+from _shared import SHARED as SHARED_DIR
 from grabcut_quality import evaluate, load_grabcut  # noqa: E402
 from napari_crf_label.crf import CRFParams, TileCRF  # noqa: E402
 
@@ -44,7 +45,7 @@ def dubai(folder: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("shared_data", nargs="?", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "shared" / "data")
+                        default=SHARED_DIR / "data")
     args = parser.parse_args()
     eval_dir = args.shared_data / "eval"
     sets = {"grabcut": (((name, im, s) for name, im, s, _ in load_grabcut(eval_dir / "grabcut")), 2),

@@ -32,14 +32,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from _shared import SHARED as SHARED_DIR
 from napari_crf_label.crf import CRFParams, TileCRF
 
-IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
+IMAGES = SHARED_DIR / "data" / "images"
 COMPILE = ("import time; t = time.perf_counter(); import numpy as np; from napari_crf_label.crf import TileCRF; "
            "TileCRF(np.zeros((8, 8, 3), np.uint8), 2, engine='numba').infer(np.ones((8, 8), int)); "
            "print(time.perf_counter() - t)")

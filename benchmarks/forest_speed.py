@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "quality"))
 from simulate import simulate_strokes  # noqa: E402
 
 from _scenes import photo_scene  # noqa: E402
+from _shared import SHARED as SHARED_DIR
 from big_raster import blocks  # noqa: E402
 from napari_crf_label.features import (  # noqa: E402
     FeatureParams,
@@ -44,7 +45,7 @@ from napari_crf_label.features import (  # noqa: E402
 from napari_crf_label.forest import pack_forest  # noqa: E402
 
 OLD_BLOCK = 256
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"  # where _scenes.photo_scene reads too
+SHARED = SHARED_DIR / "data"  # where _scenes.photo_scene reads too
 
 
 def old_pack(model) -> tuple:

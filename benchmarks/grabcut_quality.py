@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from _shared import SHARED as SHARED_DIR
 from napari_crf_label import label_image
 from napari_crf_label.metrics import mean_iou
 from napari_crf_label.pipeline import DEFAULT_METHOD, METHODS
@@ -51,7 +52,7 @@ def evaluate(folder: Path, strokes_dir: str = "strokes_sparse", **params) -> dic
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("shared_data", nargs="?", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "shared" / "data")
+                        default=SHARED_DIR / "data")
     parser.add_argument("--strokes", default="strokes_sparse")
     parser.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
     args = parser.parse_args()

@@ -50,13 +50,14 @@ from doodler_agreement import session  # noqa: E402
 from run import make_strokes  # noqa: E402
 
 from _scenes import photo_scene  # noqa: E402
+from _shared import SHARED as SHARED_DIR
 from napari_crf_label import label_image  # noqa: E402
 from napari_crf_label.features import FeatureParams  # noqa: E402
 from napari_crf_label.image_io import ImageData, read_image  # noqa: E402
 from napari_crf_label.metrics import mean_iou  # noqa: E402
 from napari_crf_label.pipeline import inputs  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DIR / "data"
 SAMPLE = Path(__file__).resolve().parents[1] / "src" / "napari_crf_label" / "data"
 #: Width of the band along inner core edges (each side) where a short halo would show.
 EDGE_BAND = 64

@@ -14,15 +14,14 @@ by each tile's own (the code before stop 19).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from skimage.draw import disk, line
 
+from _shared import SHARED as SHARED_DIR
 from napari_crf_label import label_image, read_image
 from napari_crf_label.pipeline import priors
 
-PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "images" / "orthomosaic.jpg"
+PHOTO = SHARED_DIR / "data" / "images" / "orthomosaic.jpg"
 VIEW = 2048 / 800  # the trial painted on an 800-pixel wide view
 STROKES = {  # class: (brush, [(y0, x0), (y1, x1)] per stroke, in view pixels)
     1: (18, [[(420, 500), (470, 700)], [(450, 330), (520, 300)], [(110, 175), (120, 205)], [(180, 140), (215, 160)]]),

@@ -150,7 +150,7 @@ class _Progress:
             with self._lock:
                 if name not in self._said and self.bar is None:
                     self._said.add(name)
-                    print(f"{_STAGE_LINES[name]} ({time.monotonic() - self.start:.0f} s)", file=sys.stderr,
+                    print(f"{_STAGE_LINES[name]} (at {time.monotonic() - self.start:.0f} s)", file=sys.stderr,
                           flush=True)
 
     def __call__(self, done: int, total: int) -> None:
