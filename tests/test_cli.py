@@ -170,7 +170,7 @@ def test_the_stages_before_the_tiles_are_named_once_each_before_the_tile_lines(s
     tiles = [i for i, line in enumerate(lines) if line.startswith("CRF tiles")]
     assert len(training) == 1 and len(proximity) == 1 and tiles
     assert max(training[0], proximity[0]) < tiles[0]
-    assert re.fullmatch(r"training the pixel classifier on the strokes\.\.\. \(\d+ s\)", lines[training[0]])
+    assert re.fullmatch(r"training the pixel classifier on the strokes\.\.\. \(at \d+ s\)", lines[training[0]])
     # the tiles are named as the first starts (the bar moves only as tiles end), the outputs as they are written
     started = [i for i, line in enumerate(lines) if line.startswith("labelling the tiles")]
     writing = [i for i, line in enumerate(lines) if line.startswith("writing the outputs")]
