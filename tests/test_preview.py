@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_crf_label.pipeline.preview import PREVIEW_PIXELS, preview_params
+from napari_crf_label.pipeline.preview import PREVIEW_PIXELS, PREVIEW_TREES, preview_params
 
 PLUGIN, PANEL = "napari-crf-label", "CRF labelling"
 
@@ -48,6 +48,31 @@ def test_preview_params_shrink_large_runs_only():
     pixels = 2000 * 2000 * small["scale"] ** 2
     assert 0.9 * PREVIEW_PIXELS < pixels < 1.1 * PREVIEW_PIXELS
     assert small["window"] is None and small["method"] == "crf"  # one tile, same method
+    assert small["trees"] == PREVIEW_TREES  # a smaller forest: the full result keeps the run's own
+
+
+def test_a_run_trains_the_forest_it_is_asked_for_and_the_preview_a_smaller_one():
+    """``trees`` reaches the pixel classifier (other probabilities, recorded); the preview asks for PREVIEW_TREES."""
+    import pytest
+
+    from napari_crf_label import label_image
+    from napari_crf_label.errors import InputError
+    from napari_crf_label.pipeline.preview import iter_preview
+
+    image, truth, strokes, third = three_bands(300, 450)
+    strokes = strokes | third
+    default = label_image(image, strokes, method="features")
+    one = label_image(image, strokes, method="features", trees=1)
+    assert "trees" not in default.params and one.params["trees"] == 1
+    assert not np.array_equal(one.probabilities, default.probabilities)
+    assert (one.labels == truth).mean() > 0.9  # still a forest that labels the three bands
+    with pytest.raises(InputError, match="trees"):
+        label_image(image, strokes, trees=0)
+    big, big_truth, big_strokes, big_third = three_bands(1200, 1800)
+    from napari_crf_label.crf import drain
+
+    shown = drain(iter_preview(big, big_strokes | big_third, {"method": "features"}))
+    assert shown.params["preview"] and shown.params["trees"] == PREVIEW_TREES
 
 
 def test_stroke_edit_shows_a_marked_preview_then_the_full_result(make_napari_viewer, qtbot):

@@ -29,6 +29,7 @@ from .inputs import (
     method_crf_params,
     method_settings,
     resolve_classes,
+    with_trees,
 )
 from .plan import Plan, crf_size, make_plan
 from .priors import prior_alongside, scene_prior
@@ -52,6 +53,7 @@ def iter_label_image(
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
     proximity: str = "auto",
+    trees: int | None = None,
     samples: tuple[np.ndarray, np.ndarray] | None = None,
     engine: str = DEFAULT_ENGINE,
     **crf_params,
@@ -84,7 +86,7 @@ def iter_label_image(
     taught = set() if not carried else {int(k) for k in np.unique(samples[1])}
     missing = [name for k, (name, c) in enumerate(zip(cls.names, painted), start=1) if c == 0 and k not in taught]
 
-    features = feature_params(method, reach, proximity)
+    features = with_trees(feature_params(method, reach, proximity), trees)
     run_params = method_crf_params(params, method, features)  # the user's settings stay on record
     source = ArraySource(data, strokes_i)
     plan = make_plan(source, n, run_params, scale, window, overlap, source.stretch(), engine=engine)
@@ -121,7 +123,7 @@ def iter_label_image(
             "crf_shape": list(crf_shape), "tiles": len(plan.tasks), "workers": workers, "method": method,
             "engine": engine, **method_settings(method, features),
             **(prior.settings if prior is not None else {}), **params.as_dict(),
-            **({"dropped_strokes": dropped} if dropped else {})}
+            **({"dropped_strokes": dropped} if dropped else {}), **({"trees": features.n_trees} if trees else {})}
     return LabelResult(labels=labels, probabilities=probs, classes=cls, strokes=strokes_i,
                        missing_classes=missing, params=used, seconds=time.perf_counter() - t0)
 
@@ -172,6 +174,7 @@ def label_image(
     method: str = DEFAULT_METHOD,
     reach: float = FeatureParams.reach,
     proximity: str = "auto",
+    trees: int | None = None,
     samples: tuple[np.ndarray, np.ndarray] | None = None,
     engine: str = DEFAULT_ENGINE,
     **crf_params,
@@ -234,6 +237,12 @@ def label_image(
         image or should fade fast (:mod:`~napari_crf_label.pipeline.holdout`;
         ``result.params["proximity"]`` says what it chose); "kept" or
         "faded" skip the check.
+    trees : int, optional
+        Trees of the pixel classifier's random forest (feature methods;
+        default :attr:`~napari_crf_label.features.FeatureParams.n_trees`):
+        fewer train and predict faster, with less smooth probabilities
+        (the panel's preview uses
+        :data:`~napari_crf_label.pipeline.preview.PREVIEW_TREES`).
     samples : (features, classes), optional
         Training samples of the pixel classifier from other images of the
         same kind (:func:`stroke_training_samples` of each), added to this
@@ -281,6 +290,6 @@ def label_image(
     """
     return consume(iter_label_image(image, strokes, classes=classes, window=window, overlap=overlap, scale=scale,
                                      cache=cache, workers=workers, client=client, threads=threads, method=method,
-                                     reach=reach, proximity=proximity, samples=samples, engine=engine,
-                                     **crf_params),
+                                     reach=reach, proximity=proximity, trees=trees, samples=samples,
+                                     engine=engine, **crf_params),
                     progress)

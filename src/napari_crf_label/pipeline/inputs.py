@@ -30,6 +30,15 @@ def feature_params(method: str, reach: float, proximity: str = "auto") -> Featur
     return FeatureParams(reach=float(reach), proximity=proximity)
 
 
+def with_trees(features: FeatureParams, trees: int | None) -> FeatureParams:
+    """Return ``features`` with ``trees`` trees in the pixel classifier's forest (None: as they are)."""
+    if trees is None:
+        return features
+    if isinstance(trees, bool) or not isinstance(trees, (int, np.integer)) or trees < 1:
+        raise InputError(f"trees must be a whole number of at least 1, got {trees!r}")
+    return replace(features, n_trees=int(trees))
+
+
 def method_crf_params(params: CRFParams, method: str, features: FeatureParams) -> CRFParams:
     """Return the CRF settings a method runs with.
 

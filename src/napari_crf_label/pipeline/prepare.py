@@ -36,13 +36,13 @@ def iter_prepare(image: np.ndarray | ImageData, n_classes: int, cache: CRFCache,
     """Build each tile's CRF and classifier features for a run of these settings into ``cache``.
 
     Takes the keywords of :func:`~napari_crf_label.pipeline.label_image`
-    (``classes``, ``workers``, ``threads``, ``client`` and ``samples`` do not
-    change what is built and are ignored) and yields ``(tiles done, total)``.
+    (``classes``, ``workers``, ``threads``, ``client``, ``samples`` and
+    ``trees`` do not change what is built and are ignored) and yields ``(tiles done, total)``.
     Returns False, building nothing, when the cache could not keep every
     tile (a run then builds as it goes, keeping nothing), else True. Bad
     settings raise InputError, as the run itself would.
     """
-    for ignored in ("classes", "workers", "threads", "client", "samples"):
+    for ignored in ("classes", "workers", "threads", "client", "samples", "trees"):
         crf_params.pop(ignored, None)
     data = as_image_data(image)
     params = check_crf_params(crf_params)

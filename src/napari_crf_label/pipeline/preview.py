@@ -23,10 +23,14 @@ from .plan import crf_size
 from .prepare import iter_prepare
 from .results import LabelResult
 
-__all__ = ["PREVIEW_PIXELS", "LIVE_MAX_PIXELS", "preview_params", "shrink", "iter_preview", "iter_prepare_preview"]
+__all__ = ["PREVIEW_PIXELS", "PREVIEW_TREES", "LIVE_MAX_PIXELS", "preview_params", "shrink", "iter_preview",
+           "iter_prepare_preview"]
 
 #: CRF pixels of a preview (512 x 512 for a square scene): about 0.5 s with the default method.
 PREVIEW_PIXELS = 250_000
+#: Trees of the preview's forest: on a user's thick strokes 50 took 0.5 of the preview's 0.65 s
+#: (``benchmarks/RESULTS.md``, stop 20); the full result that replaces it keeps the run's own.
+PREVIEW_TREES = 20
 #: Largest image (full-resolution pixels) whose preview keeps within about a second: reading,
 #: shrinking and upsampling the whole scene grow with it. Larger images have no live preview.
 LIVE_MAX_PIXELS = 16_000_000
@@ -36,14 +40,17 @@ def preview_params(shape: tuple[int, int], params: dict[str, Any]) -> dict[str, 
     """Return the run keywords of the preview of a run on an image of ``shape`` (None: no preview needed).
 
     The run's own keywords with the scale that brings the scene to about
-    :data:`PREVIEW_PIXELS` CRF pixels and the default tiling (one tile).
+    :data:`PREVIEW_PIXELS` CRF pixels, the default tiling (one tile) and a
+    forest of at most :data:`PREVIEW_TREES` trees.
     None when the run itself is at most twice that size: it is its own preview.
     """
     scale = float(params.get("scale", 1.0))
     pixels = shape[0] * shape[1] * scale**2
     if pixels <= 2 * PREVIEW_PIXELS:
         return None
-    return {**params, "scale": scale * (PREVIEW_PIXELS / pixels) ** 0.5, "window": None, "overlap": None}
+    trees = min(PREVIEW_TREES, params.get("trees") or PREVIEW_TREES)
+    return {**params, "scale": scale * (PREVIEW_PIXELS / pixels) ** 0.5, "window": None, "overlap": None,
+            "trees": trees}
 
 
 def shrink(data: ImageData, strokes: np.ndarray, scale: float) -> tuple[ImageData, np.ndarray]:
