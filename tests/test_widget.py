@@ -865,11 +865,11 @@ def test_a_stroke_that_changes_the_checks_choice_is_told(make_napari_viewer, qtb
     panel.run()
     wait_idle(qtbot, panel)
     assert panel.image_state().result.params["proximity"] == "kept"
-    told = [m for m in notes.messages if m.startswith("The check of your strokes now keeps")]
-    assert len(told) == 1 and "labels far from your edit changed too" in told[0]
+    told = [m for m in notes.messages if m.startswith("Labels far from your edit changed too")]
+    assert len(told) == 1 and "now go to the nearest painted class" in told[0]
     panel.run()  # the same strokes again: the same choice, nothing more told
     wait_idle(qtbot, panel)
-    assert len([m for m in notes.messages if m.startswith("The check of your strokes")]) == 1
+    assert len([m for m in notes.messages if m.startswith("Labels far from your edit")]) == 1
 
 
 def test_crfs_are_built_while_the_user_paints_and_the_first_run_uses_them(make_napari_viewer, qtbot):

@@ -55,11 +55,10 @@ def _proximity_flip(before: LabelResult | None, after: LabelResult) -> str:
     now = after.params.get("proximity")
     if was is None or now is None or was == now or "holdout_scores" not in after.params:
         return ""
-    told = {"kept": "now keeps each class's pull near its strokes (before, the classifier decided far from them)",
-            "faded": "now lets the classifier decide far from the strokes (before, each class's pull near its "
-                     "strokes was kept)"}
-    return (f"The check of your strokes {told[now]}: labels far from your edit changed too "
-            "(the report's 'proximity' line).")
+    # plain words: a new user read the check's own terms as jargon (stop 20's trial)
+    told = {"kept": "the nearest painted class (before: the class whose colours they look like)",
+            "faded": "the class whose colours they look like (before: the nearest painted class)"}
+    return f"Labels far from your edit changed too: unpainted areas now go to {told[now]}."
 
 
 class ResultLayersMixin:
