@@ -956,6 +956,16 @@ def test_strokes_on_transparent_pixels_are_named_not_only_missing(make_napari_vi
     for name, count in zip(["deep_water", "shallow_water", "land", "cloud"], on_left):
         assert (f"{name} {count} of" in dropped[0]) == (count > 0)
     assert "dropped_strokes" in panel.image_state().result.params
+    click(panel.run_button)  # the same strokes again: said once, not at every run
+    wait_idle(qtbot, panel)
+    assert len([m for m in notes.messages if m.startswith("Not used: stroke pixels on no-data")]) == 1
+    more = strokes.copy()
+    more[10:20, 50:60] = 3  # more land strokes on the transparent part: the count changed, so it is said again
+    viewer.layers["scene strokes"].data = more
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    again = [m for m in notes.messages if m.startswith("Not used: stroke pixels on no-data")]
+    assert len(again) == 2 and again[1] != again[0]
 
 
 def test_a_jpeg_with_an_inverted_alpha_opened_by_napari_is_shown_and_labelled(make_napari_viewer, qtbot, notes,

@@ -127,6 +127,8 @@ class ResultLayersMixin:
             return None
         state = self._state.of(image)
         flipped = _proximity_flip(state.result, result)
+        dropped = result.params.get("dropped_strokes")
+        told = state.result.params.get("dropped_strokes") if state.result is not None else None
         state.result = result
         self._set_bar(1.0)
         meta = {META_KEY: {"image": data, "classes": result.classes, "role": _RESULT_ROLE}}
@@ -148,8 +150,8 @@ class ResultLayersMixin:
         self._place_below_strokes(layer)
         self._show_confidence(image, state)
         self.guided.review_button.enabled = True
-        if result.params.get("dropped_strokes"):  # warnings of the worker thread reach no one: say it here
-            show_warning(f"Not used: {result.params['dropped_strokes']}.")
+        if dropped and dropped != told:  # the worker thread's warnings reach no one: said here, once per change
+            show_warning(f"Not used: {dropped}.")
         if result.missing_classes:
             show_warning(f"No strokes for {', '.join(result.missing_classes)}: absent from the result.")
         self._keep_painting()
