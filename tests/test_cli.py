@@ -1,6 +1,7 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +10,8 @@ from PIL import Image
 from scipy.io import loadmat
 
 from napari_crf_label.cli import main
+from napari_crf_label.io.session import load_session
+from napari_crf_label.sample import sample_files
 
 from .conftest import two_region_scene
 
@@ -112,13 +115,26 @@ def test_demo_writes_every_output(tmp_path, capsys):
     assert main(["demo", "-o", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(f"bahamas_landsat{s}" for s in
-                           ["_mres.mat", "_mres.png", "_report.txt", "_label.png", "_label.tif", "_session.npz"])
+                           [".tif", "_mres.mat", "_mres.png", "_report.txt", "_label.png", "_label.tif",
+                            "_session.npz"])
+    # the session names the copy beside it, which outlives a reinstall of the package
+    session = load_session(tmp_path / "bahamas_landsat_session.npz")
+    assert Path(session.image_path) == tmp_path / "bahamas_landsat.tif"
+    assert (tmp_path / "bahamas_landsat.tif").read_bytes() == sample_files().image.read_bytes()
     with rasterio.open(tmp_path / "bahamas_landsat_label.tif") as lab:
         assert lab.crs.to_epsg() == 32618
         labels = lab.read(1)
     # all four classes present, each a sizeable share; no-data corner unlabelled
     counts = np.bincount(labels.ravel(), minlength=5)
     assert counts[0] > 0 and all(counts[k] > 0.03 * labels.size for k in range(1, 5))
+
+
+def test_demo_leaves_another_file_of_the_image_name_alone(tmp_path, capsys):
+    (tmp_path / "bahamas_landsat.tif").write_bytes(b"the user's own file")
+    assert main(["demo", "-o", str(tmp_path)]) == 0
+    assert (tmp_path / "bahamas_landsat.tif").read_bytes() == b"the user's own file"
+    session = load_session(tmp_path / "bahamas_landsat_session.npz")
+    assert Path(session.image_path) == sample_files().image.resolve()
 
 
 def test_stream_and_workers(tmp_path, capsys):

@@ -23,7 +23,7 @@ from .crf import DEFAULT_ENGINE, ENGINES, CRFParams
 from .errors import InputError, OutputExistsError
 from .features import FeatureParams
 from .image_io import read_image
-from .io.atomic import Terminated, created_folder, terminate_as_interrupt
+from .io.atomic import Terminated, atomic_path, created_folder, terminate_as_interrupt
 from .io.export import check_export, export_all
 from .kernels import prepare, ready
 from .pipeline import DEFAULT_METHOD, METHODS, label_image
@@ -310,6 +310,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _demo_image(image: Path, outdir: Path) -> Path:
+    """Return the demo's input: a copy of the bundled image in ``outdir`` when one can be made.
+
+    The session the demo writes names its image; the installed package's copy
+    goes away when the package is reinstalled, a copy beside the outputs does
+    not. A different file of that name in ``outdir`` is left alone (the
+    package's copy is used then).
+    """
+    import filecmp
+    import shutil
+
+    copy = outdir / image.name
+    if copy.exists():
+        return copy if copy.is_file() and filecmp.cmp(copy, image, shallow=False) else image
+    with created_folder(outdir), atomic_path(copy) as part:
+        shutil.copyfile(image, part)
+    return copy
+
+
 def _command(args: argparse.Namespace) -> int:
     """Run the parsed command."""
     if args.command == "project":
@@ -318,8 +337,9 @@ def _command(args: argparse.Namespace) -> int:
         sample = sample_files()
         if args.outdir is None:
             args.outdir = Path(tempfile.mkdtemp(prefix="napari-crf-label-demo-"))
+        image = _demo_image(sample.image, args.outdir)
         print(f"demo: {sample.image.name} with {sample.strokes.name}; outputs in {args.outdir}")
-        return _run(sample.image, sample.strokes, read_class_files(sample.labels, sample.colors), args)
+        return _run(image, sample.strokes, read_class_files(sample.labels, sample.colors), args)
     return _run(args.image, args.strokes, _classes(args), args)
 
 
