@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 from napari_crf_label.pipeline.preview import PREVIEW_PIXELS, PREVIEW_TREES, preview_params
 
@@ -285,6 +286,34 @@ def test_export_creates_the_folder_and_warns_about_strokes_painted_after_the_run
     assert warned[0].startswith("No strokes for bright")  # the run's own warning
     assert len(warned) == 2 and "strokes changed since the last run" in warned[1]
     assert panel.status.value.splitlines()[0] == f"Exported 5 files to {outdir} (folder created)."
+
+
+def test_export_after_a_live_preview_shows_the_labels_it_writes(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """Painted after the run, previewed live, then exported: the screen shows what the files hold."""
+    from napari_crf_label import _widget
+
+    warned = []
+    monkeypatch.setattr(_widget, "show_warning", warned.append)
+    image, truth, strokes, third = three_bands()
+    viewer, panel = open_with_image(make_napari_viewer, image)
+    layer = viewer.layers["scene strokes"]
+    layer.data = np.where(strokes == 3, 0, strokes)  # the third class painted only after the run
+    panel.run_button.native.click()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
+    panel.live.value = True
+    for row in range(200, 440, 40):
+        layer.paint((row, 5 * 960 // 6), 3)
+    qtbot.waitUntil(lambda: viewer.layers["scene CRF labels"].visible is False, timeout=120_000)
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
+    preview, labels = viewer.layers["scene CRF preview"], viewer.layers["scene CRF labels"]
+    assert preview.visible and (np.asarray(preview.data) == 3).any()
+    panel.export(tmp_path)
+    qtbot.waitUntil(lambda: panel.export_worker is None, timeout=120_000)
+    assert labels.visible and not preview.visible
+    assert not (np.asarray(labels.data) == 3).any()  # the labels shown are the run's, as written
+    written = np.asarray(Image.open(tmp_path / "scene_label.png"))
+    assert np.array_equal(written, np.asarray(labels.data))
+    assert any("(shown now)" in text for text in warned)
 
 
 def test_rerun_after_painting_a_class_for_the_first_time_equals_a_fresh_run(make_napari_viewer, qtbot):

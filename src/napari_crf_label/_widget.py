@@ -1103,8 +1103,10 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             show_info("Export cancelled; existing files kept.")
             return None
         if self._strokes_changed_since(state.result):
-            show_warning("The strokes changed since the last run: the export holds that run's strokes and labels. "
-                         "Run the CRF to include the new strokes.")
+            # a live preview of the new strokes on screen would not be what the files hold
+            self._hide_preview(state)
+            show_warning("The strokes changed since the last run: the export holds that run's strokes and labels "
+                         "(shown now). Run the CRF to include the new strokes.")
         self.last_export = None
         self._stop = threading.Event()
         self.export_worker = create_worker(_export_job, self._stop, self._relay, state.result, data, outdir, stem,
