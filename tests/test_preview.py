@@ -288,6 +288,18 @@ def test_export_creates_the_folder_and_warns_about_strokes_painted_after_the_run
     assert panel.status.value.splitlines()[0] == f"Exported 5 files to {outdir} (folder created)."
 
 
+def test_long_stage_text_wraps_in_a_narrow_dock(make_napari_viewer):
+    """The stage line wraps rather than being cut ("Preview sh") or widening the dock."""
+    viewer = make_napari_viewer()
+    _, panel = viewer.window.add_plugin_dock_widget(PLUGIN, PANEL)
+    label = panel.stage_label.native
+    panel.stage_label.value = "Preview shown (Run CRF for full resolution)."
+    needed = label.fontMetrics().horizontalAdvance(panel.stage_label.value)
+    narrow = needed // 2
+    assert label.minimumSizeHint().width() < narrow  # it does not hold the dock wider than the text
+    assert label.heightForWidth(narrow) >= 2 * label.fontMetrics().height()  # two lines, the whole text
+
+
 def test_export_after_a_live_preview_shows_the_labels_it_writes(make_napari_viewer, qtbot, tmp_path, monkeypatch):
     """Painted after the run, previewed live, then exported: the screen shows what the files hold."""
     from napari_crf_label import _widget

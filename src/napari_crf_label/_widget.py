@@ -383,6 +383,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self.progress_bar = ProgressBar(min=0, max=_BAR_STEPS, value=0)
         self.progress_bar.native.setFormat("")
         self.stage_label = Label(value="")
+        self.stage_label.native.setWordWrap(True)  # "Preview shown (Run CRF ...)" was cut in a narrow dock
+        self.stage_label.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         settings = Container(widgets=[self.method, self.reach, self.window, self.overlap, self.scale])
         run = Container(widgets=[settings, self.show_advanced, self.advanced, self.confidence, self.live,
                                  _row(self.run_button, self.cancel_button), self.progress_bar, self.stage_label],
