@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from napari_crf_label.classes import MAX_CLASSES, ClassFileError, ClassSet, read_class_files
+from napari_crf_label.classes import MAX_CLASSES, ClassFileError, ClassSet, default_colors, read_class_files
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
@@ -95,6 +95,17 @@ def test_from_names_default_palette_distinct():
     cs = ClassSet.from_names("water, sand ,veg")
     assert cs.names == ("water", "sand", "veg")
     assert len({tuple(c) for c in cs.rgb_uint8().tolist()}) == 3
+
+
+def test_from_names_colours_follow_usual_names():
+    """Typed names get the colours a user expects (sand is not blue), distinct, the rest from the palette."""
+    cs = ClassSet.from_names("water, sand, vegetation, cloud, road, building, land")
+    assert cs.colors == ("#1f77b4", "#e9c46a", "#2ca02c", "#ffffff", "#808080", "#d62728", "#a0522d")
+    assert ClassSet.from_names("deep_water, shallow_water, Green-Veg").colors == ("#000080", "#17becf", "#2ca02c")
+    twice = ClassSet.from_names("water, lake, dark, bright")  # a taken colour goes to the palette
+    assert twice.colors[0] == "#1f77b4" and len(set(twice.colors)) == 4
+    assert ClassSet.from_names("a, b").colors == ("#1f77b4", "#ff7f0e")  # unknown names: the palette, as before
+    assert "#1f77b4" not in default_colors(["water", "x"], avoid=("tab:blue",))
 
 
 def test_from_names_rejects_blank_and_mismatch():

@@ -320,6 +320,10 @@ def test_typing_new_names_over_painted_strokes_asks_first(scene_viewer, qtbot):
     assert np.array_equal(np.asarray(layer.data), strokes)  # the strokes themselves are kept
     use_names(panel, "water, sand, cloud")  # a class added: nothing painted is renamed, no question
     assert list(layer.features["class"][1:]) == ["water", "sand", "cloud"]
+    assert np.allclose(layer.colormap.map(3), [1, 1, 1, 1])  # a new class takes the colour its name suggests
+    use_names(panel, "water, sand, cloud, lake")  # lake's blue is the kept first class's: another one
+    mapped = {tuple(np.round(layer.colormap.map(k), 3)) for k in (1, 2, 3, 4)}
+    assert len(mapped) == 4
 
 
 def test_class_keys_step_through_classes(scene_viewer, qtbot):

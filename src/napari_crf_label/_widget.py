@@ -71,7 +71,7 @@ from ._project_panel import PROJECT_KEYS, ProjectControls
 from ._result_layers import MADE_ROLES, ResultLayersMixin
 from ._run_progress import RunProgress
 from ._tooltips import CRF_TOOLTIPS, TOOLTIPS
-from .classes import ClassSet, read_class_files
+from .classes import ClassSet, default_colors, read_class_files
 from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, drain
 from .errors import InputError
 from .export import export_all, output_paths
@@ -707,7 +707,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             classes = ClassSet.from_names(self.class_names.value)
             old = None if self.strokes_layer is None else classes_from_layer(self.strokes_layer)
             if old is not None:  # classes keep their colours when only their names change
-                colors = [*old.colors[:len(classes)], *classes.colors[len(old):]]
+                kept = old.colors[:len(classes)]
+                colors = [*kept, *default_colors(classes.names[len(kept):], avoid=kept)]
                 classes = ClassSet.from_names(classes.names, colors)
         except InputError as exc:
             show_error(str(exc))

@@ -18,7 +18,7 @@ from matplotlib import colors as mcolors
 
 from .errors import InputError
 
-__all__ = ["ClassFileError", "ClassSet", "read_class_files", "normalise_color", "MAX_CLASSES"]
+__all__ = ["ClassFileError", "ClassSet", "read_class_files", "normalise_color", "default_colors", "MAX_CLASSES"]
 
 #: Label images are written as uint8 with 0 reserved, so at most 255 classes.
 MAX_CLASSES = 255
@@ -28,11 +28,45 @@ class ClassFileError(InputError):
     """A labels or colors file (or a class list given in code) is invalid."""
 
 
-def _default_colors(n: int) -> list[str]:
-    """Return ``n`` distinct hex colours from matplotlib's qualitative maps."""
-    base = [mcolors.to_hex(c) for c in mcolors.TABLEAU_COLORS.values()]
-    base += [mcolors.to_hex(c) for c in mcolors.XKCD_COLORS.values()]
-    return base[:n]
+#: Colours that the usual class names of photos and remote sensing suggest (the original tool's colour files
+#: use the same conventions: water blue, vegetation green, cloud and foam white, roads grey).
+NAME_COLORS = {
+    **dict.fromkeys(["water", "sea", "ocean", "lake", "river", "pond", "swash"], "#1f77b4"),
+    **dict.fromkeys(["sand", "drysand", "wetsand", "beach", "dune", "sediment"], "#e9c46a"),
+    **dict.fromkeys(["vegetation", "veg", "grass", "tree", "trees", "forest", "wood", "woods", "shrub",
+                     "shrubland", "crop", "crops", "agricultural", "greenveg", "duneveg"], "#2ca02c"),
+    **dict.fromkeys(["marsh", "wetland", "swamp"], "#9acd32"),
+    **dict.fromkeys(["deepwater"], "#000080"),
+    **dict.fromkeys(["shallowwater", "shallows"], "#17becf"),
+    **dict.fromkeys(["cloud", "clouds", "snow", "ice", "foam", "whitewater"], "#ffffff"),
+    **dict.fromkeys(["land", "soil", "terrain", "bare", "ground", "dirt", "mud"], "#a0522d"),
+    **dict.fromkeys(["road", "roads", "pavement", "asphalt", "street"], "#808080"),
+    **dict.fromkeys(["building", "buildings", "roof", "roofs", "urban", "anthro", "house"], "#d62728"),
+    **dict.fromkeys(["sky"], "#87ceeb"),
+    **dict.fromkeys(["shadow", "shade"], "#2f4f4f"),
+    **dict.fromkeys(["rock", "rocks", "cliff", "gravel"], "#8c564b"),
+}
+
+
+def default_colors(names: tuple[str, ...] | list[str], avoid: tuple[str, ...] = ()) -> list[str]:
+    """Return a distinct hex colour per class: from its name when it is a usual one, else a qualitative palette.
+
+    A name is looked up whole and then by its last word (``shallow_water``
+    is water); a colour already taken goes to the palette's next unused one,
+    so the classes stay distinct. Colours in ``avoid`` (classes kept from
+    before) are never given.
+    """
+    palette = [mcolors.to_hex(c) for c in mcolors.TABLEAU_COLORS.values()]
+    palette += [mcolors.to_hex(c) for c in mcolors.XKCD_COLORS.values()]
+    avoid = tuple(mcolors.to_hex(c) for c in avoid)
+    chosen: list[str | None] = []
+    for name in names:
+        key = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+        color = NAME_COLORS.get(key.replace("_", "")) or NAME_COLORS.get(key.rsplit("_", 1)[-1])
+        chosen.append(color if color not in chosen and color not in avoid else None)
+    taken = set(chosen) | set(avoid)
+    spare = iter(c for c in palette if c not in taken)
+    return [c if c is not None else next(spare) for c in chosen]
 
 
 @dataclass(frozen=True)
@@ -68,14 +102,15 @@ class ClassSet:
                    colors: list[str] | tuple[str, ...] | None = None) -> ClassSet:
         """Build a class set from names (a list, or one comma-separated string).
 
-        Colours default to matplotlib's Tableau palette.
+        Colours default to those the names suggest (water blue, vegetation green, cloud white, ...;
+        :data:`NAME_COLORS`), else to matplotlib's Tableau palette.
         """
         if isinstance(names, str):
             names = [n.strip() for n in names.split(",")]
         names = tuple(n.strip() for n in names)
         if colors is None:
             _check_names(names, source="class names")
-            colors = _default_colors(len(names))
+            colors = default_colors(names)
         return cls(names, tuple(c.strip() for c in colors))
 
     def __len__(self) -> int:
