@@ -136,3 +136,29 @@ def test_figure_keeps_thin_strokes_of_a_large_image(tmp_path):
     assert blended_red > 500 and blended_blue > 500, (blended_red, blended_blue)
     # the colour bars show the class colours at full strength, as the colour file gives them
     assert (np.abs(middle - [255, 0, 0]).max(axis=2) < 12).sum() > 500
+
+
+def test_figure_outlines_strokes_that_look_like_what_they_are_painted_on(tmp_path):
+    """A white cloud stroke over a white cloud shows (a black ring), a navy one on dark water too (white)."""
+    from napari_crf_label.image_io import as_image_data
+    from napari_crf_label.io.export import stroke_outlines, write_figure
+    from napari_crf_label.pipeline import LabelResult
+
+    classes = ClassSet.from_names(["cloud", "deep_water"], ["w", "navy"])
+    strokes = np.zeros((40, 40), np.int32)
+    strokes[10:12, 5:15] = 1
+    strokes[30:32, 5:15] = 2
+    ring = stroke_outlines(strokes, classes.rgba(), 1)
+    assert np.all(ring[9, 5:15] == [0, 0, 0, 1]) and np.all(ring[29, 5:15] == [1, 1, 1, 1])
+    assert np.all(ring[strokes > 0, 3] == 0) and ring[20, 20, 3] == 0  # on the strokes and far away: nothing
+
+    image = np.full((600, 600, 3), 250, np.uint8)  # all cloud
+    strokes = np.zeros((600, 600), np.int32)
+    strokes[290:310, 150:450] = 1
+    result = LabelResult(np.ones((600, 600), np.uint8), np.zeros((2, 1, 1), np.float32), classes, strokes)
+    write_figure(tmp_path / "f.png", as_image_data(image), result)
+    fig = np.asarray(Image.open(tmp_path / "f.png").convert("RGB")).astype(int)
+    h, w = fig.shape[:2]
+    panels = [fig[int(0.3 * h):int(0.7 * h), int((k + 0.05) * w / 3):int((k + 0.55) * w / 3)] for k in (0, 1)]
+    dark = [(panel.max(axis=2) < 60).sum() for panel in panels]
+    assert dark[0] == 0 and dark[1] > 200, dark  # the image panel is all white; the strokes panel rings the stroke

@@ -108,6 +108,29 @@ def figure_strokes(strokes: np.ndarray, shape: tuple[int, int], shrink: float) -
     return np.where(small > 0, small, wide)
 
 
+def stroke_outlines(strokes: np.ndarray, colors: np.ndarray, width: int) -> np.ndarray:
+    """Return an RGBA image of a ring ``width`` cells wide around the strokes, dark or light against each class.
+
+    A stroke drawn half transparent in its class colour vanishes over what
+    looks like it (white cloud strokes over clouds, navy strokes on deep
+    water); the ring, black around light classes and white around dark
+    ones, keeps every stroke visible. ``colors`` is the classes' (N, 3+)
+    RGB in 0..1; ``strokes`` 0 = none, k = class k.
+    """
+    from scipy.ndimage import grey_dilation
+
+    ring = np.zeros((*strokes.shape, 4))
+    if width < 1 or not strokes.any():
+        return ring
+    near = grey_dilation(strokes, size=(2 * width + 1, 2 * width + 1))
+    outside = (strokes == 0) & (near > 0)
+    luminance = np.asarray(colors)[:, :3] @ np.array([0.299, 0.587, 0.114])
+    shade = np.concatenate([[0.0], (luminance <= 0.5).astype(float)])  # 0 black, 1 white; index 0 unused
+    ring[outside, :3] = shade[near[outside]][:, None]
+    ring[outside, 3] = 1.0
+    return ring
+
+
 def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bool = False,
                  staging: Staging | None = None, bands: tuple[int, ...] | None = None) -> Path:
     """Write the three-panel ``mres`` figure with class-name colour bars."""
@@ -122,7 +145,9 @@ def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bo
     cmap = ListedColormap(result.classes.rgba()[:, :3])
     norm = BoundaryNorm(np.arange(0.5, n + 1.5), n)
     # about 1/3 of the figure's 2250 px width per panel: thinner strokes would vanish when drawn
-    strokes = np.ma.masked_equal(figure_strokes(result.strokes, rgb.shape[:2], rgb.shape[1] / 700), 0)
+    small = figure_strokes(result.strokes, rgb.shape[:2], rgb.shape[1] / 700)
+    strokes = np.ma.masked_equal(small, 0)
+    outlines = stroke_outlines(small, result.classes.rgba(), max(1, int(np.ceil(rgb.shape[1] / 1400))))
     labels = np.ma.masked_equal(result.labels[::step, ::step], 0)
 
     family = class_name_fonts(result.classes.names)
@@ -138,6 +163,8 @@ def write_figure(path: Path, data: ImageData, result: LabelResult, overwrite: bo
         # every panel gets a colour bar slot so the three images have one size
         ax.imshow(labels if overlay is None else overlay, cmap=cmap, norm=norm,
                   alpha=0.0 if overlay is None else 0.5, interpolation="nearest")
+        if overlay is strokes:
+            ax.imshow(outlines, interpolation="nearest")
         # the bar shows each class's colour as its colour file gives it, not faded by the overlay's alpha
         cb = fig.colorbar(ScalarMappable(norm, cmap), ax=ax, ticks=np.arange(1, n + 1), fraction=0.046, pad=0.02)
         cb.ax.set_yticklabels(result.classes.names, fontsize=max(5, 9 - n // 5), family=family)
