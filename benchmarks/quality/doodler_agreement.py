@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from _eval import EVAL
 
 from napari_crf_label import label_image
 from napari_crf_label.metrics import mean_iou
@@ -32,7 +33,7 @@ def session(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "eval")
+    parser.add_argument("--data", type=Path, default=EVAL)
     args = parser.parse_args()
     files = sorted((args.data / "doodler_sessions").glob("*.npz"))
     if not files:

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _eval import EVAL  # noqa: E402
 from run import class_count, half, load_set, make_strokes, score  # noqa: E402
 
 from napari_crf_label import label_image  # noqa: E402
@@ -63,7 +64,7 @@ def strip(image: np.ndarray, strokes: np.ndarray, labels: np.ndarray, truth: np.
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "eval")
+    parser.add_argument("--data", type=Path, default=EVAL)
     parser.add_argument("--sets", nargs="*", default=["dubai", "camvid", "grabcut"])
     parser.add_argument("--split", choices=["all", "even", "odd"], default="odd")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "gallery")

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _eval import EVAL  # noqa: E402
 from simulate import simulate_strokes  # noqa: E402
 
 from napari_crf_label import label_image  # noqa: E402
@@ -45,7 +46,7 @@ def run(image: np.ndarray, strokes: np.ndarray, check: bool) -> tuple[float, dic
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "eval")
+    parser.add_argument("--data", type=Path, default=EVAL)
     parser.add_argument("--stem", default="tile4_part008")
     parser.add_argument("--side", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=2)

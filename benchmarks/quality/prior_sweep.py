@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _eval import EVAL  # noqa: E402
 from cv import cv_score  # noqa: E402
 from run import class_count, half, load_set, make_strokes, score  # noqa: E402
 
@@ -87,7 +88,7 @@ KERNELS = {"default": {}, "sxy 20": {"sxy_bilateral": 20.0}, "sxy 30": {"sxy_bil
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "eval")
+    parser.add_argument("--data", type=Path, default=EVAL)
     parser.add_argument("--sets", nargs="*", default=["camvid", "grabcut", "dubai"])
     parser.add_argument("--split", choices=["all", "even", "odd"], default="even")
     parser.add_argument("--style", default="skipping")

@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _eval import SHARED
 from PIL import Image
 from run import score
 from simulate import simulate_strokes
@@ -92,7 +93,7 @@ def main() -> None:
     parser.add_argument("--sparse", type=float, default=0.0025, help="stroke budget of each image (0.25 %%)")
     parser.add_argument("--dense", type=float, default=0.01, help="budget of the lone comparison (1 %%)")
     parser.add_argument("--reach", type=float, help="the project's reach (default: the method's default)")
-    parser.add_argument("--shared", type=Path, default=HERE.parents[2] / "shared")
+    parser.add_argument("--shared", type=Path, default=SHARED)
     args = parser.parse_args()
     print(f"mean IoU (%), default method; strokes {args.sparse:.2%} per image, alone also {args.dense:.0%}")
     print(f"{'set':7} {'k':>3}  {'draft':>8}  {'carried':>8}  {'alone':>8}  {'alone 1%':>8}")

@@ -35,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _eval import EVAL  # noqa: E402
 from doodler_agreement import session  # noqa: E402
 from simulate import simulate_strokes, skeleton_strokes  # noqa: E402
 
@@ -101,7 +102,7 @@ def load_folder(folder: Path, ignore: list[int]) -> Iterator[tuple]:
 
 def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options every tuning sweep takes: data, sets, half (the tuning one by default), style, limit, cache."""
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "eval")
+    parser.add_argument("--data", type=Path, default=EVAL)
     parser.add_argument("--sets", nargs="*", default=["dubai", "camvid", "grabcut"])
     parser.add_argument("--split", choices=["even", "odd", "all"], default="even")
     parser.add_argument("--style", default="skipping")
@@ -229,7 +230,7 @@ def half_label(set_name: str, split: str, style: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "eval")
+    parser.add_argument("--data", type=Path, default=EVAL)
     parser.add_argument("--sets", nargs="*", default=["camvid", "grabcut", "dubai", "doodler"])
     parser.add_argument("--folder", type=Path, help="any folder with images/ and masks/")
     parser.add_argument("--ignore", type=int, nargs="*", default=[], help="mask values to ignore (with --folder)")
@@ -248,6 +249,10 @@ def main() -> int:
     args = parser.parse_args()
     override_features(args.feature)
 
+    if args.sets and not args.data.is_dir():
+        print(f"run.py: no evaluation data at {args.data} (give --data, or set NAPARI_CRF_LABEL_SHARED to the "
+              "folder that holds data/eval)", file=sys.stderr)
+        return 2
     t_start = time.perf_counter()
     sets = {s: list(load_set(s, args.data)) for s in args.sets}
     if args.folder:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _eval import EVAL  # noqa: E402
 from run import class_count, half, load_set, make_strokes, method_results, score  # noqa: E402
 
 from napari_crf_label.pipeline import priors  # noqa: E402
@@ -29,7 +30,7 @@ from napari_crf_label.pipeline.settings import DEFAULT_WINDOW  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "eval")
+    parser.add_argument("--data", type=Path, default=EVAL)
     parser.add_argument("--sets", nargs="*", default=["dubai", "camvid", "grabcut"])
     parser.add_argument("--styles", nargs="*", default=["simulator", "skeleton", "skipping"])
     args = parser.parse_args()

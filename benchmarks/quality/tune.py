@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _eval import EVAL  # noqa: E402
 from run import class_count, half, load_set, score  # noqa: E402
 from simulate import simulate_strokes  # noqa: E402
 
@@ -59,7 +60,7 @@ def set_score(name: str, data: Path, budget: float | None, split: str, reach: fl
 def main() -> int:
     defaults = FeatureParams()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data" / "eval")
+    parser.add_argument("--data", type=Path, default=EVAL)
     parser.add_argument("--edge-sigma", type=float, default=defaults.edge_sigma)
     parser.add_argument("--edge-weight", type=float, default=defaults.edge_weight)
     parser.add_argument("--reach", type=float, default=defaults.reach)
