@@ -1,6 +1,7 @@
 """Seconds from a click on Run CRF to the preview and to the full result on screen, in a real napari window.
 
-Usage: xvfb-run -a python benchmarks/panel_window.py [--side 2048] [--edits 4] [--user] [--window WxH]
+Usage: xvfb-run -a python benchmarks/panel_window.py [--side 2048] [--edits 4] [--user [--brush 1.6]]
+       [--window WxH]
 
 What a user sees, unlike ``panel_speed.py`` (the panel's job code alone):
 napari's window, the panel opened as the Plugins menu opens it
@@ -120,6 +121,9 @@ def main() -> None:
     parser.add_argument("--user", action="store_true",
                         help="the photo opened as a file (its no-data corner included) and a user's strokes: "
                              "three classes in eleven thick strokes (tile_seams.py); each edit repaints part of one")
+    parser.add_argument("--brush", type=float, default=1.0,
+                        help="with --user: brushes this many times wider (1.6 gives about 72 000 stroke pixels, "
+                             "as the heaviest new-user trial painted)")
     parser.add_argument("--window", metavar="WxH",
                         help="the window's size in pixels (default: napari's saved size); run under Xvfb with a "
                              "screen at least that large, e.g. xvfb-run -a -s '-screen 0 1920x1200x24'")
@@ -140,7 +144,7 @@ def main() -> None:
 
         viewer.open(str(PHOTO))  # as File > Open does: napari's reader, the panel's handling of the 4-band JPEG
         name, names, classes = viewer.layers[0].name, "water, marsh, green_veg", None
-        strokes = trial_strokes(viewer.layers[0].data.shape[:2]).astype(np.int32)
+        strokes = trial_strokes(viewer.layers[0].data.shape[:2], args.brush).astype(np.int32)
     else:
         image, classes, strokes = photo_scene(side=args.side)
         viewer.add_image(image, name="photo", rgb=True)

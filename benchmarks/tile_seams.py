@@ -30,13 +30,13 @@ STROKES = {  # class: (brush, [(y0, x0), (y1, x1)] per stroke, in view pixels)
 }
 
 
-def trial_strokes(shape: tuple[int, int]) -> np.ndarray:
-    """Return the trial's strokes on the full-resolution photo (0 = unpainted)."""
+def trial_strokes(shape: tuple[int, int], brush_scale: float = 1.0) -> np.ndarray:
+    """Return the trial's strokes on the full-resolution photo (0 = unpainted), brushes ``brush_scale`` times wider."""
     out = np.zeros(shape, np.uint8)
     for k, (brush, strokes) in STROKES.items():
         for (y0, x0), (y1, x1) in strokes:
             for y, x in zip(*line(round(y0 * VIEW), round(x0 * VIEW), round(y1 * VIEW), round(x1 * VIEW))):
-                out[disk((y, x), brush / 2, shape=shape)] = k
+                out[disk((y, x), brush * brush_scale / 2, shape=shape)] = k
     return out
 
 
