@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -246,6 +247,8 @@ def main() -> int:
     parser.add_argument("--feature", nargs="*", default=[], metavar="NAME=VALUE",
                         help="FeatureParams settings to run with instead of the defaults (Python literals), "
                              "e.g. context_sigmas='(2, 8)'")
+    parser.add_argument("--per-image", type=Path, metavar="FILE",
+                        help="also write every image's scores there (JSON lines: set, strokes, image, method, ...)")
     args = parser.parse_args()
     override_features(args.feature)
 
@@ -253,6 +256,7 @@ def main() -> int:
         print(f"run.py: no evaluation data at {args.data} (give --data, or set NAPARI_CRF_LABEL_SHARED to the "
               "folder that holds data/eval)", file=sys.stderr)
         return 2
+    per_image = args.per_image.open("w") if args.per_image else None
     t_start = time.perf_counter()
     sets = {s: list(load_set(s, args.data)) for s in args.sets}
     if args.folder:
@@ -279,6 +283,11 @@ def main() -> int:
                     continue
                 for method, (labels, seconds) in method_results(image, strokes, n, args.methods).items():
                     acc.setdefault(method, []).append((*score(labels, truth, ignore, strokes, n), seconds))
+                    if per_image:
+                        a, m, bf, _ = acc[method][-1]
+                        per_image.write(json.dumps({"set": set_name, "strokes": label, "image": _name,
+                                                    "method": method, "acc": a, "miou": m, "bf": bf}) + "\n")
+                        per_image.flush()
             where = half_label(set_name, args.split, style)
             for method, values in acc.items():
                 v = np.array(values)
