@@ -854,26 +854,39 @@ def test_napari_stays_responsive_while_the_engine_compiles_on_a_new_machine(make
     assert len(ticks) > 20 and max(b - a for a, b in zip(ticks, ticks[1:])) < 1.0  # the window never froze
 
 
-def test_a_stroke_that_changes_the_checks_choice_is_told(make_napari_viewer, qtbot, notes):
-    # a new user's 55-pixel cloud stroke on the sample changed 7.6 % of the scene and the panel said only "done"
+def test_a_short_stroke_keeps_the_checks_choice_and_a_new_check_that_changes_it_is_told(make_napari_viewer, qtbot,
+                                                                                         notes):
+    # a new user's 55-pixel cloud stroke on the sample tipped the held-out check and changed 7.6 % of the scene;
+    # with the first run's choice kept the edit changes what the forest learns from it, not the whole prior
     viewer = make_napari_viewer()
     viewer.open_sample(PLUGIN, "bahamas")
     panel = open_panel(viewer)
     panel.run()
     wait_idle(qtbot, panel)
-    assert panel.image_state().result.params["proximity"] == "faded"
+    first = panel.image_state().result
+    assert first.params["proximity"] == "faded" and "holdout_scores" in first.params
     layer = viewer.layers["bahamas_landsat strokes"]
     data = np.asarray(layer.data).copy()
     data[248:253, 122:133] = 4  # a short cloud stroke on bright land
     layer.data = data
     panel.run()
     wait_idle(qtbot, panel)
-    assert panel.image_state().result.params["proximity"] == "kept"
-    told = [m for m in notes.messages if m.startswith("Labels far from your edit changed too")]
-    assert len(told) == 1 and "now go to the nearest painted class" in told[0]
-    panel.run()  # the same strokes again: the same choice, nothing more told
+    second = panel.image_state().result
+    assert second.params["proximity"] == "faded" and "holdout_scores" not in second.params  # not checked again
+    assert not [m for m in notes.messages if m.startswith("Labels far from your edit")]
+    panel.reach.value = 120  # a setting the check depends on: it runs again, and says what its choice changed
+    panel.run()
     wait_idle(qtbot, panel)
-    assert len([m for m in notes.messages if m.startswith("Labels far from your edit")]) == 1
+    third = panel.image_state().result
+    assert "holdout_scores" in third.params
+    told = [m for m in notes.messages if m.startswith("Labels far from your edit changed too")]
+    assert third.params["proximity"] == "kept"  # as every run of these strokes chose before the choice was kept
+    assert len(told) == 1 and "now go to the nearest painted class" in told[0]
+    layer.data = data.copy()  # the same strokes, set again
+    panel.run()  # the same strokes: the same choice, nothing more told
+    wait_idle(qtbot, panel)
+    assert panel.image_state().result.params["proximity"] == third.params["proximity"]
+    assert len([m for m in notes.messages if m.startswith("Labels far from your edit")]) == len(told)
 
 
 def test_crfs_are_built_while_the_user_paints_and_the_first_run_uses_them(make_napari_viewer, qtbot):

@@ -13,11 +13,56 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .guided import GuidedWalk
 from .pipeline import CRFCache, LabelResult
 from .session import AnnotationClock
 
-__all__ = ["ImageState", "PanelState", "layer_key", "same_layer", "find_layer", "unwrap"]
+__all__ = ["ImageState", "PanelState", "ProximityCheck", "layer_key", "same_layer", "find_layer", "unwrap"]
+
+#: An image's runs keep its held-out check's choice until its strokes grow or shrink by this factor.
+RECHECK_FACTOR = 1.5
+
+@dataclass(frozen=True)
+class ProximityCheck:
+    """The held-out check's choice for an image (kept or faded), and the strokes and settings it was made on.
+
+    The check scores a few held-out pieces of the strokes; one more short
+    stroke can tip it and relabel areas far from the edit (a new user saw a
+    pond far from the stroke change class and back). The panel's later runs
+    of the image take the choice as made, until the strokes change much
+    (more or fewer by :data:`RECHECK_FACTOR`, or another set of classes) or
+    the method or reach does; then the check runs again.
+    """
+
+    choice: str
+    stroke_pixels: int
+    classes: tuple[int, ...]
+    settings: tuple[Any, ...]
+
+    @classmethod
+    def of(cls, result: LabelResult, strokes: np.ndarray, params: dict[str, Any]) -> ProximityCheck | None:
+        """Return the check a run made (None: the run made none, or its strokes gave it nothing to score)."""
+        scores = result.params.get("holdout_scores")
+        if not scores or any(v is None for v in scores.values()):
+            return None
+        painted = strokes[strokes > 0]
+        return cls(str(result.params["proximity"]), int(painted.size), tuple(np.unique(painted).tolist()),
+                   _check_settings(params))
+
+    def holds_for(self, strokes: np.ndarray, params: dict[str, Any]) -> bool:
+        """Return True when a run of ``strokes`` with ``params`` may take this choice without checking again."""
+        painted = strokes[strokes > 0]
+        return (_check_settings(params) == self.settings
+                and tuple(np.unique(painted).tolist()) == self.classes
+                and self.stroke_pixels / RECHECK_FACTOR <= painted.size <= self.stroke_pixels * RECHECK_FACTOR)
+
+
+def _check_settings(params: dict[str, Any]) -> tuple[Any, ...]:
+    """Return the run settings the held-out check's choice depends on."""
+    return tuple(params.get(name) for name in ("method", "reach", "proximity"))
+
 
 def unwrap(obj: Any) -> Any:
     """Return the object behind a napari proxy (the object itself when it is none)."""
@@ -61,6 +106,8 @@ class ImageState:
     walk: GuidedWalk | None = None
     review: GuidedWalk | None = None
     guide_keys: dict[str, Hashable] = field(default_factory=dict)
+    #: The held-out check's choice that this image's runs keep (see :class:`ProximityCheck`).
+    proximity_check: ProximityCheck | None = None
 
 
 class PanelState:

@@ -66,7 +66,7 @@ from ._layers import (
     strokes_layer_data,
 )
 from ._panel_sessions import SessionsMixin
-from ._panel_state import ImageState, PanelState, find_layer, layer_key, same_layer, unwrap
+from ._panel_state import ImageState, PanelState, ProximityCheck, find_layer, layer_key, same_layer, unwrap
 from ._project_panel import PROJECT_KEYS, ProjectControls
 from ._result_layers import MADE_ROLES, ResultLayersMixin
 from ._run_progress import RunProgress
@@ -898,15 +898,19 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._stop = threading.Event()  # the run's own: a cancelled run's threads stay stopped whatever comes next
         if not full and preview_params(data.shape, params) is None:
             full = True  # an image no larger than a preview is its own preview: the live run is a full run
+        check = state.proximity_check
+        run_params = params
+        if check is not None and check.holds_for(strokes, params):  # one edit must not relabel far areas
+            run_params = {**params, "proximity": check.choice}
         preview = state.preview  # every run shows a preview first (and so keeps its cache warm for the next)
         self._live_only, self._run_image = not full, layer_key(image)
         last = state.result.params.get("proximity", "kept") if state.result is not None else "kept"
         self.worker = create_worker(_label_job, data, strokes, classes_from_layer(strokes_layer), state.cache,
-                                    params, self._stop, self._relay, preview, full, last, self._ahead.halt(),
+                                    run_params, self._stop, self._relay, preview, full, last, self._ahead.halt(),
                                     _start_thread=False, _ignore_errors=True)
         image_key = layer_key(image)
         self.worker.yielded.connect(lambda step: self._on_yielded(image_key, data, step))
-        self.worker.returned.connect(lambda result: self._on_result(image_key, data, result))
+        self.worker.returned.connect(lambda result: self._on_result(image_key, data, result, strokes, params))
         self.worker.errored.connect(self._on_error)
         self.worker.aborted.connect(self._on_cancelled)
         self.worker.finished.connect(self._on_finished)
@@ -998,13 +1002,23 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._feedback_timer.stop()
         self._next_text = None
 
-    def _on_result(self, image_key: Hashable, data: ImageData, result: LabelResult | None) -> None:
-        """Show a run's result and keep it in the project of a project image (None: a live preview's end)."""
+    def _on_result(self, image_key: Hashable, data: ImageData, result: LabelResult | None,
+                   strokes: np.ndarray | None = None, params: dict[str, Any] | None = None) -> None:
+        """Show a run's result and keep it in the project of a project image (None: a live preview's end).
+
+        A run that made the held-out check leaves its choice for the image's
+        next runs (``strokes`` and ``params`` are the run's, before the panel
+        chose the proximity for it).
+        """
         if result is None:
             return
         image = self.show_result(image_key, data, result)
-        if image is not None:
-            self.dataset.on_result(image, data, result)
+        if image is None:
+            return
+        check = ProximityCheck.of(result, strokes, params) if strokes is not None and params is not None else None
+        if check is not None:
+            self._state.of(image).proximity_check = check
+        self.dataset.on_result(image, data, result)
 
     def reset_feedback(self) -> None:
         """Clear the run's progress and messages (another image was opened)."""
