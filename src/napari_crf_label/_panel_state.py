@@ -24,6 +24,7 @@ __all__ = ["ImageState", "PanelState", "ProximityCheck", "layer_key", "same_laye
 #: An image's runs keep its held-out check's choice until its strokes grow or shrink by this factor.
 RECHECK_FACTOR = 1.5
 
+
 @dataclass(frozen=True)
 class ProximityCheck:
     """The held-out check's choice for an image (kept or faded), and the strokes and settings it was made on.
