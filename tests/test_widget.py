@@ -1046,3 +1046,17 @@ def test_the_first_strokes_layer_needs_no_compile(make_napari_viewer):
     assert _accelerated_cmap.labels_raw_to_texture_direct is _accelerated_cmap.labels_raw_to_texture_direct_partsegcore
     layer = viewer.layers["scene strokes"]
     assert np.allclose(layer.colormap.map(1), [0.122, 0.467, 0.706, 1], atol=0.01)  # water, through that backend
+
+
+def test_an_image_opened_later_becomes_the_panels_image(scene_viewer, qtbot, notes):
+    """Names typed after opening a second image are its classes, not a renaming of the first image's."""
+    viewer, panel, truth, strokes = scene_viewer
+    paint_and_run(qtbot, viewer, panel, strokes)
+    panel.confidence.value = True  # the panel's own image layer (confidence) must not take the choice
+    qtbot.waitUntil(lambda: "scene CRF confidence" in viewer.layers, timeout=60_000)
+    assert panel.image_layer.name == "scene"
+    viewer.add_image(np.zeros((50, 60, 3), np.uint8), name="second", rgb=True)
+    assert panel.image_layer.name == "second" and panel.strokes_layer is None
+    use_names(panel, "water, sand")  # no question about renaming dark and bright
+    assert panel.strokes_layer.name == "second strokes"
+    assert list(viewer.layers["scene strokes"].features["class"][1:]) == ["dark", "bright"]

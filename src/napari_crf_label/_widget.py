@@ -465,9 +465,18 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
                 if isinstance(unwrap(lay), Labels) and lay.metadata.get(META_KEY, {}).get("role") not in MADE_ROLES]
 
     def _layers_changed(self, event: Any = None) -> None:
-        """Follow layer additions and removals: pick new layers, forget removed images."""
+        """Follow layer additions and removals: pick new layers, forget removed images.
+
+        An image the user adds (opens) becomes the chosen one: names typed
+        next are meant for it (a new user's names were about to rename the
+        classes of the image opened before). Layers the panel adds are not.
+        """
         self.reset_choices()
         self._state.forget({layer_key(lay) for lay in self.viewer.layers})
+        added = unwrap(getattr(event, "value", None)) if getattr(event, "type", None) == "inserted" else None
+        if isinstance(added, Image) and added.metadata.get(META_KEY, {}).get("role") not in MADE_ROLES:
+            with self.image_picker.changed.blocked():
+                self.image_picker.value = added
         self._image_changed()
 
     def reset_choices(self, *args: Any) -> None:
