@@ -298,6 +298,9 @@ def test_long_stage_text_wraps_in_a_narrow_dock(make_napari_viewer):
     narrow = needed // 2
     assert label.minimumSizeHint().width() < narrow  # it does not hold the dock wider than the text
     assert label.heightForWidth(narrow) >= 2 * label.fontMetrics().height()  # two lines, the whole text
+    # and the dock cannot be made narrower than the panel's controls (a new user shrank it to 69 px)
+    body = panel.native.layout().itemAt(0).widget().widget()
+    assert panel.native.minimumSizeHint().width() >= body.minimumSizeHint().width() > 200
 
 
 def test_export_after_a_live_preview_shows_the_labels_it_writes(make_napari_viewer, qtbot, tmp_path, monkeypatch):

@@ -419,6 +419,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.native.layout().removeWidget(body.native)
         scroll.setWidget(body.native)
+        # no narrower than the body: napari let a new user shrink the dock to 69 px, clipping every button
+        scroll.setMinimumWidth(body.native.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
         self.native.layout().addWidget(scroll)
         self.margins = (0, 0, 0, 0)
 
