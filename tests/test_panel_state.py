@@ -33,6 +33,14 @@ def test_a_checked_choice_holds_until_the_strokes_or_settings_change_much():
     assert not check.holds_for(third, params)  # another class painted
     assert not check.holds_for(strokes, {**params, "reach": 50.0})
     assert not check.holds_for(strokes, {**params, "method": "crf"})
+    moved = np.zeros_like(strokes)
+    moved[15, :20], moved[35, :20] = 1, 2  # as many pixels of the same classes, all elsewhere (another session)
+    assert not check.holds_for(moved, params)
+    swapped = np.where(strokes == 1, 2, np.where(strokes == 2, 1, 0)).astype(np.uint8)  # the same pixels relabelled
+    assert not check.holds_for(swapped, params)
+    part = strokes.copy()
+    part[5, :8] = 2  # 8 of 40 pixels repainted as the other class: most are still as checked
+    assert check.holds_for(part, params)
 
 
 def test_runs_without_a_scored_check_leave_nothing_to_keep():

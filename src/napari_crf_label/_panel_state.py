@@ -21,7 +21,7 @@ from .session import AnnotationClock
 
 __all__ = ["ImageState", "PanelState", "ProximityCheck", "layer_key", "same_layer", "find_layer", "unwrap"]
 
-#: An image's runs keep its held-out check's choice until its strokes grow or shrink by this factor.
+#: An image's runs keep its held-out check's choice until its strokes change by about this factor.
 RECHECK_FACTOR = 1.5
 
 
@@ -32,13 +32,14 @@ class ProximityCheck:
     The check scores a few held-out pieces of the strokes; one more short
     stroke can tip it and relabel areas far from the edit (a new user saw a
     pond far from the stroke change class and back). The panel's later runs
-    of the image take the choice as made, until the strokes change much
-    (more or fewer by :data:`RECHECK_FACTOR`, or another set of classes) or
-    the method or reach does; then the check runs again.
+    of the image take the choice as made while the strokes are mostly those
+    checked (at least 1/:data:`RECHECK_FACTOR` of them still painted as then,
+    at most :data:`RECHECK_FACTOR` times as many in all), with the same
+    classes, method and reach; otherwise the check runs again.
     """
 
     choice: str
-    stroke_pixels: int
+    painted: np.ndarray  # sorted keys (flat index * 256 + class) of the checked stroke pixels
     classes: tuple[int, ...]
     settings: tuple[Any, ...]
 
@@ -48,16 +49,23 @@ class ProximityCheck:
         scores = result.params.get("holdout_scores")
         if not scores or any(v is None for v in scores.values()):
             return None
-        painted = strokes[strokes > 0]
-        return cls(str(result.params["proximity"]), int(painted.size), tuple(np.unique(painted).tolist()),
+        painted = _painted(strokes)
+        return cls(str(result.params["proximity"]), painted, tuple(np.unique(painted % 256).tolist()),
                    _check_settings(params))
 
     def holds_for(self, strokes: np.ndarray, params: dict[str, Any]) -> bool:
         """Return True when a run of ``strokes`` with ``params`` may take this choice without checking again."""
-        painted = strokes[strokes > 0]
-        return (_check_settings(params) == self.settings
-                and tuple(np.unique(painted).tolist()) == self.classes
-                and self.stroke_pixels / RECHECK_FACTOR <= painted.size <= self.stroke_pixels * RECHECK_FACTOR)
+        now = _painted(strokes)
+        if _check_settings(params) != self.settings or tuple(np.unique(now % 256).tolist()) != self.classes:
+            return False
+        kept = np.isin(self.painted, now, assume_unique=True).sum()
+        return kept * RECHECK_FACTOR >= self.painted.size and now.size <= self.painted.size * RECHECK_FACTOR
+
+
+def _painted(strokes: np.ndarray) -> np.ndarray:
+    """Return the sorted keys (flat index * 256 + class) of the painted pixels of ``strokes``."""
+    index = np.flatnonzero(strokes)
+    return index.astype(np.int64) * 256 + strokes.ravel()[index].astype(np.int64)
 
 
 def _check_settings(params: dict[str, Any]) -> tuple[Any, ...]:
