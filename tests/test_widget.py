@@ -1007,6 +1007,11 @@ def test_a_jpeg_with_an_inverted_alpha_opened_by_napari_is_shown_and_labelled(ma
     assert set(np.unique(alpha)) == {0, 255}  # JPEG's blur at the corner's edge is no half-data fringe
     assert any("4-band JPEG" in m and "file is unchanged" in m for m in notes.messages)
     assert PILImage.open(path).mode == "CMYK"  # the file is untouched
+    viewer.add_image(np.zeros((40, 50, 3), np.uint8), name="second", rgb=True)  # the panel follows it
+    assert panel.image_layer.name == "second"
+    panel.image_picker.value = viewer.layers["ortho"]  # and back: repaired once, not inverted again (trial 23)
+    assert np.array_equal(np.asarray(layer.data)[..., 3], alpha)
+    assert len([m for m in notes.messages if "4-band JPEG" in m]) == 1
     paint_and_run(qtbot, viewer, panel, strokes, image="ortho")
     result = np.asarray(viewer.layers["ortho CRF labels"].data)
     assert (result[20:, 30:] == truth[20:, 30:]).mean() > 0.98

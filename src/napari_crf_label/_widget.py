@@ -551,12 +551,15 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         """
         path = getattr(getattr(image, "source", None), "path", None)
         data = image.data
-        if not (isinstance(data, np.ndarray) and data.ndim == 3 and data.shape[-1] == 4 and data.dtype == np.uint8
+        mark = image.metadata.get(META_KEY, {})
+        if mark.get("alpha_repaired") or not (
+                isinstance(data, np.ndarray) and data.ndim == 3 and data.shape[-1] == 4 and data.dtype == np.uint8
                 and image.rgb and inverted_alpha_jpeg(path)):
-            return
+            return  # repaired once: choosing the image again must not invert it back (it showed black)
         fixed = data.copy()
         fixed[..., 3] = np.where(inverted_alpha_valid(data[..., 3]), 255, 0)
         image.data = fixed
+        image.metadata[META_KEY] = {**mark, "alpha_repaired": True}
         show_info(f"{image.name}: a 4-band JPEG (RGB and an inverted alpha, as orthomosaic exporters write it), "
                   "which napari showed black; it is shown as it is meant now (the file is unchanged).")
 
