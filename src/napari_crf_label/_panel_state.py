@@ -40,7 +40,6 @@ class ProximityCheck:
 
     choice: str
     painted: np.ndarray  # sorted keys (flat index * 256 + class) of the checked stroke pixels
-    classes: tuple[int, ...]
     settings: tuple[Any, ...]
 
     @classmethod
@@ -49,14 +48,12 @@ class ProximityCheck:
         scores = result.params.get("holdout_scores")
         if not scores or any(v is None for v in scores.values()):
             return None
-        painted = _painted(strokes)
-        return cls(str(result.params["proximity"]), painted, tuple(np.unique(painted % 256).tolist()),
-                   _check_settings(params))
+        return cls(str(result.params["proximity"]), _painted(strokes), _check_settings(params))
 
     def holds_for(self, strokes: np.ndarray, params: dict[str, Any]) -> bool:
         """Return True when a run of ``strokes`` with ``params`` may take this choice without checking again."""
         now = _painted(strokes)
-        if _check_settings(params) != self.settings or tuple(np.unique(now % 256).tolist()) != self.classes:
+        if _check_settings(params) != self.settings or not np.array_equal(_classes(now), _classes(self.painted)):
             return False
         kept = np.isin(self.painted, now, assume_unique=True).sum()
         return kept * RECHECK_FACTOR >= self.painted.size and now.size <= self.painted.size * RECHECK_FACTOR
@@ -66,6 +63,11 @@ def _painted(strokes: np.ndarray) -> np.ndarray:
     """Return the sorted keys (flat index * 256 + class) of the painted pixels of ``strokes``."""
     index = np.flatnonzero(strokes)
     return index.astype(np.int64) * 256 + strokes.ravel()[index].astype(np.int64)
+
+
+def _classes(painted: np.ndarray) -> np.ndarray:
+    """Return the classes of painted-pixel keys (:func:`_painted`), sorted."""
+    return np.unique(painted % 256)
 
 
 def _check_settings(params: dict[str, Any]) -> tuple[Any, ...]:

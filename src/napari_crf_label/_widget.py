@@ -1016,8 +1016,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._feedback_timer.stop()
         self._next_text = None
 
-    def _on_result(self, image_key: Hashable, data: ImageData, result: LabelResult | None,
-                   strokes: np.ndarray | None = None, params: dict[str, Any] | None = None) -> None:
+    def _on_result(self, image_key: Hashable, data: ImageData, result: LabelResult | None, strokes: np.ndarray,
+                   params: dict[str, Any]) -> None:
         """Show a run's result and keep it in the project of a project image (None: a live preview's end).
 
         A run that made the held-out check leaves its choice for the image's
@@ -1029,7 +1029,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         image = self.show_result(image_key, data, result)
         if image is None:
             return
-        check = ProximityCheck.of(result, strokes, params) if strokes is not None and params is not None else None
+        check = ProximityCheck.of(result, strokes, params)
         if check is not None:
             self._state.of(image).proximity_check = check
         self.dataset.on_result(image, data, result)
