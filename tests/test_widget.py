@@ -1065,3 +1065,23 @@ def test_an_image_opened_later_becomes_the_panels_image(scene_viewer, qtbot, not
     use_names(panel, "water, sand")  # no question about renaming dark and bright
     assert panel.strokes_layer.name == "second strokes"
     assert list(viewer.layers["scene strokes"].features["class"][1:]) == ["dark", "bright"]
+
+
+def test_the_names_box_shows_the_chosen_images_classes(scene_viewer, qtbot, notes):
+    """After another image is chosen the box no longer shows the previous image's names (trial 23).
+
+    Names typed and not yet used stay: they may be meant for the image just opened.
+    """
+    viewer, panel, truth, strokes = scene_viewer
+    use_names(panel, "dark, bright")
+    viewer.add_image(np.zeros((50, 60, 3), np.uint8), name="second", rgb=True)
+    assert panel.image_layer.name == "second" and panel.class_names.value == ""
+    panel.image_picker.value = viewer.layers["scene"]
+    assert panel.class_names.value == "dark, bright"  # the scene's own classes
+    panel.class_names.value = "water, sand"  # typed for the next image, not used yet
+    viewer.add_image(np.zeros((50, 60, 3), np.uint8), name="third", rgb=True)
+    assert panel.image_layer.name == "third" and panel.class_names.value == "water, sand"
+    click(panel.use_names_button)
+    assert list(viewer.layers["third strokes"].features["class"][1:]) == ["water", "sand"]
+    panel.image_picker.value = viewer.layers["scene"]
+    assert panel.class_names.value == "dark, bright"

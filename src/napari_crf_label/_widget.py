@@ -338,6 +338,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self.load_classes_button = PushButton(text="Load class files", tooltip=TOOLTIPS["load_classes"])
         self.class_names = LineEdit(tooltip=TOOLTIPS["class_names"])
         self.class_names.native.setPlaceholderText("or type names: water, sand, vegetation")
+        self._names_in_box = ""  # what the panel last put in the names box or applied from it
         self.use_names_button = PushButton(text="Use names", tooltip=TOOLTIPS["use_names"])
         # magicgui has no list with colour swatches: a QListWidget in a magicgui holder
         self.class_list = QListWidget(toolTip=TOOLTIPS["class_list"].format(next=KEYS["next_class"],
@@ -529,6 +530,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if chosen:
             self._fix_inverted_alpha(image)
         self._pick_strokes(image)
+        if chosen:
+            self._show_typed_names()
         if chosen and self.worker is None and self.export_worker is None:
             self.reset_feedback()  # the last run's bar and "Done." belong to the image before
         if chosen and self.strokes_layer is not None:  # the brush paints this image's strokes, not the last's
@@ -685,6 +688,21 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if layer is not None and 1 <= int(layer.selected_label) <= len(classes):
             self.class_list.setCurrentRow(int(layer.selected_label) - 1)
 
+    def _show_typed_names(self) -> None:
+        """Put the chosen image's class names in the names box, unless it holds names typed and not yet used.
+
+        The box showed the previous image's names after another image was
+        chosen (trial 23); names a user typed for the image about to be
+        opened are kept.
+        """
+        typed = self.class_names.value.strip()
+        if typed and typed != self._names_in_box:
+            return
+        layer = self.strokes_layer
+        classes = None if layer is None else classes_from_layer(layer)
+        self._names_in_box = "" if classes is None else ", ".join(classes.names)
+        self.class_names.value = self._names_in_box
+
     def choose_class(self, label: int) -> None:
         """Make class ``label`` (1-based) the brush label, highlight it in the list, switch to painting."""
         layer = self.strokes_layer
@@ -727,7 +745,10 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         except InputError as exc:
             show_error(str(exc))
             return None
-        return classes if self.set_classes(classes) is not None else None
+        if self.set_classes(classes) is None:
+            return None
+        self._names_in_box = self.class_names.value.strip()  # used: the next image may replace them
+        return classes
 
     def set_classes(self, classes: ClassSet) -> Labels | None:
         """Colour the strokes layer by ``classes``, creating it for the image if needed.
