@@ -50,6 +50,15 @@ def test_run_with_classes_window_scale_and_outdir(scene, capsys):
     assert "method: features+crf" in report and "reach: 100" in report  # the default
 
 
+def test_the_report_names_the_image_by_its_full_path(scene, capsys, monkeypatch):
+    """Run from the image's folder with relative paths, the report still says where the image is."""
+    folder, _ = scene
+    monkeypatch.chdir(folder)
+    assert main(["run", "beach photo.2020.JPG", "--strokes", "strokes.png", "--classes", "sand,water"]) == 0
+    report = (folder / "beach photo.2020_report.txt").read_text()
+    assert f"image: {folder / 'beach photo.2020.JPG'}" in report.splitlines()
+
+
 def test_method_switch(scene, capsys):
     folder, truth = scene
     assert main(["run", str(folder / "beach photo.2020.JPG"), "--strokes", str(folder / "strokes.png"),

@@ -267,7 +267,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._relay.stage.connect(self._on_stage)
         self._relay.warmed_up.connect(self._warmed_up)
         self._relay.ahead_done.connect(self._background_ended)
-        self._warming = False  # the engine compiles in the background (first use on a machine)
+        self._warming = False  # the engine compiles in the background (once per installation)
         self._message = ""  # the status line's last message
         self._progress = RunProgress()  # what the stage text and bar say for the running job
         self._refilling = False  # True while the layer pickers and composites are refilled
@@ -1263,7 +1263,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if stale:  # the labels on screen are not those of the settings shown
             parts.append(f"Settings changed since this result ({', '.join(stale)}): Run CRF to apply them.")
         if self._warming:
-            parts.insert(0, "Preparing the CRF engine (first use on this machine, about 15 s); Run CRF waits for it.")
+            parts.insert(0, "Preparing the CRF engine (once per installation, about 15 s); Run CRF waits for it.")
         if self._ahead.busy and self.worker is None:  # say so: the first run will be quicker for it
             parts.append("Getting this image ready for Run CRF while you paint...")
         if image is not None:

@@ -24,6 +24,7 @@ never.
 from __future__ import annotations
 
 import functools
+import os
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -222,7 +223,7 @@ def report_text(data: ImageData, result: LabelResult, annotation_seconds: float 
     valid = int(data.valid.sum())
     lines = [
         "napari-crf-label report",
-        f"image: {data.path if data.path is not None else '(array)'}",
+        f"image: {os.path.abspath(data.path) if data.path is not None else '(array)'}",  # the report may travel
         f"size: {width} x {height} pixels, {data.array.shape[2]} band(s), {data.array.dtype}",
         f"pixels: {height * width} total, {valid} with data",
         f"crs: {data.crs.to_string() if data.crs is not None else 'none'}",
@@ -271,7 +272,8 @@ def _tail_lines(seconds: float, params: dict) -> list[str]:
 
 def raster_report_text(image_path: Path, strokes_path: Path, result) -> str:
     """Return the report of a streamed run (a RasterResult): paths, pixel counts, classes, time, parameters."""
-    lines = ["napari-crf-label report (streamed)", f"image: {image_path}", f"strokes: {strokes_path}",
+    lines = ["napari-crf-label report (streamed)", f"image: {os.path.abspath(image_path)}",
+             f"strokes: {os.path.abspath(strokes_path)}",
              f"pixels: {int(result.counts.sum())} total, {int(result.counts[1:].sum())} with data", "",
              "class proportions (of pixels with data):"]
     lines += _class_lines(result.proportions(), result.missing_classes)
