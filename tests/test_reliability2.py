@@ -186,7 +186,7 @@ def test_complex_tiff_is_one_line(tmp_path, capsys, scene):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["-s", "1e-310"], "scale 1e-310 shrinks the 120 x 200 image below one pixel"),
+    (["-s", "1e-310"], "scale 1e-310 shrinks the 200 x 120 image below one pixel"),
     (["--scheduler", "foo"], "cannot reach the dask scheduler 'foo'"),
 ])
 def test_bad_run_options_are_one_line(capsys, scene, argv, message):

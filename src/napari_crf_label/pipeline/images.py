@@ -102,7 +102,7 @@ def iter_label_image(
         cache.clear()
         cache = None
         estimate = estimate_run_bytes((height, width), crf_shape, in_flight, n, data.array.shape[2])
-    check_memory(estimate, f"labelling {height} x {width} pixels ({len(plan.tasks)} tile(s))")
+    check_memory(estimate, f"labelling {width} x {height} pixels ({len(plan.tasks)} tile(s))")
     base = run_base(plan, (height, width))
     labels = np.zeros((height, width), np.uint8 if n < 256 else np.uint16)
     probs = np.zeros((n, *crf_shape), np.float32)

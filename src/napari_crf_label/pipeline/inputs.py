@@ -122,7 +122,7 @@ def check_geometry(scale: float, window: int | None, overlap: int | None,
     if not 0 < scale <= 1:
         raise InputError(f"scale must be > 0 and <= 1, got {scale}")
     if shape is not None and scale * max(shape) < 1:
-        raise InputError(f"scale {scale:g} shrinks the {shape[0]} x {shape[1]} image below one pixel; "
+        raise InputError(f"scale {scale:g} shrinks the {shape[1]} x {shape[0]} image below one pixel; "
                          f"use scale >= {1 / max(shape):.3g}")
     if window is not None and finite_number("window", window, integer=True) < 1:
         raise InputError(f"window must be >= 1 pixel, got {window}")

@@ -126,7 +126,7 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
         tile_full = max(int(np.prod(t.outer.shape)) for t in plan.tasks)
         side = int(np.sqrt(tile_full))
         check_memory(estimate_run_bytes((side, side), crf_size((side, side), scale), in_flight, n, source.bands),
-                     f"labelling {height} x {width} pixels in {len(plan.tasks)} tile(s)")
+                     f"labelling {width} x {height} pixels in {len(plan.tasks)} tile(s)")
         counts = np.zeros(n + 1, np.int64)
         with prior_alongside(source, plan, method, features, None, None, (), threads, workers, client
                              ) as (early, guard):
