@@ -107,3 +107,23 @@ def test_paint_with_brush_run_export_in_shown_window(make_napari_viewer, qtbot, 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = viewer.screenshot(str(ARTIFACTS / "end_to_end_window.png"), canvas_only=False)
     assert shot.shape[0] > 500 and shot.shape[1] > 1000
+
+
+def test_the_status_line_shows_without_scrolling_at_1600_by_1000(make_napari_viewer, qtbot, tmp_path):
+    """The run's messages and the autosave line are on screen in the docked panel (trial 23 found them below it)."""
+    from qtpy.QtCore import QPoint
+    from qtpy.QtWidgets import QScrollArea
+
+    image, _, _ = two_region_scene(height=120, width=200, boundary=90)
+    path = tmp_path / "field photo.png"
+    Image.fromarray(image).save(path)
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1600, 1000)
+    viewer.open(str(path))
+    widget = open_from_plugins_menu(viewer)
+    qtbot.waitExposed(viewer.window._qt_window)
+    qtbot.waitUntil(lambda: "Autosave:" in widget.status.value and widget.status.native.isVisible(), timeout=30_000)
+    scroll = widget.native.findChild(QScrollArea)
+    top = widget.status.native.mapTo(scroll.viewport(), QPoint(0, 0)).y()
+    assert 0 <= top
+    assert top + widget.status.native.height() <= scroll.viewport().height()

@@ -386,23 +386,25 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self.stage_label = Label(value="")
         self.stage_label.native.setWordWrap(True)  # "Preview shown (Run CRF ...)" was cut in a narrow dock
         self.stage_label.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        settings = Container(widgets=[self.method, self.reach, self.window, self.overlap, self.scale])
-        run = Container(widgets=[settings, self.show_advanced, self.advanced, self.confidence, self.live,
-                                 _row(self.run_button, self.cancel_button), self.progress_bar, self.stage_label],
-                        labels=False)
-
-        self.outdir = FileEdit(label="Output folder", mode="d", nullable=True, tooltip=TOOLTIPS["outdir"])
-        self.export_button = PushButton(text="Export", tooltip=TOOLTIPS["export"])
-        self.save_session_button = PushButton(text="Save session...", tooltip=TOOLTIPS["save_session"])
-        self.restore_button = PushButton(text="Restore autosaved strokes", visible=False, tooltip=TOOLTIPS["restore"])
+        # the run's messages and the autosave line, under the bar: at the foot of the panel a new user at
+        # 1600 x 1000 never saw them (trial 23)
         self.status = Label(value="")
         self.status.native.setWordWrap(True)
         # a long autosave path must wrap, not widen the dock
         self.status.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status.native.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        settings = Container(widgets=[self.method, self.reach, self.window, self.overlap, self.scale])
+        run = Container(widgets=[settings, self.show_advanced, self.advanced, self.confidence, self.live,
+                                 _row(self.run_button, self.cancel_button), self.progress_bar, self.stage_label,
+                                 self.status], labels=False)
+
+        self.outdir = FileEdit(label="Output folder", mode="d", nullable=True, tooltip=TOOLTIPS["outdir"])
+        self.export_button = PushButton(text="Export", tooltip=TOOLTIPS["export"])
+        self.save_session_button = PushButton(text="Save session...", tooltip=TOOLTIPS["save_session"])
+        self.restore_button = PushButton(text="Restore autosaved strokes", visible=False, tooltip=TOOLTIPS["restore"])
         output = Container(widgets=[Container(widgets=[self.outdir]), _row(self.export_button,
                                                                             self.save_session_button),
-                                    self.restore_button, self.status], labels=False)
+                                    self.restore_button], labels=False)
 
         self.guided = GuidedControls(self)
         self.dataset = ProjectControls(self)
