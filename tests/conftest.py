@@ -11,6 +11,21 @@ import pytest
 SHARED = Path(os.environ.get("NAPARI_CRF_LABEL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
 
+@pytest.fixture
+def notes():
+    """Messages of napari notifications shown during the test."""
+    from napari.utils.notifications import notification_manager  # here: the core tests need no napari
+
+    start = len(notification_manager.records)
+
+    class Notes:
+        @property
+        def messages(self):
+            return [n.message for n in notification_manager.records[start:]]
+
+    return Notes()
+
+
 @pytest.fixture(autouse=True)
 def autosave_dir(tmp_path, monkeypatch) -> Path:
     """Keep autosaves of every test in its own temporary folder (never the user's cache)."""

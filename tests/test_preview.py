@@ -356,3 +356,22 @@ def test_rerun_after_painting_a_class_for_the_first_time_equals_a_fresh_run(make
     fresh = np.asarray(viewer.layers["bahamas_landsat CRF labels"].data)
     assert (fresh == land).mean() > 0.1  # land is a fifth of the scene
     np.testing.assert_array_equal(rerun, fresh)
+
+
+def test_a_live_preview_names_strokes_on_no_data(make_napari_viewer, qtbot, notes):
+    """Live preview of a big image may be all the user runs: strokes on no-data are named there (trial 22)."""
+    image, truth, strokes, third = three_bands()
+    rgba = np.dstack([image, np.full(truth.shape, 255, np.uint8)])
+    rgba[:, :60, 3] = 0  # a transparent strip: no data
+    viewer, panel = open_with_image(make_napari_viewer, rgba)
+    layer = viewer.layers["scene strokes"]
+    layer.data = strokes
+    panel.live.value = True
+    for row in range(200, 440, 40):  # dabs of the first class on the strip, and of the third on the image
+        layer.paint((row, 30), 1)
+        layer.paint((row, 5 * 960 // 6), 3)
+    qtbot.waitUntil(lambda: "scene CRF preview" in [lay.name for lay in viewer.layers], timeout=120_000)
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=120_000)
+    assert "scene CRF labels" not in [lay.name for lay in viewer.layers]  # a preview only
+    dropped = [m for m in notes.messages if m.startswith("Not used: stroke pixels on no-data")]
+    assert len(dropped) == 1 and "dark " in dropped[0] and "bright" not in dropped[0]

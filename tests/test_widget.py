@@ -31,19 +31,6 @@ from .conftest import two_region_scene
 PLUGIN, PANEL = "napari-crf-label", "CRF labelling"
 
 
-@pytest.fixture
-def notes():
-    """Messages of napari notifications shown during the test."""
-    start = len(notification_manager.records)
-
-    class Notes:
-        @property
-        def messages(self):
-            return [n.message for n in notification_manager.records[start:]]
-
-    return Notes()
-
-
 def open_panel(viewer):
     """Open the panel as Plugins > CRF labelling does; return it."""
     _, panel = viewer.window.add_plugin_dock_widget(PLUGIN, PANEL)

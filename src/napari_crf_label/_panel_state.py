@@ -119,6 +119,8 @@ class ImageState:
     guide_keys: dict[str, Hashable] = field(default_factory=dict)
     #: The held-out check's choice that this image's runs keep (see :class:`ProximityCheck`).
     proximity_check: ProximityCheck | None = None
+    #: The last message on strokes that fell on no-data (said once, by a preview or a result).
+    dropped_told: str | None = None
 
 
 class PanelState:

@@ -127,8 +127,6 @@ class ResultLayersMixin:
             return None
         state = self._state.of(image)
         flipped = _proximity_flip(state.result, result)
-        dropped = result.params.get("dropped_strokes")
-        told = state.result.params.get("dropped_strokes") if state.result is not None else None
         state.result = result
         self._set_bar(1.0)
         meta = {META_KEY: {"image": data, "classes": result.classes, "role": _RESULT_ROLE}}
@@ -150,8 +148,7 @@ class ResultLayersMixin:
         self._place_below_strokes(layer)
         self._show_confidence(image, state)
         self.guided.review_button.enabled = True
-        if dropped and dropped != told:  # the worker thread's warnings reach no one: said here, once per change
-            show_warning(f"Not used: {dropped}.")
+        _tell_dropped(state, result)
         if result.missing_classes:
             show_warning(f"No strokes for {', '.join(result.missing_classes)}: absent from the result.")
         self._keep_painting()
@@ -188,6 +185,7 @@ class ResultLayersMixin:
         if shown is not None:  # the old result under the preview would blur what changed
             shown.visible = False
         self._place_below_strokes(layer, shown)  # under the result (hidden now), both under the strokes
+        _tell_dropped(state, result)  # a live preview of a big image may be all the user gets
         self._keep_painting()
         side = round(1 / result.params["preview_scale"], 1)
         seconds = self._seconds_from_click(result)  # as "CRF done in" (the preview's own computing is shorter)
@@ -266,3 +264,11 @@ class ResultLayersMixin:
             layer.contrast_limits = (floor, 1.0)
         self._place_below_strokes(layer)
         self._keep_painting()
+
+
+def _tell_dropped(state: ImageState, result: LabelResult) -> None:
+    """Say which strokes fell on no-data, once per change (the worker thread's warnings reach no one)."""
+    dropped = result.params.get("dropped_strokes")
+    if dropped and dropped != state.dropped_told:
+        show_warning(f"Not used: {dropped}.")
+    state.dropped_told = dropped
