@@ -52,15 +52,24 @@ def open_from_plugins_menu(viewer):
     return next(w for name, w in viewer.window.dock_widgets.items() if name.startswith("CRF labelling"))
 
 
-def test_paint_with_brush_run_export_in_shown_window(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+def scene_in_shown_window(make_napari_viewer, qtbot, path, size):
+    """Save the two-region scene to ``path``, open it in a shown window of ``size`` and the panel from the menu.
+
+    Returns (viewer, panel, truth).
+    """
     image, truth, _ = two_region_scene(height=120, width=200, boundary=90)
-    path = tmp_path / "field photo.v1.png"
     Image.fromarray(image).save(path)
     viewer = make_napari_viewer(show=True)
-    viewer.window._qt_window.resize(1400, 900)
+    viewer.window._qt_window.resize(*size)
     viewer.open(str(path))
     widget = open_from_plugins_menu(viewer)
     qtbot.waitExposed(viewer.window._qt_window)
+    return viewer, widget, truth
+
+
+def test_paint_with_brush_run_export_in_shown_window(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    viewer, widget, truth = scene_in_shown_window(make_napari_viewer, qtbot, tmp_path / "field photo.v1.png",
+                                                  (1400, 900))
 
     qtbot.keyClicks(widget.class_names.native, "dark, bright")
     qtbot.mouseClick(widget.use_names_button.native, Qt.MouseButton.LeftButton)
@@ -114,14 +123,7 @@ def test_the_status_line_shows_without_scrolling_at_1600_by_1000(make_napari_vie
     from qtpy.QtCore import QPoint
     from qtpy.QtWidgets import QScrollArea
 
-    image, _, _ = two_region_scene(height=120, width=200, boundary=90)
-    path = tmp_path / "field photo.png"
-    Image.fromarray(image).save(path)
-    viewer = make_napari_viewer(show=True)
-    viewer.window._qt_window.resize(1600, 1000)
-    viewer.open(str(path))
-    widget = open_from_plugins_menu(viewer)
-    qtbot.waitExposed(viewer.window._qt_window)
+    _, widget, _ = scene_in_shown_window(make_napari_viewer, qtbot, tmp_path / "field photo.png", (1600, 1000))
     qtbot.waitUntil(lambda: "Autosave:" in widget.status.value and widget.status.native.isVisible(), timeout=30_000)
     scroll = widget.native.findChild(QScrollArea)
     top = widget.status.native.mapTo(scroll.viewport(), QPoint(0, 0)).y()
