@@ -118,14 +118,26 @@ def test_paint_with_brush_run_export_in_shown_window(make_napari_viewer, qtbot, 
     assert shot.shape[0] > 500 and shot.shape[1] > 1000
 
 
-def test_the_status_line_shows_without_scrolling_at_1600_by_1000(make_napari_viewer, qtbot, tmp_path):
-    """The run's messages and the autosave line are on screen in the docked panel (trial 23 found them below it)."""
+def test_the_status_line_and_export_show_without_scrolling_at_1600_by_1000(make_napari_viewer, qtbot, tmp_path):
+    """After a run the run's messages and Export are both on screen in the docked panel.
+
+    Trial 23 found the status below the panel's fold; trial 24, with the
+    status moved up, found Export pushed below it.
+    """
     from qtpy.QtCore import QPoint
     from qtpy.QtWidgets import QScrollArea
 
-    _, widget, _ = scene_in_shown_window(make_napari_viewer, qtbot, tmp_path / "field photo.png", (1600, 1000))
-    qtbot.waitUntil(lambda: "Autosave:" in widget.status.value and widget.status.native.isVisible(), timeout=30_000)
+    viewer, widget, truth = scene_in_shown_window(make_napari_viewer, qtbot, tmp_path / "field photo.png",
+                                                  (1600, 1000))
+    qtbot.keyClicks(widget.class_names.native, "dark, bright")
+    qtbot.mouseClick(widget.use_names_button.native, Qt.MouseButton.LeftButton)
+    strokes = np.zeros(truth.shape, np.uint8)
+    strokes[30:90, 30], strokes[30:90, 150] = 1, 2
+    viewer.layers["field photo strokes"].data = strokes
+    qtbot.mouseClick(widget.run_button.native, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: widget.worker is None and "CRF done" in widget.status.value, timeout=60_000)
+    assert "Annotation time" in widget.status.value and "autosave" in widget.status.tooltip
     scroll = widget.native.findChild(QScrollArea)
-    top = widget.status.native.mapTo(scroll.viewport(), QPoint(0, 0)).y()
-    assert 0 <= top
-    assert top + widget.status.native.height() <= scroll.viewport().height()
+    for shown in (widget.status.native, widget.export_button.native):  # from the panel's top, as first seen
+        top = shown.mapTo(scroll.widget(), QPoint(0, 0)).y()
+        assert shown.isVisible() and 0 <= top and top + shown.height() <= scroll.viewport().height()

@@ -960,6 +960,9 @@ def test_strokes_on_transparent_pixels_are_named_not_only_missing(make_napari_vi
     for name, count in zip(["deep_water", "shallow_water", "land", "cloud"], on_left):
         assert (f"{name} {count} of" in dropped[0]) == (count > 0)
     assert "dropped_strokes" in panel.image_state().result.params
+    told = [line for line in panel.status.value.splitlines() if line.startswith("Not used (on no-data): ")]
+    assert len(told) == 1 and all((f"{name} {count} of" in told[0]) == (count > 0)
+                                  for name, count in zip(["deep_water", "shallow_water", "land", "cloud"], on_left))
     click(panel.run_button)  # the same strokes again: said once, not at every run
     wait_idle(qtbot, panel)
     assert len([m for m in notes.messages if m.startswith("Not used: stroke pixels on no-data")]) == 1

@@ -187,7 +187,7 @@ class ResultLayersMixin:
         self._place_below_strokes(layer, shown)  # under the result (hidden now), both under the strokes
         _tell_dropped(state, result)  # a live preview of a big image may be all the user gets
         self._keep_painting()
-        side = round(1 / result.params["preview_scale"], 1)
+        side = round(1 / result.params["preview_scale"])  # "1/4.1" read oddly (trial 24)
         seconds = self._seconds_from_click(result)  # as "CRF done in" (the preview's own computing is shorter)
         self._update_status(f"Preview at 1/{side:g} resolution in {seconds:.1f} s"
                             + ("; full resolution on its way." if self.worker is not None and

@@ -1256,11 +1256,19 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._background_ended()
 
     def _update_status(self, message: str = "") -> None:
-        """Show the autosave location, annotation time and the last message."""
+        """Show the last message, strokes left out on no-data, the annotation time and the autosave.
+
+        Kept short (the autosave's path is in the tooltip): the status sits
+        above the Output section, whose Export it pushed out of a 1000-pixel
+        window (trial 24).
+        """
         path = self._autosave_path()
         image = self.image_layer
         self._message = message
         parts = [message] if message else []
+        dropped = None if image is None else self._state.of(image).dropped_told
+        if dropped:  # napari's pop-up cut it after "no-data pixels" (trial 24)
+            parts.append(f"Not used (on no-data): {dropped.split('dropped: ', 1)[-1]} stroke pixels.")
         stale = self._stale_settings() if self.worker is None else []
         if stale:  # the labels on screen are not those of the settings shown
             parts.append(f"Settings changed since this result ({', '.join(stale)}): Run CRF to apply them.")
@@ -1269,7 +1277,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if self._ahead.busy and self.worker is None:  # say so: the first run will be quicker for it
             parts.append("Getting this image ready for Run CRF while you paint...")
         if image is not None:
-            parts.append(f"Annotation time: {self._state.of(image).clock.seconds:.0f} s")
-        if path is not None:
-            parts.append(f"Autosave: {path}")
+            parts.append(f"Annotation time: {self._state.of(image).clock.seconds:.0f} s"
+                         + ("; strokes autosave (hover for where)" if path is not None else ""))
+        self.status.tooltip = None if path is None else f"Strokes autosave to {path}"
         self.status.value = "\n".join(parts)
