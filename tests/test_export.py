@@ -55,6 +55,8 @@ def test_all_outputs_written_and_readable(tmp_path, labelled):
     assert "processing time:" in report and "gt_prob: 0.9" in report
     # unset tiling is the default, and the core and halo lines say what it was (not "window: None")
     assert "  window: default" in report and "  overlap: default" in report and "  core: " in report
+    assert "\n\nprocessing time:" in report  # apart from the window coverage above it
+    assert "holdout_scores: with_proximity " in report  # the check's two scores, not a Python dict
 
 
 def test_existing_files_not_overwritten_unless_asked(tmp_path, labelled):

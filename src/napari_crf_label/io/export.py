@@ -267,7 +267,15 @@ def _tail_lines(seconds: float, params: dict) -> list[str]:
     """Return the report's processing time and parameter lines."""
     # an unset window or overlap is the run's default: the core and halo lines give what it was
     shown = {k: "default" if v is None and k in ("window", "overlap") else v for k, v in params.items()}
-    return [f"processing time: {_seconds(seconds)}", "", "parameters:", *(f"  {k}: {v}" for k, v in shown.items())]
+    return ["", f"processing time: {_seconds(seconds)}", "", "parameters:",
+            *(f"  {k}: {_param_text(v)}" for k, v in shown.items())]
+
+
+def _param_text(value: object) -> str:
+    """Return a parameter as the report shows it: a dict as ``name value, ...`` (not Python's repr)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)
 
 
 def raster_report_text(image_path: Path, strokes_path: Path, result) -> str:
@@ -277,7 +285,7 @@ def raster_report_text(image_path: Path, strokes_path: Path, result) -> str:
              f"pixels: {int(result.counts.sum())} total, {int(result.counts[1:].sum())} with data", "",
              "class proportions (of pixels with data):"]
     lines += _class_lines(result.proportions(), result.missing_classes)
-    lines += ["", *_tail_lines(result.seconds, result.params)]
+    lines += _tail_lines(result.seconds, result.params)
     return "\n".join(lines) + "\n"
 
 
