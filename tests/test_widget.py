@@ -1075,3 +1075,19 @@ def test_the_names_box_shows_the_chosen_images_classes(scene_viewer, qtbot, note
     assert list(viewer.layers["third strokes"].features["class"][1:]) == ["water", "sand"]
     panel.image_picker.value = viewer.layers["scene"]
     assert panel.class_names.value == "dark, bright"
+
+
+def test_the_names_box_shows_the_classes_of_a_session_opened_later(make_napari_viewer, qtbot, tmp_path):
+    """A session file opened after its image brings its classes into the names box, as the list shows them."""
+    from napari_crf_label.classes import ClassSet
+    from napari_crf_label.io.session import Session, save_session
+
+    image, _, strokes = two_region_scene(height=120, width=200, boundary=90)
+    PILImage.fromarray(image).save(tmp_path / "scene.png")
+    save_session(tmp_path / "scene_session.npz", Session(strokes=strokes, classes=ClassSet.from_names(["sea", "reef"]),
+                                                         params={}, image_path=str(tmp_path / "scene.png")))
+    viewer = make_napari_viewer()
+    panel = open_panel(viewer)  # the panel first, then the session: its image, then its strokes layer
+    viewer.open(str(tmp_path / "scene_session.npz"), plugin=PLUGIN)
+    qtbot.waitUntil(lambda: panel.class_list.count() == 2, timeout=10_000)
+    assert panel.image_layer.name == "scene" and panel.class_names.value == "sea, reef"

@@ -532,8 +532,6 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if chosen:
             self._fix_inverted_alpha(image)
         self._pick_strokes(image)
-        if chosen:
-            self._show_typed_names()
         if chosen and self.worker is None and self.export_worker is None:
             self.reset_feedback()  # the last run's bar and "Done." belong to the image before
         if chosen and self.strokes_layer is not None:  # the brush paints this image's strokes, not the last's
@@ -592,6 +590,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
 
     def _strokes_changed(self, *_: Any) -> None:
         """Show the classes of the chosen strokes layer, watch it for edits, take a session's settings."""
+        self._show_typed_names()
         layer = self.strokes_layer
         if layer is None:
             self._show_classes(None)
@@ -691,11 +690,12 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self.class_list.setCurrentRow(int(layer.selected_label) - 1)
 
     def _show_typed_names(self) -> None:
-        """Put the chosen image's class names in the names box, unless it holds names typed and not yet used.
+        """Put the chosen strokes layer's class names in the names box, unless it holds names typed and not used.
 
         The box showed the previous image's names after another image was
         chosen (trial 23); names a user typed for the image about to be
-        opened are kept.
+        opened are kept. A session's strokes layer, arriving after its
+        image, fills the box too.
         """
         typed = self.class_names.value.strip()
         if typed and typed != self._names_in_box:
