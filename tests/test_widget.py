@@ -1091,3 +1091,23 @@ def test_the_names_box_shows_the_classes_of_a_session_opened_later(make_napari_v
     viewer.open(str(tmp_path / "scene_session.npz"), plugin=PLUGIN)
     qtbot.waitUntil(lambda: panel.class_list.count() == 2, timeout=10_000)
     assert panel.image_layer.name == "scene" and panel.class_names.value == "sea, reef"
+
+
+def test_a_session_opened_while_its_image_is_open_gives_the_panel_its_strokes(make_napari_viewer, qtbot, tmp_path):
+    """napari adds the session's image again (``scene [1]``); its strokes layer is still that image's."""
+    from napari_crf_label.classes import ClassSet
+    from napari_crf_label.io.session import Session, save_session
+
+    image, truth, strokes = two_region_scene(height=120, width=200, boundary=90)
+    PILImage.fromarray(image).save(tmp_path / "scene.png")
+    save_session(tmp_path / "scene_session.npz", Session(strokes=strokes, classes=ClassSet.from_names(["sea", "reef"]),
+                                                         params={}, image_path=str(tmp_path / "scene.png")))
+    viewer = make_napari_viewer()
+    viewer.open(str(tmp_path / "scene.png"))
+    panel = open_panel(viewer)
+    viewer.open(str(tmp_path / "scene_session.npz"), plugin=PLUGIN)
+    qtbot.waitUntil(lambda: panel.strokes_layer is not None, timeout=10_000)
+    assert panel.strokes_layer.name == "scene strokes" and panel.class_names.value == "sea, reef"
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    assert (np.asarray(viewer.layers[f"{panel.image_layer.name} CRF labels"].data) == truth).mean() > 0.99
