@@ -1198,12 +1198,22 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._update_status(f"Exported {len(written)} files to {outdir}" + (" (folder created)." if created else "."))
 
     def _strokes_changed_since(self, result: LabelResult) -> bool:
-        """Return True when the strokes layer no longer holds the strokes ``result`` was made from."""
-        layer = self.strokes_layer
+        """Return True when the strokes layer no longer holds the strokes ``result`` was made from.
+
+        Strokes on no-data pixels do not count: the run left them out of
+        ``result.strokes``, and unchanged they are no change (trial 25 was
+        told to run again for nothing).
+        """
+        layer, image = self.strokes_layer, self.image_layer
         if layer is None:
             return False
         painted = np.asarray(layer.data)
-        return painted.shape != result.strokes.shape or not np.array_equal(painted, result.strokes)
+        if painted.shape != result.strokes.shape:
+            return True
+        valid = None if image is None else image_data_from_layer(image).valid
+        if valid is None or valid.shape != painted.shape:
+            return not np.array_equal(painted, result.strokes)
+        return not np.array_equal(np.where(valid, painted, 0), result.strokes)
 
     def _confirm(self, title: str, text: str) -> bool:
         """Ask a yes/no question (No is the default)."""
