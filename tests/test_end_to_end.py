@@ -52,12 +52,16 @@ def open_from_plugins_menu(viewer):
     return next(w for name, w in viewer.window.dock_widgets.items() if name.startswith("CRF labelling"))
 
 
-def scene_in_shown_window(make_napari_viewer, qtbot, path, size):
+def scene_in_shown_window(make_napari_viewer, qtbot, path, size, transparent: int = 0):
     """Save the two-region scene to ``path``, open it in a shown window of ``size`` and the panel from the menu.
 
+    ``transparent``: that many first columns get alpha 0 (no data).
     Returns (viewer, panel, truth).
     """
     image, truth, _ = two_region_scene(height=120, width=200, boundary=90)
+    if transparent:
+        image = np.dstack([image, np.full(truth.shape, 255, np.uint8)])
+        image[:, :transparent, 3] = 0
     Image.fromarray(image).save(path)
     viewer = make_napari_viewer(show=True)
     viewer.window._qt_window.resize(*size)
@@ -118,26 +122,51 @@ def test_paint_with_brush_run_export_in_shown_window(make_napari_viewer, qtbot, 
     assert shot.shape[0] > 500 and shot.shape[1] > 1000
 
 
-def test_the_status_line_and_export_show_without_scrolling_at_1600_by_1000(make_napari_viewer, qtbot, tmp_path):
-    """After a run the run's messages and Export are both on screen in the docked panel.
+def test_restore_export_and_the_status_show_without_scrolling_at_1600_by_1000(make_napari_viewer, qtbot, tmp_path):
+    """Restore, Export and the status's first line are on screen in the docked panel, before and after a run.
 
     Trial 23 found the status below the panel's fold; trial 24, with the
-    status moved up, found Export pushed below it.
+    status above Output, found Export pushed below it by long messages;
+    trial 25 found Restore below it.
     """
     from qtpy.QtCore import QPoint
     from qtpy.QtWidgets import QScrollArea
 
+    from napari_crf_label.classes import ClassSet
+    from napari_crf_label.io.session import Session, save_session
+
     viewer, widget, truth = scene_in_shown_window(make_napari_viewer, qtbot, tmp_path / "field photo.png",
-                                                  (1600, 1000))
+                                                  (1600, 1000), transparent=10)
+    scroll = widget.native.findChild(QScrollArea)
+
+    def on_screen(shown, height=None):  # from the panel's top, as first seen (``height``: its first lines)
+        top = shown.mapTo(scroll.widget(), QPoint(0, 0)).y()
+        return shown.isVisible() and 0 <= top and top + (height or shown.height()) <= scroll.viewport().height()
+
+    def first_line_on_screen():
+        return on_screen(widget.status.native, widget.status.native.fontMetrics().lineSpacing())
+
+    # an earlier session's autosave of this image: the panel offers it as when the image opens
+    earlier = np.zeros(truth.shape, np.uint8)
+    earlier[40:80, 60] = 1
+    widget._autosave_path().parent.mkdir(parents=True, exist_ok=True)
+    save_session(widget._autosave_path(), Session(strokes=earlier, classes=ClassSet.from_names(["a", "b"]),
+                                                  params={}, image_path=str(tmp_path / "field photo.png")))
+    widget._offer_autosave()
+    qtbot.waitUntil(lambda: on_screen(widget.restore_button.native), timeout=5_000)
+    assert on_screen(widget.export_button.native)
+    widget.restore_button.visible = False  # the user paints instead
     qtbot.keyClicks(widget.class_names.native, "dark, bright")
     qtbot.mouseClick(widget.use_names_button.native, Qt.MouseButton.LeftButton)
     strokes = np.zeros(truth.shape, np.uint8)
-    strokes[30:90, 30], strokes[30:90, 150] = 1, 2
+    strokes[30:90, 5:30], strokes[30:90, 150] = 1, 2  # some of class 1 on the transparent strip
     viewer.layers["field photo strokes"].data = strokes
     qtbot.mouseClick(widget.run_button.native, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: widget.worker is None and "CRF done" in widget.status.value, timeout=60_000)
     assert "Annotation time" in widget.status.value and "autosave" in widget.status.tooltip
-    scroll = widget.native.findChild(QScrollArea)
-    for shown in (widget.status.native, widget.export_button.native):  # from the panel's top, as first seen
-        top = shown.mapTo(scroll.widget(), QPoint(0, 0)).y()
-        assert shown.isVisible() and 0 <= top and top + shown.height() <= scroll.viewport().height()
+    assert "Not used (on no-data): dark " in widget.status.value
+    assert first_line_on_screen() and on_screen(widget.export_button.native)
+    widget.outdir.value = tmp_path / "a folder with a long name for the exported files"
+    qtbot.mouseClick(widget.export_button.native, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: widget.export_worker is None and "Exported" in widget.status.value, timeout=60_000)
+    assert first_line_on_screen() and on_screen(widget.export_button.native)

@@ -27,7 +27,7 @@ TOOLTIPS: dict[str, str] = {
                "width at CRF resolution (43 pixels for features+crf, 128 for crf).",
     "scale": "Downscale factor for the CRF (like the original -s): 0.25 runs the CRF at a quarter of the size "
              "and scales the result back.",
-    "advanced": "Show the CRF's kernel settings.",
+    "advanced": "Show the tiling (window, overlap) and the CRF's kernel settings.",
     "engine": "The dense CRF engine: numba (the default, built in) or pydensecrf (needs "
               "pip install 'napari-crf-label[pydensecrf]'); both give the same labels.",
     "confidence": "Also show the CRF's confidence (the winning class's probability) as an image layer "

@@ -330,6 +330,9 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             combo.native.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.native.setMinimumContentsLength(12)
         layers = Container(widgets=[self.image_picker, self.strokes_picker, self.composite, self.bands_row])
+        # offered as an image opens, so beside the image: at the foot of Output it was off screen (trial 25)
+        self.restore_button = PushButton(text="Restore autosaved strokes", visible=False, tooltip=TOOLTIPS["restore"])
+        image_box = Container(widgets=[layers, self.restore_button], labels=False)
 
         self.labels_file = FileEdit(label="Labels file", mode="r", filter="*.txt", nullable=True,
                                     tooltip=TOOLTIPS["labels_file"])
@@ -373,8 +376,11 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self.crf_fields[name] = box
         self.engine = ComboBox(label="engine", choices=list(ENGINES), value=DEFAULT_ENGINE,
                                tooltip=TOOLTIPS["engine"])
-        self.advanced = Container(widgets=[*self.crf_fields.values(), self.engine], visible=False)
-        self.show_advanced = CheckBox(text="Advanced CRF settings", value=False, tooltip=TOOLTIPS["advanced"])
+        # tiling and the CRF's kernels: seldom changed, and folded away they leave Export on a 1000-pixel screen
+        self.advanced = Container(widgets=[self.window, self.overlap, *self.crf_fields.values(), self.engine],
+                                  visible=False)
+        self.show_advanced = CheckBox(text="Advanced settings (tiles, CRF)", value=False,
+                                      tooltip=TOOLTIPS["advanced"])
         self.confidence = CheckBox(text="Show confidence layer", value=False, tooltip=TOOLTIPS["confidence"])
         self.live = CheckBox(text="Live preview", value=False,
                              tooltip=TOOLTIPS["live"].format(mp=LIVE_MAX_PIXELS / 1e6))
@@ -386,30 +392,30 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self.stage_label = Label(value="")
         self.stage_label.native.setWordWrap(True)  # "Preview shown (Run CRF ...)" was cut in a narrow dock
         self.stage_label.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        # the run's messages and the autosave line, under the bar: at the foot of the panel a new user at
-        # 1600 x 1000 never saw them (trial 23)
+        # the run's and the export's messages, right under Export: with the tiling settings folded away and
+        # Restore moved up, its first lines show at 1600 x 1000 (trial 23 saw none of it); above Export, a
+        # long message pushed Export off screen (trial 24)
         self.status = Label(value="")
         self.status.native.setWordWrap(True)
         # a long autosave path must wrap, not widen the dock
         self.status.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status.native.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        settings = Container(widgets=[self.method, self.reach, self.window, self.overlap, self.scale])
+        settings = Container(widgets=[self.method, self.reach, self.scale])
         run = Container(widgets=[settings, self.show_advanced, self.advanced, self.confidence, self.live,
-                                 _row(self.run_button, self.cancel_button), self.progress_bar, self.stage_label,
-                                 self.status], labels=False)
+                                 _row(self.run_button, self.cancel_button), self.progress_bar, self.stage_label],
+                        labels=False)
 
         self.outdir = FileEdit(label="Output folder", mode="d", nullable=True, tooltip=TOOLTIPS["outdir"])
         self.export_button = PushButton(text="Export", tooltip=TOOLTIPS["export"])
         self.save_session_button = PushButton(text="Save session...", tooltip=TOOLTIPS["save_session"])
-        self.restore_button = PushButton(text="Restore autosaved strokes", visible=False, tooltip=TOOLTIPS["restore"])
         output = Container(widgets=[Container(widgets=[self.outdir]), _row(self.export_button,
                                                                             self.save_session_button),
-                                    self.restore_button], labels=False)
+                                    self.status], labels=False)
 
         self.guided = GuidedControls(self)
         self.dataset = ProjectControls(self)
         # what every image needs first (within the default window's height); the walks after
-        sections = [_heading("Image"), layers, _heading("Classes"), classes, _heading("Run"), run,
+        sections = [_heading("Image"), image_box, _heading("Classes"), classes, _heading("Run"), run,
                     _heading("Output"), output, _heading("Guided annotation"), self.guided,
                     _heading("Dataset project"), self.dataset]
         body = Container(widgets=sections, labels=False)
