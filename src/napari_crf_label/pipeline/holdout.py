@@ -54,13 +54,16 @@ class HoldoutResult:
 
     scores: np.ndarray
     fade: bool
+    margin: float = float("nan")  # the lead the classifier alone needs for the proximity to fade
 
     def record(self) -> dict[str, object]:
-        """Return what a result records of the check: the proximity kept or faded, and the two scores."""
+        """Return what a result records of the check: the proximity kept or faded, the two scores, the margin."""
         held = [None if not np.isfinite(v) else round(float(v), 4) for v in self.scores]
-        # named, so that the report says which score is which
+        # named, so that the report says which score is which; the margin says why a lead of the classifier
+        # alone still kept the proximity (a new user could not tell, trial 25)
         return {"proximity": "faded" if self.fade else "kept",
-                "holdout_scores": {"with_proximity": held[0], "classifier_alone": held[1]}}
+                "holdout_scores": {"with_proximity": held[0], "classifier_alone": held[1]},
+                **({"holdout_margin": self.margin} if np.isfinite(self.margin) else {})}
 
 
 def check_grid(image: np.ndarray, strokes: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -197,4 +200,4 @@ def check_proximity(image: np.ndarray, strokes: np.ndarray, n: int, params: Feat
     """
     scores = holdout_scores(image, strokes, n, params, reach, (params.reach_growth, np.inf), cache, base)
     fade = bool(np.isfinite(scores).all() and scores[1] - scores[0] > params.holdout_margin)
-    return HoldoutResult(scores, fade)
+    return HoldoutResult(scores, fade, params.holdout_margin)
