@@ -448,7 +448,7 @@ def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_
         qtbot.wait(20)
     assert panel.image_state().clock.seconds > 0.2  # the time between dabs is annotation time
     qtbot.waitUntil(lambda: any(autosave_dir.glob("*_session.npz")), timeout=10_000)
-    assert str(autosave_dir) in panel.status.value and "Annotation time" in panel.status.value
+    assert str(autosave_dir) in panel.status.tooltip and "Annotation time" in panel.status.value  # path: hover
     painted = np.asarray(layer.data).copy()
 
     # a new viewer on the same image is offered the autosave, and told once however the layers change
@@ -469,6 +469,7 @@ def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_
     assert np.array_equal(np.asarray(restored.data), painted)
     assert any(f"Restored {int((painted > 0).sum())} stroke pixels of 2 class(es)" in m for m in told_all)
     assert panel2.class_list.count() == 2 and "dark" in panel2.class_list.item(0).text()
+    assert panel2.class_names.value == "dark, bright"  # the box shows the restored classes too
     assert not shown(panel2.restore_button)
     assert panel2.image_state().clock.seconds > 0.2  # the time spent before is carried on
 
@@ -1116,3 +1117,14 @@ def test_a_session_opened_while_its_image_is_open_gives_the_panel_its_strokes(ma
     click(panel.run_button)
     wait_idle(qtbot, panel)
     assert (np.asarray(viewer.layers[f"{panel.image_layer.name} CRF labels"].data) == truth).mean() > 0.99
+
+
+def test_class_files_loaded_onto_a_strokes_layer_show_in_the_names_box(scene_viewer, tmp_path):
+    """Classes loaded from files replace the names the box showed, on the strokes layer the image has."""
+    viewer, panel, _, _ = scene_viewer
+    use_names(panel, "dark, bright")
+    (tmp_path / "labels.txt").write_text("sea\nreef\n")
+    panel.labels_file.value = tmp_path / "labels.txt"
+    click(panel.load_classes_button)
+    assert list(viewer.layers["scene strokes"].features["class"][1:]) == ["sea", "reef"]
+    assert panel.class_names.value == "sea, reef"

@@ -791,6 +791,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         layer.mode = "paint"
         self.viewer.layers.selection.active = layer
         self._show_classes(classes)
+        self._show_typed_names()  # classes loaded from files or a restored session, into an existing layer too
         self.prepare_ahead()
         return layer
 
