@@ -1083,15 +1083,21 @@ def test_the_names_box_shows_the_chosen_images_classes(scene_viewer, qtbot, note
     assert panel.class_names.value == "dark, bright"
 
 
-def test_the_names_box_shows_the_classes_of_a_session_opened_later(make_napari_viewer, qtbot, tmp_path):
-    """A session file opened after its image brings its classes into the names box, as the list shows them."""
+def scene_and_session(folder):
+    """Save the two-region scene as ``scene.png`` and a session of its strokes (classes sea, reef); return truth."""
     from napari_crf_label.classes import ClassSet
     from napari_crf_label.io.session import Session, save_session
 
-    image, _, strokes = two_region_scene(height=120, width=200, boundary=90)
-    PILImage.fromarray(image).save(tmp_path / "scene.png")
-    save_session(tmp_path / "scene_session.npz", Session(strokes=strokes, classes=ClassSet.from_names(["sea", "reef"]),
-                                                         params={}, image_path=str(tmp_path / "scene.png")))
+    image, truth, strokes = two_region_scene(height=120, width=200, boundary=90)
+    PILImage.fromarray(image).save(folder / "scene.png")
+    save_session(folder / "scene_session.npz", Session(strokes=strokes, classes=ClassSet.from_names(["sea", "reef"]),
+                                                       params={}, image_path=str(folder / "scene.png")))
+    return truth
+
+
+def test_the_names_box_shows_the_classes_of_a_session_opened_later(make_napari_viewer, qtbot, tmp_path):
+    """A session file opened after its image brings its classes into the names box, as the list shows them."""
+    scene_and_session(tmp_path)
     viewer = make_napari_viewer()
     panel = open_panel(viewer)  # the panel first, then the session: its image, then its strokes layer
     viewer.open(str(tmp_path / "scene_session.npz"), plugin=PLUGIN)
@@ -1101,13 +1107,7 @@ def test_the_names_box_shows_the_classes_of_a_session_opened_later(make_napari_v
 
 def test_a_session_opened_while_its_image_is_open_gives_the_panel_its_strokes(make_napari_viewer, qtbot, tmp_path):
     """napari adds the session's image again (``scene [1]``); its strokes layer is still that image's."""
-    from napari_crf_label.classes import ClassSet
-    from napari_crf_label.io.session import Session, save_session
-
-    image, truth, strokes = two_region_scene(height=120, width=200, boundary=90)
-    PILImage.fromarray(image).save(tmp_path / "scene.png")
-    save_session(tmp_path / "scene_session.npz", Session(strokes=strokes, classes=ClassSet.from_names(["sea", "reef"]),
-                                                         params={}, image_path=str(tmp_path / "scene.png")))
+    truth = scene_and_session(tmp_path)
     viewer = make_napari_viewer()
     viewer.open(str(tmp_path / "scene.png"))
     panel = open_panel(viewer)
