@@ -219,6 +219,37 @@ def test_empty_windows_are_outlined_before_a_run(make_napari_viewer, qtbot):
     assert [np.allclose(c, red, atol=0.01) for c in outlines.edge_color] == [False, False, True, True]
 
 
+def test_a_window_whose_strokes_all_lie_on_no_data_is_outlined_as_empty(make_napari_viewer, qtbot, notes):
+    """The run leaves strokes on no-data out, so the windows' warning does too (trial 26: the report disagreed)."""
+    import rasterio
+
+    from napari_crf_label._layers import image_data_from_layer
+    from napari_crf_label.io.export import report_text
+    from napari_crf_label.sample import sample_files
+
+    with rasterio.open(sample_files().image) as src:
+        rgb = src.read().transpose(1, 2, 0)
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    rgba[256:, :200, 3] = 0  # the lower left is transparent: no data
+    strokes = np.zeros(rgb.shape[:2], np.uint8)
+    strokes[100:140, 100], strokes[100:140, 400] = 1, 3  # windows 1 and 2
+    strokes[300:340, 100] = 1  # window 3: on no-data only
+    strokes[300:340, 400] = 3  # window 4
+    viewer = make_napari_viewer()
+    viewer.add_image(rgba, name="scene", rgb=True)
+    panel = open_panel(viewer)
+    panel.class_names.value = "deep_water, shallow_water, land, cloud"
+    click(panel.use_names_button)
+    viewer.layers["scene strokes"].data = strokes
+    panel.window.value = 256
+    panel.method.value = "crf"
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    assert any("1 of 4 windows have no strokes" in m and "red: 3)" in m for m in notes.messages)
+    report = report_text(image_data_from_layer(viewer.layers["scene"]), panel.image_state().result)
+    assert "window 3 (rows 256-512, cols 0-256) (no strokes)" in report  # the report agrees
+
+
 def test_a_run_without_any_stroke_is_told_so_without_outlines(make_napari_viewer, qtbot):
     # "their labels come from strokes elsewhere" would contradict the run's own error: there are none
     from napari.utils.notifications import notification_manager

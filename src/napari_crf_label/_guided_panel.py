@@ -100,9 +100,18 @@ class GuidedControls(Container):
         return guide_windows(image_data_from_layer(image).shape, params["window"], params["scale"])
 
     def _coverage(self, walk: GuidedWalk) -> np.ndarray:
-        """Return stroke pixels per window and class of the chosen strokes layer."""
-        strokes = self._panel.strokes_layer
+        """Return stroke pixels per window and class of the chosen strokes layer, those on no-data left out.
+
+        As the run leaves them out: a window whose only strokes lie on the
+        image's no-data border has none (the report said so while the
+        panel did not warn, trial 26).
+        """
+        strokes, image = self._panel.strokes_layer, self._panel.image_layer
         data = np.zeros((1, 1), np.uint8) if strokes is None else np.asarray(strokes.data)
+        if strokes is not None and image is not None:
+            valid = image_data_from_layer(image).valid
+            if valid.shape == data.shape and not valid.all():
+                data = np.where(valid, data, 0)
         return window_coverage(data, walk.windows, walk.n_classes)
 
     # ---------------------------------------------------------------- actions
