@@ -17,7 +17,7 @@ from napari.utils.notifications import show_info, show_warning
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QHeaderView, QSizePolicy
 
-from ._layers import META_KEY, classes_from_layer, image_data_from_layer
+from ._layers import META_KEY, classes_from_layer, image_data_from_layer, strokes_on_data
 from ._panel_state import find_layer, layer_key, unwrap
 from ._tooltips import TOOLTIPS
 from .guided import GuidedWalk, guide_windows, weak_windows, window_coverage, window_states
@@ -109,9 +109,7 @@ class GuidedControls(Container):
         strokes, image = self._panel.strokes_layer, self._panel.image_layer
         data = np.zeros((1, 1), np.uint8) if strokes is None else np.asarray(strokes.data)
         if strokes is not None and image is not None:
-            valid = image_data_from_layer(image).valid
-            if valid.shape == data.shape and not valid.all():
-                data = np.where(valid, data, 0)
+            data = strokes_on_data(image, data)
         return window_coverage(data, walk.windows, walk.n_classes)
 
     # ---------------------------------------------------------------- actions

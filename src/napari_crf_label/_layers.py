@@ -104,6 +104,17 @@ def image_data_from_layer(layer: Any) -> ImageData:
     return image
 
 
+def strokes_on_data(image: Any, strokes: np.ndarray) -> np.ndarray:
+    """Return ``strokes`` with those on the image layer's no-data pixels cleared, as a run leaves them out.
+
+    ``strokes`` itself when no pixel is no-data or the shapes differ.
+    """
+    valid = image_data_from_layer(image).valid
+    if valid.shape != strokes.shape or valid.all():
+        return strokes
+    return np.where(valid, strokes, 0)
+
+
 def classes_from_layer(layer: Any) -> ClassSet | None:
     """Return the classes a strokes layer carries, if any."""
     classes = layer.metadata.get(META_KEY, {}).get("classes")

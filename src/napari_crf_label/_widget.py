@@ -64,6 +64,7 @@ from ._layers import (
     image_composites,
     image_data_from_layer,
     strokes_layer_data,
+    strokes_on_data,
 )
 from ._panel_sessions import SessionsMixin
 from ._panel_state import ImageState, PanelState, ProximityCheck, find_layer, layer_key, same_layer, unwrap
@@ -1215,12 +1216,9 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if layer is None:
             return False
         painted = np.asarray(layer.data)
-        if painted.shape != result.strokes.shape:
-            return True
-        valid = None if image is None else image_data_from_layer(image).valid
-        if valid is None or valid.shape != painted.shape:
-            return not np.array_equal(painted, result.strokes)
-        return not np.array_equal(np.where(valid, painted, 0), result.strokes)
+        if image is not None:
+            painted = strokes_on_data(image, painted)
+        return painted.shape != result.strokes.shape or not np.array_equal(painted, result.strokes)
 
     def _confirm(self, title: str, text: str) -> bool:
         """Ask a yes/no question (No is the default)."""
@@ -1279,9 +1277,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
     def _update_status(self, message: str = "") -> None:
         """Show the last message, strokes left out on no-data, the annotation time and the autosave.
 
-        Kept short (the autosave's path is in the tooltip): the status sits
-        above the Output section, whose Export it pushed out of a 1000-pixel
-        window (trial 24).
+        Kept short (the autosave's path is in the tooltip): it sits under
+        Export, and its first lines should show in a 1000-pixel window.
         """
         path = self._autosave_path()
         image = self.image_layer

@@ -70,13 +70,23 @@ def drop_strokes_on_nodata(strokes: np.ndarray, data: ImageData, classes: ClassS
     swallow a class's strokes; without this message the user only learns
     that the class "has no strokes".
     """
+    message = nodata_strokes_message(strokes, data, classes)
+    if message is not None:
+        strokes[~data.valid] = 0
+    return message
+
+
+def nodata_strokes_message(strokes: np.ndarray, data: ImageData, classes: ClassSet) -> str | None:
+    """Warn per class how many strokes lie on no-data pixels and return that message, changing nothing.
+
+    None when none do; raises InputError when all do (:func:`report_dropped`).
+    """
     on_nodata = strokes[~data.valid]
     if not on_nodata.any():
         return None
     n = len(classes)
     dropped = np.bincount(on_nodata, minlength=n + 1)[1:]
     total = np.bincount(strokes.ravel(), minlength=n + 1)[1:]
-    strokes[~data.valid] = 0
     return report_dropped(classes, dropped, total, data.profile.get("nodata"))
 
 

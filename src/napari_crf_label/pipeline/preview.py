@@ -19,7 +19,7 @@ from ..image_io import ImageData, as_image_data
 from ..sources import ArraySource
 from .cache import CRFCache
 from .images import iter_label_image
-from .inputs import drop_strokes_on_nodata, resolve_classes
+from .inputs import nodata_strokes_message, resolve_classes
 from .plan import crf_size
 from .prepare import iter_prepare
 from .results import LabelResult
@@ -85,23 +85,15 @@ def iter_preview(data: np.ndarray | ImageData, strokes: np.ndarray, params: dict
     if small is None:
         return None
     strokes = np.asarray(strokes)
-    dropped = _dropped_on_nodata(data, strokes, kwargs.get("classes"))
+    # the full run's message: the shrinking below leaves strokes on no-data out silently
+    dropped = None if data.valid.all() else nodata_strokes_message(
+        strokes, data, resolve_classes(kwargs.get("classes"), int(strokes.max(initial=0))))
     image, strokes_s = shrink(data, strokes, small["scale"])
     result = yield from iter_label_image(image, strokes_s, cache=cache, **{**small, "scale": 1.0}, **kwargs)
     result.params.update(preview=True, preview_scale=small["scale"])
     if dropped:
         result.params["dropped_strokes"] = dropped
     return result
-
-
-def _dropped_on_nodata(data: ImageData, strokes: np.ndarray, classes: Any) -> str | None:
-    """Return the full run's message on strokes that fall on no-data (the shrinking leaves them out silently).
-
-    Raises the full run's InputError when every stroke does.
-    """
-    if data.valid.all():
-        return None
-    return drop_strokes_on_nodata(strokes.copy(), data, resolve_classes(classes, int(strokes.max(initial=0))))
 
 
 def iter_prepare_preview(data: np.ndarray | ImageData, n_classes: int, params: dict[str, Any], cache: CRFCache
