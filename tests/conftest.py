@@ -58,3 +58,20 @@ def two_region_scene(height: int = 120, width: int = 200, boundary: int = 90, se
     strokes[height // 4: 3 * height // 4, boundary // 3] = 1
     strokes[height // 4: 3 * height // 4, (boundary + width) // 2 + 10] = 2
     return image, truth, strokes
+
+
+def exporter_jpeg(path: Path, rgba: np.ndarray, quality: int = 95) -> Path:
+    """Write a 4-band JPEG as orthomosaic exporters do: the RGBA samples as they are, with no Adobe marker.
+
+    Pillow writes 4 bands only as Adobe's inverted CMYK (it inverts them and
+    adds the marker): given the inverse, it stores the samples themselves,
+    and the marker (APP14) is cut out of the bytes.
+    """
+    from PIL import Image
+
+    Image.fromarray(255 - rgba, mode="CMYK").save(path, quality=quality)
+    data = path.read_bytes()
+    at = data.index(b"\xff\xee")  # APP14 "Adobe"
+    size = int.from_bytes(data[at + 2:at + 4], "big")
+    path.write_bytes(data[:at] + data[at + 2 + size:])
+    return path

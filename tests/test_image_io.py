@@ -4,6 +4,7 @@ import rasterio
 from affine import Affine
 from PIL import Image
 from rasterio.crs import CRS
+from scipy import ndimage
 
 from napari_crf_label.image_io import ImageReadError, as_image_data, read_image, to_crf_uint8
 
@@ -114,19 +115,33 @@ def test_array_shapes_rejected():
         as_image_data(np.zeros((0, 3)))
 
 
-def test_a_jpeg_of_rgb_and_an_inverted_alpha_reads_as_rgb_with_its_no_data(tmp_path):
-    # orthomosaic exporters write it; Pillow calls it CMYK; JPEG blurs the alpha at the no-data edge, where the
-    # pixels are the no-data area's black
-    from PIL import Image
+def test_a_four_band_jpeg_of_an_orthomosaic_exporter_reads_in_its_own_colours_with_its_no_data(tmp_path):
+    # orthomosaic exporters write RGBA samples as a 4-band JPEG without an Adobe marker; Pillow reads every 4-band
+    # JPEG as Adobe's inverted CMYK, so the colours came out as their negative (trial 27: a pale cyan marsh) and
+    # the alpha inverted; JPEG blurs the alpha at the no-data edge
+    from .conftest import exporter_jpeg
 
     rng = np.random.default_rng(0)
     rgb = rng.integers(100, 200, (64, 64, 3), dtype=np.uint8)
-    outside = np.zeros((64, 64), np.uint8)
-    outside[np.add.outer(np.arange(64), np.arange(64)) < 40] = 255  # a diagonal no-data corner
-    rgb[outside == 255] = 0
-    Image.fromarray(np.dstack([rgb, outside]), mode="CMYK").save(tmp_path / "ortho.jpg", quality=90)
-    data = read_image(tmp_path / "ortho.jpg")
+    rgb[..., 0] = 60  # a dark red band: its negative would be bright
+    outside = np.add.outer(np.arange(64), np.arange(64)) < 40  # a diagonal no-data corner, white and transparent
+    rgb[outside] = 255
+    path = exporter_jpeg(tmp_path / "ortho.jpg", np.dstack([rgb, np.where(outside, 0, 255).astype(np.uint8)]))
+    assert Image.open(path).mode == "CMYK" and "adobe" not in Image.open(path).info
+    data = read_image(path)
     assert data.array.shape == (64, 64, 3)
-    expected = outside == 0
-    assert (data.valid != expected).sum() <= 8  # at most a few pixels on the edge itself
-    assert data.array[data.valid].min(axis=-1).mean() > 80  # no black fringe counted as data
+    assert (data.valid != ~outside).sum() <= 8  # at most a few pixels on the edge itself
+    inside = data.valid & ~ndimage.binary_dilation(outside, iterations=3)
+    assert np.abs(data.array[inside].astype(int) - rgb[inside]).mean() < 8  # its colours, not their negative
+    assert abs(data.array[inside][:, 0].mean() - 60) < 8
+    assert data.array[data.valid].max(axis=-1).mean() < 230  # no white fringe of the no-data area counted as data
+
+
+def test_a_real_cmyk_jpeg_reads_in_its_colours(tmp_path):
+    # a JPEG with an Adobe marker is a print image in CMYK: Pillow's conversion, all of it data
+    cmyk = np.zeros((16, 16, 4), np.uint8)
+    cmyk[..., 0] = 255  # full cyan: no red
+    Image.fromarray(cmyk, mode="CMYK").save(tmp_path / "print.jpg", quality=95)
+    data = read_image(tmp_path / "print.jpg")
+    assert data.valid.all()
+    assert data.array[..., 0].max() < 20 and data.array[..., 1:].min() > 235

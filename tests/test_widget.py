@@ -983,16 +983,18 @@ def test_strokes_on_transparent_pixels_are_named_not_only_missing(make_napari_vi
 
 def test_a_jpeg_with_an_inverted_alpha_opened_by_napari_is_shown_and_labelled(make_napari_viewer, qtbot, notes,
                                                                              tmp_path):
-    # orthomosaic exporters write RGB plus an inverted alpha (255 = no data) as a 4-band JPEG, which Pillow calls
-    # CMYK: napari's reader takes the 4th band for alpha, so it showed black and every stroke fell on "no data"
+    # orthomosaic exporters write RGBA samples as a 4-band JPEG without an Adobe marker, which Pillow reads as
+    # Adobe's inverted CMYK: napari's reader took the inverted 4th band for alpha, so it showed black and every
+    # stroke fell on "no data", and the colours were their negative (trial 27)
     from PIL import Image as PILImage
 
+    from .conftest import exporter_jpeg
+
     image, truth, strokes = two_region_scene()
-    outside = np.zeros(truth.shape, np.uint8)
-    outside[:12, :20] = 255  # a no-data corner
-    rgb = np.where(outside[..., None] == 255, 0, image)
-    path = tmp_path / "ortho.jpg"
-    PILImage.fromarray(np.dstack([rgb, outside]), mode="CMYK").save(path, quality=95)
+    outside = np.zeros(truth.shape, bool)
+    outside[:12, :20] = True  # a no-data corner, white and transparent
+    rgb = np.where(outside[..., None], 255, image).astype(np.uint8)
+    path = exporter_jpeg(tmp_path / "ortho.jpg", np.dstack([rgb, np.where(outside, 0, 255).astype(np.uint8)]))
     viewer = make_napari_viewer()
     viewer.open(str(path))  # napari's own reader, as File > Open
     layer = viewer.layers["ortho"]
@@ -1001,6 +1003,8 @@ def test_a_jpeg_with_an_inverted_alpha_opened_by_napari_is_shown_and_labelled(ma
     alpha = np.asarray(layer.data)[..., 3]
     assert (alpha[30:, 30:] == 255).all() and (alpha[:10, :18] == 0).all()  # shown, the corner still no data
     assert set(np.unique(alpha)) == {0, 255}  # JPEG's blur at the corner's edge is no half-data fringe
+    shown = np.asarray(layer.data)[30:, 30:, :3].astype(int)
+    assert np.abs(shown - image[30:, 30:]).mean() < 8  # in its own colours, not their negative
     assert any("4-band JPEG" in m and "file is unchanged" in m for m in notes.messages)
     assert PILImage.open(path).mode == "CMYK"  # the file is untouched
     viewer.add_image(np.zeros((40, 50, 3), np.uint8), name="second", rgb=True)  # the panel follows it

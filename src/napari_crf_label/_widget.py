@@ -78,7 +78,7 @@ from .errors import InputError
 from .export import export_all, output_paths
 from .features import FeatureParams
 from .guided import GuidedWalk
-from .image_io import ImageData, inverted_alpha_jpeg, inverted_alpha_valid
+from .image_io import ImageData, inverted_alpha_valid, inverted_rgba_jpeg
 from .kernels import prepare, ready
 from .pipeline import DEFAULT_METHOD, METHODS, CRFCache, LabelResult, iter_label_image
 from .pipeline.preview import LIVE_MAX_PIXELS, iter_preview, preview_params
@@ -553,25 +553,27 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._update_status()
 
     def _fix_inverted_alpha(self, image: Image) -> None:
-        """Show a 4-band JPEG written as RGB plus an inverted alpha (orthomosaic exporters) as it is meant.
+        """Show a 4-band JPEG of RGB and alpha (orthomosaic exporters), which Pillow reads inverted, as it is meant.
 
-        napari's reader takes its 4th band for alpha, so the image shows
-        black and the panel would see it all as no data. The layer's data
-        (not the file) gets the alpha inverted, and the user is told.
+        napari's reader takes Pillow's inverted bands as they come: the 4th
+        for alpha, so the image shows black and the panel would see it all
+        as no data, and the colours as their negative. The layer's data
+        (not the file) is inverted back, and the user is told.
         """
         path = getattr(getattr(image, "source", None), "path", None)
         data = image.data
         mark = image.metadata.get(META_KEY, {})
         if mark.get("alpha_repaired") or not (
                 isinstance(data, np.ndarray) and data.ndim == 3 and data.shape[-1] == 4 and data.dtype == np.uint8
-                and image.rgb and inverted_alpha_jpeg(path)):
+                and image.rgb and inverted_rgba_jpeg(path)):
             return  # repaired once: choosing the image again must not invert it back (it showed black)
-        fixed = data.copy()
+        fixed = 255 - data
         fixed[..., 3] = np.where(inverted_alpha_valid(data[..., 3]), 255, 0)
         image.data = fixed
         image.metadata[META_KEY] = {**mark, "alpha_repaired": True}
-        show_info(f"{image.name}: a 4-band JPEG (RGB and an inverted alpha, as orthomosaic exporters write it), "
-                  "which napari showed black; it is shown as it is meant now (the file is unchanged).")
+        show_info(f"{image.name}: a 4-band JPEG of colour and transparency (as orthomosaic exporters write it), "
+                  "which napari read as inverted CMYK and showed black; it is shown as it is meant now "
+                  "(the file is unchanged).")
 
     def _pick_strokes(self, image: Image) -> None:
         """Choose the image's own strokes layer, else keep a choice that fits it, else one that does (or none).

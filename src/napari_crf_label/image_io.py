@@ -318,11 +318,14 @@ def bands_to_image(bands: np.ndarray, nodata: float | None, colorinterp: list[st
     return np.ascontiguousarray(array), valid
 
 
-def inverted_alpha_jpeg(path: str | Path | None) -> bool:
-    """Return True for a 4-band JPEG that Pillow calls CMYK: RGB plus an inverted alpha (see :func:`_read_pillow`).
+def inverted_rgba_jpeg(path: str | Path | None) -> bool:
+    """Return True for a 4-band JPEG of RGB and alpha that Pillow reads inverted, as CMYK (see :func:`_read_pillow`).
 
-    napari's own reader shows such a file as RGBA, so black (its alpha is 0
-    wherever there is data).
+    Orthomosaic exporters write RGBA samples with no Adobe marker; Pillow
+    reads every 4-band JPEG as Adobe's inverted CMYK, so each band comes out
+    as 255 minus the stored value: a colour negative with an inverted alpha
+    (napari's own reader shows it black, its alpha 0 wherever there is
+    data). A JPEG with an Adobe marker is a real CMYK image, not this.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -330,13 +333,13 @@ def inverted_alpha_jpeg(path: str | Path | None) -> bool:
         return False
     try:
         with Image.open(path) as im:
-            return im.format == "JPEG" and im.mode == "CMYK"
+            return im.format == "JPEG" and im.mode == "CMYK" and "adobe" not in im.info
     except (OSError, UnidentifiedImageError):
         return False
 
 
 def inverted_alpha_valid(band: np.ndarray) -> np.ndarray:
-    """Return where an inverted-alpha band (0 = data, 255 = no data) holds data.
+    """Return where an inverted alpha band (Pillow's 4th band of such a JPEG: 0 = data, 255 = no data) holds data.
 
     Halfway: JPEG's compression blurs the band at the edge of the data, and
     the pixels above half are the black of the no-data area (a dark fringe
@@ -352,7 +355,10 @@ def _read_pillow(path: Path) -> ImageData:
     with Image.open(path) as im:
         im.load()  # decode now so a truncated file fails here
         mode = im.mode
-        if mode == "P":
+        if mode == "CMYK" and "adobe" in im.info:  # a real CMYK image (print): its colours, all of it data
+            im = im.convert("RGB")
+            mode = "RGB"
+        elif mode == "P":
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
             mode = im.mode
         elif mode in ("LA", "PA"):
@@ -369,10 +375,10 @@ def _read_pillow(path: Path) -> ImageData:
         valid = array[..., -1] > 0
         array = array[..., :-1]
     elif mode == "CMYK":
-        # 4-channel JPEGs from orthomosaic exporters are RGB plus an inverted
-        # alpha (255 = no data) that Pillow labels CMYK; read them as such.
+        # 4-channel JPEGs from orthomosaic exporters hold RGBA samples, which Pillow inverts as Adobe CMYK: the
+        # colours are 255 minus Pillow's (read as they came, the image was its own negative; trial 27)
         valid = inverted_alpha_valid(array[..., 3])
-        array = array[..., :3]
+        array = 255 - array[..., :3]
     return ImageData(array=np.ascontiguousarray(array), valid=valid,
                      profile={"driver": Image.registered_extensions().get(path.suffix.lower(), "?"),
                               "dtype": str(array.dtype)})
