@@ -170,3 +170,43 @@ def test_restore_export_and_the_status_show_without_scrolling_at_1600_by_1000(ma
     qtbot.mouseClick(widget.export_button.native, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: widget.export_worker is None and "Exported" in widget.status.value, timeout=60_000)
     assert first_line_on_screen() and on_screen(widget.export_button.native)
+
+
+def test_a_six_band_geotiff_opened_by_napari_is_read_as_bands_and_the_panel_fits_its_dock(make_napari_viewer,
+                                                                                         qtbot, tmp_path, notes):
+    """Trial 27: napari's own reader opened a 6-band Landsat scene as 352 planes of 6 x 349 pixels (a grey strip
+    with a slider), the panel took it, and *Use names* raised a traceback; with the bands shown, the R, G, B boxes
+    widened the panel past its dock, cutting off *Use names*, *Cancel* and *Save session...*."""
+    import rasterio
+    from qtpy.QtWidgets import QScrollArea
+    from rasterio.transform import from_origin
+
+    from napari_crf_label._layers import image_data_from_layer
+
+    image, truth, _ = two_region_scene(height=120, width=200, boundary=90)
+    bands = np.concatenate([image, image[..., :2] // 2, image[..., :1] // 3], axis=2).transpose(2, 0, 1)
+    path = tmp_path / "landsat.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=200, height=120, count=6, dtype="uint8",
+                       crs="EPSG:32617", transform=from_origin(500000, 2700000, 30, 30)) as dst:
+        dst.write(bands)
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1600, 1000)
+    viewer.open(str(path), plugin="napari")  # napari's own reader
+    assert viewer.layers["landsat"].data.shape == (120, 200, 6) and not viewer.layers["landsat"].rgb
+    widget = open_from_plugins_menu(viewer)
+    qtbot.waitExposed(viewer.window._qt_window)
+    qtbot.waitUntil(lambda: viewer.layers["landsat"].rgb, timeout=5_000)  # replaced by the image read as bands
+    assert len(viewer.layers) == 1 and widget.image_layer.name == "landsat"
+    data = image_data_from_layer(viewer.layers["landsat"])
+    assert data.array.shape == (120, 200, 6) and data.crs.to_epsg() == 32617 and data.transform.a == 30  # its georeferencing
+    assert any("6 bands as 120 planes" in m and "file is unchanged" in m for m in notes.messages)
+    assert widget.bands_row.visible
+    qtbot.keyClicks(widget.class_names.native, "dark, bright")
+    qtbot.mouseClick(widget.use_names_button.native, Qt.MouseButton.LeftButton)
+    assert viewer.layers["landsat strokes"].data.shape == (120, 200)
+    scroll = widget.native.findChild(QScrollArea)
+    qtbot.wait(100)  # a layout pass with the band boxes shown
+    assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()  # trial 27: 397 against 375
+    for button in (widget.use_names_button, widget.cancel_button, widget.save_session_button):
+        right = button.native.mapTo(scroll.viewport(), QPoint(button.native.width(), 0)).x()
+        assert right <= scroll.viewport().width(), button.text

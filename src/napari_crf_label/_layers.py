@@ -20,12 +20,15 @@ from .image_io import ImageData, to_crf_uint8
 
 __all__ = ["META_KEY", "image_layer_data", "composite", "class_layer_kwargs", "strokes_layer_data",
            "image_data_from_layer", "classes_from_layer", "default_bands",
-           "image_composites"]
+           "image_composites", "band_stack", "band_stack_layer_data"]
 
 #: Key of this plugin's entry in ``layer.metadata``.
 META_KEY = "napari_crf_label"
 
 LayerData = tuple[Any, dict, str]
+
+#: Most bands a (rows, columns, bands) stack may have for the panel to take it for one image's bands.
+MAX_STACK_BANDS = 32
 
 
 def image_composites(data: ImageData) -> list[Composite]:
@@ -102,6 +105,34 @@ def image_data_from_layer(layer: Any) -> ImageData:
     source = getattr(layer.source, "path", None)
     image.path = Path(source) if source else None
     return image
+
+
+def band_stack(layer: Any) -> bool:
+    """Return True for an image layer that holds one image's bands as planes (rows, columns, bands).
+
+    napari's own reader opens a multi-band TIFF so: a 6-band Landsat scene
+    of 352 x 349 pixels showed as 352 planes of 349 x 6 pixels. The panel
+    reads such data as bands (:func:`image_data_from_layer`); on screen it
+    is a thin strip with a slider.
+    """
+    if layer.rgb or META_KEY in layer.metadata and "image" in layer.metadata[META_KEY]:
+        return False
+    shape = getattr(layer.data, "shape", ())
+    return len(shape) == 3 and 2 <= shape[2] <= MAX_STACK_BANDS and min(shape[:2]) > shape[2]
+
+
+def band_stack_layer_data(layer: Any) -> LayerData:
+    """Return the layer data of a band stack as this plugin's reader makes it (bands kept, a composite shown).
+
+    From the file when it is a TIFF this plugin reads (its nodata and
+    georeferencing with it), else from the layer's data.
+    """
+    from .image_io import read_image
+
+    source = getattr(layer.source, "path", None)
+    if source and Path(source).suffix.lower() in (".tif", ".tiff"):
+        return image_layer_data(read_image(Path(source)), name=layer.name)
+    return image_layer_data(image_data_from_layer(layer), name=layer.name)
 
 
 def strokes_on_data(image: Any, strokes: np.ndarray) -> np.ndarray:

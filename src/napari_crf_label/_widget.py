@@ -58,6 +58,8 @@ from ._band_status import show_band_values
 from ._guided_panel import GUIDE_KEYS, GuidedControls
 from ._layers import (
     META_KEY,
+    band_stack,
+    band_stack_layer_data,
     class_layer_kwargs,
     classes_from_layer,
     composite,
@@ -99,6 +101,8 @@ SETTINGS_DELAY_MS = 600
 #: Least milliseconds between two updates of the run's stage text and bar: with software OpenGL (a
 #: remote desktop, Xvfb) Qt redraws the whole window for each, 10-20 ms of CPU that the run needs.
 FEEDBACK_MS = 250
+#: Least width (pixels) of each of the R, G, B band boxes: a band number and napari's -/+ buttons.
+BAND_BOX_WIDTH = 50
 
 #: Key bindings of the panel (none of them is one of napari's own).
 KEYS = {"run": "Shift+R", "cancel": "Shift+C", "next_class": "Shift+Down", "previous_class": "Shift+Up"}
@@ -323,6 +327,11 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self.composite = ComboBox(label="Shown bands", choices=self._composite_choices,
                                   tooltip=TOOLTIPS["composite"], visible=False)
         self.band_boxes = [SpinBox(min=1, max=1, value=1, tooltip=f"{TOOLTIPS['bands']} ({c})") for c in "RGB"]
+        for box in self.band_boxes:
+            # three spin boxes at their natural width widened the panel past the dock, clipping every row's
+            # right-hand button (trial 27): they share the row's width instead
+            box.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            box.native.setStyleSheet(f"min-width: {BAND_BOX_WIDTH}px")  # napari's style asks 90 px of each
         self.bands_row = _row(*self.band_boxes)
         self.bands_row.label = "R, G, B"
         self.bands_row.visible = False
@@ -536,6 +545,10 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self.composite.visible = self.bands_row.visible = False
             self._update_status()
             return
+        if chosen and band_stack(image):  # napari's reader took its bands for planes: read it as bands
+            QTimer.singleShot(0, lambda: self._reopen_band_stack(image))
+            self._update_status()
+            return
         if chosen:
             self._fix_inverted_alpha(image)
         self._pick_strokes(image)
@@ -551,6 +564,26 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._strokes_changed()
         QTimer.singleShot(0, self._offer_autosave)  # after every layer of a multi-layer open has arrived
         self._update_status()
+
+    def _reopen_band_stack(self, image: Image) -> None:
+        """Replace a layer of bands shown as planes with the same image read as bands, and say so."""
+        if image not in self.viewer.layers or not band_stack(image):
+            return  # removed or replaced meanwhile
+        rows, cols, bands = image.data.shape
+        try:
+            data, kwargs, _ = band_stack_layer_data(image)
+        except (InputError, OSError, ValueError) as exc:
+            show_error(f"{image.name}: its {bands} bands cannot be read as one image: {exc}")
+            return
+        index = self.viewer.layers.index(image)
+        self.viewer.layers.remove(image)
+        self.viewer.add_image(data, **kwargs)
+        self.viewer.layers.move(len(self.viewer.layers) - 1, index)
+        self.image_picker.value = self.viewer.layers[kwargs["name"]]
+        # sizes as width x height: napari showed ``rows`` planes of ``bands`` columns and ``cols`` rows
+        show_info(f"{kwargs['name']}: napari's own reader opened its {bands} bands as {rows} planes of "
+                  f"{bands} x {cols} pixels; it is shown as one image of {bands} bands now, as "
+                  "File > Open with Plugin > CRF Label opens it (the file is unchanged).")
 
     def _fix_inverted_alpha(self, image: Image) -> None:
         """Show a 4-band JPEG of RGB and alpha (orthomosaic exporters), which Pillow reads inverted, as it is meant.
