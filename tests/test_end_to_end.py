@@ -198,7 +198,7 @@ def test_a_six_band_geotiff_opened_by_napari_is_read_as_bands_and_the_panel_fits
     qtbot.waitUntil(lambda: viewer.layers["landsat"].rgb, timeout=5_000)  # replaced by the image read as bands
     assert len(viewer.layers) == 1 and widget.image_layer.name == "landsat"
     data = image_data_from_layer(viewer.layers["landsat"])
-    assert data.array.shape == (120, 200, 6) and data.crs.to_epsg() == 32617 and data.transform.a == 30  # its georeferencing
+    assert data.array.shape == (120, 200, 6) and data.crs.to_epsg() == 32617 and data.transform.a == 30  # georef
     assert any("6 bands as 120 planes" in m and "file is unchanged" in m for m in notes.messages)
     assert widget.bands_row.visible
     qtbot.keyClicks(widget.class_names.native, "dark, bright")
