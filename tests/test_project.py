@@ -113,6 +113,29 @@ def test_cli_create_add_status_run_export(tmp_path, capsys):
     assert "version 7" in capsys.readouterr().err
 
 
+def test_cli_project_run_says_it_compiles_and_prints_warnings_as_one_line_each(tmp_path, capsys, monkeypatch):
+    # trial 27: a first project run compiled the engine without a word, and each image's warning came in Python's
+    # form (the source file and line, then the code line)
+    from napari_crf_label import cli
+
+    compiled = []
+    monkeypatch.setattr(cli, "ready", lambda engine: False)  # as on a fresh installation
+    monkeypatch.setattr(cli, "prepare", lambda engine: compiled.append(engine))
+    files = scenes(tmp_path / "imgs", n=2)
+    Image.fromarray(files[0][2].astype(np.uint8)).save(tmp_path / "s0.png")
+    p = str(tmp_path / "p.json")
+    assert main(["project", "create", p, str(tmp_path / "imgs"), "--classes", "dark,bright,unused", "-o",
+                 str(tmp_path / "out")]) == 0
+    assert main(["project", "add-strokes", p, "frame0.png", str(tmp_path / "s0.png")]) == 0
+    assert not compiled  # only a run needs the engine
+    capsys.readouterr()
+    assert main(["project", "run", p]) == 0
+    out = capsys.readouterr()
+    assert compiled and "compiling, about 15 s" in out.err and "one-time compile before the run took" in out.out
+    assert "warning: no strokes for class(es) unused" in out.err
+    assert "UserWarning" not in out.err and ".py:" not in out.err
+
+
 def test_interrupted_run_picks_up_where_it_stopped(tmp_path):
     files = scenes(tmp_path / "imgs")
     project = create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES)

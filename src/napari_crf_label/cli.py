@@ -191,12 +191,7 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
 
         classes = load_session(strokes_path).classes
     outdir = args.outdir if args.outdir is not None else image_path.parent
-    compiled = 0.0
-    if not ready(args.engine):
-        print("preparing the CRF engine (first run only: compiling, about 15 s)", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        prepare(args.engine)
-        compiled = time.perf_counter() - started
+    compiled = _prepare_engine(args.engine)
     crf = {k: getattr(args, k) for k in CRFParams().as_dict()}
     progress = _Progress()
     common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": progress,
@@ -206,6 +201,16 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
         if getattr(args, "stream", False) or _wants_stream(image_path, strokes_path, classes):
             return _run_streamed(image_path, strokes_path, classes, outdir, common, args.overwrite, compiled)
         return _run_in_memory(image_path, strokes_path, classes, outdir, common, args.overwrite, compiled)
+
+
+def _prepare_engine(engine: str) -> float:
+    """Compile the CRF engine if this installation has not yet, saying so first; return the seconds it took."""
+    if ready(engine):
+        return 0.0
+    print("preparing the CRF engine (first run only: compiling, about 15 s)", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    prepare(engine)
+    return time.perf_counter() - started
 
 
 def _summary(image_path: Path, result: Any, compiled: float, streamed: bool = False) -> str:
@@ -238,14 +243,15 @@ def _run_in_memory(image_path: Path, strokes_path: Path, classes: ClassSet | Non
 
 @contextlib.contextmanager
 def _warnings_to_stderr():
-    """Print each warning raised in the block as one ``warning:`` line on stderr."""
-    with warnings.catch_warnings(record=True) as caught:
+    """Print each warning raised in the block as one ``warning:`` line on stderr, as it comes.
+
+    Not Python's form (the source file, its line, the code line under it),
+    which a project run printed for every image (trial 27).
+    """
+    with warnings.catch_warnings():
         warnings.simplefilter("always")
-        try:
-            yield
-        finally:
-            for w in caught:
-                print(f"warning: {w.message}", file=sys.stderr)
+        warnings.showwarning = lambda message, *_: print(f"warning: {message}", file=sys.stderr, flush=True)
+        yield
 
 
 def _wants_stream(path: Path, strokes_path: Path, classes: ClassSet | None) -> bool:
@@ -343,7 +349,12 @@ def _demo_image(image: Path, outdir: Path) -> Path:
 def _command(args: argparse.Namespace) -> int:
     """Run the parsed command."""
     if args.command == "project":
-        return project_command(args)
+        compiled = _prepare_engine(DEFAULT_ENGINE) if args.project_command == "run" else 0.0
+        with _warnings_to_stderr():
+            code = project_command(args)
+        if compiled:
+            print(f"(the engine's one-time compile before the run took {compiled:.1f} s)")
+        return code
     if args.command == "demo":
         sample = sample_files()
         if args.outdir is None:
