@@ -81,6 +81,22 @@ def test_project_file_roundtrip_statuses_and_refusals(tmp_path):
         load_project(tmp_path / "cut.json")
 
 
+def test_a_kept_result_is_stored_without_compressing_its_probabilities(tmp_path):
+    # the panel keeps a project image's result on napari's own thread after Run CRF: zlib on the probabilities of a 4 MP
+    # image of 15 classes took 7.2 s, in which napari froze (trial 27), for 11 % less disk
+    import zipfile
+
+    files = scenes(tmp_path / "imgs", n=1)
+    project = create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES)
+    result = label_image(np.array(Image.open(files[0][0])), files[0][2], classes=CLASSES)
+    project.save_result(0, result.labels, result.probabilities, result.strokes, result.params, result.seconds)
+    with zipfile.ZipFile(project.result_path(0)) as z:
+        assert z.getinfo("probabilities.npy").compress_type == zipfile.ZIP_STORED
+    kept = load_project(tmp_path / "p.json").load_result(0)
+    assert np.array_equal(kept["probabilities"], result.probabilities.astype(np.float32))
+    assert np.array_equal(kept["labels"], result.labels) and kept["params"] == json.loads(json.dumps(result.params))
+
+
 def test_cli_create_add_status_run_export(tmp_path, capsys):
     files = scenes(tmp_path / "imgs")
     Image.fromarray(files[0][2].astype(np.uint8)).save(tmp_path / "s0.png")

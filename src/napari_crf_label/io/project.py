@@ -190,7 +190,9 @@ class Project:
         path = self.result_path(i)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path, overwrite=True) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, labels=labels, probabilities=probabilities.astype(np.float32),
+            # not compressed: zlib took 7.2 s on a 4 MP image of 15 classes (napari froze after Run CRF; trial 27)
+            # for 11 % less disk; np.savez writes it in 0.2 s
+            np.savez(fh, labels=labels, probabilities=probabilities.astype(np.float32),
                                 strokes=strokes.astype(np.uint16), params=np.array(json.dumps(params)),
                                 seconds=np.array(seconds), strokes_digest=np.array(strokes_digest(strokes)))
         self.images[i].status = "labelled"
