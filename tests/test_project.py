@@ -302,3 +302,26 @@ def test_open_folder_as_project_takes_over_the_image_already_open(make_napari_vi
     assert np.array_equal(np.asarray(viewer.layers["frame0 strokes"].data), files[0][2])  # the strokes came along
     project = load_project(tmp_path / "imgs" / "napari-crf-label-project.json")
     assert project.images[0].status == "painted" and project.classes.names == ("dark", "bright")
+
+
+def test_going_to_the_next_project_image_removes_the_last_ones_preview(make_napari_viewer, qtbot, tmp_path):
+    # trial 27: after Next, the first image's hidden "CRF preview" layer stayed in the layer list under the second
+    from .test_preview import three_bands
+    from .test_widget import click, open_panel, wait_idle
+
+    image, _, strokes, _ = three_bands()  # large enough that Run CRF shows a preview first
+    (tmp_path / "imgs").mkdir()
+    for i in range(2):
+        Image.fromarray(image).save(tmp_path / "imgs" / f"shot{i}.png")
+    create_project(tmp_path / "p.json", [tmp_path / "imgs"], ClassSet.from_names("dark, mid, bright"), tmp_path / "out")
+    viewer = make_napari_viewer()
+    panel = open_panel(viewer)
+    panel.dataset.project_file.value = tmp_path / "p.json"
+    click(panel.dataset.open_button)
+    panel.strokes_layer.data = strokes
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    assert "shot0 CRF preview" in viewer.layers and "shot0 CRF labels" in viewer.layers
+    click(panel.dataset.next_button)
+    assert panel.image_layer.name == "shot1"
+    assert not [layer.name for layer in viewer.layers if layer.name.startswith("shot0")]

@@ -310,7 +310,8 @@ class ProjectControls(Container):
         state = panel.image_state() if self._keys else None
         keys = set(self._keys.values())
         if state is not None:
-            keys |= {state.result_key, state.confidence_key, *state.guide_keys.values()}
+            # the preview too: a hidden "<image> CRF preview" stayed under the next image (trial 27)
+            keys |= {state.result_key, state.preview_key, state.confidence_key, *state.guide_keys.values()}
         for key in keys:
             layer = find_layer(panel.viewer.layers, key)
             if layer is not None:
