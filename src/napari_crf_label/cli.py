@@ -349,7 +349,9 @@ def _demo_image(image: Path, outdir: Path) -> Path:
 def _command(args: argparse.Namespace) -> int:
     """Run the parsed command."""
     if args.command == "project":
-        compiled = _prepare_engine(DEFAULT_ENGINE) if args.project_command == "run" else 0.0
+        # a missing project file is said at once, not after a first installation's compile
+        running = args.project_command == "run" and Path(args.project).is_file()
+        compiled = _prepare_engine(DEFAULT_ENGINE) if running else 0.0
         with _warnings_to_stderr():
             code = project_command(args)
         if compiled:
