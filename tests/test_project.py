@@ -46,6 +46,16 @@ def test_carried_samples_give_a_draft_and_keep_unpainted_classes():
     assert (fixed.labels == truth_b).mean() > 0.97
     alone = label_image(b, one, classes=CLASSES)  # without the samples, class 1 has no strokes: it vanishes
     assert (alone.labels == 1).sum() == 0 and alone.missing_classes == ["dark"]
+    # the report says where the class without a stroke here came from (trial 27 read "0 stroke pixels" beside
+    # 10 % of the image and could not tell why)
+    from napari_crf_label.image_io import as_image_data
+    from napari_crf_label.io.export import report_text
+
+    report = report_text(as_image_data(b), fixed)
+    assert fixed.params["taught_by_other_images"] == ["dark"] and "taught_by_other_images" not in alone.params
+    dark = next(line for line in report.splitlines() if " dark: " in line)
+    assert "0 stroke pixels here, taught by the project's other images" in dark
+    assert "taught by" not in next(line for line in report.splitlines() if " bright: " in line)
     with pytest.raises(InputError, match="features\\+crf or features"):
         label_image(b, one, classes=CLASSES, samples=samples, method="crf")
     grey = np.asarray(b).mean(axis=2).astype(np.uint8)

@@ -231,8 +231,11 @@ def report_text(data: ImageData, result: LabelResult, annotation_seconds: float 
         "class proportions (of pixels with data):",
     ]
     painted = np.bincount(result.strokes.ravel(), minlength=len(result.classes) + 1)[1:]
+    taught = set(result.params.get("taught_by_other_images", ()))
     lines += _class_lines(result.proportions(), result.missing_classes,
-                          [f", {int(c)} stroke pixels" for c in painted])
+                          [f", {int(c)} stroke pixels" + (" here, taught by the project's other images"
+                                                          if name in taught else "")
+                           for name, c in zip(result.classes.names, painted)])
     lines += ["", f"annotation time: {_seconds(annotation_seconds)}"]
     lines += _coverage_section(result, guided)
     lines += _tail_lines(result.seconds, result.params)

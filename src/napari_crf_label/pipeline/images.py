@@ -85,6 +85,8 @@ def iter_label_image(
     painted = np.bincount(strokes_i.ravel(), minlength=n + 1)[1:]
     taught = set() if not carried else {int(k) for k in np.unique(samples[1])}
     missing = [name for k, (name, c) in enumerate(zip(cls.names, painted), start=1) if c == 0 and k not in taught]
+    # in the result without a stroke here: the report says where they came from (trial 27 could not tell)
+    from_others = [name for k, (name, c) in enumerate(zip(cls.names, painted), start=1) if c == 0 and k in taught]
 
     features = with_trees(feature_params(method, reach, proximity), trees)
     run_params = method_crf_params(params, method, features)  # the user's settings stay on record
@@ -123,7 +125,8 @@ def iter_label_image(
             "crf_shape": list(crf_shape), "tiles": len(plan.tasks), "workers": workers, "method": method,
             "engine": engine, **method_settings(method, features),
             **(prior.settings if prior is not None else {}), **params.as_dict(),
-            **({"dropped_strokes": dropped} if dropped else {}), **({"trees": features.n_trees} if trees else {})}
+            **({"dropped_strokes": dropped} if dropped else {}), **({"trees": features.n_trees} if trees else {}),
+            **({"taught_by_other_images": from_others} if from_others else {})}
     return LabelResult(labels=labels, probabilities=probs, classes=cls, strokes=strokes_i,
                        missing_classes=missing, params=used, seconds=time.perf_counter() - t0)
 
