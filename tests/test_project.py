@@ -335,3 +335,29 @@ def test_going_to_the_next_project_image_removes_the_last_ones_preview(make_napa
     click(panel.dataset.next_button)
     assert panel.image_layer.name == "shot1"
     assert not [layer.name for layer in viewer.layers if layer.name.startswith("shot0")]
+
+
+def test_the_status_keeps_saying_crf_done_after_a_project_run(make_napari_viewer, qtbot, tmp_path):
+    # trial 28: right after Run CRF on a project image the status did not say "CRF done": the strokes' autosave and
+    # the annotation clock that follow the run rewrote the status without the run's message
+    from .test_widget import click, open_panel, wait_idle
+
+    files = scenes(tmp_path / "imgs", n=2)
+    create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES, tmp_path / "out")
+    viewer = make_napari_viewer()
+    panel = open_panel(viewer)
+    panel.dataset.project_file.value = tmp_path / "p.json"
+    click(panel.dataset.open_button)
+    panel.strokes_layer.data = files[0][2].astype(np.uint8)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    assert "CRF done" in panel.status.value
+    assert panel.autosave() is not None  # as the autosave timer does after the strokes changed
+    assert "CRF done" in panel.status.value
+    qtbot.wait(1100)
+    from types import SimpleNamespace
+
+    before = panel.image_state().clock.seconds
+    panel._on_paint(SimpleNamespace(source=panel.strokes_layer))  # a stroke a second later: the clock ticks
+    assert panel.image_state().clock.seconds > before
+    assert "CRF done" in panel.status.value

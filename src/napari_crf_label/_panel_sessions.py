@@ -43,6 +43,7 @@ class SessionsMixin:
     _state: PanelState
     _autosave_told: set[Path]  # autosaves the user was told about (the button stays)
     _autosave_mine: set[Path]  # autosaves this panel wrote or restored (others are kept)
+    _message: str  # the status line's last message
 
     if TYPE_CHECKING:  # the panel's methods, used here
         def params(self) -> dict[str, Any]: ...
@@ -115,7 +116,7 @@ class SessionsMixin:
             return None
         self._autosave_mine.add(path)
         self.restore_button.visible = False  # what it offered is kept under another name now
-        self._update_status()
+        self._update_status(self._message)  # the last run's "CRF done" stays (trial 28 did not see it)
         return path
 
     def save_session(self, path: str | Path | None = None) -> Path | None:

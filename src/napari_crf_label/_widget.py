@@ -1275,7 +1275,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
                 self.guided.walk.add_time(clock.seconds - before)
             self._coverage_timer.start()
         if int(clock.seconds) != int(before):
-            self._update_status()
+            self._update_status(self._message)
         self.restore_button.visible = False
         if not self._autosave_timer.isActive():
             self._autosave_timer.start()
