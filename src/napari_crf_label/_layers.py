@@ -20,7 +20,7 @@ from .image_io import ImageData, to_crf_uint8
 
 __all__ = ["META_KEY", "image_layer_data", "composite", "class_layer_kwargs", "strokes_layer_data",
            "image_data_from_layer", "classes_from_layer", "default_bands",
-           "image_composites", "band_stack", "band_stack_layer_data"]
+           "image_composites", "band_stack", "band_stack_layer_data", "source_path"]
 
 #: Key of this plugin's entry in ``layer.metadata``.
 META_KEY = "napari_crf_label"
@@ -129,10 +129,21 @@ def band_stack_layer_data(layer: Any) -> LayerData:
     """
     from .image_io import read_image
 
-    source = getattr(layer.source, "path", None)
+    source = source_path(layer)
     if source and Path(source).suffix.lower() in (".tif", ".tiff"):
         return image_layer_data(read_image(Path(source)), name=layer.name)
     return image_layer_data(image_data_from_layer(layer), name=layer.name)
+
+
+def source_path(layer: Any) -> str | None:
+    """Return the image file a layer shows, resolved (None for layers made in memory).
+
+    Our reader's ImageData knows it (a session's image layer has the session
+    as its napari source); other readers' layers have it as their source.
+    """
+    meta = layer.metadata.get(META_KEY, {}).get("image")
+    path = getattr(meta, "path", None) or getattr(getattr(layer, "source", None), "path", None)
+    return None if path is None else str(Path(path).resolve())
 
 
 def strokes_on_data(image: Any, strokes: np.ndarray) -> np.ndarray:

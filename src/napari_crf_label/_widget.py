@@ -65,6 +65,7 @@ from ._layers import (
     composite,
     image_composites,
     image_data_from_layer,
+    source_path,
     strokes_layer_data,
     strokes_on_data,
 )
@@ -621,10 +622,10 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         wanted = next((lay for name, lay in choices if name == f"{image.name} strokes"), None)
         if wanted is None:
             shape = image_data_from_layer(image).shape
-            path = _source_path(image)
+            path = source_path(image)
             others = {f"{lay.name} strokes" for lay in self.viewer.layers
                       if isinstance(unwrap(lay), Image) and lay.name != image.name
-                      and (path is None or _source_path(lay) != path)}
+                      and (path is None or source_path(lay) != path)}
             fits = [lay for name, lay in choices if np.shape(lay.data)[-2:] == shape and name not in others]
             current = self.strokes_layer
             wanted = current if any(same_layer(current, lay) for lay in fits) else next(iter(fits), None)
@@ -1334,14 +1335,3 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
                          + ("; strokes autosave (hover for where)" if path is not None else ""))
         self.status.tooltip = None if path is None else f"Strokes autosave to {path}"
         self.status.value = "\n".join(parts)
-
-
-def _source_path(layer: Any) -> str | None:
-    """Return the image file a layer shows, resolved (None for layers made in memory).
-
-    Our reader's ImageData knows it (a session's image layer has the session
-    as its napari source); other readers' layers have it as their source.
-    """
-    meta = layer.metadata.get(META_KEY, {}).get("image")
-    path = getattr(meta, "path", None) or getattr(getattr(layer, "source", None), "path", None)
-    return None if path is None else str(Path(path).resolve())

@@ -84,9 +84,10 @@ def iter_label_image(
     n = len(cls)
     painted = np.bincount(strokes_i.ravel(), minlength=n + 1)[1:]
     taught = set() if not carried else {int(k) for k in np.unique(samples[1])}
-    missing = [name for k, (name, c) in enumerate(zip(cls.names, painted), start=1) if c == 0 and k not in taught]
+    unpainted = [(k, name) for k, (name, c) in enumerate(zip(cls.names, painted), start=1) if c == 0]
+    missing = [name for k, name in unpainted if k not in taught]
     # in the result without a stroke here: the report says where they came from (trial 27 could not tell)
-    from_others = [name for k, (name, c) in enumerate(zip(cls.names, painted), start=1) if c == 0 and k in taught]
+    from_others = [name for k, name in unpainted if k in taught]
 
     features = with_trees(feature_params(method, reach, proximity), trees)
     run_params = method_crf_params(params, method, features)  # the user's settings stay on record
