@@ -129,8 +129,12 @@ def test_cli_create_add_status_run_export(tmp_path, capsys):
     label = np.array(Image.open(tmp_path / "out" / "frame0_label.png"))
     assert (label == files[0][1]).mean() > 0.99
     assert load_project(p).images[0].status == "exported"
-    assert main(["project", "export", p]) == 2  # outputs exist: refused without --overwrite
-    assert "add --overwrite to replace them" in capsys.readouterr().err
+    capsys.readouterr()
+    written = (tmp_path / "out" / "frame0_label.png").stat().st_mtime_ns
+    # trial 27: a second export refused, as the first one's outputs exist; an unchanged image is now skipped
+    assert main(["project", "export", p]) == 0
+    assert "exported 0 image(s)" in capsys.readouterr().out
+    assert (tmp_path / "out" / "frame0_label.png").stat().st_mtime_ns == written
     assert main(["project", "export", p, "--overwrite"]) == 0
     assert main(["project", "add-strokes", p, "nope.png", str(tmp_path / "s0.png")]) == 2
     assert "not an image of this project" in capsys.readouterr().err
@@ -158,8 +162,55 @@ def test_cli_project_run_says_it_compiles_and_prints_warnings_as_one_line_each(t
     assert main(["project", "run", p]) == 0
     out = capsys.readouterr()
     assert compiled and "compiling, about 15 s" in out.err and "one-time compile before the run took" in out.out
-    assert "warning: no strokes for class(es) unused" in out.err
+    assert out.err.count("warning: no strokes for class(es) unused") == 1  # both images: said once (trial 28)
+    assert "1 repeat(s) of the warning(s) above not shown" in out.err
     assert "UserWarning" not in out.err and ".py:" not in out.err
+
+
+def test_second_export_writes_new_results_skips_unchanged_and_refuses_stale_outputs(tmp_path, capsys):
+    # trial 27: after labelling one more image, a second `project export` refused because the first image's
+    # outputs existed; it should write the new image and leave the exported one alone
+    files = scenes(tmp_path / "imgs", n=2)
+    for i in (0, 1):
+        Image.fromarray(files[i][2].astype(np.uint8)).save(tmp_path / f"s{i}.png")
+    p = str(tmp_path / "p.json")
+    assert main(["project", "create", p, str(tmp_path / "imgs"), "--classes", "dark,bright"]) == 0
+    assert main(["project", "add-strokes", p, "frame0.png", str(tmp_path / "s0.png")]) == 0
+    assert main(["project", "run", p]) == 0 and main(["project", "export", p]) == 0
+    out = tmp_path / "labels"  # the default output folder, as the panel's project of a folder has it
+    first = (out / "frame0_label.png").stat().st_mtime_ns
+    assert not (out / "frame1_label.png").exists()
+    assert main(["project", "add-strokes", p, "frame1.png", str(tmp_path / "s1.png")]) == 0
+    assert main(["project", "run", p]) == 0
+    capsys.readouterr()
+    assert main(["project", "export", p]) == 0
+    printed = capsys.readouterr().out
+    assert "exported 1 image(s)" in printed and "1 already exported and unchanged" in printed
+    assert (out / "frame0_label.png").stat().st_mtime_ns == first
+    label = np.array(Image.open(out / "frame1_label.png"))
+    assert (label == files[1][1]).mean() > 0.99
+    # frame 0 painted again and run: its outputs on disk show the old result, so they are not replaced unasked
+    less = np.where(np.arange(files[0][2].shape[0])[:, None] % 2 == 0, files[0][2], 0).astype(np.uint8)
+    Image.fromarray(less).save(tmp_path / "s0b.png")
+    assert main(["project", "add-strokes", p, "frame0.png", str(tmp_path / "s0b.png")]) == 0
+    assert main(["project", "run", p]) == 0
+    capsys.readouterr()
+    assert main(["project", "export", p]) == 2
+    assert "add --overwrite to replace them" in capsys.readouterr().err
+    assert (out / "frame0_label.png").stat().st_mtime_ns == first
+    # an exported image whose outputs were deleted is written again
+    (out / "frame1_label.png").unlink()
+    assert main(["project", "export", p, "--overwrite"]) == 0
+    assert (out / "frame1_label.png").is_file() and (out / "frame0_label.png").stat().st_mtime_ns != first
+
+
+def test_project_create_puts_outputs_in_labels_beside_the_project_file(tmp_path):
+    # trial 28: the CLI wrote the outputs beside the project file (among the images when it sits in their folder,
+    # where the next project of that folder lists the label PNGs as images); the panel uses <folder>/labels/
+    scenes(tmp_path / "imgs", n=1)
+    project = create_project(tmp_path / "imgs" / "p.json", [tmp_path / "imgs"], CLASSES)
+    assert project.output_folder == (tmp_path / "imgs" / "labels").resolve()
+    assert load_project(tmp_path / "imgs" / "p.json").output_folder == project.output_folder
 
 
 def test_interrupted_run_picks_up_where_it_stopped(tmp_path):

@@ -27,7 +27,7 @@ def add_project_parser(sub: argparse._SubParsersAction) -> None:
     classes.add_argument("--classes", help="comma-separated class names, e.g. water,sand,veg")
     classes.add_argument("--labels", type=Path, help="labels file: one class name a line")
     create.add_argument("--colors", type=Path, help="colors file: one color a line (with --labels)")
-    create.add_argument("-o", "--outdir", type=Path, help="output folder (default: the project file's folder)")
+    create.add_argument("-o", "--outdir", type=Path, help="output folder (default: labels/ beside the project file)")
     create.add_argument("-s", "--scale", type=float, help="downscale factor for the CRF, 0 < s <= 1 (default 1)")
     create.add_argument("-w", "--window", type=int, help="largest tile in pixels (default: 1024 at CRF resolution)")
     status = cmds.add_parser("status", help="one line per image: name, status, stroke pixels")
@@ -94,6 +94,8 @@ def project_command(args: argparse.Namespace) -> int:
         for path, why in report.failed:
             print(f"napari-crf-label: {path}: {why}", file=sys.stderr)
         return 2 if report.failed else 0
-    exported = export_project(project, overwrite=args.overwrite, progress=_bar)
-    print(f"exported {len(exported)} image(s) to {project.output_folder}")
+    report = export_project(project, overwrite=args.overwrite, progress=_bar)
+    kept = (f"; {len(report.unchanged)} already exported and unchanged (--overwrite writes them again)"
+            if report.unchanged else "")
+    print(f"exported {len(report.exported)} image(s) to {project.output_folder}{kept}")
     return 0

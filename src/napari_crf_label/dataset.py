@@ -23,7 +23,7 @@ from .io.project import Project, ProjectError, relative_path, strokes_digest
 from .pipeline import LabelResult, label_image, stroke_training_samples
 
 __all__ = ["PROJECT_REACH", "run_project", "iter_run_project", "export_project", "draft_labels",
-           "label_in_project", "RunReport"]
+           "label_in_project", "RunReport", "ExportReport"]
 
 #: The geodesic proximity's reach in a project (CRF pixels): with samples carried from the other images the
 #: classifier is trusted further from this image's strokes (measured, benchmarks/quality/RESULTS.md).
@@ -41,6 +41,14 @@ class RunReport:
     drafted: list[str]
     skipped: list[str]
     failed: list[tuple[str, str]]
+
+
+@dataclass
+class ExportReport:
+    """What a project export did: images written, and images skipped as already exported and unchanged."""
+
+    exported: list[str]
+    unchanged: list[str]
 
 
 def _settings(project: Project, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -163,21 +171,27 @@ def run_project(project: Project, *, progress: Callable[[int, int, str], None] |
 
 
 def export_project(project: Project, *, overwrite: bool = False,
-                   progress: Callable[[int, int, str], None] | None = None) -> list[str]:
-    """Write every labelled image's outputs into the project's output folder; return the images exported.
+                   progress: Callable[[int, int, str], None] | None = None) -> ExportReport:
+    """Write every labelled image's outputs into the project's output folder.
 
-    Outputs that exist are refused before anything is written (for every
-    image), unless ``overwrite``.
+    An image exported since its last run, whose outputs are all still
+    there, is skipped (a second export after labelling more images writes
+    only those), unless ``overwrite``. Outputs that exist for an image to be
+    written are refused before anything is written (for every image),
+    unless ``overwrite``: they come from an earlier export of a result run
+    again since.
     """
-    ready = [i for i, e in enumerate(project.images) if e.status in ("labelled", "exported")]
-    if not ready:
+    labelled = [i for i, e in enumerate(project.images) if e.status in ("labelled", "exported")]
+    if not labelled:
         raise ProjectError("no image is labelled yet: paint strokes (project add-strokes or the panel) and run")
+    unchanged = [] if overwrite else [i for i in labelled if _exported_as_is(project, i)]
+    ready = [i for i in labelled if i not in unchanged]
     project.output_folder.mkdir(parents=True, exist_ok=True)
     for i in ready:  # every target checked first: a refusal writes nothing (images are read again below,
         # so memory holds one image at a time)
         check_export(project.output_folder, project.output_stem(i),
                      read_image(project.image_path(i)).is_georeferenced, overwrite, protect=[project.image_path(i)])
-    exported = []
+    report = ExportReport([], [project.images[i].path for i in unchanged])
     for n, i in enumerate(ready, start=1):
         kept = project.load_result(i)
         result = LabelResult(labels=kept["labels"], probabilities=kept["probabilities"], classes=project.classes,
@@ -189,7 +203,15 @@ def export_project(project: Project, *, overwrite: bool = False,
         entry.outputs = {k: relative_path(p, project.folder) for k, p in paths.items()}  # shareable
         entry.status = "exported"
         project.save()
-        exported.append(entry.path)
+        report.exported.append(entry.path)
         if progress is not None:
             progress(n, len(ready), entry.path)
-    return exported
+    return report
+
+
+def _exported_as_is(project: Project, i: int) -> bool:
+    """Return True when image ``i`` was exported after its last run and every output it wrote is still there."""
+    entry = project.images[i]
+    # a run sets the status back to labelled, so "exported" means these outputs show the kept result
+    return (entry.status == "exported" and bool(entry.outputs)
+            and all((project.folder / p).is_file() for p in entry.outputs.values()))

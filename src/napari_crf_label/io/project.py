@@ -276,7 +276,10 @@ def create_project(path: str | Path, images: Sequence[str | Path], classes: Clas
                    output_folder: str | Path | None = None, settings: dict | None = None) -> Project:
     """Create a project file listing ``images`` (files or folders of them); refuse to replace one.
 
-    Outputs go to ``output_folder`` (default: the project file's folder).
+    Outputs go to ``output_folder`` (default: ``labels/`` beside the project
+    file, as the panel's *Open folder as project* does: label PNGs written
+    among the images would be listed as images by the next project made of
+    that folder).
     """
     path = Path(path)
     if path.suffix.lower() != ".json":
@@ -288,7 +291,7 @@ def create_project(path: str | Path, images: Sequence[str | Path], classes: Clas
     files = _image_files(images)
     folder = Path(os.path.abspath(path.parent))
     entries = [ImageEntry(relative_path(f, folder)) for f in files]
-    out = Path(os.path.abspath(output_folder)) if output_folder is not None else folder
+    out = Path(os.path.abspath(output_folder)) if output_folder is not None else folder / "labels"
     project = Project(Path(os.path.abspath(path)), entries, classes, out, dict(settings or {}),
                       f"{path.stem}_samples.npz")
     project.save()
