@@ -313,6 +313,79 @@ def test_panel_walks_a_three_image_project(make_napari_viewer, qtbot, tmp_path, 
     assert "(exported)" in texts[0] and "(exported)" in texts[1] and "(not started)" in texts[2]
 
 
+def test_a_project_runs_stroke_samples_are_kept_off_naparis_thread(make_napari_viewer, qtbot, tmp_path,
+                                                                   monkeypatch):
+    # trial 27: after Run CRF the image's stroke samples (0.8-1.1 s on 4 MP) were computed on napari's thread
+    import threading
+
+    from napari_crf_label import _project_panel
+
+    from .test_widget import click, open_panel, wait_idle
+
+    threads = []
+    keep = _project_panel.update_samples
+
+    def recorded(*args, **kwargs):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return keep(*args, **kwargs)
+
+    monkeypatch.setattr(_project_panel, "update_samples", recorded)
+    files = scenes(tmp_path / "imgs", n=2)
+    create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES, tmp_path / "out")
+    viewer = make_napari_viewer()
+    panel = open_panel(viewer)
+    panel.dataset.project_file.value = tmp_path / "p.json"
+    click(panel.dataset.open_button)
+    panel.strokes_layer.data = files[0][2].astype(np.uint8)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    qtbot.waitUntil(lambda: not panel.dataset.keeping_samples, timeout=30_000)
+    assert threads == [False]
+    x, y, ids = load_project(tmp_path / "p.json").samples()
+    assert len(y) == (files[0][2] > 0).sum() and set(ids.tolist()) == {0}
+
+
+def test_a_draft_waits_for_the_last_results_samples_and_a_closed_window_drops_it(make_napari_viewer, qtbot,
+                                                                                 tmp_path, monkeypatch):
+    import time
+
+    from napari_crf_label import _project_panel
+
+    from .test_widget import click, open_panel, wait_idle
+
+    keep = _project_panel.update_samples
+
+    def slow(*args, **kwargs):
+        time.sleep(1.5)  # a large image's features
+        return keep(*args, **kwargs)
+
+    monkeypatch.setattr(_project_panel, "update_samples", slow)
+    files = scenes(tmp_path / "imgs", n=3)
+    create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES, tmp_path / "out")
+    viewer = make_napari_viewer()
+    panel = open_panel(viewer)
+    panel.dataset.project_file.value = tmp_path / "p.json"
+    click(panel.dataset.open_button)
+    panel.strokes_layer.data = files[0][2].astype(np.uint8)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    click(panel.dataset.next_button)  # at once: frame1's draft must learn from frame0's samples, still being kept
+    assert panel.dataset.keeping_samples and "Drafting once" in panel.dataset.status.value
+    qtbot.waitUntil(lambda: "frame1 draft" in viewer.layers, timeout=60_000)
+    assert (np.asarray(viewer.layers["frame1 draft"].data) == files[1][1]).mean() > 0.97
+    # the same, but the window closes while the samples are kept: nothing may touch its deleted widgets
+    panel.strokes_layer.data = files[1][2].astype(np.uint8)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    click(panel.dataset.next_button)
+    controls = panel.dataset
+    assert controls.keeping_samples
+    viewer.close()
+    qtbot.waitUntil(lambda: not controls.keeping_samples, timeout=30_000)
+    qtbot.wait(200)  # a draft wrongly started now would raise in the event loop, which fails the test
+    assert set(load_project(tmp_path / "p.json").samples()[2].tolist()) == {0, 1}
+
+
 def test_a_guided_pass_on_a_project_image_resumes_when_the_image_is_opened_again(make_napari_viewer, qtbot, tmp_path):
     from .test_widget import click, open_panel
 

@@ -10,6 +10,7 @@ those samples too; results, strokes, time and exports go into the project.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,10 @@ class ProjectControls(Container):
         self.index: int | None = None
         self._keys: dict[str, Any] = {}  # layer keys of the open image: image, strokes, draft
         self._draft_worker: Any = None
+        self._samples_workers: list[Any] = []  # one image's samples kept at a time, in the order of the runs
+        self._after_samples: list[Callable[[], None]] = []
+        shown = self._shown = [True]  # False once the window is closed: what waited must not touch its widgets
+        self.native.destroyed.connect(lambda *_: shown.__setitem__(0, False))
         self.project_file = FileEdit(label="Project", mode="r", filter="*.json", nullable=True,
                                      tooltip=TOOLTIPS["project_file"])
         self.open_button = PushButton(text="Open project", tooltip=TOOLTIPS["project_open"])
@@ -267,6 +272,11 @@ class ProjectControls(Container):
 
     def _start_draft(self, i: int, data: ImageData, image: Any) -> None:
         """Label image ``i`` from the other images' samples in the background and show it as a draft layer."""
+        if self._samples_workers:
+            # the image labelled just before is still giving its samples: the draft waits to learn from them
+            self.status.value += " Drafting once the last result's samples are kept..."
+            self._after_samples.append(lambda: self.index == i and self._start_draft(i, data, image))
+            return
         project = self.project
         _, y, ids = project.samples(exclude=i)
         if not len(y):
@@ -355,16 +365,48 @@ class ProjectControls(Container):
             return
         try:
             self.save_current()
-            update_samples(self.project, i, data, result.strokes, **self._settings())
             self.project.save_result(i, result.labels, result.probabilities, result.strokes, result.params,
                                      result.seconds)
         except (OSError, InputError, ProjectError) as exc:
             show_error(f"Keeping the result in the project failed: {exc}")
+        self._keep_samples(i, data, result.strokes)
         draft = find_layer(self._panel.viewer.layers, self._keys.pop("draft", None))
         if draft is not None:
             self._panel.viewer.layers.remove(draft.name)
         self.refresh()
         self.status.value = f"{self.project.images[i].path}: labelled; Export writes it to the project's folder."
+
+    def _keep_samples(self, i: int, data: ImageData, strokes: np.ndarray) -> None:
+        """Compute and keep image ``i``'s stroke samples for the other images, off napari's thread.
+
+        The features of a 4 MP image took 0.8-1.1 s on napari's thread after
+        every Run CRF (trial 27). One image's samples are written at a time,
+        in the order of the runs, so the last run's are the ones kept.
+        """
+        worker = create_worker(update_samples, self.project, i, data, strokes, _start_thread=False,
+                               _ignore_errors=True, **self._settings())
+        worker.errored.connect(lambda exc: show_error(f"Keeping this image's stroke samples for the project's "
+                                                      f"other images failed: {exc}"))
+        worker.finished.connect(self._samples_kept)
+        self._samples_workers.append(worker)
+        if len(self._samples_workers) == 1:
+            worker.start()
+
+    def _samples_kept(self) -> None:
+        """Start the next image's samples, or what waited for them (a draft)."""
+        self._samples_workers.pop(0)
+        if self._samples_workers:
+            self._samples_workers[0].start()
+            return
+        waiting, self._after_samples = self._after_samples, []
+        if self._shown[0]:
+            for call in waiting:
+                call()
+
+    @property
+    def keeping_samples(self) -> bool:
+        """True while a result's stroke samples are being computed and kept."""
+        return bool(self._samples_workers)
 
     def export_target(self, image: Any) -> tuple[Path, str] | None:
         """Return (output folder, stem) of the open project image, else None."""
