@@ -918,6 +918,15 @@ def test_run_during_the_background_build_stops_it_and_labels_all_the_same(make_n
     counts = np.bincount(labels.ravel(), minlength=5)
     assert all(counts[k] > 0.03 * labels.size for k in range(1, 5))
     assert panel.image_state().cache.builds == 1  # the run built its CRF itself
+    # a setting changed after the result: the build ahead starts again, and says what it is for (trial 28 read
+    # "Getting this image ready" on an image already labelled)
+    panel.reach.value = panel.reach.value * 2
+    qtbot.waitUntil(lambda: panel._ahead.busy, timeout=30_000)
+    qtbot.waitUntil(lambda: "Getting a re-run ready in the background" in panel.status.value,
+                    timeout=10_000)
+    assert "Getting this image ready" not in panel.status.value
+    panel.run()  # stops the endless build
+    wait_idle(qtbot, panel)
 
 
 def test_a_second_image_gets_its_own_strokes_layer_and_classes(make_napari_viewer, qtbot):

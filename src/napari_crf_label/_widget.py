@@ -1329,7 +1329,10 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if self._warming:
             parts.insert(0, "Preparing the CRF engine (once per installation, about 15 s); Run CRF waits for it.")
         if self._ahead.busy and self.worker is None:  # say so: the first run will be quicker for it
-            parts.append("Getting this image ready for Run CRF while you paint...")
+            labelled = image is not None and self._state.of(image).result is not None
+            # on a labelled image "getting it ready" read as if its result were not (trial 28)
+            parts.append("Getting a re-run ready in the background..." if labelled
+                         else "Getting this image ready for Run CRF while you paint...")
         if image is not None:
             parts.append(f"Annotation time: {self._state.of(image).clock.seconds:.0f} s"
                          + ("; strokes autosave (hover for where)" if path is not None else ""))
