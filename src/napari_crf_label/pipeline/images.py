@@ -32,7 +32,7 @@ from .inputs import (
     with_trees,
 )
 from .plan import Plan, crf_size, make_plan
-from .priors import prior_alongside, scene_prior
+from .priors import prior_alongside, scene_prior, shares_for_carried
 from .results import LabelResult
 from .settings import DEFAULT_METHOD, ProgressCallback
 from .tile import TileResult
@@ -114,6 +114,7 @@ def iter_label_image(
         yield 0, len(plan.tasks)  # inputs checked, the prior under way: a caller may do other work meanwhile
         yield from guard(attach_classifier(source, plan, method, features, samples, cache, base, threads))
         prior = early if early is not None else (yield from scene_prior(source, plan, cache, base))
+        prior = shares_for_carried(source, plan, prior)
         for item in guard(iter_results(source, plan, prior, cache, base, workers, client, threads)):
             if isinstance(item, TileResult):
                 core = plan.tasks[item.task.index].core

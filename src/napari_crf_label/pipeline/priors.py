@@ -18,7 +18,7 @@ from ..geodesic import proximity
 from ..progress import Cancelled, Latch, Reporter, as_stage, current_reporter, reported, reporting, with_progress
 from ..resample import bilinear
 from ..tiling import Tile
-from .balance import scene_shares
+from .balance import carried_shares, scene_shares
 from .cache import CRFCache, cached_infer, fingerprint, memo
 from .classifier import feature_spec
 from .combine import feature_prior
@@ -222,7 +222,7 @@ def _geodesic_prior(source: Any, plan: Plan, params: FeatureParams, cache: CRFCa
     shares = None
     if len(plan.tasks) > 1 and params.area_balance and not plan.spec.carried:
         # one balance for every tile (see pipeline/balance.py); carried classes are taught by samples from
-        # other images, which the estimate's small forest does not see: those runs keep the tile's own balance
+        # other images, which the estimate's small forest does not see: those runs take shares_for_carried's
         with as_stage("proximity", 1.0, 1.0):
             shares = scene_shares(image, strokes, n, params, reach, growth, kept, base)
     yield 0, len(plan.tasks)
@@ -255,6 +255,24 @@ def _coarse_prior(source: Any, plan: Plan, cache: CRFCache | None = None, base: 
     image, strokes = source.overview(shape, plan.spec.stretch)
     q = yield from with_progress(cached_infer(cache, base, "coarse", image, strokes, plan.spec), 0, len(plan.tasks))
     return CoarsePrior(q, (height, width), shape)
+
+
+def shares_for_carried(source: Any, plan: Plan, prior: CoarsePrior | PendingPrior | None
+                       ) -> CoarsePrior | PendingPrior | None:
+    """Return the prior with the scene's class shares when a tiled run has classes carried from other images.
+
+    Call it once the classifier is attached (it estimates them:
+    :func:`~napari_crf_label.pipeline.balance.carried_shares`); any other
+    prior comes back as it is.
+    """
+    spec = plan.spec
+    if prior is None or len(plan.tasks) == 1 or not spec.carried or spec.method != "features+crf":
+        return prior
+    params = spec.classifier.params
+    if not params.area_balance:
+        return prior
+    coarse = prior.result() if isinstance(prior, PendingPrior) else prior
+    return None if coarse is None else replace(coarse, shares=carried_shares(source, plan, coarse, params))
 
 
 def task_prior(plan: Plan, prior: CoarsePrior | PendingPrior | None, i: int) -> CoarsePrior | _PendingCrop | None:
