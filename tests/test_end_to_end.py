@@ -210,3 +210,46 @@ def test_a_six_band_geotiff_opened_by_napari_is_read_as_bands_and_the_panel_fits
     for button in (widget.use_names_button, widget.cancel_button, widget.save_session_button):
         right = button.native.mapTo(scroll.viewport(), QPoint(button.native.width(), 0)).x()
         assert right <= scroll.viewport().width(), button.text
+
+
+def test_a_geotiff_opened_by_naparis_reader_is_read_with_its_georeferencing_and_no_data(make_napari_viewer, qtbot,
+                                                                                     tmp_path, notes):
+    """Trial 29: a GeoTIFF opened with napari's own reader (``viewer.open(path)``, or "napari builtins" in the
+    Choose reader dialog) lost its CRS and no-data: the run labelled the no-data border, the export wrote no label
+    GeoTIFF, and nothing said so."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from napari_crf_label._layers import image_data_from_layer
+
+    image, truth, _ = two_region_scene(height=120, width=200, boundary=90)
+    image[:, :20] = 0  # a no-data border, as a scene's corners
+    path = tmp_path / "scene.tif"
+    transform = from_origin(500000, 2700000, 30, 30)
+    with rasterio.open(path, "w", driver="GTiff", width=200, height=120, count=3, dtype="uint8", nodata=0,
+                       crs="EPSG:32618", transform=transform) as dst:
+        dst.write(image.transpose(2, 0, 1))
+    viewer = make_napari_viewer(show=True)
+    viewer.open(str(path), plugin="napari")  # napari's own reader: the pixels only
+    assert "image" not in viewer.layers["scene"].metadata.get("napari-crf-label", {})
+    widget = open_from_plugins_menu(viewer)
+    qtbot.waitUntil(lambda: image_data_from_layer(viewer.layers["scene"]).crs is not None, timeout=5_000)
+    assert len(viewer.layers) == 1 and widget.image_layer.name == "scene"
+    data = image_data_from_layer(viewer.layers["scene"])
+    assert data.crs.to_epsg() == 32618 and data.transform == transform and not data.valid[:, :20].any()
+    assert any("without its georeferencing and no-data mask" in m and "file is unchanged" in m
+               for m in notes.messages)
+    qtbot.keyClicks(widget.class_names.native, "dark, bright")
+    qtbot.mouseClick(widget.use_names_button.native, Qt.MouseButton.LeftButton)
+    strokes = np.zeros((120, 200), np.uint8)
+    strokes[30:90, 40:60], strokes[30:90, 150:170] = 1, 2
+    viewer.layers["scene strokes"].data = strokes
+    qtbot.mouseClick(widget.run_button.native, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: widget.worker is None and "CRF done" in widget.status.value, timeout=60_000)
+    labels = np.asarray(viewer.layers["scene CRF labels"].data)
+    assert (labels[:, :20] == 0).all() and (labels[:, 20:] == truth[:, 20:]).mean() > 0.97
+    widget.outdir.value = tmp_path / "out"
+    qtbot.mouseClick(widget.export_button.native, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: widget.export_worker is None and "Exported" in widget.status.value, timeout=60_000)
+    with rasterio.open(tmp_path / "out" / "scene_label.tif") as out:
+        assert out.crs.to_epsg() == 32618 and out.transform == transform and out.shape == (120, 200)

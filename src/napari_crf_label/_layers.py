@@ -20,7 +20,7 @@ from .image_io import ImageData, to_crf_uint8
 
 __all__ = ["META_KEY", "image_layer_data", "composite", "class_layer_kwargs", "strokes_layer_data",
            "image_data_from_layer", "classes_from_layer", "default_bands",
-           "image_composites", "band_stack", "band_stack_layer_data", "source_path"]
+           "image_composites", "band_stack", "reread_layer_data", "foreign_geotiff", "source_path"]
 
 #: Key of this plugin's entry in ``layer.metadata``.
 META_KEY = "napari_crf_label"
@@ -121,11 +121,32 @@ def band_stack(layer: Any) -> bool:
     return len(shape) == 3 and 2 <= shape[2] <= MAX_STACK_BANDS and min(shape[:2]) > shape[2]
 
 
-def band_stack_layer_data(layer: Any) -> LayerData:
-    """Return the layer data of a band stack as this plugin's reader makes it (bands kept, a composite shown).
+def foreign_geotiff(layer: Any) -> bool:
+    """Return True for an image layer of a GeoTIFF that another reader opened (without its georeferencing).
+
+    napari's own reader (what ``viewer.open(path)`` and a *Choose reader*
+    answer of "napari builtins" use) reads the pixels only: the run then
+    labels the no-data border and the export writes no label GeoTIFF
+    (trial 29). Cheap: the file's tags are read, not its pixels.
+    """
+    from .image_io import tiff_pages
+
+    if META_KEY in layer.metadata and "image" in layer.metadata[META_KEY]:
+        return False
+    source = source_path(layer)
+    if not source or Path(source).suffix.lower() not in (".tif", ".tiff"):
+        return False
+    try:
+        return tiff_pages(Path(source))[0]
+    except Exception:  # noqa: BLE001 - not a TIFF this plugin can read: the layer stays as it is
+        return False
+
+
+def reread_layer_data(layer: Any) -> LayerData:
+    """Return a layer's image as this plugin's reader makes it (bands kept, a composite shown).
 
     From the file when it is a TIFF this plugin reads (its nodata and
-    georeferencing with it), else from the layer's data.
+    georeferencing with it), else from the layer's data (a band stack).
     """
     from .image_io import read_image
 

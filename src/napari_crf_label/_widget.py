@@ -59,12 +59,13 @@ from ._guided_panel import GUIDE_KEYS, GuidedControls
 from ._layers import (
     META_KEY,
     band_stack,
-    band_stack_layer_data,
     class_layer_kwargs,
     classes_from_layer,
     composite,
+    foreign_geotiff,
     image_composites,
     image_data_from_layer,
+    reread_layer_data,
     source_path,
     strokes_layer_data,
     strokes_on_data,
@@ -550,6 +551,10 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             QTimer.singleShot(0, lambda: self._reopen_band_stack(image))
             self._update_status()
             return
+        if chosen and foreign_geotiff(image):  # napari's reader dropped its georeferencing and no-data
+            QTimer.singleShot(0, lambda: self._reopen_geotiff(image))
+            self._update_status()
+            return
         if chosen:
             self._fix_inverted_alpha(image)
         self._pick_strokes(image)
@@ -571,20 +576,33 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if image not in self.viewer.layers or not band_stack(image):
             return  # removed or replaced meanwhile
         rows, cols, bands = image.data.shape
+        # sizes as width x height: napari showed ``rows`` planes of ``bands`` columns and ``cols`` rows
+        self._replace_image(image, f"its {bands} bands cannot be read as one image",
+                            f"napari's own reader opened its {bands} bands as {rows} planes of {bands} x {cols} "
+                            f"pixels; it is shown as one image of {bands} bands now")
+
+    def _reopen_geotiff(self, image: Image) -> None:
+        """Replace a GeoTIFF's layer from another reader with the image as this plugin reads it, and say so."""
+        if image not in self.viewer.layers or not foreign_geotiff(image):
+            return  # removed or replaced meanwhile
+        self._replace_image(image, "it cannot be read with its georeferencing",
+                            "napari's own reader opened it without its georeferencing and no-data mask; it is "
+                            "read with them now, so no-data stays unlabelled and Export writes the label GeoTIFF")
+
+    def _replace_image(self, image: Image, failed: str, told: str) -> None:
+        """Replace ``image`` by its file as this plugin's reader opens it, in its place; tell the user ``told``."""
         try:
-            data, kwargs, _ = band_stack_layer_data(image)
+            data, kwargs, _ = reread_layer_data(image)
         except (InputError, OSError, ValueError) as exc:
-            show_error(f"{image.name}: its {bands} bands cannot be read as one image: {exc}")
+            show_error(f"{image.name}: {failed}: {exc}")
             return
         index = self.viewer.layers.index(image)
         self.viewer.layers.remove(image)
         self.viewer.add_image(data, **kwargs)
         self.viewer.layers.move(len(self.viewer.layers) - 1, index)
         self.image_picker.value = self.viewer.layers[kwargs["name"]]
-        # sizes as width x height: napari showed ``rows`` planes of ``bands`` columns and ``cols`` rows
-        show_info(f"{kwargs['name']}: napari's own reader opened its {bands} bands as {rows} planes of "
-                  f"{bands} x {cols} pixels; it is shown as one image of {bands} bands now, as "
-                  "File > Open with Plugin > CRF Label opens it (the file is unchanged).")
+        show_info(f"{kwargs['name']}: {told}, as File > Open with Plugin > CRF Label opens it (the file is "
+                  "unchanged).")
 
     def _fix_inverted_alpha(self, image: Image) -> None:
         """Show a 4-band JPEG of RGB and alpha (orthomosaic exporters), which Pillow reads inverted, as it is meant.
