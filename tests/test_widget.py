@@ -538,6 +538,15 @@ def test_session_save_and_open_restores_settings_without_offering_the_autosave(
     assert panel.autosave() is not None  # an autosave of the same strokes exists
     path = panel.save_session(tmp_path / "work")
     assert path.name == "work_session.npz"
+    assert f"Session saved to {path}" in panel.status.value  # trial 29: nothing said so
+    # a name the dialog did not ask about (the suffix added) is not replaced unasked
+    other = tmp_path / "other_session.npz"
+    other.write_bytes(b"the user's own file")
+    asked = []
+    panel._confirm = lambda title, text: asked.append(text) or False
+    assert panel.save_session(tmp_path / "other.npz") is None
+    assert other.read_bytes() == b"the user's own file" and "other_session.npz exists" in asked[0]
+    assert "Session not saved" in panel.status.value
 
     viewer2 = make_napari_viewer()
     viewer2.open(str(path), plugin=PLUGIN)

@@ -51,6 +51,7 @@ class SessionsMixin:
         def _stem(self, image: Image, data: ImageData) -> str: ...
         def set_classes(self, classes: ClassSet) -> Labels | None: ...
         def _update_status(self, message: str = "") -> None: ...
+        def _confirm(self, title: str, text: str) -> bool: ...
 
     def _session(self) -> Session | None:
         """Return the current strokes, classes and parameters as a Session."""
@@ -132,11 +133,19 @@ class SessionsMixin:
         path = Path(path)
         if not path.name.endswith("_session.npz"):
             path = path.with_name(path.name.removesuffix(".npz") + "_session.npz")
+            # the dialog asked about the name typed, not this one
+            if path.exists() and not self._confirm("Replace file?", f"{path} exists. Replace it?"):
+                self._update_status(f"Session not saved; {path.name} kept.")
+                return None
         try:
-            return save_session(path, session)
+            saved = save_session(path, session)
         except OSError as exc:
             show_error(f"Saving the session failed: {exc}")
             return None
+        # trial 29: nothing said the session was saved; the status still told of the last export
+        self._update_status(f"Session saved to {saved} (File > Open brings it back).")
+        show_info(f"Session saved to {saved}.")
+        return saved
 
     def restore_autosave(self) -> bool:
         """Load the autosaved strokes and classes of the chosen image."""
