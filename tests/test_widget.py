@@ -419,6 +419,12 @@ def test_export_writes_every_output_and_asks_before_overwriting(scene_viewer, qt
     asked = answer_next_question(qtbot, yes=False)
     assert panel.export(tmp_path) is None
     assert "scene_report.txt" in asked[0] and paths["report"].read_text() == "keep me"
+    assert "Export cancelled; existing files kept." in panel.status.value
+    # a folder that cannot be made (under a file): said in the status too, not the last export's line (trial 29)
+    (tmp_path / "a file").write_text("x")
+    assert panel.export(tmp_path / "a file" / "out") is None
+    assert "Not exported: Cannot create the output folder" in panel.status.value
+    assert "Exported" not in panel.status.value
     answer_next_question(qtbot, yes=True)
     panel.export(tmp_path)
     wait_idle(qtbot, panel)

@@ -1211,7 +1211,10 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         try:
             Path(outdir).mkdir(parents=True, exist_ok=True)  # as the command line does
         except OSError as exc:
-            show_error(f"Cannot create the output folder {outdir}: {exc.strerror or exc}")
+            text = (f"Cannot create the output folder {outdir} ({exc.strerror or exc}): choose a folder you can "
+                    "write to.")
+            show_error(text)
+            self._update_status(f"Not exported: {text}")  # not the last export's "Exported..." (trial 29)
             return None
         stem = target[1] if target else self._stem(image, data)
         state.clock.tick()  # annotation time runs from the first stroke to export
@@ -1221,6 +1224,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if existing and not self._confirm("Replace files?",
                                           "These files exist and would be replaced:\n" + "\n".join(existing)):
             show_info("Export cancelled; existing files kept.")
+            self._update_status("Export cancelled; existing files kept.")
             return None
         if self._strokes_changed_since(state.result):
             # a live preview of the new strokes on screen would not be what the files hold
