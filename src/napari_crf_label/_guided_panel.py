@@ -242,29 +242,44 @@ class GuidedControls(Container):
         self._outline("windows", walk.windows, [STATE_COLORS[s] for s in states], width=None)
 
     def highlight_empty(self) -> list[int]:
-        """Outline the windows that have no strokes before a run; return their numbers (1-based)."""
+        """Outline the windows that have no strokes before a run; return their numbers (1-based).
+
+        In a guided pass the pass's outlines show every window's state;
+        otherwise only the empty windows are outlined, in red, in a layer
+        named for them (trial 29 took the pass's orange and red outlines,
+        unasked for, for one colour), removed once none is empty.
+        """
         panel = self._panel
         if panel.image_layer is None or panel.strokes_layer is None:
             return []
         classes = classes_from_layer(panel.strokes_layer)
         walk = self.walk
-        if walk is None or walk.windows != self._windows():
+        guided = walk is not None and walk.windows == self._windows()
+        if not guided:
             n = len(classes) if classes is not None else int(np.asarray(panel.strokes_layer.data).max(initial=1))
             walk = GuidedWalk(self._windows(), max(n, 1))  # for the outlines only: not a guided pass
         if len(walk.windows) < 2:
+            self._remove_layer("empty")
             return []
         coverage = self._coverage(walk)
         empty = [w + 1 for w in range(len(walk.windows)) if not coverage[w].any()]
-        if empty and len(empty) < len(walk.windows):  # no stroke at all: the run says so, no outline needed
+        if not empty or len(empty) == len(walk.windows):  # no stroke at all: the run says so, no outline needed
+            self._remove_layer("empty")
+            return empty
+        if guided:
             states = window_states(coverage, walk.skipped)
             self._outline("windows", walk.windows, [STATE_COLORS[s] for s in states], width=None)
-            show_warning(f"{len(empty)} of {len(walk.windows)} windows have no strokes (outlined in red: "
-                         f"{', '.join(map(str, empty))}); their labels come from strokes elsewhere.")
+        else:
+            self._outline("empty", [walk.windows[w - 1] for w in empty], [STATE_COLORS["empty"]] * len(empty),
+                          width=None)
+        show_warning(f"{len(empty)} of {len(walk.windows)} windows have no strokes (outlined in red: "
+                     f"{', '.join(map(str, empty))}); their labels come from strokes elsewhere.")
         return empty
 
     # ----------------------------------------------------------------- layers
     def _layer_name(self, kind: str) -> str:
-        return f"{self._panel.image_layer.name} {'guide windows' if kind == 'windows' else 'current window'}"
+        what = {"windows": "guide windows", "current": "current window", "empty": "windows without strokes"}[kind]
+        return f"{self._panel.image_layer.name} {what}"
 
     def _outline(self, kind: str, windows: list, colors: list[str], width: float | None) -> Any:
         """Show ``windows`` as rectangle outlines in this kind's Shapes layer (made, or updated); return it."""
@@ -276,7 +291,7 @@ class GuidedControls(Container):
         key = state.guide_keys.get(kind)
         layer = find_layer(panel.viewer.layers, key)
         rects = [np.array([[w.y0 - 0.5, w.x0 - 0.5], [w.y1 - 0.5, w.x1 - 0.5]]) for w in windows]
-        edge = 2.0 if kind == "windows" else 5.0
+        edge = 5.0 if kind == "current" else 2.0
         edge = edge * max(image_data_from_layer(image).shape) / 1000
         if layer is None:
             layer = unwrap(panel.viewer.add_shapes(rects, shape_type="rectangle", edge_color=colors,
