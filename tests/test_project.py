@@ -252,6 +252,8 @@ def test_panel_walks_a_three_image_project(make_napari_viewer, qtbot, tmp_path, 
     assert panel.reach.value == PROJECT_REACH and any(m.startswith(f"Reach set to {PROJECT_REACH:g}") for m in told)
     assert panel.image_layer.name == "frame0" and panel.strokes_layer.name == "frame0 strokes"
     assert panel.class_list.count() == 2 and panel.dataset.progress.value == "0 of 3 labelled"
+    # one Next moves through the guided pass's classes, the other through images: named so (trial 28)
+    assert panel.dataset.next_button.text == "Next image" and panel.dataset.previous_button.text == "Previous image"
     # paint the first, run, export
     panel.strokes_layer.data = files[0][2].astype(np.uint8)
     click(panel.run_button)

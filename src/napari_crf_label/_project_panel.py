@@ -71,10 +71,10 @@ class ProjectControls(Container):
         holder = Container(labels=False)
         holder.margins = (0, 0, 0, 0)
         holder.native.layout().addWidget(self.images)
-        self.previous_button = PushButton(text="Previous", enabled=False,
+        self.previous_button = PushButton(text="Previous image", enabled=False,
                                           tooltip=TOOLTIPS["project_previous"].format(
                                               key=PROJECT_KEYS["project_previous"]))
-        self.next_button = PushButton(text="Next", enabled=False,
+        self.next_button = PushButton(text="Next image", enabled=False,
                                       tooltip=TOOLTIPS["project_next"].format(key=PROJECT_KEYS["project_next"]))
         self.status = Label(value="")
         self.status.native.setWordWrap(True)
