@@ -1073,7 +1073,9 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         shown = self._progress.on_stage(stage, fraction)
         if shown is None:
             return
-        self._next_text, bar = shown  # shown with the bar, at most every FEEDBACK_MS
+        text, bar = shown  # shown with the bar, at most every FEEDBACK_MS
+        if text is not None:
+            self._next_text = text
         if bar is None:
             self._feedback_soon()
         else:
