@@ -526,6 +526,28 @@ def test_painting_anew_keeps_an_earlier_sessions_autosave_under_a_name_of_its_ow
     assert sorted(autosave_dir.glob("*_session.npz")) == sorted([first, kept[0]])
 
 
+def test_an_earlier_autosave_whose_strokes_this_session_holds_is_replaced_not_kept_again(make_napari_viewer,
+                                                                                          qtbot, autosave_dir):
+    # trial 29: each return to an image (strokes opened from a session file, a few more painted) kept one more
+    # copy of the earlier autosave, though every one of its strokes was in the new one
+    from napari_crf_label.io.session import load_session
+
+    viewer, panel, image, strokes = named_scene(make_napari_viewer)
+    viewer.layers["scene strokes"].data = strokes.astype(np.uint8)
+    first = panel.autosave()
+    viewer2 = make_napari_viewer()
+    viewer2.add_image(image, name="scene", rgb=True)
+    panel2 = open_panel(viewer2)
+    qtbot.waitUntil(lambda: shown(panel2.restore_button), timeout=5_000)
+    use_names(panel2, "dark, bright")
+    more = strokes.astype(np.uint8).copy()
+    more[10:14, 10:40] = 1  # the same strokes, and one more
+    viewer2.layers["scene strokes"].data = more
+    assert panel2.autosave() == first
+    assert list(autosave_dir.glob("*_session.npz")) == [first]  # nothing of the earlier one is lost
+    assert np.array_equal(load_session(first).strokes, more)
+
+
 def test_session_save_and_open_restores_settings_without_offering_the_autosave(
         make_napari_viewer, qtbot, tmp_path, autosave_dir):
     from napari_crf_label.sample import sample_files

@@ -107,7 +107,8 @@ class SessionsMixin:
             return None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            if path.exists() and path not in self._autosave_mine:  # an earlier session's, not restored
+            if path.exists() and path not in self._autosave_mine and not _holds(session.strokes, path):
+                # an earlier session's, not restored, with strokes this one does not hold: kept aside
                 kept = keep_earlier_autosave(path)
                 show_info(f"The autosaved strokes of an earlier session of {self.image_layer.name} were kept as "
                           f"{kept} (File > Open brings them back); this session autosaves anew.")
@@ -187,3 +188,21 @@ class SessionsMixin:
         self._apply_params(session.params)
         self.restore_button.visible = False
         return True
+
+
+def _holds(strokes: np.ndarray, path: Path) -> bool:
+    """Return True when ``strokes`` has every stroke of the session at ``path`` (same class, same pixel).
+
+    Then replacing that autosave loses nothing: this session carries on from
+    its strokes (opened from a session file or painted again). Kept aside
+    otherwise, as every earlier autosave was, one more file per return to
+    the image (trial 29).
+    """
+    try:
+        earlier = load_session(path).strokes
+    except (SessionError, OSError, ValueError):
+        return False  # unreadable: kept aside, never replaced
+    if earlier.shape != strokes.shape:
+        return False
+    painted = earlier > 0
+    return bool(np.array_equal(strokes[painted], earlier[painted]))
