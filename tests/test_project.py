@@ -315,59 +315,39 @@ def test_panel_walks_a_three_image_project(make_napari_viewer, qtbot, tmp_path, 
     assert "(exported)" in texts[0] and "(exported)" in texts[1] and "(not started)" in texts[2]
 
 
-def test_a_project_runs_stroke_samples_are_kept_off_naparis_thread(make_napari_viewer, qtbot, tmp_path,
-                                                                   monkeypatch):
-    # trial 27: after Run CRF the image's stroke samples (0.8-1.1 s on 4 MP) were computed on napari's thread
-    import threading
+def project_in_panel(make_napari_viewer, tmp_path, n=2):
+    """Make a project of n scenes, open it in a panel opened as the Plugins menu does; return viewer, panel, files."""
+    from .test_widget import click, open_panel
 
-    from napari_crf_label import _project_panel
-
-    from .test_widget import click, open_panel, wait_idle
-
-    threads = []
-    keep = _project_panel.update_samples
-
-    def recorded(*args, **kwargs):
-        threads.append(threading.current_thread() is threading.main_thread())
-        return keep(*args, **kwargs)
-
-    monkeypatch.setattr(_project_panel, "update_samples", recorded)
-    files = scenes(tmp_path / "imgs", n=2)
+    files = scenes(tmp_path / "imgs", n=n)
     create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES, tmp_path / "out")
     viewer = make_napari_viewer()
     panel = open_panel(viewer)
     panel.dataset.project_file.value = tmp_path / "p.json"
     click(panel.dataset.open_button)
-    panel.strokes_layer.data = files[0][2].astype(np.uint8)
-    click(panel.run_button)
-    wait_idle(qtbot, panel)
-    qtbot.waitUntil(lambda: not panel.dataset.keeping_samples, timeout=30_000)
-    assert threads == [False]
-    x, y, ids = load_project(tmp_path / "p.json").samples()
-    assert len(y) == (files[0][2] > 0).sum() and set(ids.tolist()) == {0}
+    return viewer, panel, files
 
 
-def test_a_draft_waits_for_the_last_results_samples_and_a_closed_window_drops_it(make_napari_viewer, qtbot,
-                                                                                 tmp_path, monkeypatch):
+def test_a_results_stroke_samples_are_kept_off_naparis_thread_and_a_draft_waits_for_them(make_napari_viewer,
+                                                                                          qtbot, tmp_path,
+                                                                                          monkeypatch):
+    # trial 27: after Run CRF the image's stroke samples (0.8-1.1 s on 4 MP) were computed on napari's thread
+    import threading
     import time
 
     from napari_crf_label import _project_panel
 
-    from .test_widget import click, open_panel, wait_idle
+    from .test_widget import click, wait_idle
 
-    keep = _project_panel.update_samples
+    keep, on_main = _project_panel.update_samples, []
 
     def slow(*args, **kwargs):
+        on_main.append(threading.current_thread() is threading.main_thread())
         time.sleep(1.5)  # a large image's features
         return keep(*args, **kwargs)
 
     monkeypatch.setattr(_project_panel, "update_samples", slow)
-    files = scenes(tmp_path / "imgs", n=3)
-    create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES, tmp_path / "out")
-    viewer = make_napari_viewer()
-    panel = open_panel(viewer)
-    panel.dataset.project_file.value = tmp_path / "p.json"
-    click(panel.dataset.open_button)
+    viewer, panel, files = project_in_panel(make_napari_viewer, tmp_path, n=3)
     panel.strokes_layer.data = files[0][2].astype(np.uint8)
     click(panel.run_button)
     wait_idle(qtbot, panel)
@@ -385,17 +365,13 @@ def test_a_draft_waits_for_the_last_results_samples_and_a_closed_window_drops_it
     viewer.close()
     qtbot.waitUntil(lambda: not controls.keeping_samples, timeout=30_000)
     qtbot.wait(200)  # a draft wrongly started now would raise in the event loop, which fails the test
-    assert set(load_project(tmp_path / "p.json").samples()[2].tolist()) == {0, 1}
+    assert set(load_project(tmp_path / "p.json").samples()[2].tolist()) == {0, 1} and on_main == [False, False]
 
 
 def test_a_guided_pass_on_a_project_image_resumes_when_the_image_is_opened_again(make_napari_viewer, qtbot, tmp_path):
-    from .test_widget import click, open_panel
+    from .test_widget import click
 
-    scenes(tmp_path / "imgs", n=2)
-    create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES, tmp_path / "out")
-    viewer = make_napari_viewer()
-    panel = open_panel(viewer)
-    panel.dataset.open_project(tmp_path / "p.json")
+    _, panel, _ = project_in_panel(make_napari_viewer, tmp_path)
     panel.window.value = 80  # 100 x 160 frames: 2 x 2 windows
     click(panel.guided.start_button)
     for _ in range(3):
@@ -466,14 +442,9 @@ def test_going_to_the_next_project_image_removes_the_last_ones_preview(make_napa
 def test_the_status_keeps_saying_crf_done_after_a_project_run(make_napari_viewer, qtbot, tmp_path):
     # trial 28: right after Run CRF on a project image the status did not say "CRF done": the strokes' autosave and
     # the annotation clock that follow the run rewrote the status without the run's message
-    from .test_widget import click, open_panel, wait_idle
+    from .test_widget import click, wait_idle
 
-    files = scenes(tmp_path / "imgs", n=2)
-    create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES, tmp_path / "out")
-    viewer = make_napari_viewer()
-    panel = open_panel(viewer)
-    panel.dataset.project_file.value = tmp_path / "p.json"
-    click(panel.dataset.open_button)
+    viewer, panel, files = project_in_panel(make_napari_viewer, tmp_path)
     panel.strokes_layer.data = files[0][2].astype(np.uint8)
     click(panel.run_button)
     wait_idle(qtbot, panel)
