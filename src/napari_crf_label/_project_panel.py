@@ -275,7 +275,9 @@ class ProjectControls(Container):
         if self._samples_workers:
             # the image labelled just before is still giving its samples: the draft waits to learn from them
             self.status.value += " Drafting once the last result's samples are kept..."
-            self._after_samples.append(lambda: self.index == i and self._start_draft(i, data, image))
+            project = self.project
+            self._after_samples.append(
+                lambda: self.project is project and self.index == i and self._start_draft(i, data, image))
             return
         project = self.project
         _, y, ids = project.samples(exclude=i)
