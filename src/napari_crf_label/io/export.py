@@ -67,19 +67,29 @@ def output_paths(stem: str, outdir: str | Path, georeferenced: bool = False) -> 
     return paths
 
 
+#: The ``.mat``'s probabilities are rounded to steps of 1 / PREDS_STEPS: zlib kept 80 % of float32 probabilities,
+#: whose last bits are noise (a 9 MP GeoTIFF of 4 classes gave a 118 MB file, exported in 7.5 s; trial 29);
+#: rounded, a 0.5 MP photo's 6.9 MB became 0.3 MB, written 7 times faster.
+PREDS_STEPS = 4096
+
+
 def write_mat(path: Path, result: LabelResult, overwrite: bool = False,
               staging: Staging | None = None) -> Path:
-    """Write the ``.mat`` file the original tutorial reads with ``loadmat``."""
+    """Write the ``.mat`` file the original tutorial reads with ``loadmat``.
+
+    ``preds`` holds the class probabilities at CRF resolution, rounded to
+    steps of 1 / :data:`PREDS_STEPS`.
+    """
     from scipy.io import savemat
 
     klass = result.labels.astype(np.int32) - 1
+    preds = np.moveaxis(result.probabilities, 0, -1).astype(np.float32)
+    preds *= PREDS_STEPS
+    np.round(preds, out=preds)
+    preds /= PREDS_STEPS
     with atomic_path(path, overwrite, staging) as tmp:
-        savemat(tmp, {
-            "sparse": result.strokes.astype(np.int32),
-            "class": klass,
-            "preds": np.moveaxis(result.probabilities, 0, -1).astype(np.float32),
-            "labels": list(result.classes.names),
-        }, do_compression=True)
+        savemat(tmp, {"sparse": result.strokes.astype(np.int32), "class": klass, "preds": preds,
+                      "labels": list(result.classes.names)}, do_compression=True)
     return path
 
 
