@@ -91,7 +91,7 @@ def test_project_file_roundtrip_statuses_and_refusals(tmp_path):
         load_project(tmp_path / "cut.json")
 
 
-def test_a_kept_result_is_stored_without_compressing_its_probabilities(tmp_path):
+def test_a_kept_result_is_stored_uncompressed_in_the_mats_steps_of_probability(tmp_path):
     # the panel keeps a project image's result on napari's own thread after Run CRF: zlib on the probabilities of a 4 MP
     # image of 15 classes took 7.2 s, in which napari froze (trial 27), for 11 % less disk
     import zipfile
@@ -103,8 +103,20 @@ def test_a_kept_result_is_stored_without_compressing_its_probabilities(tmp_path)
     with zipfile.ZipFile(project.result_path(0)) as z:
         assert z.getinfo("probabilities.npy").compress_type == zipfile.ZIP_STORED
     kept = load_project(tmp_path / "p.json").load_result(0)
-    assert np.array_equal(kept["probabilities"], result.probabilities.astype(np.float32))
+    # the probabilities in the .mat's steps of 1/4096 (uint16: half of float32's disk), so that the project's
+    # export writes the .mat an export of the run itself writes
+    with np.load(project.result_path(0)) as z:
+        assert z["probabilities"].dtype == np.uint16
+    assert kept["probabilities"].dtype == np.float32
+    assert np.abs(kept["probabilities"] - result.probabilities).max() <= 0.5 / 4096 + 1e-7
     assert np.array_equal(kept["labels"], result.labels) and kept["params"] == json.loads(json.dumps(result.params))
+    # a result kept before (float32 probabilities) still loads as it was
+    with zipfile.ZipFile(project.result_path(0)) as z:
+        arrays = {name[:-4]: np.load(z.open(name)) for name in z.namelist()}
+    arrays["probabilities"] = result.probabilities.astype(np.float32)
+    np.savez(project.result_path(0), **arrays)
+    old = load_project(tmp_path / "p.json").load_result(0)
+    assert np.array_equal(old["probabilities"], result.probabilities.astype(np.float32))
 
 
 def test_cli_create_add_status_run_export(tmp_path, capsys):

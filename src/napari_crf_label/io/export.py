@@ -73,6 +73,20 @@ def output_paths(stem: str, outdir: str | Path, georeferenced: bool = False) -> 
 PREDS_STEPS = 4096
 
 
+def probability_steps(probabilities: np.ndarray) -> np.ndarray:
+    """Return probabilities (0..1) as uint16 counts of 1 / :data:`PREDS_STEPS` (what the ``.mat`` keeps)."""
+    steps = np.asarray(probabilities, np.float32) * np.float32(PREDS_STEPS)
+    np.round(steps, out=steps)
+    return steps.astype(np.uint16)
+
+
+def from_steps(steps: np.ndarray) -> np.ndarray:
+    """Return float32 probabilities from :func:`probability_steps`' counts."""
+    out = steps.astype(np.float32)
+    out /= np.float32(PREDS_STEPS)
+    return out
+
+
 def write_mat(path: Path, result: LabelResult, overwrite: bool = False,
               staging: Staging | None = None) -> Path:
     """Write the ``.mat`` file the original tutorial reads with ``loadmat``.
@@ -83,10 +97,7 @@ def write_mat(path: Path, result: LabelResult, overwrite: bool = False,
     from scipy.io import savemat
 
     klass = result.labels.astype(np.int32) - 1
-    preds = np.moveaxis(result.probabilities, 0, -1).astype(np.float32)
-    preds *= PREDS_STEPS
-    np.round(preds, out=preds)
-    preds /= PREDS_STEPS
+    preds = np.moveaxis(from_steps(probability_steps(result.probabilities)), 0, -1)
     with atomic_path(path, overwrite, staging) as tmp:
         savemat(tmp, {"sparse": result.strokes.astype(np.int32), "class": klass, "preds": preds,
                       "labels": list(result.classes.names)}, do_compression=True)

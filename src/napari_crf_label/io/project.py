@@ -7,8 +7,9 @@ Beside it, in the output folder:
 
 - ``sessions/<stem>_session.npz``: each image's strokes (the usual session);
 - ``results/<stem>_result.npz``: the labels and class probabilities of the
-  last run (what ``project export`` writes from), with the digest of the
-  strokes it was made from;
+  last run (what ``project export`` writes from; the probabilities in the
+  ``.mat``'s steps of 1/4096, as uint16), with the digest of the strokes it
+  was made from;
 - ``drafts/<stem>_draft.png``: a draft labelling of an image without strokes;
 - ``<project>_samples.npz``: the pixel classifier's training samples of
   every labelled image (features, classes, image index), capped and
@@ -30,6 +31,7 @@ import numpy as np
 from ..classes import ClassSet
 from ..errors import InputError
 from .atomic import atomic_path
+from .export import from_steps, probability_steps
 
 __all__ = ["Project", "ProjectError", "ImageEntry", "create_project", "load_project", "STATUSES",
            "PROJECT_FORMAT", "PROJECT_VERSION", "strokes_digest", "relative_path"]
@@ -190,9 +192,10 @@ class Project:
         path = self.result_path(i)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path, overwrite=True) as tmp, open(tmp, "wb") as fh:
-            # not compressed: zlib took 7.2 s on a 4 MP image of 15 classes (napari froze after Run CRF; trial 27)
-            # for 11 % less disk; np.savez writes it in 0.2 s
-            np.savez(fh, labels=labels, probabilities=probabilities.astype(np.float32),
+            # not compressed: zlib took 7.2 s on a 4 MP image of 15 classes (napari froze after Run CRF; trial 27);
+            # the probabilities in the .mat's steps as uint16: half of float32's 214 MB there, and the export
+            # writes the same .mat as one made from the run itself
+            np.savez(fh, labels=labels, probabilities=probability_steps(probabilities),
                                 strokes=strokes.astype(np.uint16), params=np.array(json.dumps(params)),
                                 seconds=np.array(seconds), strokes_digest=np.array(strokes_digest(strokes)))
         self.images[i].status = "labelled"
@@ -204,7 +207,9 @@ class Project:
         if not path.is_file():
             raise ProjectError(f"{self.images[i].path}: not labelled yet (run the project first)")
         with np.load(path, allow_pickle=False) as z:
-            return {"labels": z["labels"], "probabilities": z["probabilities"], "strokes": z["strokes"],
+            kept = z["probabilities"]  # float32 in results kept before stop 24
+            probabilities = from_steps(kept) if kept.dtype == np.uint16 else kept
+            return {"labels": z["labels"], "probabilities": probabilities, "strokes": z["strokes"],
                     "params": json.loads(str(z["params"])), "seconds": float(z["seconds"])}
 
     # ---------------------------------------------------------------- samples
