@@ -470,3 +470,35 @@ def test_the_status_keeps_saying_crf_done_after_a_project_run(make_napari_viewer
     panel._on_paint(SimpleNamespace(source=panel.strokes_layer))  # a stroke a second later: the clock ticks
     assert panel.image_state().clock.seconds > before
     assert "CRF done" in panel.status.value
+
+
+def test_walking_past_a_kept_result_in_a_shown_window_does_not_crash_napari(make_napari_viewer, qtbot, tmp_path):
+    # trial 30: on a project of 1500 x 1400 GeoTIFF scenes, Next from an image showing its kept result crashed
+    # napari (a segmentation fault in Mesa's glDrawArrays) in 11 of 13 walks: the progress bar, full from the
+    # shown result, was emptied while napari drew the next image's new layers
+    from .test_widget import click, open_panel, wait_idle
+
+    (tmp_path / "imgs").mkdir()
+    scenes = [two_region_scene(height=1400, width=1500, boundary=600 + 100 * i, seed=i) for i in range(3)]
+    for i, (image, _, _) in enumerate(scenes):
+        Image.fromarray(image).save(tmp_path / "imgs" / f"scene{i}.png")
+    project = create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES, tmp_path / "out")
+    image, _, strokes = scenes[1]
+    project.set_strokes(1, strokes)
+    result = label_image(image, strokes, classes=CLASSES)
+    project.save_result(1, result.labels, result.probabilities, result.strokes, result.params, result.seconds)
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1600, 1000)
+    panel = open_panel(viewer)
+    panel.dataset.project_file.value = tmp_path / "p.json"
+    click(panel.dataset.open_button)
+    assert panel.image_layer.name == "scene0"
+    qtbot.wait(1500)
+    click(panel.dataset.next_button)
+    assert "scene1 CRF labels" in viewer.layers and panel.progress_bar.value == panel.progress_bar.max
+    qtbot.wait(100)
+    click(panel.dataset.next_button)
+    assert panel.image_layer.name == "scene2"
+    qtbot.wait(3000)  # napari draws the new layers (the crash came here)
+    qtbot.waitUntil(lambda: panel.progress_bar.value == 0, timeout=5_000)  # emptied once they are drawn
+    wait_idle(qtbot, panel)

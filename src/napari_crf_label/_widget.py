@@ -1129,12 +1129,23 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         """Clear the run's progress and messages (another image was opened)."""
         self._drop_feedback()
         self._next_bar = 0
-        self.progress_bar.value = 0
-        self.progress_bar.native.setFormat("")
+        # the bar once the new image's layers are drawn: emptied while napari drew them, it crashed napari in
+        # Mesa's glDrawArrays (trial 30: 11 of 13 walks through a project's GeoTIFF scenes, at the image after
+        # one showing its kept result)
+        QTimer.singleShot(0, self._empty_bar)
         self.stage_label.value = ""
         state = self.image_state()
         self.guided.review_button.enabled = state is not None and state.result is not None
         self._update_status()
+
+    def _empty_bar(self) -> None:
+        """Empty the progress bar, unless a job filled it meanwhile (or the panel was closed)."""
+        try:
+            if self.worker is None and self.export_worker is None:
+                self.progress_bar.value = 0
+                self.progress_bar.native.setFormat("")
+        except RuntimeError:  # the panel was closed: its Qt widgets are gone
+            pass
 
     def _on_error(self, exc: Exception) -> None:
         """Report a failed run or export as a plain notification."""
