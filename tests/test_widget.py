@@ -984,7 +984,8 @@ def test_a_second_image_gets_its_own_strokes_layer_and_classes(make_napari_viewe
     panel.image_picker.value = viewer.layers["bahamas_landsat"]
     assert panel.strokes_layer.name == "bahamas_landsat strokes" and panel.class_list.count() == 4
     assert viewer.layers.selection.active.name == "bahamas_landsat strokes"
-    assert panel.stage_label.value == "" and panel.progress_bar.value == 0
+    assert panel.stage_label.value == ""
+    qtbot.waitUntil(lambda: panel.progress_bar.value == 0, timeout=2_000)  # once the image is drawn (trial 30)
 
 
 def test_strokes_on_transparent_pixels_are_named_not_only_missing(make_napari_viewer, qtbot, notes, tmp_path):

@@ -277,6 +277,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._warming = False  # the engine compiles in the background (once per installation)
         self._message = ""  # the status line's last message
         self._progress = RunProgress()  # what the stage text and bar say for the running job
+        self._bar_owner = object()  # who may empty the bar (see reset_feedback)
         self._refilling = False  # True while the layer pickers and composites are refilled
         self._failed = False  # the running job ended in an error
         self._live_only = False  # the running job is a live preview (no full-resolution result)
@@ -1047,6 +1048,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self.export_button.enabled = False
         self.cancel_button.enabled = True
         self._progress = RunProgress(exporting)
+        self._bar_owner = object()  # the bar is this job's now
         self._drop_feedback()
         self._next_bar, self._feedback_at = 0, 0.0  # the run's first report shows at once
         self.progress_bar.value = 0
@@ -1132,18 +1134,20 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         # the bar once the new image's layers are drawn: emptied while napari drew them, it crashed napari in
         # Mesa's glDrawArrays (trial 30: 11 of 13 walks through a project's GeoTIFF scenes, at the image after
         # one showing its kept result)
-        QTimer.singleShot(0, self._empty_bar)
+        self._bar_owner = owner = object()  # a job started before it runs keeps its bar
+        QTimer.singleShot(0, lambda: self._empty_bar(owner))
         self.stage_label.value = ""
         state = self.image_state()
         self.guided.review_button.enabled = state is not None and state.result is not None
         self._update_status()
 
-    def _empty_bar(self) -> None:
-        """Empty the progress bar, unless a job filled it meanwhile (or the panel was closed)."""
+    def _empty_bar(self, owner: object) -> None:
+        """Empty the progress bar, unless a job started since ``owner`` was handed out (or the panel was closed)."""
+        if owner is not self._bar_owner:
+            return
         try:
-            if self.worker is None and self.export_worker is None:
-                self.progress_bar.value = 0
-                self.progress_bar.native.setFormat("")
+            self.progress_bar.value = 0
+            self.progress_bar.native.setFormat("")
         except RuntimeError:  # the panel was closed: its Qt widgets are gone
             pass
 
