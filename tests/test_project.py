@@ -216,6 +216,30 @@ def test_second_export_writes_new_results_skips_unchanged_and_refuses_stale_outp
     assert (out / "frame1_label.png").is_file() and (out / "frame0_label.png").stat().st_mtime_ns != first
 
 
+def test_strokes_on_no_data_leave_a_kept_result_current(tmp_path, capsys):
+    # trial 30: strokes touching a scene's no-data made the kept result's digest (of the strokes the run kept)
+    # differ from the image's strokes: every project run labelled the image again, it fell from exported to
+    # labelled, the next plain export refused, and the panel opened it without its result
+    (tmp_path / "imgs").mkdir()
+    image, _, strokes = two_region_scene(height=100, width=160, boundary=80)
+    rgba = np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
+    rgba[:, :10, 3] = 0  # a transparent (no-data) strip on the left
+    Image.fromarray(rgba).save(tmp_path / "imgs" / "scene.png")
+    strokes = strokes.astype(np.uint8)
+    strokes[40:44, 0:30] = 1  # a stroke that starts on the no-data strip
+    Image.fromarray(strokes).save(tmp_path / "s.png")
+    p = str(tmp_path / "p.json")
+    assert main(["project", "create", p, str(tmp_path / "imgs"), "--classes", "dark,bright"]) == 0
+    assert main(["project", "add-strokes", p, "scene.png", str(tmp_path / "s.png")]) == 0
+    assert main(["project", "run", p]) == 0 and main(["project", "export", p]) == 0
+    capsys.readouterr()
+    assert main(["project", "run", p]) == 0
+    assert "labelled 0, drafted 0, already current 1" in capsys.readouterr().out
+    assert load_project(p).images[0].status == "exported"
+    assert main(["project", "export", p]) == 0
+    assert "1 already exported and unchanged" in capsys.readouterr().out
+
+
 def test_project_create_puts_outputs_in_labels_beside_the_project_file(tmp_path):
     # trial 28: the CLI wrote the outputs beside the project file (among the images when it sits in their folder,
     # where the next project of that folder lists the label PNGs as images); the panel uses <folder>/labels/

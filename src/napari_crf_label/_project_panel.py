@@ -360,15 +360,18 @@ class ProjectControls(Container):
         x, y, _ = self.project.samples(exclude=i)
         return (x, y) if len(y) else None
 
-    def on_result(self, image: Any, data: ImageData, result: LabelResult) -> None:
-        """Keep a run's result, the image's samples and strokes in the project; drop the draft."""
+    def on_result(self, image: Any, data: ImageData, result: LabelResult, given: np.ndarray | None = None) -> None:
+        """Keep a run's result, the image's samples and strokes in the project; drop the draft.
+
+        ``given``: the strokes the run was given (the result's lack those on no-data).
+        """
         i = self.current(image)
         if i is None:
             return
         try:
             self.save_current()
             self.project.save_result(i, result.labels, result.probabilities, result.strokes, result.params,
-                                     result.seconds)
+                                     result.seconds, given=given)
         except (OSError, InputError, ProjectError) as exc:
             show_error(f"Keeping the result in the project failed: {exc}")
         self._keep_samples(i, data, result.strokes)

@@ -1125,7 +1125,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         check = ProximityCheck.of(result, strokes, params)
         if check is not None:
             self._state.of(image).proximity_check = check
-        self.dataset.on_result(image, data, result)
+        self.dataset.on_result(image, data, result, strokes)
 
     def reset_feedback(self) -> None:
         """Clear the run's progress and messages (another image was opened)."""

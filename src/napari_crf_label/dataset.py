@@ -78,7 +78,8 @@ def label_in_project(project: Project, i: int, data: ImageData, strokes: np.ndar
     update_samples(project, i, data, strokes, **kw)
     result = label_image(data, strokes, classes=project.classes, samples=_carried(project, i), progress=progress,
                          **kw)
-    project.save_result(i, result.labels, result.probabilities, result.strokes, result.params, result.seconds)
+    project.save_result(i, result.labels, result.probabilities, result.strokes, result.params, result.seconds,
+                        given=strokes)
     return result
 
 
@@ -140,8 +141,10 @@ def iter_run_project(project: Project, *, workers: int = 1, client: Any = None, 
             data, strokes = read_image(project.image_path(i)), project.strokes(i)
             if strokes is not None and strokes.any():
                 result = label_image(data, strokes, classes=project.classes, samples=_carried(project, i), **kw)
+                # the digest of the strokes kept for the image, not of the result's (those on no-data
+                # dropped): else every run labelled the image again and a plain export refused (trial 30)
                 project.save_result(i, result.labels, result.probabilities, result.strokes, result.params,
-                                    result.seconds)
+                                    result.seconds, given=strokes)
                 report.labelled.append(entry.path)
             else:
                 draft = draft_labels(project, i, data, **kw)

@@ -187,8 +187,13 @@ class Project:
             return str(z["strokes_digest"])
 
     def save_result(self, i: int, labels: np.ndarray, probabilities: np.ndarray, strokes: np.ndarray,
-                    params: dict, seconds: float) -> None:
-        """Keep image ``i``'s labelling (for export) and mark it labelled."""
+                    params: dict, seconds: float, given: np.ndarray | None = None) -> None:
+        """Keep image ``i``'s labelling (for export) and mark it labelled.
+
+        ``given``: the strokes the run was given, when they differ from the
+        result's ``strokes`` (a run drops those on no-data); their digest
+        says whether the result is current for the strokes kept for the image.
+        """
         path = self.result_path(i)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path, overwrite=True) as tmp, open(tmp, "wb") as fh:
@@ -197,7 +202,8 @@ class Project:
             # writes the same .mat as one made from the run itself
             np.savez(fh, labels=labels, probabilities=probability_steps(probabilities),
                                 strokes=strokes.astype(np.uint16), params=np.array(json.dumps(params)),
-                                seconds=np.array(seconds), strokes_digest=np.array(strokes_digest(strokes)))
+                                seconds=np.array(seconds),
+                     strokes_digest=np.array(strokes_digest(strokes if given is None else given)))
         self.images[i].status = "labelled"
         self.save()
 
