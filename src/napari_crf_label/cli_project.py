@@ -95,7 +95,11 @@ def project_command(args: argparse.Namespace) -> int:
             print(f"napari-crf-label: {path}: {why}", file=sys.stderr)
         return 2 if report.failed else 0
     report = export_project(project, overwrite=args.overwrite, progress=_bar)
-    kept = (f"; {len(report.unchanged)} already exported and unchanged (--overwrite writes them again)"
-            if report.unchanged else "")
-    print(f"exported {len(report.exported)} image(s) to {project.output_folder}{kept}")
+    unchanged = (f"; {len(report.unchanged)} already exported and unchanged (--overwrite writes them again)"
+                 if report.unchanged else "")
+    print(f"exported {len(report.exported)} image(s) to {project.output_folder}{unchanged}")
+    if report.kept:  # the others were written all the same
+        print(f"napari-crf-label: {', '.join(report.kept)}: run again since exported; their earlier outputs were "
+              "kept: add --overwrite to replace them", file=sys.stderr)
+        return 2
     return 0

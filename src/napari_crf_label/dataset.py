@@ -10,13 +10,13 @@ images taught. See :mod:`napari_crf_label.io.project` for the files.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, OutputExistsError
 from .image_io import ImageData, read_image
 from .io.export import check_export, export_all
 from .io.project import Project, ProjectError, relative_path, strokes_digest
@@ -45,10 +45,15 @@ class RunReport:
 
 @dataclass
 class ExportReport:
-    """What a project export did: images written, and images skipped as already exported and unchanged."""
+    """What a project export did: images written, skipped as exported and unchanged, and skipped as stale.
+
+    ``kept``: images run again since an export whose outputs are still there; they were left as they are
+    (``overwrite`` replaces them).
+    """
 
     exported: list[str]
     unchanged: list[str]
+    kept: list[str] = field(default_factory=list)
 
 
 def _settings(project: Project, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -179,22 +184,27 @@ def export_project(project: Project, *, overwrite: bool = False,
 
     An image exported since its last run, whose outputs are all still
     there, is skipped (a second export after labelling more images writes
-    only those), unless ``overwrite``. Outputs that exist for an image to be
-    written are refused before anything is written (for every image),
-    unless ``overwrite``: they come from an earlier export of a result run
-    again since.
+    only those), unless ``overwrite``. An image run again since its export
+    keeps its old outputs unless ``overwrite``, and is listed in the
+    report's ``kept``; the others are written all the same (trial 30: one
+    such image stopped the export of every other).
     """
     labelled = [i for i, e in enumerate(project.images) if e.status in ("labelled", "exported")]
     if not labelled:
         raise ProjectError("no image is labelled yet: paint strokes (project add-strokes or the panel) and run")
     unchanged = [] if overwrite else [i for i in labelled if _exported_as_is(project, i)]
-    ready = [i for i in labelled if i not in unchanged]
     project.output_folder.mkdir(parents=True, exist_ok=True)
-    for i in ready:  # every target checked first: a refusal writes nothing (images are read again below,
-        # so memory holds one image at a time)
-        check_export(project.output_folder, project.output_stem(i),
-                     read_image(project.image_path(i)).is_georeferenced, overwrite, protect=[project.image_path(i)])
-    report = ExportReport([], [project.images[i].path for i in unchanged])
+    ready, kept = [], []
+    for i in (i for i in labelled if i not in unchanged):  # every target checked before any is written (images
+        # are read again below, so memory holds one image at a time)
+        try:
+            check_export(project.output_folder, project.output_stem(i),
+                         read_image(project.image_path(i)).is_georeferenced, overwrite,
+                         protect=[project.image_path(i)])
+            ready.append(i)
+        except OutputExistsError:
+            kept.append(i)
+    report = ExportReport([], [project.images[i].path for i in unchanged], [project.images[i].path for i in kept])
     for n, i in enumerate(ready, start=1):
         kept = project.load_result(i)
         result = LabelResult(labels=kept["labels"], probabilities=kept["probabilities"], classes=project.classes,
