@@ -256,6 +256,9 @@ class ProjectControls(Container):
                              strokes=kept["strokes"].astype(np.int32), params=kept["params"],
                              seconds=kept["seconds"])
         self._panel.show_result(layer_key(image), data, result)
+        # not "CRF done in ...": no run was made now (trial 30 read it on an image labelled the day before)
+        self._panel._update_status(f"Result kept in the project (made in {result.seconds:.1f} s); Run CRF makes "
+                                   "it again, Export writes it.")
         self.status.value = f"{self.project.images[i].path}: {self.project.images[i].status}, its result shown."
 
     def _restore_walk(self, i: int) -> None:
