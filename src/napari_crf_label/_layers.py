@@ -115,7 +115,7 @@ def band_stack(layer: Any) -> bool:
     reads such data as bands (:func:`image_data_from_layer`); on screen it
     is a thin strip with a slider.
     """
-    if layer.rgb or META_KEY in layer.metadata and "image" in layer.metadata[META_KEY]:
+    if layer.rgb or _read_here(layer):
         return False
     shape = getattr(layer.data, "shape", ())
     return len(shape) == 3 and 2 <= shape[2] <= MAX_STACK_BANDS and min(shape[:2]) > shape[2]
@@ -131,13 +131,11 @@ def foreign_geotiff(layer: Any) -> bool:
     """
     from .image_io import tiff_pages
 
-    if META_KEY in layer.metadata and "image" in layer.metadata[META_KEY]:
-        return False
-    source = source_path(layer)
-    if not source or Path(source).suffix.lower() not in (".tif", ".tiff"):
+    source = None if _read_here(layer) else _tiff_source(layer)
+    if source is None:
         return False
     try:
-        return tiff_pages(Path(source))[0]
+        return tiff_pages(source)[0]
     except Exception:  # noqa: BLE001 - not a TIFF this plugin can read: the layer stays as it is
         return False
 
@@ -150,10 +148,21 @@ def reread_layer_data(layer: Any) -> LayerData:
     """
     from .image_io import read_image
 
-    source = source_path(layer)
-    if source and Path(source).suffix.lower() in (".tif", ".tiff"):
-        return image_layer_data(read_image(Path(source)), name=layer.name)
+    source = _tiff_source(layer)
+    if source is not None:
+        return image_layer_data(read_image(source), name=layer.name)
     return image_layer_data(image_data_from_layer(layer), name=layer.name)
+
+
+def _read_here(layer: Any) -> bool:
+    """Return True for an image layer this plugin's reader made (its ImageData is in the metadata)."""
+    return META_KEY in layer.metadata and "image" in layer.metadata[META_KEY]
+
+
+def _tiff_source(layer: Any) -> Path | None:
+    """Return the TIFF file a layer shows, or None (another kind of file, or made in memory)."""
+    source = source_path(layer)
+    return Path(source) if source and Path(source).suffix.lower() in (".tif", ".tiff") else None
 
 
 def source_path(layer: Any) -> str | None:

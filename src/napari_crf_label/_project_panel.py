@@ -57,8 +57,6 @@ class ProjectControls(Container):
         self._draft_worker: Any = None
         self._samples_workers: list[Any] = []  # one image's samples kept at a time, in the order of the runs
         self._after_samples: list[Callable[[], None]] = []
-        shown = self._shown = [True]  # False once the window is closed: what waited must not touch its widgets
-        self.native.destroyed.connect(lambda *_: shown.__setitem__(0, False))
         self.project_file = FileEdit(label="Project", mode="r", filter="*.json", nullable=True,
                                      tooltip=TOOLTIPS["project_file"])
         self.open_button = PushButton(text="Open project", tooltip=TOOLTIPS["project_open"])
@@ -275,14 +273,13 @@ class ProjectControls(Container):
 
     def _start_draft(self, i: int, data: ImageData, image: Any) -> None:
         """Label image ``i`` from the other images' samples in the background and show it as a draft layer."""
+        project = self.project
         if self._samples_workers:
             # the image labelled just before is still giving its samples: the draft waits to learn from them
             self.status.value += " Drafting once the last result's samples are kept..."
-            project = self.project
             self._after_samples.append(
                 lambda: self.project is project and self.index == i and self._start_draft(i, data, image))
             return
-        project = self.project
         _, y, ids = project.samples(exclude=i)
         if not len(y):
             self.status.value += " No other image is labelled yet: paint strokes, then Run CRF."
@@ -407,9 +404,11 @@ class ProjectControls(Container):
             self._samples_workers[0].start()
             return
         waiting, self._after_samples = self._after_samples, []
-        if self._shown[0]:
+        try:
             for call in waiting:
                 call()
+        except RuntimeError:  # the window was closed while they waited: its Qt widgets are gone
+            pass
 
     @property
     def keeping_samples(self) -> bool:

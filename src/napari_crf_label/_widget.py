@@ -548,12 +548,13 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self.composite.visible = self.bands_row.visible = False
             self._update_status()
             return
-        if chosen and band_stack(image):  # napari's reader took its bands for planes: read it as bands
-            QTimer.singleShot(0, lambda: self._reopen_band_stack(image))
-            self._update_status()
-            return
-        if chosen and foreign_geotiff(image):  # napari's reader dropped its georeferencing and no-data
-            QTimer.singleShot(0, lambda: self._reopen_geotiff(image))
+        reopen = None
+        if chosen and band_stack(image):  # napari's reader took its bands for planes
+            reopen = self._reopen_band_stack
+        elif chosen and foreign_geotiff(image):  # napari's reader dropped its georeferencing and no-data
+            reopen = self._reopen_geotiff
+        if reopen is not None:  # read again as this plugin's reader reads it, once the open has settled
+            QTimer.singleShot(0, lambda: reopen(image))
             self._update_status()
             return
         if chosen:

@@ -195,8 +195,10 @@ def export_project(project: Project, *, overwrite: bool = False,
     unchanged = [] if overwrite else [i for i in labelled if _exported_as_is(project, i)]
     project.output_folder.mkdir(parents=True, exist_ok=True)
     ready, kept = [], []
-    for i in (i for i in labelled if i not in unchanged):  # every target checked before any is written (images
-        # are read again below, so memory holds one image at a time)
+    for i in labelled:  # every target checked before any is written (images are read again below, so memory
+        # holds one image at a time)
+        if i in unchanged:
+            continue
         try:
             check_export(project.output_folder, project.output_stem(i),
                          read_image(project.image_path(i)).is_georeferenced, overwrite,

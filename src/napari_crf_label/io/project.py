@@ -201,8 +201,8 @@ class Project:
             # the probabilities in the .mat's steps as uint16: half of float32's 214 MB there, and the export
             # writes the same .mat as one made from the run itself
             np.savez(fh, labels=labels, probabilities=probability_steps(probabilities),
-                                strokes=strokes.astype(np.uint16), params=np.array(json.dumps(params)),
-                                seconds=np.array(seconds),
+                     strokes=strokes.astype(np.uint16), params=np.array(json.dumps(params)),
+                     seconds=np.array(seconds),
                      strokes_digest=np.array(strokes_digest(strokes if given is None else given)))
         self.images[i].status = "labelled"
         self.save()
