@@ -188,6 +188,8 @@ def test_stream_and_workers(tmp_path, capsys):
     with rasterio.open(tmp_path / "s" / "scene_label.tif") as lab:
         streamed = lab.read(1)
         assert lab.transform == profile["transform"]
+        assert lab.tags(1)["CLASS_1"] == "d" and lab.tags(1)["CLASS_2"] == "b"
+        assert lab.colormap(1)[1] != lab.colormap(1)[2]
     assert (streamed == truth).mean() > 0.99
     assert main([*args, "--workers", "2", "-o", str(tmp_path / "p")]) == 0
     with rasterio.open(tmp_path / "p" / "scene_label.tif") as lab:

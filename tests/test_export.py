@@ -97,6 +97,13 @@ def test_geotiff_output_keeps_crs_and_transform(tmp_path):
         assert lab.crs == data.crs and lab.transform == transform
         assert lab.dtypes == ("uint8",) and lab.nodata == 0
         assert np.array_equal(lab.read(1), result.labels)
+        # GIS programs show the classes in their colours, by name
+        table = lab.colormap(1)
+        assert table[0][3] == 0
+        for value, rgb in enumerate(result.classes.rgb_uint8(), start=1):
+            assert table[value] == (*rgb, 255)
+        assert lab.tags(1)["CLASS_1"] == result.classes.names[0]
+        assert lab.tags(1)["CLASS_2"] == result.classes.names[1]
 
 
 def test_real_geotiff_roundtrip(tmp_path, shared_data):

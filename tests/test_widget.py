@@ -661,6 +661,9 @@ def test_geotiff_reader_writer_roundtrip(shared_data, make_napari_viewer, qtbot,
     with rasterio.open(out) as lab, rasterio.open(src) as ref:
         assert lab.crs == ref.crs and lab.transform == ref.transform
         assert np.array_equal(lab.read(1), np.asarray(viewer.layers["SPOT_UTM2GTIF CRF labels"].data))
+        assert (lab.tags(1)["CLASS_1"], lab.tags(1)["CLASS_2"]) == ("dark", "bright")
+        classes = viewer.layers["SPOT_UTM2GTIF CRF labels"].metadata[META_KEY]["classes"]
+        assert lab.colormap(1)[2] == (*classes.rgb_uint8()[1], 255)
     png = tmp_path / "label.png"
     viewer.layers["SPOT_UTM2GTIF CRF labels"].save(str(png), plugin=PLUGIN)
     assert np.array_equal(np.array(PILImage.open(png)), np.asarray(viewer.layers["SPOT_UTM2GTIF CRF labels"].data))

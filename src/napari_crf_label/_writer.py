@@ -24,7 +24,8 @@ def write_labels(path: str, data: Any, attributes: dict) -> list[str]:
     """Write a Labels layer as a greyscale class-index PNG, or a (Geo)TIFF.
 
     A TIFF gets the CRS and transform of the image the labels were made
-    from (kept in the layer's metadata), uint8, nodata 0. napari's save
+    from (kept in the layer's metadata), uint8, nodata 0, and the classes'
+    colour table and names when the layer knows its classes. napari's save
     dialog has already confirmed overwriting.
     """
     out = Path(path)
@@ -38,7 +39,11 @@ def write_labels(path: str, data: Any, attributes: dict) -> list[str]:
         image = meta.get("image")
         crs = getattr(image, "crs", None)
         transform = getattr(image, "transform", None)
-        write_label_geotiff(out, labels, crs, transform, overwrite=True, gcps=getattr(image, "gcps", None))
+        classes = meta.get("classes")
+        if not isinstance(classes, ClassSet) or labels.max(initial=0) > len(classes):
+            classes = None  # a table that names fewer classes than the layer holds would mislabel the rest
+        write_label_geotiff(out, labels, crs, transform, overwrite=True, gcps=getattr(image, "gcps", None),
+                            classes=classes)
     else:
         write_label_png(out, labels, overwrite=True)
     return [str(out)]

@@ -38,9 +38,11 @@ from ..image_io import ImageData, to_crf_uint8
 from ..progress import checkpoint
 from ..strokes import downscale_strokes
 from .atomic import Staging, atomic_path, check_targets
+from .raster import write_class_table
 from .session import SESSION_SUFFIX, Session, save_session
 
 if TYPE_CHECKING:  # labelling is not imported at run time: io/ depends on nothing above it
+    from ..classes import ClassSet
     from ..pipeline import LabelResult
 
 __all__ = ["output_paths", "check_export", "export_all", "atomic_path", "Staging", "write_mat", "write_figure",
@@ -337,11 +339,13 @@ def write_label_png(path: Path, labels: np.ndarray, overwrite: bool = False,
 
 
 def write_label_geotiff(path: Path, labels: np.ndarray, crs, transform, overwrite: bool = False,
-                        staging: Staging | None = None, gcps=None) -> Path:
+                        staging: Staging | None = None, gcps=None, classes: ClassSet | None = None) -> Path:
     """Write the label as a tiled, compressed uint8 GeoTIFF with nodata 0.
 
     It carries whatever georeferencing the image had: CRS and transform, a
-    transform alone, or ground control points (``gcps``: (points, CRS)).
+    transform alone, or ground control points (``gcps``: (points, CRS)),
+    and the ``classes``' colours and names
+    (:func:`~napari_crf_label.io.raster.write_class_table`).
     """
     import warnings
 
@@ -360,6 +364,8 @@ def write_label_geotiff(path: Path, labels: np.ndarray, crs, transform, overwrit
         with rasterio.open(tmp, "w", **{k: v for k, v in profile.items() if v is not None or k == "crs"}) as dst:
             if gcps is not None:
                 dst.gcps = gcps
+            if classes is not None:
+                write_class_table(dst, classes)
             dst.write(labels.astype(np.uint8), 1)
     return path
 
@@ -438,7 +444,7 @@ def export_all(result: LabelResult, data: ImageData, outdir: str | Path, stem: s
         checkpoint("export", 0.8)
         if "label_tif" in paths:
             write_label_geotiff(paths["label_tif"], result.labels, data.crs, data.transform, overwrite, staging,
-                                gcps=data.gcps)
+                                gcps=data.gcps, classes=result.classes)
         checkpoint("export", 0.9)
         params = {**result.params, "annotation_seconds": annotation_seconds}
         save_session(paths["session"], Session(strokes=result.strokes, classes=result.classes, params=params,

@@ -133,7 +133,7 @@ def iter_label_raster(image_path: str | Path, strokes_path: str | Path, out_path
             yield from guard(attach_classifier(source, plan, method, features, threads=threads))
             prior = early if early is not None else (yield from scene_prior(source, plan))
             with label_raster_writer(out_path, (height, width), info["crs"], info["transform"], info["gcps"],
-                                     overwrite, staging, inputs) as out:
+                                     overwrite, staging, inputs, classes=cls) as out:
                 for item in guard(iter_results(source, plan, prior, None, (), workers, client, threads)):
                     if isinstance(item, TileResult):
                         core = plan.tasks[item.task.index].core
