@@ -137,6 +137,12 @@ def test_cli_create_add_status_run_export(tmp_path, capsys):
     for i in (1, 2):  # drafts for the images without strokes, from frame 0's strokes
         draft = np.array(Image.open(tmp_path / "out" / "drafts" / f"frame{i}_draft.png"))
         assert (draft == files[i][1]).mean() > 0.97
+    # once frame 2 is labelled from its own strokes, its draft (which a user would take for its labels) goes
+    Image.fromarray(files[2][2].astype(np.uint8)).save(tmp_path / "s2.png")
+    assert main(["project", "add-strokes", p, "frame2.png", str(tmp_path / "s2.png")]) == 0
+    assert main(["project", "run", p]) == 0
+    assert "labelled 1, drafted 1" in capsys.readouterr().out
+    assert sorted(q.name for q in (tmp_path / "out" / "drafts").iterdir()) == ["frame1_draft.png"]
     assert main(["project", "export", p]) == 0
     label = np.array(Image.open(tmp_path / "out" / "frame0_label.png"))
     assert (label == files[0][1]).mean() > 0.99

@@ -188,7 +188,7 @@ class Project:
 
     def save_result(self, i: int, labels: np.ndarray, probabilities: np.ndarray, strokes: np.ndarray,
                     params: dict, seconds: float, given: np.ndarray | None = None) -> None:
-        """Keep image ``i``'s labelling (for export) and mark it labelled.
+        """Keep image ``i``'s labelling (for export), mark it labelled and remove its draft.
 
         ``given``: the strokes the run was given, when they differ from the
         result's ``strokes`` (a run drops those on no-data); their digest
@@ -204,6 +204,8 @@ class Project:
                      strokes=strokes.astype(np.uint16), params=np.array(json.dumps(params)),
                      seconds=np.array(seconds),
                      strokes_digest=np.array(strokes_digest(strokes if given is None else given)))
+        # the image's draft (written by a run before it had strokes) would now contradict its labels (trial 30)
+        self.draft_path(i).unlink(missing_ok=True)
         self.images[i].status = "labelled"
         self.save()
 
