@@ -122,7 +122,8 @@ def test_paint_with_brush_run_export_in_shown_window(make_napari_viewer, qtbot, 
     assert shot.shape[0] > 500 and shot.shape[1] > 1000
 
 
-def test_restore_export_and_the_status_show_without_scrolling_at_1600_by_1000(make_napari_viewer, qtbot, tmp_path):
+def test_restore_export_and_the_status_show_without_scrolling_at_1600_by_1000_and_paths_fit(make_napari_viewer, qtbot,
+                                                                                           tmp_path):
     """Restore, Export and the status's first line are on screen in the docked panel, before and after a run.
 
     Trial 23 found the status below the panel's fold; trial 24, with the
@@ -155,6 +156,8 @@ def test_restore_export_and_the_status_show_without_scrolling_at_1600_by_1000(ma
     widget._offer_autosave()
     qtbot.waitUntil(lambda: on_screen(widget.restore_button.native), timeout=5_000)
     assert on_screen(widget.export_button.native)
+    # the Output folder's path field is as wide as the class files' (trial 30 found it half as wide)
+    assert widget.outdir.line_edit.native.width() >= widget.labels_file.line_edit.native.width() - 10
     widget.restore_button.visible = False  # the user paints instead
     qtbot.keyClicks(widget.class_names.native, "dark, bright")
     qtbot.mouseClick(widget.use_names_button.native, Qt.MouseButton.LeftButton)

@@ -419,9 +419,13 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
                         labels=False)
 
         self.outdir = FileEdit(label="Output folder", mode="d", nullable=True, tooltip=TOOLTIPS["outdir"])
+        # the path on the whole row, named by its placeholder: beside its label and magicgui's "Choose directory"
+        # the field was half as wide as the class files' (trial 30)
+        self.outdir.choose_btn.text = "Select folder"
+        self.outdir.line_edit.native.setPlaceholderText("Output folder (asked if empty)")
         self.export_button = PushButton(text="Export", tooltip=TOOLTIPS["export"])
         self.save_session_button = PushButton(text="Save session...", tooltip=TOOLTIPS["save_session"])
-        output = Container(widgets=[Container(widgets=[self.outdir]), _row(self.export_button,
+        output = Container(widgets=[Container(widgets=[self.outdir], labels=False), _row(self.export_button,
                                                                             self.save_session_button),
                                     self.status], labels=False)
 
