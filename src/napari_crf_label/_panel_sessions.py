@@ -43,7 +43,6 @@ class SessionsMixin:
     _state: PanelState
     _autosave_told: set[Path]  # autosaves the user was told about (the button stays)
     _autosave_mine: set[Path]  # autosaves this panel wrote or restored (others are kept)
-    _message: str  # the status line's last message
 
     if TYPE_CHECKING:  # the panel's methods, used here
         def params(self) -> dict[str, Any]: ...
@@ -51,6 +50,7 @@ class SessionsMixin:
         def _stem(self, image: Image, data: ImageData) -> str: ...
         def set_classes(self, classes: ClassSet) -> Labels | None: ...
         def _update_status(self, message: str = "") -> None: ...
+        def _refresh_status(self) -> None: ...
         def _confirm(self, title: str, text: str) -> bool: ...
 
     def _session(self) -> Session | None:
@@ -118,7 +118,7 @@ class SessionsMixin:
             return None
         self._autosave_mine.add(path)
         self.restore_button.visible = False  # what it offered is kept under another name now
-        self._update_status(self._message)  # the last run's "CRF done" stays (trial 28 did not see it)
+        self._refresh_status()  # the last run's "CRF done" stays (trial 28 did not see it)
         return path
 
     def save_session(self, path: str | Path | None = None) -> Path | None:

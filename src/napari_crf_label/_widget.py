@@ -318,7 +318,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._layers_changed()
         self._warming = _warm_up_engine(self._tell("warmed_up"))
         if self._warming:
-            self._update_status(self._message)
+            self._refresh_status()
 
     # ----------------------------------------------------------------- layout
     def _build(self) -> None:
@@ -927,7 +927,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
     def _settings_changed(self) -> None:
         """Build ahead for the new settings, and say whether the result shown was made with others."""
         self.prepare_ahead()
-        self._update_status(self._message)
+        self._refresh_status()
 
     def _stale_settings(self) -> list[str]:
         """Return the settings that differ from those the chosen image's result was made with."""
@@ -965,7 +965,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
                   for cache in (other.cache, other.preview)]
         self._ahead.start(data, len(classes), params, self._state.of(image), _wait_for_warm_up, unused,
                           self._tell("ahead_done"))
-        self._update_status(self._message)
+        self._refresh_status()
 
     def run(self) -> Any:
         """Start the CRF on the chosen image and strokes in a worker thread; return the worker.
@@ -1320,7 +1320,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
                 self.guided.walk.add_time(clock.seconds - before)
             self._coverage_timer.start()
         if int(clock.seconds) != int(before):
-            self._update_status(self._message)
+            self._refresh_status()
         self.restore_button.visible = False
         if not self._autosave_timer.isActive():
             self._autosave_timer.start()
@@ -1345,7 +1345,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
     def _background_ended(self) -> None:
         """Refresh the status once the engine's compile or the build ahead ended (their lines go)."""
         try:
-            self._update_status(self._message)
+            self._refresh_status()
         except RuntimeError:  # the panel was closed while it ran: its Qt widgets are gone
             pass
 
@@ -1353,6 +1353,10 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         """Drop the "preparing the engine" line once the background compile ended."""
         self._warming = False
         self._background_ended()
+
+    def _refresh_status(self) -> None:
+        """Show the status again with its last message (the annotation time, settings or no-data changed)."""
+        self._update_status(self._message)
 
     def _update_status(self, message: str = "") -> None:
         """Show the last message, strokes left out on no-data, the annotation time and the autosave.
