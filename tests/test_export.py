@@ -5,7 +5,7 @@ from affine import Affine
 from PIL import Image
 from scipy.io import loadmat
 
-from napari_crf_label import ClassSet, OutputExistsError, export_all, label_image, read_image
+from napari_crf_label import ClassSet, InputError, OutputExistsError, export_all, label_image, read_image
 from napari_crf_label.export import atomic_path
 
 from .conftest import two_region_scene
@@ -120,10 +120,23 @@ def test_real_geotiff_roundtrip(tmp_path, shared_data):
     assert np.all(out[data.valid] > 0)
 
 
-def test_missing_outdir(tmp_path, labelled):
+def test_missing_outdir_is_created_and_removed_again_if_the_export_fails(tmp_path, labelled, monkeypatch):
     data, result, _ = labelled
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        export_all(result, data, tmp_path / "nope")
+    # the README's example exports into "out/" (trial 31: the API refused a folder the CLI and panel create)
+    paths = export_all(result, data, tmp_path / "new" / "out")
+    assert all(p.parent == tmp_path / "new" / "out" and p.is_file() for p in paths.values())
+    (tmp_path / "a file").write_text("mine")
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        export_all(result, data, tmp_path / "a file")
+    assert (tmp_path / "a file").read_text() == "mine"
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("napari_crf_label.io.export.write_figure", full)
+    with pytest.raises(OSError, match="No space"):
+        export_all(result, data, tmp_path / "other" / "out")
+    assert not (tmp_path / "other").exists()  # the folders it made go with the failed export
 
 
 def test_figure_keeps_thin_strokes_of_a_large_image(tmp_path):

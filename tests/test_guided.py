@@ -279,7 +279,7 @@ def test_a_run_without_any_stroke_is_told_so_without_outlines(make_napari_viewer
     assert "bahamas_landsat windows without strokes" not in viewer.layers
 
 
-def test_guided_pass_is_saved_with_the_session(make_napari_viewer, qtbot, tmp_path):
+def test_guided_pass_is_saved_with_the_session_and_the_export(make_napari_viewer, qtbot, tmp_path):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-crf-label", "bahamas")
     panel = open_panel(viewer)
@@ -297,3 +297,16 @@ def test_guided_pass_is_saved_with_the_session(make_napari_viewer, qtbot, tmp_pa
     click(panel2.guided.start_button)
     walk = panel2.guided.walk
     assert (walk.window, walk.label) == (1, 3) and (1, 1) in walk.skipped
+    # the session an export writes resumes the pass too, as the README says (trial 31: it had no pass in it)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    panel.export(tmp_path / "out")
+    wait_idle(qtbot, panel)
+    viewer3 = make_napari_viewer()
+    viewer3.open(str(tmp_path / "out" / "bahamas_landsat_session.npz"), plugin="napari-crf-label")
+    panel3 = open_panel(viewer3)
+    assert panel3.guided.start_button.text == "Resume guided annotation"
+    panel3.window.value = 256
+    click(panel3.guided.start_button)
+    assert (panel3.guided.walk.window, panel3.guided.walk.label) == (1, 3)
+    assert (1, 1) in panel3.guided.walk.skipped

@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import OutputExistsError
+from ..errors import InputError, OutputExistsError
 from ..guided import GuidedWalk, coverage_lines, guide_windows, window_coverage
 from ..image_io import ImageData, to_crf_uint8
 from ..progress import checkpoint
 from ..strokes import downscale_strokes
-from .atomic import Staging, atomic_path, check_targets
+from .atomic import Staging, atomic_path, check_targets, created_folder
 from .raster import write_class_table
 from .session import SESSION_SUFFIX, Session, save_session
 
@@ -401,7 +401,9 @@ def export_all(result: LabelResult, data: ImageData, outdir: str | Path, stem: s
     data : ImageData
         The image (its path gives the default stem; its CRS/transform the GeoTIFF).
     outdir : path
-        Existing, writable folder.
+        A writable folder; created (with missing parents) if it does not
+        exist, as the command line and the panel do, and removed again if
+        the export fails.
     stem : str, optional
         Base of the file names; default the image file's stem.
     annotation_seconds : float, optional
@@ -426,14 +428,14 @@ def export_all(result: LabelResult, data: ImageData, outdir: str | Path, stem: s
 
     """
     outdir = Path(outdir)
-    if not outdir.is_dir():
-        raise FileNotFoundError(f"output folder {outdir} does not exist")
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError(f"output folder {outdir} is a file, not a folder")
     if stem is None:
         stem = data.path.stem if data.path is not None else "image"
     protect = [*protect, *([data.path] if data.path is not None else [])]
     paths = check_export(outdir, stem, data.is_georeferenced, overwrite, protect)
     # all files appear together, or none on error (or when a checkpoint's reporter cancels)
-    with Staging(overwrite, protect) as staging:
+    with created_folder(outdir), Staging(overwrite, protect) as staging:
         checkpoint("export", 0.0)
         write_mat(paths["mat"], result, overwrite, staging)
         checkpoint("export", 0.3)
@@ -447,6 +449,8 @@ def export_all(result: LabelResult, data: ImageData, outdir: str | Path, stem: s
                                 gcps=data.gcps, classes=result.classes)
         checkpoint("export", 0.9)
         params = {**result.params, "annotation_seconds": annotation_seconds}
+        if guided is not None:  # the exported session resumes the pass, as the autosave does (trial 31)
+            params["guided"] = guided.to_dict()
         save_session(paths["session"], Session(strokes=result.strokes, classes=result.classes, params=params,
                                                image_path=str(data.path) if data.path else ""), staging=staging)
     return paths
