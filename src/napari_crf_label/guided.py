@@ -160,6 +160,11 @@ class GuidedWalk:
         self.skipped.add((self.window, self.class_index))
         return self.next()
 
+    def absent_everywhere(self) -> set[int]:
+        """Return the classes (1-based) marked absent in every window: the user said the image has none."""
+        return {k + 1 for k in range(self.n_classes)
+                if all((w, k) in self.skipped for w in range(len(self.windows)))}
+
     def add_time(self, seconds: float) -> None:
         """Count annotation time to the current window."""
         self.seconds[self.window] += max(0.0, float(seconds))
