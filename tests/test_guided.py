@@ -129,13 +129,17 @@ def test_guided_mode_on_the_bundled_sample(make_napari_viewer, qtbot, tmp_path):
     qtbot.wait(600)
     table = guided.coverage.value
     header = guided.coverage.native
-    # a narrow dock cuts the class names at their end ("deep_w..."), the whole name is the column's tooltip
-    assert [header.horizontalHeaderItem(c).toolTip() for c in range(4)] == list(table["columns"][:4])
-    assert table["columns"][0] == "deep_water"
+    # a row per class, a column per window (trial 31 could not read a column per class: "5..."); a long class
+    # name is cut at its end, whole in its tooltip
+    assert [header.verticalHeaderItem(r).toolTip() for r in range(4)] == list(table["index"][:4])
+    assert table["index"][0] == "deep_water" and [str(c) for c in table["columns"]] == ["1", "2", "3", "4"]
+    # every count is shown whole in a 1600-pixel window's dock
+    metrics = header.fontMetrics()
+    assert all(header.columnWidth(c) >= metrics.horizontalAdvance("absent") for c in range(4))
     data = np.asarray(strokes.data)
     for w, win in enumerate(windows):
         for k in range(1, 5):
-            cell = table["data"][w][k - 1]
+            cell = table["data"][k - 1][w]
             count = int((data[win.slices] == k).sum())
             if (w, k - 1) in skipped:
                 assert cell == "absent" and count == 0
@@ -154,10 +158,10 @@ def test_guided_mode_on_the_bundled_sample(make_napari_viewer, qtbot, tmp_path):
     erased = data.copy()
     erased[windows[0].slices] = 0
     strokes.data = erased
-    qtbot.waitUntil(lambda: guided.coverage.value["data"][0][4] == "empty", timeout=3000)
-    assert all(cell in (0, "absent") for cell in guided.coverage.value["data"][0][:4])
+    qtbot.waitUntil(lambda: guided.coverage.value["data"][4][0] == "empty", timeout=3000)
+    assert all(row[0] in (0, "absent") for row in guided.coverage.value["data"][:4])
     strokes.data = data
-    qtbot.waitUntil(lambda: guided.coverage.value["data"][0][4] != "empty", timeout=3000)
+    qtbot.waitUntil(lambda: guided.coverage.value["data"][4][0] != "empty", timeout=3000)
 
     # a run and an export: the report lists each window's coverage and time
     click(panel.run_button)
@@ -185,7 +189,7 @@ def test_guided_mode_on_the_bundled_sample(make_napari_viewer, qtbot, tmp_path):
     center = np.asarray(viewer.camera.center)[-2:]
     assert center == pytest.approx([(first.y0 + first.y1 - 1) / 2, (first.x0 + first.x1 - 1) / 2], abs=1.0)
     assert guided.prompt.value.startswith(f"Review 1 of 4: window {order[0] + 1},")
-    assert guided.coverage.native.currentRow() == order[0]
+    assert guided.coverage.native.currentColumn() == order[0]
     assert any(cell == "absent" for row in guided.coverage.value["data"] for cell in row)  # the pass is kept
     click(guided.start_button)
     # the guided pass is untouched by the review: it resumes where it stopped, with its skips and times

@@ -32,6 +32,8 @@ GUIDE_KEYS = {"guide_next": "Shift+Right", "guide_back": "Shift+Left", "guide_sk
 
 #: Outline colour of a window by state.
 STATE_COLORS = {"done": "#2ca02c", "started": "#ff7f0e", "empty": "#d62728"}
+#: Tallest the coverage table grows (pixels): fifteen classes' rows and more scroll within it.
+COVERAGE_MAX_HEIGHT = 480
 _ROLE = "guide"
 
 
@@ -56,11 +58,14 @@ class GuidedControls(Container):
                                       tooltip=TOOLTIPS["guide_next"].format(key=GUIDE_KEYS["guide_next"]))
         self.coverage = Table(tooltip=TOOLTIPS["guide_coverage"])
         self.coverage.read_only = True
-        self.coverage.native.setMaximumHeight(160)
-        # every column in view (class names, state, seconds), however narrow the dock
-        self.coverage.native.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        # a narrow column shows the start of its class name and "...", the whole name as its tooltip
-        self.coverage.native.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
+        # a row per class (then state and seconds), a column per window: with a column per class the cells of
+        # six classes were cut to "5..." in a 1600-pixel window (trial 31); windows are numbered as the prompt
+        # numbers them, each column as wide as its numbers (a scroll bar beyond the dock's width)
+        self.coverage.native.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.coverage.native.horizontalHeader().setStretchLastSection(True)
+        # a long class name is cut at its end ("shallow_w..."), whole in its tooltip
+        self.coverage.native.verticalHeader().setMaximumWidth(110)
+        self.coverage.native.verticalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
         row = Container(widgets=[self.back_button, self.skip_button, self.next_button], layout="horizontal",
                         labels=False)
         row.margins = (0, 0, 0, 0)
@@ -213,7 +218,7 @@ class GuidedControls(Container):
         current = self._outline("current", [win], ["#ffd700"], width=None)  # made last: drawn on top
         if current is not None:
             panel.viewer.fit_to_view(layers=[current], margin=0.05)
-        self.coverage.native.selectRow(walk.window)
+        self.coverage.native.selectColumn(walk.window)
 
     def show_coverage(self) -> None:
         """Fill the coverage table and colour the windows' outlines by state (done / started / empty).
@@ -230,15 +235,26 @@ class GuidedControls(Container):
         states = window_states(coverage, guided.skipped)
         classes = None if self._panel.strokes_layer is None else classes_from_layer(self._panel.strokes_layer)
         names = list(classes.names) if classes is not None else [str(k + 1) for k in range(walk.n_classes)]
+        windows = range(len(states))
         rows = [[("absent" if (w, k) in guided.skipped and not coverage[w, k] else int(coverage[w, k]))
-                 for k in range(walk.n_classes)] + [states[w], round(guided.seconds[w])] for w in range(len(states))]
-        self.coverage.value = {"data": rows, "columns": [*names[:walk.n_classes], "state", "seconds"],
-                               "index": [f"window {w + 1}" for w in range(len(states))]}
+                 for w in windows] for k in range(walk.n_classes)]
+        rows += [list(states), [round(guided.seconds[w]) for w in windows]]
+        self.coverage.value = {"data": rows, "columns": [str(w + 1) for w in windows],
+                               "index": [*names[:walk.n_classes], "state", "seconds"]}
         table = self.coverage.native
+        for r in range(table.rowCount()):
+            item = table.verticalHeaderItem(r)
+            if item is not None:
+                item.setToolTip(item.text())
         for c in range(table.columnCount()):
             item = table.horizontalHeaderItem(c)
             if item is not None:
-                item.setToolTip(item.text())
+                item.setToolTip(f"window {c + 1}")
+        # every row in view (a scroll bar hid the last classes' rows)
+        rows_height = sum(table.rowHeight(r) for r in range(table.rowCount()))
+        bar = table.horizontalScrollBar().sizeHint().height() if table.horizontalScrollBar().isVisible() else 0
+        table.setFixedHeight(min(COVERAGE_MAX_HEIGHT, table.horizontalHeader().height() + rows_height + bar
+                                 + 2 * table.frameWidth()))
         self._outline("windows", walk.windows, [STATE_COLORS[s] for s in states], width=None)
 
     def highlight_empty(self) -> list[int]:

@@ -61,6 +61,7 @@ class ProjectControls(Container):
                                      tooltip=TOOLTIPS["project_file"])
         self.open_button = PushButton(text="Open project", tooltip=TOOLTIPS["project_open"])
         self.folder = FileEdit(label="Image folder", mode="d", nullable=True, tooltip=TOOLTIPS["project_folder"])
+        self.folder.choose_btn.text = "Select folder"  # as wide as the Project row's "Select file": fields align
         self.folder_button = PushButton(text="Open folder as project", tooltip=TOOLTIPS["project_folder_open"])
         self.progress = Label(value="")
         self.images = QListWidget(toolTip=TOOLTIPS["project_images"])

@@ -56,8 +56,8 @@ TOOLTIPS: dict[str, str] = {
     "project_previous": "Save this image's strokes and open the previous image ({key}).",
     "project_next": "Save this image's strokes and open the next image ({key}); an image without strokes opens "
                     "with a draft labelled from the other images' strokes.",
-    "guide_coverage": "Stroke pixels per window and class (absent: marked absent), the window's state and the "
-                      "seconds spent painting in it.",
+    "guide_coverage": "Stroke pixels per class (rows) in each window (columns, numbered as the prompt numbers "
+                      "them; absent: marked absent), each window's state and the seconds spent painting in it.",
 }
 
 CRF_TOOLTIPS: dict[str, str] = {

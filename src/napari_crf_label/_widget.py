@@ -39,7 +39,7 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QObject, Qt, QTimer, Signal
+from qtpy.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from qtpy.QtGui import QColor, QIcon, QPixmap
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -51,6 +51,7 @@ from qtpy.QtWidgets import (
     QMessageBox,
     QScrollArea,
     QSizePolicy,
+    QWidget,
 )
 
 from ._ahead import AheadBuilder
@@ -118,6 +119,34 @@ class _Relay(QObject):
     stage = Signal(str, float)
     warmed_up = Signal()  # the background compile of the engine and kernels ended
     ahead_done = Signal()  # the background build of the chosen image ended
+
+
+class _KeepWide(QObject):
+    """Keeps a scroll area at least as wide as its body needs, as the body's layout and style change.
+
+    Measured once, before napari's style sheet and a band row or a guided table were shown, the minimum
+    fell short of the body's, which then ran past the dock's edge (the 6-band test: 342 against 328 px).
+    """
+
+    def __init__(self, scroll: QScrollArea, body: QWidget) -> None:
+        super().__init__(scroll)
+        self._scroll, self._body = scroll, body
+        body.installEventFilter(self)
+        self.fit()
+
+    def fit(self) -> None:
+        """Set the scroll area's minimum width to the body's minimum plus the scroll bar."""
+        scroll = self._scroll
+        # the scroll bar as drawn (napari's style sheet widens it past its size hint) and any frame
+        extra = max(scroll.verticalScrollBar().sizeHint().width(), scroll.width() - scroll.viewport().width())
+        need = self._body.minimumSizeHint().width() + extra
+        if need != scroll.minimumWidth():
+            scroll.setMinimumWidth(need)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() in (QEvent.Type.LayoutRequest, QEvent.Type.StyleChange, QEvent.Type.Show):
+            self.fit()
+        return False
 
 
 def _stop_or_relay(stop: threading.Event, relay: _Relay) -> Callable[[str, float], None]:
@@ -422,7 +451,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         # the path on the whole row, named by its placeholder: beside its label and magicgui's "Choose directory"
         # the field was half as wide as the class files' (trial 30)
         self.outdir.choose_btn.text = "Select folder"
-        self.outdir.line_edit.native.setPlaceholderText("Output folder (asked if empty)")
+        self.outdir.line_edit.native.setPlaceholderText("Output folder")
         self.export_button = PushButton(text="Export", tooltip=TOOLTIPS["export"])
         self.save_session_button = PushButton(text="Save session...", tooltip=TOOLTIPS["save_session"])
         output = Container(widgets=[Container(widgets=[self.outdir], labels=False), _row(self.export_button,
@@ -446,7 +475,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self.native.layout().removeWidget(body.native)
         scroll.setWidget(body.native)
         # no narrower than the body: napari let a new user shrink the dock to 69 px, clipping every button
-        scroll.setMinimumWidth(body.native.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        self._keep_wide = _KeepWide(scroll, body.native)
         self.native.layout().addWidget(scroll)
         self.margins = (0, 0, 0, 0)
 
