@@ -375,3 +375,12 @@ def test_a_live_preview_names_strokes_on_no_data(make_napari_viewer, qtbot, note
     assert "scene CRF labels" not in [lay.name for lay in viewer.layers]  # a preview only
     dropped = [m for m in notes.messages if m.startswith("Not used: stroke pixels on no-data")]
     assert len(dropped) == 1 and "dark " in dropped[0] and "bright" not in dropped[0]
+
+
+def test_a_preview_says_its_resolution_as_a_user_reads_it():
+    from napari_crf_label._result_layers import resolution_words
+
+    assert resolution_words(0.25) == "1/4" and resolution_words(1 / 4.1) == "1/4"  # not "1/4.1" (trial 24)
+    # a 900 x 600 photo's preview at 0.68 said "1/1", as if it were the full resolution (trial 31)
+    assert resolution_words((250_000 / 540_000) ** 0.5) == "68 %"
+    assert resolution_words(0.5) == "1/2"

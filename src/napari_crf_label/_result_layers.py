@@ -49,6 +49,16 @@ def _overlay_placement(image: Image, full: tuple[int, int], small: tuple[int, in
     return scale, np.asarray(image.translate)[-2:] + np.asarray(image.scale)[-2:] * (factor - 1) / 2
 
 
+def resolution_words(scale: float) -> str:
+    """Return a preview's resolution as a user reads it: "1/4", or "68 %" when it is more than half.
+
+    "1/4.1" read oddly (trial 24); rounded, a 0.68 scale read "1/1", as if the preview were the full
+    resolution (trial 31).
+    """
+    side = 1 / scale
+    return f"1/{round(side)}" if side >= 1.95 else f"{scale:.0%}".replace("%", " %")
+
+
 def _proximity_flip(before: LabelResult | None, after: LabelResult) -> str:
     """Return what to tell when the held-out check chose otherwise than for the last result ("": the same)."""
     was = before.params.get("proximity") if before is not None else None
@@ -190,9 +200,9 @@ class ResultLayersMixin:
         self._place_below_strokes(layer, shown)  # under the result (hidden now), both under the strokes
         _tell_dropped(state, result)  # a live preview of a big image may be all the user gets
         self._keep_painting()
-        side = round(1 / result.params["preview_scale"])  # "1/4.1" read oddly (trial 24)
         seconds = self._seconds_from_click(result)  # as "CRF done in" (the preview's own computing is shorter)
-        self._update_status(f"Preview at 1/{side:g} resolution in {seconds:.1f} s"
+        self._update_status(f"Preview at {resolution_words(result.params['preview_scale'])} resolution in "
+                            f"{seconds:.1f} s"
                             + ("; full resolution on its way." if self.worker is not None and
                                not self._stop.is_set() and not self._live_only else "."))
         return image
