@@ -4,7 +4,9 @@ A magicgui Container the main panel embeds. It keeps a
 :class:`~napari_crf_label.guided.GuidedWalk` per image (in the panel's image
 state), outlines the windows on the image (a Shapes layer coloured by state,
 and the current window in a second one), zooms the canvas to the current
-window and makes the asked class the brush label.
+window and makes the asked class the brush label. After a run, *Mark places
+to check* rings the places where the result is least sure (a Points
+layer), for the user to paint the right class on each.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from qtpy.QtWidgets import QHeaderView, QSizePolicy
 from ._layers import META_KEY, classes_from_layer, image_data_from_layer, strokes_on_data
 from ._panel_state import find_layer, layer_key, unwrap
 from ._tooltips import TOOLTIPS
-from .guided import GuidedWalk, guide_windows, weak_windows, window_coverage, window_states
+from .guided import GuidedWalk, guide_windows, suggest_points, weak_windows, window_coverage, window_states
 
 if TYPE_CHECKING:
     from ._widget import CRFLabelWidget
@@ -46,6 +48,8 @@ class GuidedControls(Container):
         self._panel = panel
         self.start_button = PushButton(text="Start guided annotation", tooltip=TOOLTIPS["guide_start"])
         self.review_button = PushButton(text="Review weak windows", enabled=False, tooltip=TOOLTIPS["guide_review"])
+        self.suggest_button = PushButton(text="Mark places to check", enabled=False,
+                                         tooltip=TOOLTIPS["guide_suggest"])
         self.prompt = Label(value="")
         self.prompt.native.setWordWrap(True)
         self.prompt.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -71,12 +75,13 @@ class GuidedControls(Container):
         row.margins = (0, 0, 0, 0)
         starts = Container(widgets=[self.start_button, self.review_button], layout="horizontal", labels=False)
         starts.margins = (0, 0, 0, 0)
-        for widget in (starts, self.prompt, row, self.coverage):
+        for widget in (starts, self.suggest_button, self.prompt, row, self.coverage):
             self.append(widget)
         self.active = False
         self.reviewing = False  # a review walks its own order; the guided pass is kept aside
         self.start_button.changed.connect(self.toggle)
         self.review_button.changed.connect(self.review)
+        self.suggest_button.changed.connect(self.suggest)
         self.next_button.changed.connect(lambda: self.step(1))
         self.back_button.changed.connect(lambda: self.step(-1))
         self.skip_button.changed.connect(self.skip)
@@ -165,6 +170,46 @@ class GuidedControls(Container):
         self.show()
         self._panel.reveal(self)
         return True
+
+    def suggest(self) -> int:
+        """Ring the places where the last result is least sure (a Points layer); return how many.
+
+        The user paints a short stroke of the right class on each and runs
+        again: each such click teaches the classifier what its strokes did
+        not (benchmarks/quality/RESULTS.md, stop 25).
+        """
+        panel = self._panel
+        state = panel.image_state()
+        if state is None or state.result is None:
+            show_info("Run the CRF first: the places to check are where its result is least sure.")
+            return 0
+        data = image_data_from_layer(panel.image_layer)
+        avoid = ~data.valid
+        if panel.strokes_layer is not None and np.shape(panel.strokes_layer.data) == avoid.shape:
+            avoid = avoid | (np.asarray(panel.strokes_layer.data) > 0)  # painted since the run too
+        points = suggest_points(state.result.probabilities, state.result.labels.shape, avoid)
+        self._remove_layer("points")
+        if not len(points):
+            panel._update_status("No place to check: away from its class edges and your strokes the result is "
+                                 "sure everywhere.")
+            return 0
+        image = panel.image_layer
+        layer = unwrap(panel.viewer.add_points(
+            # an open circle: what lies at its centre stays visible, for the user to judge its class
+            points, name=self._layer_name("points"), symbol="disc", size=max(16.0, max(data.shape) / 40),
+            face_color="transparent", border_color="yellow", border_width=0.12, border_width_is_relative=True,
+            scale=image.scale, translate=image.translate,
+            affine=image.affine.affine_matrix, metadata={META_KEY: {"role": _ROLE}}))
+        state.guide_keys["points"] = layer_key(layer)
+        if panel.strokes_layer is not None:  # the brush stays in hand
+            panel.viewer.layers.selection.active = panel.strokes_layer
+        panel._update_status(f"{len(points)} places to check, ringed in yellow where the result is least sure: "
+                             "paint a short stroke of the right class on each, then Run CRF.")
+        return len(points)
+
+    def drop_points(self) -> None:
+        """Remove the places to check (a new result was not asked about them)."""
+        self._remove_layer("points")
 
     def stop(self) -> None:
         """Leave the guided pass: the strokes and the walk's position stay (a new start resumes there)."""
@@ -294,7 +339,8 @@ class GuidedControls(Container):
 
     # ----------------------------------------------------------------- layers
     def _layer_name(self, kind: str) -> str:
-        what = {"windows": "guide windows", "current": "current window", "empty": "windows without strokes"}[kind]
+        what = {"windows": "guide windows", "current": "current window", "empty": "windows without strokes",
+                "points": "places to check"}[kind]
         return f"{self._panel.image_layer.name} {what}"
 
     def _outline(self, kind: str, windows: list, colors: list[str], width: float | None) -> Any:

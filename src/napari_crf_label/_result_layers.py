@@ -157,7 +157,8 @@ class ResultLayersMixin:
         self._hide_preview(state)
         self._place_below_strokes(layer)
         self._show_confidence(image, state)
-        self.guided.review_button.enabled = True
+        self.guided.review_button.enabled = self.guided.suggest_button.enabled = True
+        self.guided.drop_points()  # they ringed the last result's doubts
         _tell_dropped(state, result)
         # not the classes a guided pass marked absent in every window: the user said so (trial 31)
         told = state.walk.absent_everywhere() if state.walk is not None else set()

@@ -1173,6 +1173,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self.stage_label.value = ""
         state = self.image_state()
         self.guided.review_button.enabled = state is not None and state.result is not None
+        self.guided.suggest_button.enabled = self.guided.review_button.enabled
         self._update_status()
 
     def _empty_bar(self, owner: object) -> None:
