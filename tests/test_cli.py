@@ -253,3 +253,33 @@ def test_the_tile_bar_shows_on_a_terminal_that_reports_no_width():
     os.close(main_fd)
     assert proc.returncode == 0
     assert b"CRF tiles: 100%" in seen and b"3/3" in seen
+
+
+def test_run_writes_the_places_to_check_with_their_map_coordinates(tmp_path, capsys):
+    """``--places N``: what the panel's *Mark places to check* rings, as a CSV a GIS reads."""
+    import csv
+
+    from affine import Affine
+
+    image, truth, strokes = two_region_scene(height=150, width=220)
+    transform = Affine(30, 0, 1e5, 0, -30, 2e6)
+    profile = {"driver": "GTiff", "width": 220, "height": 150, "crs": "EPSG:32618", "transform": transform}
+    with rasterio.open(tmp_path / "scene.tif", "w", count=3, dtype="uint8", **profile) as dst:
+        dst.write(np.moveaxis(image, -1, 0))
+    Image.fromarray(strokes.astype(np.uint8)).save(tmp_path / "strokes.png")
+    args = ["run", str(tmp_path / "scene.tif"), "--strokes", str(tmp_path / "strokes.png"), "--classes", "d,b"]
+    assert main([*args, "--places", "5", "-o", str(tmp_path / "out")]) == 0
+    assert str(tmp_path / "out" / "scene_places.csv") in capsys.readouterr().out
+    with open(tmp_path / "out" / "scene_places.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert 1 <= len(rows) <= 5
+    with rasterio.open(tmp_path / "out" / "scene_label.tif") as lab:
+        labels = lab.read(1)
+    for row in rows:
+        r, c = int(row["row"]), int(row["col"])
+        assert strokes[r, c] == 0 and row["class"] == ["d", "b"][labels[r, c] - 1]
+        assert (float(row["x"]), float(row["y"])) == pytest.approx(transform * (c + 0.5, r + 0.5))
+    # a streamed run keeps no probabilities: one line, nothing written
+    assert main([*args, "--places", "5", "--stream", "-o", str(tmp_path / "s")]) == 2
+    assert "--places needs a run in memory" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

@@ -22,8 +22,9 @@ from .cli_project import add_project_parser, project_command
 from .crf import DEFAULT_ENGINE, ENGINES, CRFParams
 from .errors import InputError, OutputExistsError
 from .features import FeatureParams
+from .guided import places_csv, suggest_points
 from .image_io import read_image
-from .io.atomic import Terminated, atomic_path, created_folder, terminate_as_interrupt
+from .io.atomic import Terminated, atomic_path, check_targets, created_folder, terminate_as_interrupt
 from .io.export import check_export, export_all
 from .kernels import prepare, ready
 from .pipeline import DEFAULT_METHOD, METHODS, label_image
@@ -96,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
                           "writes only <stem>_label.tif and <stem>_report.txt. Automatic when a run in memory "
                           f"would need over {STREAM_BYTES / 1e9:.1f} GB (or half the free memory), about 40 MP "
                           "of RGB with 4 classes")
+    run.add_argument("--places", type=int, default=0, metavar="N",
+                     help="also write <stem>_places.csv: the N places where the result is least sure (row, "
+                          "column, the class given, map x and y), to paint the right class on and run again; "
+                          "what the panel's Mark places to check rings (30 there)")
     _add_run_options(run)
     demo = sub.add_parser("demo", help="run on the bundled example and write all outputs")
     _add_run_options(demo)
@@ -197,10 +202,17 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
     common = {"window": args.window, "overlap": args.overlap, "scale": args.scale, "progress": progress,
               "workers": args.workers or 1, "client": args.scheduler, "method": args.method,
               "reach": args.reach, "proximity": args.proximity, "engine": args.engine, **crf}
+    places = getattr(args, "places", 0)
+    if places < 0:
+        raise InputError(f"--places must be 0 or more, got {places}")
     with reporting(progress.stage):
         if getattr(args, "stream", False) or _wants_stream(image_path, strokes_path, classes):
+            if places:  # the streamed run keeps no probabilities to find them in
+                raise InputError("--places needs a run in memory: it cannot go with --stream (or a raster this "
+                                 "large)")
             return _run_streamed(image_path, strokes_path, classes, outdir, common, args.overwrite, compiled)
-        return _run_in_memory(image_path, strokes_path, classes, outdir, common, args.overwrite, compiled)
+        return _run_in_memory(image_path, strokes_path, classes, outdir, common, args.overwrite, compiled,
+                              places)
 
 
 def _prepare_engine(engine: str) -> float:
@@ -222,19 +234,31 @@ def _summary(image_path: Path, result: Any, compiled: float, streamed: bool = Fa
 
 
 def _run_in_memory(image_path: Path, strokes_path: Path, classes: ClassSet | None, outdir: Path, common: dict,
-                   overwrite: bool, compiled: float = 0.0) -> int:
-    """Label an image held in memory; write every output."""
+                   overwrite: bool, compiled: float = 0.0, places: int = 0) -> int:
+    """Label an image held in memory; write every output (and the ``places`` least sure, if asked)."""
     with _warnings_to_stderr():
         data = read_image(image_path)
         strokes = read_strokes(strokes_path, like=data)
         stem = image_path.stem
+        protect = [image_path, strokes_path]
+        places_path = outdir / f"{stem}_places.csv"
         # outputs are checked before the work: a refusal comes in seconds, not after the run
-        check_export(outdir, stem, data.is_georeferenced, overwrite, protect=[image_path, strokes_path])
+        check_export(outdir, stem, data.is_georeferenced, overwrite, protect=protect)
+        if places:
+            check_targets([places_path], overwrite, protect)
         with created_folder(outdir):
             result = label_image(data, strokes, classes=classes, **common)
             print("writing the outputs (the .mat, the mres figure, the report, the labels)...", file=sys.stderr,
                   flush=True)
             paths = export_all(result, data, outdir, stem, overwrite=overwrite, protect=[strokes_path])
+            if places:
+                points = suggest_points(result.probabilities, result.labels.shape, (strokes > 0) | ~data.valid,
+                                        count=places)
+                with atomic_path(places_path, overwrite) as tmp:  # whole or not at all
+                    transform = data.transform if data.is_georeferenced else None
+                    tmp.write_text(places_csv(points, result.labels, result.classes.names, transform),
+                                   encoding="utf-8")
+                paths["places"] = places_path
     print(_summary(image_path, result, compiled))
     for p in paths.values():
         print(p)

@@ -21,7 +21,7 @@ import numpy as np
 from .tiling import Tile, tile_tasks
 
 __all__ = ["GuidedWalk", "guide_windows", "window_coverage", "coverage_lines", "weak_windows", "window_states",
-           "suggest_points", "DEFAULT_GUIDE_WINDOW", "SUGGESTED_POINTS"]
+           "suggest_points", "places_csv", "DEFAULT_GUIDE_WINDOW", "SUGGESTED_POINTS"]
 
 #: Window side at CRF resolution when none is given (the CRF's own default tile core).
 DEFAULT_GUIDE_WINDOW = 1024
@@ -165,6 +165,21 @@ def suggest_points(probabilities: np.ndarray, shape: tuple[int, int], avoid: np.
     points[:, 0] = np.minimum(((points[:, 0] + 0.5) * height / h).astype(np.int64), height - 1)
     points[:, 1] = np.minimum(((points[:, 1] + 0.5) * width / w).astype(np.int64), width - 1)
     return points.astype(np.int64)
+
+
+def places_csv(points: np.ndarray, labels: np.ndarray, names: Sequence[str], transform=None) -> str:
+    """Return the places to check as CSV: row, column, the class the result gives there, and map x, y.
+
+    ``transform`` (an affine transform of a georeferenced image) adds the
+    map coordinates of each pixel's centre, for a GIS; without it they are empty.
+    """
+    lines = ["row,col,class,x,y"]
+    for row, col in points:
+        k = int(labels[row, col])
+        name = names[k - 1] if 0 < k <= len(names) else ""
+        x, y = transform * (col + 0.5, row + 0.5) if transform is not None else ("", "")
+        lines.append(f"{row},{col},{name},{x},{y}")
+    return "\n".join(lines) + "\n"
 
 
 def coverage_lines(windows: Sequence[Tile], coverage: np.ndarray, names: Sequence[str],
