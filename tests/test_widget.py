@@ -323,6 +323,17 @@ def test_class_keys_step_through_classes(scene_viewer, qtbot):
     press(qtbot, viewer, KEYS["previous_class"])
     press(qtbot, viewer, KEYS["previous_class"])
     assert layer.selected_label == 3  # wraps around
+    # the arrow keys in the class list move the brush with the highlight (trial 32 painted every stroke as
+    # class 1 while the list showed another)
+    from qtpy.QtCore import Qt
+
+    panel.class_list.setFocus()
+    qtbot.keyClick(panel.class_list, Qt.Key.Key_Up)
+    assert panel.class_list.currentRow() == 1 and layer.selected_label == 2
+    qtbot.keyClick(panel.class_list, Qt.Key.Key_Up)
+    assert panel.class_list.currentRow() == 0 and layer.selected_label == 1
+    use_names(panel, "dark, bright, cloud, sand")  # the list made again: the brush keeps its class
+    assert layer.selected_label == 1 and panel.class_list.currentRow() == 0
 
 
 def test_keys_are_napari_keymap_bindings_that_clash_with_none_of_napari(scene_viewer, qtbot):

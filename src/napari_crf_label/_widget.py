@@ -489,6 +489,9 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self.load_classes_button.changed.connect(self.load_class_files)
         self.use_names_button.changed.connect(self.use_typed_names)
         self.class_list.itemClicked.connect(lambda item: self.choose_class(item.data(Qt.ItemDataRole.UserRole)))
+        # the arrow keys too: the highlight moved, the brush did not (trial 32)
+        self.class_list.currentItemChanged.connect(
+            lambda item, _before: None if item is None else self.choose_class(item.data(Qt.ItemDataRole.UserRole)))
         self.method.changed.connect(lambda m: setattr(self.reach, "enabled", m == "features+crf"))
         self.show_advanced.changed.connect(lambda shown: setattr(self.advanced, "visible", shown))
         self.confidence.changed.connect(self._confidence_toggled)
@@ -776,18 +779,22 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
     # ----------------------------------------------------------------- classes
     def _show_classes(self, classes: ClassSet | None) -> None:
         """List classes with their colour swatches."""
-        self.class_list.clear()
-        if classes is None:
-            return
-        for k, (name, rgb) in enumerate(zip(classes.names, classes.rgb_uint8()), start=1):
-            pix = QPixmap(14, 14)
-            pix.fill(QColor(*map(int, rgb)))
-            item = QListWidgetItem(QIcon(pix), f"{k}  {name}")
-            item.setData(Qt.ItemDataRole.UserRole, k)
-            self.class_list.addItem(item)
-        layer = self.strokes_layer  # the list shows the brush label
-        if layer is not None and 1 <= int(layer.selected_label) <= len(classes):
-            self.class_list.setCurrentRow(int(layer.selected_label) - 1)
+        self.class_list.blockSignals(True)  # a list being made is no choice of class
+        try:
+            self.class_list.clear()
+            if classes is None:
+                return
+            for k, (name, rgb) in enumerate(zip(classes.names, classes.rgb_uint8()), start=1):
+                pix = QPixmap(14, 14)
+                pix.fill(QColor(*map(int, rgb)))
+                item = QListWidgetItem(QIcon(pix), f"{k}  {name}")
+                item.setData(Qt.ItemDataRole.UserRole, k)
+                self.class_list.addItem(item)
+            layer = self.strokes_layer  # the list shows the brush label
+            if layer is not None and 1 <= int(layer.selected_label) <= len(classes):
+                self.class_list.setCurrentRow(int(layer.selected_label) - 1)
+        finally:
+            self.class_list.blockSignals(False)
 
     def _show_typed_names(self) -> None:
         """Put the chosen strokes layer's class names in the names box, unless it holds names typed and not used.
