@@ -256,3 +256,17 @@ def test_a_geotiff_opened_by_naparis_reader_is_read_with_its_georeferencing_and_
     qtbot.waitUntil(lambda: widget.export_worker is None and "Exported" in widget.status.value, timeout=60_000)
     with rasterio.open(tmp_path / "out" / "scene_label.tif") as out:
         assert out.crs.to_epsg() == 32618 and out.transform == transform and out.shape == (120, 200)
+
+
+def test_the_guided_buttons_changing_their_text_leave_the_dock_its_width(make_napari_viewer, qtbot, tmp_path):
+    """Trial 32: "Resume guided annotation", longer than "Start...", widened the dock by 21 px, squeezing the canvas."""
+    viewer, widget, _ = scene_in_shown_window(make_napari_viewer, qtbot, tmp_path / "scene.png", (1600, 1000))
+    qtbot.keyClicks(widget.class_names.native, "dark, bright")
+    qtbot.mouseClick(widget.use_names_button.native, Qt.MouseButton.LeftButton)
+    qtbot.wait(100)
+    width = widget.native.width()
+    for _ in range(2):  # Start, then Stop: the button then offers to resume
+        qtbot.mouseClick(widget.guided.start_button.native, Qt.MouseButton.LeftButton)
+        qtbot.wait(100)
+    assert widget.guided.start_button.text == "Resume guided annotation"
+    assert widget.native.width() == width
