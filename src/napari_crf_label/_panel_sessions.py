@@ -110,8 +110,9 @@ class SessionsMixin:
             if path.exists() and path not in self._autosave_mine and not _holds(session.strokes, path):
                 # an earlier session's, not restored, with strokes this one does not hold: kept aside
                 kept = keep_earlier_autosave(path)
-                show_info(f"The autosaved strokes of an earlier session of {self.image_layer.name} were kept as "
-                          f"{kept} (File > Open brings them back); this session autosaves anew.")
+                # the file's name first: napari's pop-up cut the message after "were kept as" (trial 32)
+                show_info(f"Kept {kept.name}: an earlier session's autosave of {self.image_layer.name} (File > "
+                          f"Open brings it back, from {kept.parent}); this session autosaves anew.")
             save_session(path, session)
         except OSError as exc:
             show_warning(f"Autosave to {path} failed: {exc}")
