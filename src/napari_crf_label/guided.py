@@ -25,9 +25,10 @@ __all__ = ["GuidedWalk", "guide_windows", "window_coverage", "coverage_lines", "
 
 #: Window side at CRF resolution when none is given (the CRF's own default tile core).
 DEFAULT_GUIDE_WINDOW = 1024
-#: Places suggested at a time. A simulated user who clicked the true class on 30 of them after a run
-#: (a 5-pixel dot each) took the default from 56.4 to 61.3 mean IoU on Dubai and from 49.2 to 61.0 on
-#: CamVid (skipping strokes, tuning half; 30 random places: 60.2 and 59.8; benchmarks/quality/RESULTS.md).
+#: Places suggested at a time. A simulated user who clicked the true class on each of the 30 after a
+#: run (a 5-pixel dot) took the default, held-out half, from 51.0 to 58.7 mean IoU on Dubai (skipping
+#: strokes), 36.2 to 50.7 on CamVid (skeleton strokes) and 86.8 to 93.8 on GrabCut (human strokes);
+#: 30 random places gave 57.8 / 49.4 / 92.6 (benchmarks/quality/RESULTS.md, stop 25).
 SUGGESTED_POINTS = 30
 #: Full-resolution pixels a suggested place keeps from the result's class edges: a dot on an edge
 #: could not say which side it means.
