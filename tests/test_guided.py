@@ -75,6 +75,35 @@ def test_coverage_states_and_lines():
     assert lines[1] == "  window 2 (rows 0-50, cols 50-100) (no strokes): water 0, land 0; 0.0 s"
 
 
+def test_places_to_check_on_a_coarser_grid_lie_in_the_doubtful_area_apart_and_off_edges_and_strokes():
+    from napari_crf_label.guided import places_csv, suggest_points
+
+    height, width, h, w = 400, 600, 200, 300  # a run at scale 0.5: probabilities on a grid half the image's size
+    rows, cols = np.mgrid[0:h, 0:w]
+    sure = np.where(cols < 150, 0.95, 0.05)  # class 1 left, class 2 right: their edge at grid column 150
+    doubt = (rows - 100) ** 2 + (cols - 75) ** 2 < 30**2  # a doubtful disc at grid (100, 75): image (200, 150)
+    p1 = np.where(doubt, 0.55, sure)
+    probabilities = np.stack([p1, 1 - p1]).astype(np.float32)
+    avoid = np.zeros((height, width), bool)
+    avoid[150:250, 140:160] = True  # a stroke across the disc's centre
+    places = suggest_points(probabilities, (height, width), avoid, count=10)
+    assert len(places) == 10
+    r, c = places.T
+    assert ((r - 200) ** 2 + (c - 150) ** 2 < 62**2).all()  # in the doubt (radius 60 at image scale)
+    assert not avoid[r, c].any()
+    apart = np.sqrt(((places[:, None] - places[None]) ** 2).sum(-1)) + np.eye(10) * 1e9
+    assert apart.min() >= 25  # the default spacing on a 400-pixel side
+    # a result least sure at its class edge (image column 300): the places keep 4 pixels off it, where a dot
+    # could not say which side it means
+    smooth = 0.5 + 0.45 * np.tanh((149.5 - cols) / 3)
+    near_edge = suggest_points(np.stack([smooth, 1 - smooth]).astype(np.float32), (height, width))
+    assert len(near_edge) and (np.abs(near_edge[:, 1] - 300) >= 4).all()
+    assert (np.abs(near_edge[:10, 1] - 300) <= 6).all()  # the least sure first, as near as that allows
+    # the CSV the command line writes: the class the result gives at each place
+    text = places_csv(places[:2], np.where(np.arange(width) < 300, 1, 2)[None].repeat(height, 0), ["a", "b"])
+    assert text.splitlines()[0] == "row,col,class,x,y" and text.splitlines()[1].split(",")[2] == "a"
+
+
 def test_weak_windows_rank_by_uncertainty():
     wins = guide_windows((100, 100), 50)
     probs = np.full((2, 50, 50), 0.5, np.float32)  # CRF at scale 0.5

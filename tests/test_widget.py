@@ -334,6 +334,8 @@ def test_class_keys_step_through_classes(scene_viewer, qtbot):
     assert panel.class_list.currentRow() == 0 and layer.selected_label == 1
     use_names(panel, "dark, bright, cloud, sand")  # the list made again: the brush keeps its class
     assert layer.selected_label == 1 and panel.class_list.currentRow() == 0
+    layer.selected_label = 3  # napari's own label control: the list follows
+    assert panel.class_list.currentRow() == 2 and layer.selected_label == 3
 
 
 def test_keys_are_napari_keymap_bindings_that_clash_with_none_of_napari(scene_viewer, qtbot):

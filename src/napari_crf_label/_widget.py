@@ -704,6 +704,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self._state.watched.add(key)
             layer.events.paint.connect(self._on_paint)
             layer.events.data.connect(self._on_paint)
+            layer.events.selected_label.connect(self._brush_label_changed)
             show_band_values(layer, self._image_data)
         params = layer.metadata.get(META_KEY, {}).get("params")
         if params and key not in self._state.applied_params:
@@ -821,6 +822,19 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         layer.selected_label = int(label)
         layer.mode = "paint"
         self.viewer.layers.selection.active = layer
+
+    def _brush_label_changed(self, event: Any = None) -> None:
+        """Highlight the brush's class in the list when napari's own label control changed it."""
+        layer = self.strokes_layer
+        if layer is None or not same_layer(getattr(event, "source", None), layer):
+            return
+        row = int(layer.selected_label) - 1
+        if 0 <= row < self.class_list.count() and row != self.class_list.currentRow():
+            self.class_list.blockSignals(True)  # the brush has its class already
+            try:
+                self.class_list.setCurrentRow(row)
+            finally:
+                self.class_list.blockSignals(False)
 
     def step_class(self, step: int) -> None:
         """Make the next (``step`` = 1) or previous (-1) class the brush label."""
