@@ -325,6 +325,8 @@ def test_panel_walks_a_three_image_project(make_napari_viewer, qtbot, tmp_path, 
     wait_idle(qtbot, panel)
     assert (np.asarray(viewer.layers["frame1 CRF labels"].data) == files[1][1]).mean() > 0.97
     assert "frame1 draft" not in viewer.layers
+    # the draft's removal is no other image: the run's "CRF done" stays (trials 30 and 33 saw it go)
+    assert "CRF done" in panel.status.value
     # frame0's samples taught this run's classifier: "crf" chosen now would still run features+crf, so the
     # result is not called stale for it; "features" would change the result, and the status says so
     assert panel.image_state().result.params["method"] == "features+crf"

@@ -6,7 +6,8 @@ state), outlines the windows on the image (a Shapes layer coloured by state,
 and the current window in a second one), zooms the canvas to the current
 window and makes the asked class the brush label. After a run, *Mark places
 to check* rings the places where the result is least sure (a Points
-layer), for the user to paint the right class on each.
+layer), for the user to paint the right class on each; the next result
+keeps them, dimmed, as the places checked.
 """
 
 from __future__ import annotations
@@ -207,9 +208,18 @@ class GuidedControls(Container):
                              "paint a short stroke of the right class on each, then Run CRF.")
         return len(points)
 
-    def drop_points(self) -> None:
-        """Remove the places to check (a new result was not asked about them)."""
-        self._remove_layer("points")
+    def points_checked(self) -> None:
+        """Keep the places to check of the last result, dimmed and renamed, to see what the new one made of them.
+
+        Removed with the result they came from, trial 33 could not see
+        whether the places it painted had come out right; the next *Mark
+        places to check* replaces them.
+        """
+        state = self._panel.image_state()
+        layer = None if state is None else find_layer(self._panel.viewer.layers, state.guide_keys.get("points"))
+        if layer is not None and self._panel.image_layer is not None:
+            layer.name = f"{self._panel.image_layer.name} places checked"
+            layer.opacity = 0.5
 
     def stop(self) -> None:
         """Leave the guided pass: the strokes and the walk's position stay (a new start resumes there)."""

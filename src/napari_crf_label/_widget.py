@@ -607,7 +607,12 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self.live.value = False
         self._strokes_changed()
         QTimer.singleShot(0, self._offer_autosave)  # after every layer of a multi-layer open has arrived
-        self._update_status()
+        # a layer added or removed (a project's draft, after a run on it) is no other image: the run's "CRF done"
+        # stays (trials 30 and 33 saw it go)
+        if chosen:
+            self._update_status()
+        else:
+            self._refresh_status()
 
     def _reopen_band_stack(self, image: Image) -> None:
         """Replace a layer of bands shown as planes with the same image read as bands, and say so."""

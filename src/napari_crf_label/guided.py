@@ -178,7 +178,10 @@ def places_csv(points: np.ndarray, labels: np.ndarray, names: Sequence[str], tra
     for row, col in points:
         k = int(labels[row, col])
         name = names[k - 1] if 0 < k <= len(names) else ""
-        x, y = transform * (col + 0.5, row + 0.5) if transform is not None else ("", "")
+        # the affine's terms written out: ``transform * point`` warns in affine 3 (trial 33 saw it 30 times)
+        x, y = ((transform.a * (col + 0.5) + transform.b * (row + 0.5) + transform.c,
+                 transform.d * (col + 0.5) + transform.e * (row + 0.5) + transform.f)
+                if transform is not None else ("", ""))
         lines.append(f"{row},{col},{name},{x},{y}")
     return "\n".join(lines) + "\n"
 
