@@ -2,7 +2,7 @@
 
 Usage (from benchmarks/quality/):
     python places_gain.py [--sets dubai camvid grabcut] [--styles skipping skeleton human] [--split odd]
-                          [--per-image FILE]
+                          [--rounds R] [--per-image FILE]
 
 Per image: the default (c) on the strokes (run.py's draw); then the places
 the panel rings after that run (``guided.suggest_points``, the product's
@@ -11,7 +11,9 @@ clicked by a simulated user with the true class as a 5-pixel dot, and the
 same number of places drawn at random for comparison; the default and the
 classifier alone (e) run again on each. Places the ground truth leaves
 unlabelled are skipped, as a user would skip what they cannot name.
-Scored as run.py scores (the painted pixels excluded).
+With ``--rounds R`` the user marks and paints again after each run, R
+times (the default only). Scored as run.py scores (the painted pixels
+excluded).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def main() -> int:
                         choices=["simulator", "skeleton", "skipping", "human"])
     parser.add_argument("--split", choices=["even", "odd", "all"], default="odd")
     parser.add_argument("--limit", type=int, help="at most this many images per set")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of marking and painting (default 1)")
     parser.add_argument("--per-image", type=Path, metavar="FILE", help="append one JSON line per image")
     args = parser.parse_args()
     for set_name in args.sets:
@@ -83,11 +86,20 @@ def main() -> int:
                     row = {"set": set_name, "style": style, "split": args.split, "image": name}
                     for layout, painted in marks.items():
                         for letter, method in (("c", "features+crf"), ("e", "features")):
-                            labels = first.labels if (layout == "strokes" and letter == "c") else label_image(
-                                image, painted, classes=names, method=method).labels
-                            miou = score(labels, truth, ignore, painted, n)[1]
+                            result = first if (layout == "strokes" and letter == "c") else label_image(
+                                image, painted, classes=names, method=method)
+                            miou = score(result.labels, truth, ignore, painted, n)[1]
                             table.setdefault(f"{layout}|{letter}", []).append(miou)
                             row[f"{layout}|{letter}"] = round(miou, 2)
+                            if letter == "c" and layout.endswith("marked"):
+                                after = result
+                    for r in range(2, args.rounds + 1):  # mark again on the last result, paint, run
+                        painted = click(painted, suggest_points(after.probabilities, truth.shape, painted > 0),
+                                        truth, ignore)
+                        after = label_image(image, painted, classes=names)
+                        key = f"round {r}: +{r * SUGGESTED_POINTS} places marked|c"
+                        table.setdefault(key, []).append(score(after.labels, truth, ignore, painted, n)[1])
+                        row[key] = round(table[key][-1], 2)
                 if args.per_image:
                     with open(args.per_image, "a") as fh:
                         fh.write(json.dumps(row) + "\n")
@@ -95,6 +107,8 @@ def main() -> int:
             print(f"\n{set_name}, {style} strokes, {args.split} half ({len(items)} images), mean IoU c / e")
             for layout in marks:
                 print(f"  {layout:<24} {np.mean(table[layout + '|c']):5.1f} / {np.mean(table[layout + '|e']):5.1f}")
+            for key in [k for k in table if k.startswith("round")]:
+                print(f"  {key[:-2]:<24} {np.mean(table[key]):5.1f}")
     return 0
 
 
