@@ -99,6 +99,9 @@ def test_places_to_check_on_a_coarser_grid_lie_in_the_doubtful_area_apart_and_of
     near_edge = suggest_points(np.stack([smooth, 1 - smooth]).astype(np.float32), (height, width))
     assert len(near_edge) and (np.abs(near_edge[:, 1] - 300) >= 4).all()
     assert (np.abs(near_edge[:10, 1] - 300) <= 6).all()  # the least sure first, as near as that allows
+    # a result that kept no probabilities, or one class: no place, no error
+    assert suggest_points(np.zeros((2, 0, 0), np.float32), (height, width), avoid).shape == (0, 2)
+    assert suggest_points(np.ones((1, h, w), np.float32), (height, width)).shape == (0, 2)
     # the CSV the command line writes: the class the result gives at each place
     text = places_csv(places[:2], np.where(np.arange(width) < 300, 1, 2)[None].repeat(height, 0), ["a", "b"])
     assert text.splitlines()[0] == "row,col,class,x,y" and text.splitlines()[1].split(",")[2] == "a"

@@ -118,7 +118,7 @@ def suggest_points(probabilities: np.ndarray, shape: tuple[int, int], avoid: np.
     """
     height, width = shape
     n, h, w = probabilities.shape
-    if n < 2 or count < 1:
+    if n < 2 or count < 1 or h == 0 or w == 0:  # one class, or a result that kept no probabilities
         return np.zeros((0, 2), np.int64)
     top = np.sort(probabilities, axis=0)[-2:]
     margin = (top[1] - top[0]).astype(np.float64)
