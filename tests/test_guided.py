@@ -392,6 +392,8 @@ def test_places_to_check_ring_where_the_result_is_least_sure_and_painting_them_h
     wait_idle(qtbot, panel)
     before = panel.image_state().result
     assert panel.guided.suggest_button.enabled
+    # the run's status points to the places, until they are used once
+    assert "Mark places to check rings where it is least sure" in panel.status.value.splitlines()[0]
     click(panel.guided.suggest_button)
     layer = viewer.layers["bahamas_landsat places to check"]
     points = np.round(np.asarray(layer.data)).astype(int)
@@ -414,6 +416,7 @@ def test_places_to_check_ring_where_the_result_is_least_sure_and_painting_them_h
     click(panel.run_button)
     wait_idle(qtbot, panel)
     after = panel.image_state().result
+    assert panel.status.value.startswith("CRF done in") and "Mark places" not in panel.status.value
     classes = [1, 2, 3, 4]
     # measured +6.1 points (30 dots of 25 pixels, 0.3 % of the image, on top of the sample's strokes)
     assert mean_iou(after.labels, truth, classes) > mean_iou(before.labels, truth, classes) + 0.03

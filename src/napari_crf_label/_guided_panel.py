@@ -80,6 +80,7 @@ class GuidedControls(Container):
             self.append(widget)
         self.active = False
         self.reviewing = False  # a review walks its own order; the guided pass is kept aside
+        self.marked = False  # places to check were marked once (the run's status stops pointing to them)
         self.start_button.changed.connect(self.toggle)
         self.review_button.changed.connect(self.review)
         self.suggest_button.changed.connect(self.suggest)
@@ -189,6 +190,7 @@ class GuidedControls(Container):
         if panel.strokes_layer is not None and np.shape(panel.strokes_layer.data) == avoid.shape:
             avoid = avoid | (np.asarray(panel.strokes_layer.data) > 0)  # painted since the run too
         points = suggest_points(state.result.probabilities, state.result.labels.shape, avoid)
+        self.marked = True
         self._remove_layer("points")
         if not len(points):
             panel._update_status("No place to check: away from its class edges and your strokes the result is "
