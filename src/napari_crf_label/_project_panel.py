@@ -26,7 +26,7 @@ from ._layers import META_KEY, class_layer_kwargs, image_layer_data, strokes_lay
 from ._panel_state import find_layer, layer_key, unwrap
 from ._tooltips import TOOLTIPS
 from .classes import ClassSet
-from .dataset import PROJECT_REACH, draft_labels, update_samples
+from .dataset import PROJECT_REACH, draft_labels, kept_result, update_samples
 from .errors import InputError
 from .image_io import ImageData, read_image
 from .io.project import Project, ProjectError, create_project, load_project, relative_path, strokes_digest
@@ -248,12 +248,7 @@ class ProjectControls(Container):
 
     def _show_kept_result(self, i: int, data: ImageData, image: Any) -> None:
         """Show the result the project kept for image ``i`` (made from its current strokes), ready to export."""
-        from .pipeline import LabelResult
-
-        kept = self.project.load_result(i)
-        result = LabelResult(labels=kept["labels"], probabilities=kept["probabilities"], classes=self.project.classes,
-                             strokes=kept["strokes"].astype(np.int32), params=kept["params"],
-                             seconds=kept["seconds"])
+        result = kept_result(self.project, i)
         self._panel.show_result(layer_key(image), data, result)
         # not "CRF done in ...": no run was made now (trial 30 read it on an image labelled the day before)
         self._panel._update_status(f"Result kept in the project (made in {result.seconds:.1f} s); Run CRF makes "

@@ -23,7 +23,7 @@ from .io.project import Project, ProjectError, relative_path, strokes_digest
 from .pipeline import LabelResult, label_image, stroke_training_samples
 
 __all__ = ["PROJECT_REACH", "run_project", "iter_run_project", "export_project", "draft_labels",
-           "label_in_project", "RunReport", "ExportReport"]
+           "label_in_project", "kept_result", "RunReport", "ExportReport"]
 
 #: The geodesic proximity's reach in a project (CRF pixels): with samples carried from the other images the
 #: classifier is trusted further from this image's strokes (measured, benchmarks/quality/RESULTS.md).
@@ -194,7 +194,7 @@ def export_project(project: Project, *, overwrite: bool = False,
         raise ProjectError("no image is labelled yet: paint strokes (project add-strokes or the panel) and run")
     unchanged = [] if overwrite else [i for i in labelled if _exported_as_is(project, i)]
     project.output_folder.mkdir(parents=True, exist_ok=True)
-    ready, kept = [], []
+    ready, stale = [], []
     for i in labelled:  # every target checked before any is written (images are read again below, so memory
         # holds one image at a time)
         if i in unchanged:
@@ -205,16 +205,12 @@ def export_project(project: Project, *, overwrite: bool = False,
                          protect=[project.image_path(i)])
             ready.append(i)
         except OutputExistsError:
-            kept.append(i)
-    report = ExportReport([], [project.images[i].path for i in unchanged], [project.images[i].path for i in kept])
+            stale.append(i)
+    report = ExportReport([], [project.images[i].path for i in unchanged], [project.images[i].path for i in stale])
     for n, i in enumerate(ready, start=1):
-        kept = project.load_result(i)
-        result = LabelResult(labels=kept["labels"], probabilities=kept["probabilities"], classes=project.classes,
-                             strokes=kept["strokes"].astype(np.int32), params=kept["params"],
-                             seconds=kept["seconds"])
         entry = project.images[i]
-        paths = export_all(result, read_image(project.image_path(i)), project.output_folder, project.output_stem(i),
-                           annotation_seconds=entry.seconds or None, overwrite=overwrite)
+        paths = export_all(kept_result(project, i), read_image(project.image_path(i)), project.output_folder,
+                           project.output_stem(i), annotation_seconds=entry.seconds or None, overwrite=overwrite)
         entry.outputs = {k: relative_path(p, project.folder) for k, p in paths.items()}  # shareable
         entry.status = "exported"
         project.save()
@@ -222,6 +218,13 @@ def export_project(project: Project, *, overwrite: bool = False,
         if progress is not None:
             progress(n, len(ready), entry.path)
     return report
+
+
+def kept_result(project: Project, i: int) -> LabelResult:
+    """Return image ``i``'s labelling as the project kept it, as a run returns it (for an export or the panel)."""
+    kept = project.load_result(i)
+    return LabelResult(labels=kept["labels"], probabilities=kept["probabilities"], classes=project.classes,
+                       strokes=kept["strokes"].astype(np.int32), params=kept["params"], seconds=kept["seconds"])
 
 
 def _exported_as_is(project: Project, i: int) -> bool:
