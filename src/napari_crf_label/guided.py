@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .strokes import downscale_strokes
 from .tiling import Tile, tile_tasks
 
 __all__ = ["GuidedWalk", "guide_windows", "window_coverage", "coverage_lines", "weak_windows", "window_states",
@@ -124,20 +125,20 @@ def suggest_points(probabilities: np.ndarray, shape: tuple[int, int], avoid: np.
     margin = (top[1] - top[0]).astype(np.float64)
     per_pixel = h / height  # grid pixels per image pixel (the same along both axes, up to rounding)
     labels = probabilities.argmax(axis=0)
-    edges = np.zeros((h, w), bool)
-    edges[:, 1:] |= labels[:, 1:] != labels[:, :-1]
-    edges[:, :-1] |= labels[:, 1:] != labels[:, :-1]
-    edges[1:] |= labels[1:] != labels[:-1]
-    edges[:-1] |= labels[1:] != labels[:-1]
+    across, down = labels[:, 1:] != labels[:, :-1], labels[1:] != labels[:-1]
+    edges = np.zeros((h, w), bool)  # both pixels of every pair whose classes differ
+    edges[:, 1:] |= across
+    edges[:, :-1] |= across
+    edges[1:] |= down
+    edges[:-1] |= down
     reach = int(np.ceil(edge * per_pixel))
     if reach > 1:
         from scipy.ndimage import binary_dilation
 
         edges = binary_dilation(edges, iterations=reach - 1)
     margin[edges] = np.inf
-    if avoid is not None:
-        rows, cols = np.nonzero(avoid)
-        margin[(rows * h) // height, (cols * w) // width] = np.inf
+    if avoid is not None:  # every grid cell holding an avoided pixel, as a run maps its strokes
+        margin[downscale_strokes(avoid, (h, w)) > 0] = np.inf
     spacing = max(25.0, min(height, width) / 25) if spacing is None else spacing
     radius = spacing * per_pixel
     flat = margin.ravel()
