@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .guided import SUGGESTED_POINTS
+
 __all__ = ["TOOLTIPS", "CRF_TOOLTIPS"]
 
 TOOLTIPS: dict[str, str] = {
@@ -44,8 +46,8 @@ TOOLTIPS: dict[str, str] = {
     "guide_start": "Walk the image window by window (the CRF's own tiles, set by Window and Scale), asked for "
                    "a few examples of each class in each; leaving keeps every stroke, starting again resumes.",
     "guide_review": "After a run: walk the windows from the one the CRF was least sure about.",
-    "guide_suggest": "After a run: ring the 30 places where the result is least sure (away from its class edges "
-                     "and your strokes). Paint a short stroke of the right class on each and run again.",
+    "guide_suggest": f"After a run: ring the {SUGGESTED_POINTS} places where the result is least sure (away from its "
+                     "class edges and your strokes). Paint a short stroke of the right class on each and run again.",
     "guide_back": "Back to the previous class or window ({key}).",
     "guide_skip": "The asked class does not occur in this window: mark it absent and move on ({key}).",
     "guide_next": "On to the next class, then the next window ({key}).",

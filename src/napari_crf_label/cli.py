@@ -22,7 +22,7 @@ from .cli_project import add_project_parser, project_command
 from .crf import DEFAULT_ENGINE, ENGINES, CRFParams
 from .errors import InputError, OutputExistsError
 from .features import FeatureParams
-from .guided import places_csv, suggest_points
+from .guided import SUGGESTED_POINTS, places_csv, suggest_points
 from .image_io import read_image
 from .io.atomic import Terminated, atomic_path, check_targets, created_folder, terminate_as_interrupt
 from .io.export import check_export, export_all
@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--places", type=int, default=0, metavar="N",
                      help="also write <stem>_places.csv: the N places where the result is least sure (row, "
                           "column, the class given, map x and y), to paint the right class on and run again; "
-                          "what the panel's Mark places to check rings (30 there)")
+                          f"what the panel's Mark places to check rings ({SUGGESTED_POINTS} there)")
     _add_run_options(run)
     demo = sub.add_parser("demo", help="run on the bundled example and write all outputs")
     _add_run_options(demo)
