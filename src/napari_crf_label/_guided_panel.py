@@ -173,6 +173,10 @@ class GuidedControls(Container):
         self._panel.reveal(self)
         return True
 
+    def offer_after_run(self, offered: bool) -> None:
+        """Enable (or not) what needs a result: *Review weak windows* and *Mark places to check*."""
+        self.review_button.enabled = self.suggest_button.enabled = offered
+
     def suggest(self) -> int:
         """Ring the places where the last result is least sure (a Points layer); return how many.
 

@@ -157,7 +157,7 @@ class ResultLayersMixin:
         self._hide_preview(state)
         self._place_below_strokes(layer)
         self._show_confidence(image, state)
-        self.guided.review_button.enabled = self.guided.suggest_button.enabled = True
+        self.guided.offer_after_run(True)
         self.guided.points_checked()  # they ringed the last result's doubts: dimmed, to compare
         _tell_dropped(state, result)
         # not the classes a guided pass marked absent in every window: the user said so (trial 31)

@@ -39,7 +39,7 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from qtpy.QtCore import QEvent, QObject, QSignalBlocker, Qt, QTimer, Signal
 from qtpy.QtGui import QColor, QIcon, QPixmap
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -785,8 +785,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
     # ----------------------------------------------------------------- classes
     def _show_classes(self, classes: ClassSet | None) -> None:
         """List classes with their colour swatches."""
-        self.class_list.blockSignals(True)  # a list being made is no choice of class
-        try:
+        with QSignalBlocker(self.class_list):  # a list being made is no choice of class
             self.class_list.clear()
             if classes is None:
                 return
@@ -799,8 +798,6 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             layer = self.strokes_layer  # the list shows the brush label
             if layer is not None and 1 <= int(layer.selected_label) <= len(classes):
                 self.class_list.setCurrentRow(int(layer.selected_label) - 1)
-        finally:
-            self.class_list.blockSignals(False)
 
     def _show_typed_names(self) -> None:
         """Put the chosen strokes layer's class names in the names box, unless it holds names typed and not used.
@@ -835,11 +832,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             return
         row = int(layer.selected_label) - 1
         if 0 <= row < self.class_list.count() and row != self.class_list.currentRow():
-            self.class_list.blockSignals(True)  # the brush has its class already
-            try:
+            with QSignalBlocker(self.class_list):  # the brush has its class already
                 self.class_list.setCurrentRow(row)
-            finally:
-                self.class_list.blockSignals(False)
 
     def step_class(self, step: int) -> None:
         """Make the next (``step`` = 1) or previous (-1) class the brush label."""
@@ -1198,8 +1192,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         QTimer.singleShot(0, lambda: self._empty_bar(owner))
         self.stage_label.value = ""
         state = self.image_state()
-        self.guided.review_button.enabled = state is not None and state.result is not None
-        self.guided.suggest_button.enabled = self.guided.review_button.enabled
+        self.guided.offer_after_run(state is not None and state.result is not None)
         self._update_status()
 
     def _empty_bar(self, owner: object) -> None:
