@@ -224,12 +224,19 @@ def test_guided_mode_on_the_bundled_sample(make_napari_viewer, qtbot, tmp_path):
     assert guided.coverage.native.currentColumn() == order[0]
     assert any(cell == "absent" for row in guided.coverage.value["data"] for cell in row)  # the pass is kept
     click(guided.start_button)
-    # the guided pass is untouched by the review: it resumes where it stopped, with its skips and times
+    # the guided pass is untouched by the review: walked to its end, it starts again at the first window, with
+    # its skips and times
+    assert guided.start_button.text == "Start guided annotation again"
+    click(guided.start_button)
+    assert guided.walk.ask_classes and (guided.walk.step, guided.walk.class_index) == (0, 0)
+    assert guided.walk.skipped == skipped
+    assert sum(guided.walk.seconds) > 0
+    assert "Window 1 of 4" in guided.prompt.value and strokes.selected_label == 1
+    click(guided.next_button)
+    click(guided.start_button)  # stopped mid-pass: it resumes there
     assert guided.start_button.text == "Resume guided annotation"
     click(guided.start_button)
-    assert guided.walk.ask_classes and guided.walk.finished and guided.walk.skipped == {
-        (w, k - 1) for w, k in [(w, k) for w in range(4) for k in range(1, 5)] if (w, k - 1) in skipped}
-    assert sum(guided.walk.seconds) > 0
+    assert (guided.walk.step, guided.walk.class_index) == (0, 1)
     click(guided.start_button)
 
 
@@ -365,9 +372,13 @@ def test_a_class_marked_absent_in_every_window_is_not_warned_about(make_napari_v
         assert (panel.guided.walk.window, panel.guided.walk.label) == (w, 4)
         click(panel.guided.skip_button)
     assert panel.guided.walk.absent_everywhere() == {4}
+    assert panel.guided.active and panel.guided.walk.finished
     click(panel.run_button)
     wait_idle(qtbot, panel)
     assert "bahamas_landsat CRF labels" in viewer.layers
+    # the pass walked to its end and the run used it: it is over, not left with Stop offered (trial 31)
+    assert not panel.guided.active and panel.guided.start_button.text == "Start guided annotation again"
+    assert "bahamas_landsat current window" not in viewer.layers
     assert not any("No strokes for" in m for m in notes.messages)
     # a class left without strokes and not marked absent is still warned about, in a line napari shows whole
     panel.guided.walk.skipped.discard((2, 3))

@@ -146,6 +146,8 @@ class GuidedControls(Container):
         if walk is None or not walk.ask_classes or walk.windows != windows or walk.n_classes != len(classes):
             walk = GuidedWalk(windows, len(classes))
             self._set_walk(walk)
+        elif walk.finished:  # a pass walked to its end starts again at the first window, its skips and times kept
+            walk.step = walk.class_index = 0
         self.active = True
         self.start_button.text = "Stop guided annotation"
         for button in (self.back_button, self.skip_button, self.next_button):
@@ -176,6 +178,15 @@ class GuidedControls(Container):
     def offer_after_run(self, offered: bool) -> None:
         """Enable (or not) what needs a result: *Review weak windows* and *Mark places to check*."""
         self.review_button.enabled = self.suggest_button.enabled = offered
+
+    def end_if_walked(self) -> None:
+        """Leave a pass (or review) that reached its last step once a run has used it.
+
+        Its *Stop* button stayed offered after the pass's end and the run
+        it led to (trial 31).
+        """
+        if self.active and self.walk is not None and self.walk.finished:
+            self.stop()
 
     def suggest(self) -> int:
         """Ring the places where the last result is least sure (a Points layer); return how many.
@@ -231,7 +242,9 @@ class GuidedControls(Container):
         """Leave the guided pass: the strokes and the walk's position stay (a new start resumes there)."""
         self.active = False
         self.reviewing = False
-        self.start_button.text = "Resume guided annotation" if self.walk is not None else "Start guided annotation"
+        walk = self.walk
+        self.start_button.text = ("Start guided annotation" if walk is None else
+                                  "Start guided annotation again" if walk.finished else "Resume guided annotation")
         for button in (self.back_button, self.skip_button, self.next_button):
             button.enabled = False
         self.prompt.value = ""

@@ -158,6 +158,7 @@ class ResultLayersMixin:
         self._place_below_strokes(layer)
         self._show_confidence(image, state)
         self.guided.offer_after_run(True)
+        self.guided.end_if_walked()
         self.guided.points_checked()  # they ringed the last result's doubts: dimmed, to compare
         _tell_dropped(state, result)
         # not the classes a guided pass marked absent in every window: the user said so (trial 31)
