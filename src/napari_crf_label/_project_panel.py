@@ -250,9 +250,9 @@ class ProjectControls(Container):
         """Show the result the project kept for image ``i`` (made from its current strokes), ready to export."""
         result = kept_result(self.project, i)
         self._panel.show_result(layer_key(image), data, result)
-        # not "CRF done in ...": no run was made now (trial 30 read it on an image labelled the day before)
-        self._panel._update_status(f"Result kept in the project (made in {result.seconds:.1f} s); Run CRF makes "
-                                   "it again, Export writes it.")
+        # not "CRF done in ...": no run was made now (trial 30 read it on an image labelled the day before); and
+        # no time: the run's own seconds beside the "CRF done" figure (click to result) read as two (trial 33)
+        self._panel._update_status("Result kept in the project; Run CRF makes it again, Export writes it.")
         self.status.value = f"{self.project.images[i].path}: {self.project.images[i].status}, its result shown."
 
     def _restore_walk(self, i: int) -> None:
