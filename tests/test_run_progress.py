@@ -18,9 +18,10 @@ def test_an_earlier_stage_is_named_again_only_once_the_one_named_is_complete():
     assert progress.on_stage("proximity", 0.75)[0] == "proximity: 75%"
     assert progress.on_stage("training", 0.75)[0] is None  # beside an unfinished proximity: not named
     assert progress.on_stage("proximity", 1.0)[0] == "proximity: 100%"
-    assert progress.on_stage("training", 0.8)[0] == "training: 80%"
+    # named again after the proximity, it says why: not a step back (trial 31 read "proximity" then "training")
+    assert progress.on_stage("training", 0.8)[0] == "training: 80% (proximity done)"
     assert progress.on_stage("proximity", 1.0) is None  # ended: its last step reports again, not named back
-    assert progress.on_stage("training", 0.9)[0] == "training: 90%"
+    assert progress.on_stage("training", 0.9)[0] == "training: 90% (proximity done)"
     assert progress.on_stage("features", 1.0)[0] == "features: 100%"
     assert progress.on_stage("proximity", 0.5) is None  # never back from the tiles
 

@@ -97,6 +97,9 @@ class RunProgress:
                 return None
             self._tile_mark = mark
         where = f" (tile {min(done + 1, total)} of {total})" if total > 1 and stage in TILE_STAGES else ""
+        ended = [other for other in BEFORE_TILES if other in self._ended and other != stage]
+        if stage in BEFORE_TILES and ended:  # named after a later stage: not a step back (trial 31 read one)
+            where = f" ({', '.join(ended)} done)"
         text = f"{stage}: {fraction:.0%}{where}"
         if stage in BEFORE_TILES:
             return text, self._before_bar(stage, fraction)
