@@ -493,6 +493,32 @@ def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_
     assert panel2.image_state().clock.seconds > 0.2  # the time spent before is carried on
 
 
+def test_an_undo_is_autosaved_and_so_is_a_stroke_just_before_napari_closes(make_napari_viewer, qtbot, autosave_dir):
+    """Trial 34: Ctrl+Z left the undone stroke in the autosave, and closing within seconds of a stroke lost it."""
+    from napari_crf_label.session import load_session
+
+    viewer, panel, image, strokes = named_scene(make_napari_viewer)
+    layer = viewer.layers["scene strokes"]
+    layer.brush_size = 3
+    for row in range(30, 90, 4):
+        layer.paint((row, 30), 1)
+        layer.paint((row, 150), 2)
+    qtbot.waitUntil(lambda: any(autosave_dir.glob("*_session.npz")), timeout=10_000)
+    path = next(autosave_dir.glob("*_session.npz"))
+    painted = np.asarray(layer.data).copy()
+    viewer.layers.selection.active = layer
+    press(qtbot, viewer, "Ctrl+Z")  # napari's own undo key: the last dab goes
+    undone = np.asarray(layer.data).copy()
+    assert (undone != painted).any()
+    qtbot.waitUntil(lambda: np.array_equal(load_session(path).strokes, undone), timeout=10_000)
+    # a stroke, and napari closed at once: the autosave holds it
+    layer.paint((110, 100), 1)
+    assert panel._autosave_timer.isActive()  # not saved yet: the autosave waits for a pause
+    viewer.close()
+    saved = load_session(path).strokes
+    assert saved[110, 100] == 1 and np.array_equal(saved[:100], undone[:100])
+
+
 def test_erasing_every_stroke_is_not_answered_with_this_sessions_own_autosave(make_napari_viewer, qtbot,
                                                                                autosave_dir, notes):
     # a new user erased all strokes and ran: "autosaved strokes found" came over the run's own error

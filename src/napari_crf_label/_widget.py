@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Hashable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -147,6 +148,22 @@ class _KeepWide(QObject):
         if event.type() in (QEvent.Type.LayoutRequest, QEvent.Type.StyleChange, QEvent.Type.Show):
             self.fit()
         return False
+
+
+def _call_after_undo(layer: Labels, callback: Callable[[Labels], None]) -> None:
+    """Call ``callback(layer)`` after each undo and redo of ``layer``.
+
+    napari's Labels emit no paint or data event for them: Ctrl+Z after a
+    stroke left the autosave with the stroke undone (trial 34).
+    """
+    for name in ("undo", "redo"):
+        original = getattr(layer, name)
+
+        def wrapped(original: Callable[[], None] = original) -> None:
+            original()
+            callback(layer)
+
+        setattr(layer, name, wrapped)
 
 
 def _stop_or_relay(stop: threading.Event, relay: _Relay) -> Callable[[str, float], None]:
@@ -505,6 +522,9 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
                     self.engine):
             box.changed.connect(lambda *_: self._settings_timer.start())
         events = self.viewer.layers.events
+        # before a layer goes (deleted, or napari closing, which removes every layer): the autosave waits a few
+        # seconds after a stroke, and closing napari within them lost the last strokes (trial 34)
+        events.removing.connect(lambda *_: self.autosave_pending())
         events.inserted.connect(self._layers_changed)
         events.removed.connect(self._layers_changed)
 
@@ -709,6 +729,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self._state.watched.add(key)
             layer.events.paint.connect(self._on_paint)
             layer.events.data.connect(self._on_paint)
+            _call_after_undo(layer, lambda undone: self._on_paint(SimpleNamespace(source=undone)))
             layer.events.selected_label.connect(self._brush_label_changed)
             show_band_values(layer, self._image_data)
         params = layer.metadata.get(META_KEY, {}).get("params")
@@ -1375,6 +1396,12 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self._autosave_timer.start()
         if self.live.value and self.live.enabled:
             self._live_timer.start()  # (re)started on every paint event: the preview waits for a pause
+
+    def autosave_pending(self) -> None:
+        """Autosave now if strokes wait for their autosave (a layer is about to be removed)."""
+        if self._autosave_timer.isActive():
+            self._autosave_timer.stop()
+            self.autosave()
 
     def reveal(self, widget: Any) -> None:
         """Scroll the panel so that ``widget`` (one of its sections) is in view."""
