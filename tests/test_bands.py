@@ -27,6 +27,14 @@ def test_sensor_presets_by_band_count(n, natural, infrared):
     assert all(max(bands) < n for _, bands in offered)
 
 
+@pytest.mark.parametrize("n, shortwave", [(6, (4, 3, 2)), (7, (5, 4, 3)), (8, (5, 4, 3)), (12, (10, 7, 3)),
+                                           (13, (11, 7, 3))])
+def test_landsat_and_sentinel_offer_shortwave_infrared(n, shortwave):
+    # SWIR 1, NIR, red (Landsat 5-4-3 / 6-5-4): trial 34 typed it into the R, G, B boxes to see water, sand, plants
+    offered = dict(composites(n))
+    assert [bands for name, bands in offered.items() if name.startswith("shortwave infrared")] == [shortwave]
+
+
 def test_grey_and_two_band_images_and_the_fallback():
     assert composites(1) == [("band 1 (grey)", (0,))]
     assert [bands for _, bands in composites(2)] == [(0,), (1,)]

@@ -121,6 +121,49 @@ def test_rerun_from_saved_session(scene, capsys):
     assert [s.strip() for s in mat["labels"]] == ["sand", "water"]
 
 
+def test_a_session_given_as_strokes_brings_its_annotation_time_and_guided_pass_to_the_report(scene, capsys):
+    """Trial 34: the panel's autosave as --strokes gave "annotation time: not recorded" though it held 59.6 s."""
+    from napari_crf_label.classes import ClassSet
+    from napari_crf_label.guided import GuidedWalk
+    from napari_crf_label.io.session import Session, save_session
+    from napari_crf_label.tiling import Tile
+
+    folder, _ = scene
+    strokes = np.asarray(Image.open(folder / "strokes.png")).astype(np.int32)
+    h, w = strokes.shape
+    walk = GuidedWalk([Tile(0, h, 0, w // 2), Tile(0, h, w // 2, w)], 2, skipped={(1, 0)}, seconds=[20.0, 39.6])
+    save_session(folder / "mine_session.npz", Session(
+        strokes=strokes, classes=ClassSet.from_names(["sand", "water"]),
+        params={"annotation_seconds": 59.6, "guided": walk.to_dict()}))
+    assert main(["run", str(folder / "beach photo.2020.JPG"), "--strokes", str(folder / "mine_session.npz"),
+                 "-o", str(folder / "out")]) == 0
+    report = (folder / "out" / "beach photo.2020_report.txt").read_text()
+    assert "annotation time: 59.6 s" in report
+    assert "time spent in guided annotation" in report and "; 39.6 s" in report
+
+
+def test_the_figure_of_a_landsat_scene_shows_it_in_natural_colour_as_the_panel_does(tmp_path, capsys):
+    """Trial 34: the command line's mres showed a 6-band Landsat scene's bands 1, 2, 3 as red, green, blue."""
+    from affine import Affine
+
+    image, _, strokes = two_region_scene(height=120, width=160)
+    grey = image.mean(axis=2)
+    # bands 1-5, 7 of Landsat 4-7: blue, green, red, NIR, SWIR 1, SWIR 2; the scene is red-orange in natural colour
+    levels = [40, 90, 200, 10, 10, 10]
+    stack = np.stack([np.clip(level + (grey - grey.mean()) * 0.2, 0, 255) for level in levels]).astype(np.uint8)
+    profile = {"driver": "GTiff", "width": 160, "height": 120, "crs": "EPSG:32618",
+               "transform": Affine(30, 0, 1e5, 0, -30, 2e6)}
+    with rasterio.open(tmp_path / "landsat.tif", "w", count=6, dtype="uint8", **profile) as dst:
+        dst.write(stack)
+    Image.fromarray(strokes.astype(np.uint8)).save(tmp_path / "strokes.png")
+    assert main(["run", str(tmp_path / "landsat.tif"), "--strokes", str(tmp_path / "strokes.png"),
+                 "--classes", "a,b", "-o", str(tmp_path / "out")]) == 0
+    figure = np.asarray(Image.open(tmp_path / "out" / "landsat_mres.png").convert("RGB")).astype(int)
+    left = figure[:, : figure.shape[1] // 3].reshape(-1, 3)  # the image's panel
+    scene = left[np.abs(left - [200, 90, 40]).max(axis=1) < 30]
+    assert len(scene) > 0.2 * len(left), "the image panel is not in natural colour (red 200, green 90, blue 40)"
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--labels", "labels.txt", "--colors", "bad_colors.txt"], "bad_colors.txt has 3 colors"),
     (["--classes", "sand"], "class 2 but only 1 classes"),

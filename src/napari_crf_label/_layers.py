@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .bands import Composite, composites
+from .bands import default_bands, image_composites
 from .classes import ClassSet
 from .image_io import ImageData, to_crf_uint8
 
@@ -29,16 +29,6 @@ LayerData = tuple[Any, dict, str]
 
 #: Most bands a (rows, columns, bands) stack may have for the panel to take it for one image's bands.
 MAX_STACK_BANDS = 32
-
-
-def image_composites(data: ImageData) -> list[Composite]:
-    """Return the composites offered for an image, its default first (from the file's metadata when it has any)."""
-    return composites(data.array.shape[2], data.profile.get("band_colors", ()), data.profile.get("band_names", ()))
-
-
-def default_bands(data: ImageData) -> tuple[int, ...]:
-    """Return the bands an image is shown with at first."""
-    return image_composites(data)[0][1]
 
 
 def composite(data: ImageData, bands: tuple[int, ...] | None = None) -> np.ndarray:

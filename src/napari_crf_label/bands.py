@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-__all__ = ["Composite", "composites", "band_label"]
+if TYPE_CHECKING:
+    from .image_io import ImageData
+
+__all__ = ["Composite", "composites", "image_composites", "default_bands", "band_label"]
 
 #: (name, bands) with 0-based band indices: 1 band shows grey, 3 show red, green, blue.
 Composite = tuple[str, tuple[int, ...]]
 
-#: Common sensors' band orders by band count: (name, natural colour, colour infrared), 0-based.
-_SENSORS: dict[int, list[tuple[str, tuple[int, ...], tuple[int, ...]]]] = {
-    4: [("R, G, B, NIR (e.g. NAIP)", (0, 1, 2), (3, 0, 1)),
-        ("B, G, R, NIR (e.g. PlanetScope)", (2, 1, 0), (3, 2, 1))],
-    6: [("Landsat 4-7 TM/ETM+ (bands 1-5, 7)", (2, 1, 0), (3, 2, 1))],
-    7: [("Landsat 8-9 OLI (bands 1-7)", (3, 2, 1), (4, 3, 2))],
-    8: [("Landsat 8-9 OLI (bands 1-8)", (3, 2, 1), (4, 3, 2))],
-    12: [("Sentinel-2 L2A (12 bands)", (3, 2, 1), (7, 3, 2))],
-    13: [("Sentinel-2 L1C (13 bands)", (3, 2, 1), (7, 3, 2))],
+#: Common sensors' band orders by band count: (name, natural colour, colour infrared, shortwave infrared), 0-based.
+#: Shortwave infrared (SWIR 1, NIR, red: Landsat 5-4-3 / 6-5-4) tells water, wet and dry sand and vegetation
+#: apart, the usual view of a Landsat coast (trial 34 typed it into the R, G, B boxes).
+_SENSORS: dict[int, list[tuple[str, tuple[int, ...], tuple[int, ...], tuple[int, ...] | None]]] = {
+    4: [("R, G, B, NIR (e.g. NAIP)", (0, 1, 2), (3, 0, 1), None),
+        ("B, G, R, NIR (e.g. PlanetScope)", (2, 1, 0), (3, 2, 1), None)],
+    6: [("Landsat 4-7 TM/ETM+ (bands 1-5, 7)", (2, 1, 0), (3, 2, 1), (4, 3, 2))],
+    7: [("Landsat 8-9 OLI (bands 1-7)", (3, 2, 1), (4, 3, 2), (5, 4, 3))],
+    8: [("Landsat 8-9 OLI (bands 1-8)", (3, 2, 1), (4, 3, 2), (5, 4, 3))],
+    12: [("Sentinel-2 L2A (12 bands)", (3, 2, 1), (7, 3, 2), (10, 7, 3))],
+    13: [("Sentinel-2 L1C (13 bands)", (3, 2, 1), (7, 3, 2), (11, 7, 3))],
 }
 
 _NAMED = {
@@ -80,13 +86,30 @@ def composites(n_bands: int, band_colors: Sequence[str] = (), band_names: Sequen
         out.append(("natural colour (band names)", (found["red"], found["green"], found["blue"])))
     if found and None not in (found["nir"], found["red"], found["green"]):
         out.append(("colour infrared (band names)", (found["nir"], found["red"], found["green"])))
-    for sensor, natural, infrared in _SENSORS.get(n_bands, []):
+    for sensor, natural, infrared, shortwave in _SENSORS.get(n_bands, []):
         out.append((f"natural colour: {sensor}", natural))
         out.append((f"colour infrared: {sensor}", infrared))
+        if shortwave is not None:
+            out.append((f"shortwave infrared: {sensor}", shortwave))
     first = ("bands 1, 2, 3", (0, 1, 2))
     if first[1] not in [bands for _, bands in out]:
         out.append(first)
     return out
+
+
+def image_composites(data: ImageData) -> list[Composite]:
+    """Return the composites offered for an image, its default first (from the file's metadata when it has any)."""
+    return composites(data.array.shape[2], data.profile.get("band_colors", ()), data.profile.get("band_names", ()))
+
+
+def default_bands(data: ImageData) -> tuple[int, ...]:
+    """Return the bands an image is shown in by default: the first of :func:`image_composites`.
+
+    The panel shows an image so at first; the exported figure of the
+    command line and the API use the same, not the first three bands
+    (trial 34: a Landsat scene's sea came out olive in the command line's ``mres``).
+    """
+    return image_composites(data)[0][1]
 
 
 def band_label(index: int, band_names: Sequence[str] = ()) -> str:

@@ -233,6 +233,26 @@ def _summary(image_path: Path, result: Any, compiled: float, streamed: bool = Fa
     return f"labelled {image_path} in {result.seconds:.1f} s ({how}){first}"
 
 
+def _session_facts(strokes_path: Path) -> dict:
+    """Return what a saved session adds to the outputs: its annotation time and guided pass (none for a raster).
+
+    The report said "annotation time: not recorded" for strokes given as a
+    session that held it (trial 34).
+    """
+    if strokes_path.suffix.lower() != ".npz":
+        return {}
+    from .guided import GuidedWalk
+    from .io.session import load_session
+
+    params = load_session(strokes_path).params
+    facts: dict = {"annotation_seconds": params.get("annotation_seconds")}
+    try:
+        facts["guided"] = GuidedWalk.from_dict(params["guided"]) if "guided" in params else None
+    except ValueError:  # a pass saved for other windows or classes: the report goes without it
+        facts["guided"] = None
+    return facts
+
+
 def _run_in_memory(image_path: Path, strokes_path: Path, classes: ClassSet | None, outdir: Path, common: dict,
                    overwrite: bool, compiled: float = 0.0, places: int = 0) -> int:
     """Label an image held in memory; write every output (and the ``places`` least sure, if asked)."""
@@ -250,7 +270,8 @@ def _run_in_memory(image_path: Path, strokes_path: Path, classes: ClassSet | Non
             result = label_image(data, strokes, classes=classes, **common)
             print("writing the outputs (the .mat, the mres figure, the report, the labels)...", file=sys.stderr,
                   flush=True)
-            paths = export_all(result, data, outdir, stem, overwrite=overwrite, protect=[strokes_path])
+            paths = export_all(result, data, outdir, stem, overwrite=overwrite, protect=[strokes_path],
+                               **_session_facts(strokes_path))
             if places:
                 points = suggest_points(result.probabilities, result.labels.shape, (strokes > 0) | ~data.valid,
                                         count=places)

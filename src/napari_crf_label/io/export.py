@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..bands import default_bands
 from ..errors import InputError, OutputExistsError
 from ..guided import GuidedWalk, coverage_lines, guide_windows, window_coverage
 from ..image_io import ImageData, to_crf_uint8
@@ -107,9 +108,9 @@ def write_mat(path: Path, result: LabelResult, overwrite: bool = False,
 
 
 def display_rgb(data: ImageData, bands: tuple[int, ...] | None = None) -> np.ndarray:
-    """Return an (H, W, 3) uint8 picture of the image: ``bands`` as RGB (or grey), default grey or bands 1-3."""
+    """Return an (H, W, 3) uint8 picture of the image: ``bands`` as RGB (or grey), default as the panel shows it."""
     if bands is None:
-        bands = (0,) if data.array.shape[2] < 3 else (0, 1, 2)
+        bands = default_bands(data)
     u8 = to_crf_uint8(data.array[..., list(bands)], data.valid)
     return np.repeat(u8[..., :1], 3, axis=2) if len(bands) < 3 else u8[..., :3]
 
@@ -416,7 +417,8 @@ def export_all(result: LabelResult, data: ImageData, outdir: str | Path, stem: s
         without ``overwrite``; the image file is always protected.
     bands : tuple of int, optional
         The bands (0-based) the figure shows as red, green, blue (one for
-        grey); default the first three (or the only one).
+        grey); default those the panel shows the image in
+        (:func:`~napari_crf_label.bands.default_bands`).
     guided : GuidedWalk, optional
         A guided annotation pass: the report's coverage per window then
         uses its windows and adds the classes marked absent and the time
