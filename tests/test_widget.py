@@ -681,6 +681,51 @@ def test_multiband_composites_band_values_and_figure(shared_data, make_napari_vi
     assert np.array_equal(figure, np.asarray(PILImage.open(tmp_path / "cir.png").convert("RGB")))
 
 
+def test_the_bands_shown_come_back_with_the_autosave_and_the_exported_session(make_napari_viewer, qtbot, tmp_path,
+                                                                                 autosave_dir):
+    """Trial 34 showed a Landsat scene in SWIR, NIR, red; the next day the restored strokes came in natural colour."""
+    from affine import Affine
+
+    from napari_crf_label.session import load_session
+
+    image, _, strokes = two_region_scene(height=120, width=160)
+    profile = {"driver": "GTiff", "width": 160, "height": 120, "crs": "EPSG:32618",
+               "transform": Affine(30, 0, 1e5, 0, -30, 2e6)}
+    with rasterio.open(tmp_path / "landsat.tif", "w", count=6, dtype="uint8", **profile) as dst:
+        dst.write(np.stack([image[..., b % 3] // (1 + b // 3) for b in range(6)]))
+    viewer = make_napari_viewer()
+    viewer.open(str(tmp_path / "landsat.tif"), plugin=PLUGIN)
+    panel = open_panel(viewer)
+    names = [panel.composite.native.itemText(i) for i in range(panel.composite.native.count())]
+    panel.composite.native.setCurrentIndex(names.index("shortwave infrared: Landsat 4-7 TM/ETM+ (bands 1-5, 7)"))
+    assert [box.value for box in panel.band_boxes] == [5, 4, 3]
+    use_names(panel, "dark, bright")
+    layer = viewer.layers["landsat strokes"]
+    for row in range(30, 90, 4):
+        layer.paint((row, 30), 1)
+        layer.paint((row, 130), 2)
+    qtbot.waitUntil(lambda: any(autosave_dir.glob("*_session.npz")), timeout=10_000)
+    panel.run()
+    wait_idle(qtbot, panel)
+    panel.export(tmp_path / "out")
+    wait_idle(qtbot, panel)
+    assert load_session(tmp_path / "out" / "landsat_session.npz").params["bands"] == [4, 3, 2]
+    viewer.close()
+
+    viewer2 = make_napari_viewer()
+    viewer2.open(str(tmp_path / "landsat.tif"), plugin=PLUGIN)
+    panel2 = open_panel(viewer2)
+    assert [box.value for box in panel2.band_boxes] == [3, 2, 1]  # natural colour, until the strokes come back
+    qtbot.waitUntil(lambda: shown(panel2.restore_button), timeout=5_000)
+    click(panel2.restore_button)
+    assert [box.value for box in panel2.band_boxes] == [5, 4, 3]
+    shown_image = viewer2.layers["landsat"]
+    assert tuple(shown_image.metadata[META_KEY]["bands"]) == (4, 3, 2)
+    from napari_crf_label._layers import composite
+
+    assert np.array_equal(np.asarray(shown_image.data), composite(shown_image.metadata[META_KEY]["image"], (4, 3, 2)))
+
+
 def test_geotiff_reader_writer_roundtrip(shared_data, make_napari_viewer, qtbot, tmp_path):
     src = shared_data / "geotiff" / "SPOT_UTM2GTIF.TIF"
     viewer = make_napari_viewer()

@@ -242,14 +242,18 @@ class GuidedControls(Container):
         """Leave the guided pass: the strokes and the walk's position stay (a new start resumes there)."""
         self.active = False
         self.reviewing = False
-        walk = self.walk
-        self.start_button.text = ("Start guided annotation" if walk is None else
-                                  "Start guided annotation again" if walk.finished else "Resume guided annotation")
+        self.name_start()
         for button in (self.back_button, self.skip_button, self.next_button):
             button.enabled = False
         self.prompt.value = ""
         self._remove_layer("current")
         self.show_coverage()
+
+    def name_start(self) -> None:
+        """Name the start button for the image's pass: none yet, stopped on its way, or walked to its end."""
+        walk = self.walk
+        self.start_button.text = ("Start guided annotation" if walk is None else
+                                  "Start guided annotation again" if walk.finished else "Resume guided annotation")
 
     def step(self, direction: int) -> None:
         """Move to the next (1) or previous (-1) class or window."""

@@ -16,7 +16,7 @@ import numpy as np
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QFileDialog
 
-from ._layers import classes_from_layer, image_data_from_layer
+from ._layers import META_KEY, classes_from_layer, image_data_from_layer
 from .classes import ClassSet
 from .io.session import Session, SessionError, autosave_path, keep_earlier_autosave, load_session, save_session
 
@@ -66,6 +66,9 @@ class SessionsMixin:
         data = image_data_from_layer(image)
         state = self._state.of(image)
         params = {**self.params(), "annotation_seconds": state.clock.seconds}
+        shown = image.metadata.get(META_KEY, {}).get("bands")
+        if shown is not None:  # the composite the image is shown in comes back with the strokes
+            params["bands"] = [int(b) for b in shown]
         if state.walk is not None and state.walk.ask_classes:
             params["guided"] = state.walk.to_dict()  # a guided pass resumes where it stopped
         return Session(strokes=strokes, classes=classes, params=params,

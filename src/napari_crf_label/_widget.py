@@ -981,9 +981,27 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if image is not None and params.get("guided"):
             try:
                 self._state.of(image).walk = GuidedWalk.from_dict(params["guided"])
-                self.guided.start_button.text = "Resume guided annotation"
+                self.guided.name_start()
             except ValueError as exc:
                 show_warning(f"The saved guided annotation pass was not restored: {exc}")
+        self._apply_bands(params.get("bands"))
+
+    def _apply_bands(self, bands: Any) -> None:
+        """Show a session's bands again (trial 34 chose SWIR, NIR, red, and found natural colour next day)."""
+        image = self.image_layer
+        if not bands or image is None or META_KEY not in image.metadata or self.composite.native.isHidden():
+            return
+        n_bands = image_data_from_layer(image).array.shape[2]
+        try:
+            shown = tuple(int(b) for b in bands)
+        except (TypeError, ValueError):
+            return
+        if len(shown) not in (1, 3) or not all(0 <= b < n_bands for b in shown):
+            return  # a session of another image's bands: the image stays as it is shown
+        for box, band in zip(self.band_boxes, (*shown, *shown, *shown)[:3]):
+            with box.changed.blocked():
+                box.value = band + 1
+        self._bands_changed()
 
     def _run_params(self, image: Image) -> dict[str, Any]:
         """Return the keywords a run on ``image`` takes: the panel's, and what its project taught."""

@@ -453,6 +453,8 @@ def export_all(result: LabelResult, data: ImageData, outdir: str | Path, stem: s
         params = {**result.params, "annotation_seconds": annotation_seconds}
         if guided is not None:  # the exported session resumes the pass, as the autosave does (trial 31)
             params["guided"] = guided.to_dict()
+        if bands is not None:  # and shows the image in the figure's composite again
+            params["bands"] = [int(b) for b in bands]
         save_session(paths["session"], Session(strokes=result.strokes, classes=result.classes, params=params,
                                                image_path=str(data.path) if data.path else ""), staging=staging)
     return paths
