@@ -486,7 +486,8 @@ def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_
     click(panel2.restore_button)
     restored = viewer2.layers["scene strokes"]
     assert np.array_equal(np.asarray(restored.data), painted)
-    assert any(f"Restored {int((painted > 0).sum())} stroke pixels of 2 class(es)" in m for m in told_all)
+    assert any(f"Restored {int((painted > 0).sum())} stroke pixels of 2 class(es)" in m
+               and m.endswith("Run CRF makes their result again.") for m in told_all)
     assert panel2.class_list.count() == 2 and "dark" in panel2.class_list.item(0).text()
     assert panel2.class_names.value == "dark, bright"  # the box shows the restored classes too
     assert not shown(panel2.restore_button)

@@ -167,8 +167,9 @@ class SessionsMixin:
         if restored:
             self._autosave_mine.add(path)  # its strokes are this session's now: autosaves may replace it
             counts = np.bincount(session.strokes.ravel())[1:]
+            # the autosave keeps strokes, not results: trial 34 looked for its last result the next day
             show_info(f"Restored {int(counts.sum())} stroke pixels of {int((counts > 0).sum())} class(es) "
-                      f"from {path}.")
+                      f"from {path}; Run CRF makes their result again.")
         return restored
 
     def apply_session(self, session: Session) -> bool:
