@@ -286,8 +286,22 @@ def test_run_errors_become_notifications(scene_viewer, qtbot, notes):
 def test_class_without_strokes_warns(scene_viewer, qtbot, notes):
     viewer, panel, truth, strokes = scene_viewer
     paint_and_run(qtbot, viewer, panel, strokes, names="dark, bright, cloud")
-    assert any("No strokes for cloud" in m for m in notes.messages)
+    assert sum("No strokes for cloud" in m for m in notes.messages) == 1
     assert not (np.asarray(viewer.layers["scene CRF labels"].data) == 3).any()
+    # the same class left out again: not warned on every run (trial 34 got ten names each time)
+    layer = viewer.layers["scene strokes"]
+    layer.paint((60, 100), 1)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    assert sum("No strokes for cloud" in m for m in notes.messages) == 1
+    # painted, then erased again: warned anew
+    layer.paint((5, 5), 3)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    layer.paint((5, 5), 0)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    assert sum("No strokes for cloud" in m for m in notes.messages) == 2
 
 
 def test_typing_new_names_over_painted_strokes_asks_first(scene_viewer, qtbot):

@@ -121,6 +121,8 @@ class ImageState:
     proximity_check: ProximityCheck | None = None
     #: The last message on strokes that fell on no-data (said once, by a preview or a result).
     dropped_told: str | None = None
+    #: The classes without strokes the last warning named (the same ones are not warned about on every run).
+    missing_told: tuple[str, ...] = ()
 
 
 class PanelState:
