@@ -162,6 +162,17 @@ def test_the_figure_of_a_landsat_scene_shows_it_in_natural_colour_as_the_panel_d
     left = figure[:, : figure.shape[1] // 3].reshape(-1, 3)  # the image's panel
     scene = left[np.abs(left - [200, 90, 40]).max(axis=1) < 30]
     assert len(scene) > 0.2 * len(left), "the image panel is not in natural colour (red 200, green 90, blue 40)"
+    # a session that says which bands the panel showed (here bands 2, 1, 3): its figure shows those
+    from napari_crf_label.io.session import load_session, save_session
+
+    session = load_session(tmp_path / "out" / "landsat_session.npz")
+    session.params["bands"] = [1, 0, 2]
+    save_session(tmp_path / "shown_session.npz", session)
+    assert main(["run", str(tmp_path / "landsat.tif"), "--strokes", str(tmp_path / "shown_session.npz"),
+                 "-o", str(tmp_path / "again")]) == 0
+    figure = np.asarray(Image.open(tmp_path / "again" / "landsat_mres.png").convert("RGB")).astype(int)
+    left = figure[:, : figure.shape[1] // 3].reshape(-1, 3)
+    assert (np.abs(left - [90, 40, 200]).max(axis=1) < 30).sum() > 0.2 * len(left)
 
 
 @pytest.mark.parametrize("extra, message", [

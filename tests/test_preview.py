@@ -164,7 +164,7 @@ def test_the_label_says_preview_while_the_proximity_reports_beside_it(make_napar
     assert label.value == "proximity: 75%"
     panel._on_stage("proximity", 1.0)
     panel._on_stage("training", 0.8)  # ...but once the proximity is complete, the training goes on being named
-    qtbot.waitUntil(lambda: label.value == "training: 80%", timeout=2000)
+    qtbot.waitUntil(lambda: label.value == "training: 80% (proximity done)", timeout=2000)
     panel._on_stage("features", 1.0)  # a tile's features are complete while the proximity still runs:
     panel._on_stage("proximity", 0.5)  # the text stays with the tiles
     qtbot.wait(400)

@@ -233,11 +233,13 @@ def _summary(image_path: Path, result: Any, compiled: float, streamed: bool = Fa
     return f"labelled {image_path} in {result.seconds:.1f} s ({how}){first}"
 
 
-def _session_facts(strokes_path: Path) -> dict:
-    """Return what a saved session adds to the outputs: its annotation time and guided pass (none for a raster).
+def _session_facts(strokes_path: Path, n_bands: int) -> dict:
+    """Return what a saved session adds to the outputs (none for a raster of strokes).
 
-    The report said "annotation time: not recorded" for strokes given as a
-    session that held it (trial 34).
+    Its annotation time and guided pass for the report (trial 34 read
+    "annotation time: not recorded" for a session that held it), and the
+    bands the panel showed the image in, for the figure (those of an image
+    of ``n_bands`` bands only).
     """
     if strokes_path.suffix.lower() != ".npz":
         return {}
@@ -250,6 +252,10 @@ def _session_facts(strokes_path: Path) -> dict:
         facts["guided"] = GuidedWalk.from_dict(params["guided"]) if "guided" in params else None
     except ValueError:  # a pass saved for other windows or classes: the report goes without it
         facts["guided"] = None
+    bands = params.get("bands")
+    if isinstance(bands, list) and len(bands) in (1, 3) and all(isinstance(b, int) and 0 <= b < n_bands
+                                                                 for b in bands):
+        facts["bands"] = tuple(bands)
     return facts
 
 
@@ -271,7 +277,7 @@ def _run_in_memory(image_path: Path, strokes_path: Path, classes: ClassSet | Non
             print("writing the outputs (the .mat, the mres figure, the report, the labels)...", file=sys.stderr,
                   flush=True)
             paths = export_all(result, data, outdir, stem, overwrite=overwrite, protect=[strokes_path],
-                               **_session_facts(strokes_path))
+                               **_session_facts(strokes_path, data.array.shape[2]))
             if places:
                 points = suggest_points(result.probabilities, result.labels.shape, (strokes > 0) | ~data.valid,
                                         count=places)
