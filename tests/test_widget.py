@@ -526,12 +526,72 @@ def test_an_undo_is_autosaved_and_so_is_a_stroke_just_before_napari_closes(make_
     undone = np.asarray(layer.data).copy()
     assert (undone != painted).any()
     qtbot.waitUntil(lambda: np.array_equal(load_session(path).strokes, undone), timeout=10_000)
-    # a stroke, and napari closed at once: the autosave holds it
-    layer.paint((110, 100), 1)
-    assert panel._autosave_timer.isActive()  # not saved yet: the autosave waits for a pause
+
+
+CLOSER = r"""
+import sys
+import napari
+from napari.settings import get_settings
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QApplication
+
+get_settings().application.confirm_close_window = False  # a settings file of this test's own (NAPARI_CONFIG)
+viewer = napari.Viewer()
+viewer.open(sys.argv[1])
+_, panel = viewer.window.add_plugin_dock_widget("napari-crf-label", "CRF labelling")
+panel.class_names.value = "dark, bright"
+panel.use_names_button.native.click()
+layer = panel.strokes_layer
+layer.brush_size = 3
+
+
+def paint_and_close():
+    for row in range(30, 90, 2):
+        layer.paint((row, 30), 1)
+        QApplication.processEvents()
+    print("TIMER", panel._autosave_timer.isActive(), flush=True)  # the autosave waits for a pause
+    viewer.window._qt_window.close()  # the window's close button
+
+
+QTimer.singleShot(500, paint_and_close)
+napari.run()
+print("CLOSED", flush=True)
+"""
+
+
+def test_a_stroke_just_before_the_window_is_closed_is_autosaved(tmp_path, autosave_dir):
+    """Trial 35 closed the window within a second of a stroke; the next day the stroke was gone."""
+    import os
+    import subprocess
+    import sys
+
+    from napari_crf_label.session import load_session
+
+    image, _, _ = two_region_scene()
+    path = tmp_path / "scene.png"
+    PILImage.fromarray(image).save(path)
+    env = {**os.environ, "NAPARI_CONFIG": str(tmp_path / "napari_settings.yaml")}
+    proc = subprocess.run([sys.executable, "-c", CLOSER, str(path)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 0 and "TIMER True" in proc.stdout and "CLOSED" in proc.stdout, proc.stderr[-2000:]
+    saved = load_session(next(autosave_dir.glob("*_session.npz"))).strokes
+    assert (saved[30:89, 30] == 1).all()
+
+
+def test_a_stroke_just_before_the_viewer_closes_is_autosaved(make_napari_viewer, qtbot, autosave_dir):
+    """``viewer.close()`` removes every layer before the window goes: the strokes are saved first."""
+    from napari_crf_label.session import load_session
+
+    viewer, panel, image, strokes = named_scene(make_napari_viewer)
+    layer = viewer.layers["scene strokes"]
+    layer.brush_size = 3
+    for row in range(30, 90, 4):
+        layer.paint((row, 30), 1)
+    painted = np.asarray(layer.data).copy()
+    assert panel._autosave_timer.isActive()
     viewer.close()
-    saved = load_session(path).strokes
-    assert saved[110, 100] == 1 and np.array_equal(saved[:100], undone[:100])
+    saved = load_session(next(autosave_dir.glob("*_session.npz"))).strokes
+    assert np.array_equal(saved, painted) and saved[62, 30] == 1
 
 
 def test_erasing_every_stroke_is_not_answered_with_this_sessions_own_autosave(make_napari_viewer, qtbot,

@@ -150,6 +150,25 @@ class _KeepWide(QObject):
         return False
 
 
+class _SaveOnHide(QObject):
+    """Autosaves strokes waiting for their autosave when the panel is hidden, as when its window closes.
+
+    The window's close button hides the panel with every layer still there
+    (``viewer.close()`` removes the layers first: the panel saves on their
+    removal); trial 35 closed within a second of a stroke and lost it.
+    """
+
+    def __init__(self, panel: CRFLabelWidget) -> None:
+        super().__init__(panel.native)
+        self._save = panel.autosave_pending
+        panel.native.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Hide:
+            self._save()
+        return False
+
+
 def _call_after_undo(layer: Labels, callback: Callable[[Labels], None]) -> None:
     """Call ``callback(layer)`` after each undo and redo of ``layer``.
 
@@ -356,6 +375,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._settings_timer.timeout.connect(self._settings_changed)
         ahead = self._ahead  # not self: the panel's Python side may be gone when its window is
         self.native.destroyed.connect(lambda *_: ahead.halt())
+        self._save_on_hide = _SaveOnHide(self)
         self._ahead_key: Hashable | None = None  # what it was last started for
         self._run_started: float | None = None  # perf_counter() at the click that started the running job
         self._build()
@@ -1416,7 +1436,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self._live_timer.start()  # (re)started on every paint event: the preview waits for a pause
 
     def autosave_pending(self) -> None:
-        """Autosave now if strokes wait for their autosave (a layer is about to be removed)."""
+        """Autosave now if strokes wait for their autosave (a layer is about to go, or the window to close)."""
         if self._autosave_timer.isActive():
             self._autosave_timer.stop()
             self.autosave()
