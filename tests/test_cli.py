@@ -142,6 +142,27 @@ def test_a_session_given_as_strokes_brings_its_annotation_time_and_guided_pass_t
     assert "time spent in guided annotation" in report and "; 39.6 s" in report
 
 
+def test_a_sessions_proximity_choice_is_taken_with_its_method_and_reach_only(scene, capsys):
+    """The panel keeps the check's choice over edits; the session records it, and the command line follows it."""
+    from napari_crf_label.classes import ClassSet
+    from napari_crf_label.io.session import Session, load_session, save_session
+
+    folder, _ = scene
+    strokes = np.asarray(Image.open(folder / "strokes.png")).astype(np.int32)
+    save_session(folder / "p_session.npz", Session(strokes=strokes, classes=ClassSet.from_names(["sand", "water"]),
+                                                   params={"method": "features+crf", "reach": 100.0,
+                                                           "proximity": "faded"}))
+    image = str(folder / "beach photo.2020.JPG")
+    assert main(["run", image, "--strokes", str(folder / "p_session.npz"), "-o", str(folder / "a")]) == 0
+    assert "settings from p_session.npz: method features+crf, reach 100.0, proximity faded" in capsys.readouterr().err
+    assert load_session(folder / "a" / "beach photo.2020_session.npz").params["proximity"] == "faded"
+    # another reach: the choice was made for the session's, so the check runs again
+    assert main(["run", image, "--strokes", str(folder / "p_session.npz"), "--reach", "300",
+                 "-o", str(folder / "b")]) == 0
+    assert "proximity" not in capsys.readouterr().err
+    assert "holdout_scores" in load_session(folder / "b" / "beach photo.2020_session.npz").params
+
+
 def test_the_figure_of_a_landsat_scene_shows_it_in_natural_colour_as_the_panel_does(tmp_path, capsys):
     """Trial 34: the command line's mres showed a 6-band Landsat scene's bands 1, 2, 3 as red, green, blue."""
     from affine import Affine

@@ -756,6 +756,38 @@ def test_multiband_composites_band_values_and_figure(shared_data, make_napari_vi
     assert np.array_equal(figure, np.asarray(PILImage.open(tmp_path / "cir.png").convert("RGB")))
 
 
+def test_the_command_line_remakes_the_panels_result_from_its_exported_session(make_napari_viewer, qtbot, tmp_path,
+                                                                              capsys):
+    """Trial 35: ``run --strokes <exported session>`` differed from the panel's label in 8 % of the pixels."""
+    from napari_crf_label.cli import main
+
+    image, _, strokes = two_region_scene(height=160, width=240)
+    PILImage.fromarray(image).save(tmp_path / "scene.png")
+    viewer = make_napari_viewer()
+    viewer.open(str(tmp_path / "scene.png"))
+    panel = open_panel(viewer)
+    panel.scale.value = 0.5  # settings of the panel's own, not the command line's defaults
+    panel.reach.value = 40.0
+    panel.crf_fields["iterations"].value = 4
+    paint_and_run(qtbot, viewer, panel, strokes)
+    panel.export(tmp_path / "panel")
+    wait_idle(qtbot, panel)
+    assert main(["run", str(tmp_path / "scene.png"), "--strokes", str(tmp_path / "panel" / "scene_session.npz"),
+                 "-o", str(tmp_path / "cli")]) == 0
+    said = capsys.readouterr().err
+    assert "settings from scene_session.npz: scale 0.5" in said and "reach 40" in said and "iterations 4" in said
+    panel_label = np.asarray(PILImage.open(tmp_path / "panel" / "scene_label.png"))
+    assert np.array_equal(np.asarray(PILImage.open(tmp_path / "cli" / "scene_label.png")), panel_label)
+    # an option given on the command line wins over the session's
+    assert main(["run", str(tmp_path / "scene.png"), "--strokes", str(tmp_path / "panel" / "scene_session.npz"),
+                 "-s", "1", "-o", str(tmp_path / "full")]) == 0
+    said = capsys.readouterr().err
+    assert "settings from scene_session.npz:" in said and "scale" not in said.split("settings from")[1].split("\n")[0]
+    from napari_crf_label.session import load_session
+
+    assert load_session(tmp_path / "full" / "scene_session.npz").params["scale"] == 1.0
+
+
 def test_the_bands_shown_come_back_with_the_autosave_and_the_exported_session(make_napari_viewer, qtbot, tmp_path,
                                                                                  autosave_dir):
     """Trial 34 showed a Landsat scene in SWIR, NIR, red; the next day the restored strokes came in natural colour."""
