@@ -240,6 +240,30 @@ def test_guided_mode_on_the_bundled_sample(make_napari_viewer, qtbot, tmp_path):
     click(guided.start_button)
 
 
+def test_the_guided_section_shows_the_chosen_images_pass(make_napari_viewer, qtbot):
+    """Trial 35 opened a second image and read "Start guided annotation again" over the first one's table."""
+    from .test_widget import shown
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-crf-label", "bahamas")
+    panel = open_panel(viewer)
+    guided = panel.guided
+    assert not shown(guided.coverage)  # no pass yet: no empty table
+    panel.window.value = 256
+    click(guided.start_button)
+    while not guided.walk.finished:
+        click(guided.next_button)
+    click(guided.start_button)
+    assert guided.start_button.text == "Start guided annotation again" and shown(guided.coverage)
+    first = panel.image_layer
+    viewer.add_image(np.zeros((64, 80, 3), np.uint8), name="second", rgb=True)
+    panel.image_picker.value = viewer.layers["second"]
+    assert guided.start_button.text == "Start guided annotation" and not shown(guided.coverage)
+    panel.image_picker.value = first  # back: its pass and table
+    assert guided.start_button.text == "Start guided annotation again" and shown(guided.coverage)
+    assert [str(c) for c in guided.coverage.value["columns"]] == ["1", "2", "3", "4"]
+
+
 def test_empty_windows_are_outlined_before_a_run(make_napari_viewer, qtbot):
     from napari.utils.notifications import notification_manager
 

@@ -483,6 +483,13 @@ def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_
     qtbot.waitUntil(lambda: any(autosave_dir.glob("*_session.npz")), timeout=10_000)
     assert str(autosave_dir) in panel.status.tooltip and "Annotation time" in panel.status.value  # path: hover
     painted = np.asarray(layer.data).copy()
+    viewer.close()  # (the day's work ends: a long day, in the saved time)
+    from napari_crf_label.session import load_session, save_session
+
+    saved_path = next(autosave_dir.glob("*_session.npz"))
+    saved = load_session(saved_path)
+    saved.params["annotation_seconds"] = 125.0
+    save_session(saved_path, saved)
 
     # a new viewer on the same image is offered the autosave, and told once however the layers change
     viewer2 = make_napari_viewer()
@@ -505,7 +512,8 @@ def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_
     assert panel2.class_list.count() == 2 and "dark" in panel2.class_list.item(0).text()
     assert panel2.class_names.value == "dark, bright"  # the box shows the restored classes too
     assert not shown(panel2.restore_button)
-    assert panel2.image_state().clock.seconds > 0.2  # the time spent before is carried on
+    assert panel2.image_state().clock.seconds >= 125  # the time spent before is carried on, and shown at once
+    assert "Annotation time: 125 s" in panel2.status.value
 
 
 def test_an_undo_is_autosaved_and_so_is_a_stroke_just_before_napari_closes(make_napari_viewer, qtbot, autosave_dir):

@@ -61,7 +61,7 @@ class GuidedControls(Container):
                                       tooltip=TOOLTIPS["guide_skip"].format(key=GUIDE_KEYS["guide_skip"]))
         self.next_button = PushButton(text="Next", enabled=False,
                                       tooltip=TOOLTIPS["guide_next"].format(key=GUIDE_KEYS["guide_next"]))
-        self.coverage = Table(tooltip=TOOLTIPS["guide_coverage"])
+        self.coverage = Table(tooltip=TOOLTIPS["guide_coverage"], visible=False)  # shown with a pass
         self.coverage.read_only = True
         # a row per class (then state and seconds), a column per window: with a column per class the cells of
         # six classes were cut to "5..." in a 1600-pixel window (trial 31); windows are numbered as the prompt
@@ -249,6 +249,19 @@ class GuidedControls(Container):
         self._remove_layer("current")
         self.show_coverage()
 
+    def image_changed(self) -> None:
+        """Show the newly chosen image's pass: its start button's name and coverage, or none.
+
+        Trial 35 opened a second image and read "Start guided annotation
+        again" over the first image's table of four windows.
+        """
+        self.name_start()
+        if self.walk is None:
+            self.coverage.clear()
+            self.coverage.visible = False
+        else:
+            self.show_coverage()
+
     def name_start(self) -> None:
         """Name the start button for the image's pass: none yet, stopped on its way, or walked to its end."""
         walk = self.walk
@@ -319,6 +332,7 @@ class GuidedControls(Container):
         rows += [list(states), [round(guided.seconds[w]) for w in windows]]
         self.coverage.value = {"data": rows, "columns": [str(w + 1) for w in windows],
                                "index": [*names[:walk.n_classes], "state", "seconds"]}
+        self.coverage.visible = True
         table = self.coverage.native
         for r in range(table.rowCount()):
             item = table.verticalHeaderItem(r)

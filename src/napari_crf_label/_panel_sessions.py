@@ -192,6 +192,7 @@ class SessionsMixin:
         layer.data = session.strokes.astype(np.asarray(layer.data).dtype)
         self._apply_params(session.params)
         self.restore_button.visible = False
+        self._refresh_status()  # the annotation time carried on (trial 35 read "0 s" until the next run)
         return True
 
 

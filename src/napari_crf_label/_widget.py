@@ -646,6 +646,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if not self.live.enabled:
             self.live.value = False
         self._strokes_changed()
+        if chosen:
+            self.guided.image_changed()
         QTimer.singleShot(0, self._offer_autosave)  # after every layer of a multi-layer open has arrived
         # a layer added or removed (a project's draft, after a run on it) is no other image: the run's "CRF done"
         # stays (trials 30 and 33 saw it go)
