@@ -283,6 +283,28 @@ def test_run_errors_become_notifications(scene_viewer, qtbot, notes):
     assert panel.stage_label.value.startswith("Failed") and panel.progress_bar.value == 0
 
 
+def test_an_image_chosen_in_the_panel_comes_above_an_image_that_covers_it(scene_viewer, qtbot):
+    """Trial 36 went back to a scene with the image picker and painted under a photo that covered it."""
+    viewer, panel, truth, strokes = scene_viewer
+    paint_and_run(qtbot, viewer, panel, strokes)
+    viewer.add_image(np.zeros((120, 200, 3), np.uint8), name="photo", rgb=True)
+    viewer.add_points(name="marks")
+    assert panel.image_layer.name == "photo"
+    panel.image_picker.value = viewer.layers["scene"]
+    names = [lay.name for lay in viewer.layers]
+    # the scene and its layers above the photo, in their order; the others' order unchanged
+    assert names[-3:] == ["scene", "scene CRF labels", "scene strokes"] and names.index("photo") < names.index("scene")
+    assert names.index("photo") < names.index("marks")
+    assert viewer.layers.selection.active.name == "scene strokes"
+    panel.image_picker.value = viewer.layers["photo"]  # the scene now covers the photo: the photo comes up
+    names = [lay.name for lay in viewer.layers]
+    assert names.index("photo") > names.index("scene strokes")
+    # an image above that is hidden covers nothing: the order stays
+    viewer.layers["photo"].visible = False
+    panel.image_picker.value = viewer.layers["scene"]
+    assert [lay.name for lay in viewer.layers] == names
+
+
 def test_class_without_strokes_warns(scene_viewer, qtbot, notes):
     viewer, panel, truth, strokes = scene_viewer
     paint_and_run(qtbot, viewer, panel, strokes, names="dark, bright, cloud")

@@ -638,6 +638,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._pick_strokes(image)
         if chosen and self.worker is None and self.export_worker is None:
             self.reset_feedback()  # the last run's bar and "Done." belong to the image before
+        if chosen:
+            self._bring_forward(image)
         if chosen and self.strokes_layer is not None:  # the brush paints this image's strokes, not the last's
             self.viewer.layers.selection.active = self.strokes_layer
         self._show_composites(image)
@@ -655,6 +657,23 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self._update_status()
         else:
             self._refresh_status()
+
+    def _bring_forward(self, image: Image) -> None:
+        """Put a chosen image and its own layers on top when another image, shown above it, would cover it.
+
+        Trial 36 went back to a scene with the panel's image picker and
+        painted its strokes under a photo opened later, without seeing them.
+        """
+        layers = self.viewer.layers
+        names = [lay.name for lay in layers]
+        here = names.index(image.name)
+        if not any(isinstance(unwrap(lay), Image) and lay.visible for lay in list(layers)[here + 1:]):
+            return
+        state = self._state.of(image)
+        keys = (state.result_key, state.preview_key, state.confidence_key, *state.guide_keys.values())
+        own = [image, self.strokes_layer, *(find_layer(layers, key) for key in keys)]
+        moved = sorted({names.index(lay.name) for lay in own if lay is not None and lay.name in names})
+        layers.move_multiple(moved, len(layers))
 
     def _reopen_band_stack(self, image: Image) -> None:
         """Replace a layer of bands shown as planes with the same image read as bands, and say so."""
