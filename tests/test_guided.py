@@ -360,6 +360,11 @@ def test_guided_pass_is_saved_with_the_session_and_the_export(make_napari_viewer
     viewer2.open(str(path), plugin="napari-crf-label")
     panel2 = open_panel(viewer2)
     assert panel2.guided.start_button.text == "Resume guided annotation"
+    # its table and outlines are back before any run (trial 36 saw them only after one)
+    from .test_widget import shown
+
+    assert shown(panel2.guided.coverage) and len(panel2.guided.coverage.value["columns"]) == 4
+    assert len(viewer2.layers["bahamas_landsat guide windows"].data) == 4
     panel2.window.value = 256
     click(panel2.guided.start_button)
     walk = panel2.guided.walk
@@ -377,6 +382,26 @@ def test_guided_pass_is_saved_with_the_session_and_the_export(make_napari_viewer
     click(panel3.guided.start_button)
     assert (panel3.guided.walk.window, panel3.guided.walk.label) == (1, 3)
     assert (1, 1) in panel3.guided.walk.skipped
+
+
+def test_restored_autosaved_strokes_bring_the_pass_with_its_table(make_napari_viewer, qtbot, autosave_dir):
+    """Trial 36 restored its strokes the next day; the pass's table and outlines came only after a run."""
+    from .test_widget import named_scene, shown
+
+    viewer, panel, image, strokes = named_scene(make_napari_viewer)
+    viewer.layers["scene strokes"].data = strokes.astype(np.uint8)
+    click(panel.guided.start_button)
+    click(panel.guided.skip_button)
+    assert panel.autosave() is not None
+    viewer2 = make_napari_viewer()
+    viewer2.add_image(image, name="scene", rgb=True)
+    panel2 = open_panel(viewer2)
+    qtbot.waitUntil(lambda: shown(panel2.restore_button), timeout=5_000)
+    assert not shown(panel2.guided.coverage)
+    click(panel2.restore_button)
+    # one window, two classes: the pass stood on the last class (walked to its end)
+    assert panel2.guided.start_button.text == "Start guided annotation again"
+    assert shown(panel2.guided.coverage) and "scene guide windows" in viewer2.layers
 
 
 def test_a_class_marked_absent_in_every_window_is_not_warned_about(make_napari_viewer, qtbot, notes):

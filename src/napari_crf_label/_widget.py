@@ -1022,7 +1022,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if image is not None and params.get("guided"):
             try:
                 self._state.of(image).walk = GuidedWalk.from_dict(params["guided"])
-                self.guided.name_start()
+                self.guided.image_changed()  # its table and outlines at once (trial 36 saw them after a run)
             except ValueError as exc:
                 show_warning(f"The saved guided annotation pass was not restored: {exc}")
         self._apply_bands(params.get("bands"))
