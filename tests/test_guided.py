@@ -99,6 +99,12 @@ def test_places_to_check_on_a_coarser_grid_lie_in_the_doubtful_area_apart_and_of
     near_edge = suggest_points(np.stack([smooth, 1 - smooth]).astype(np.float32), (height, width))
     assert len(near_edge) and (np.abs(near_edge[:, 1] - 300) >= 4).all()
     assert (np.abs(near_edge[:10, 1] - 300) <= 6).all()  # the least sure first, as near as that allows
+    # a result least sure along the image's border: the places keep 4 pixels off it too (trial 36: rings cut off)
+    border = np.full((h, w), 0.95)
+    border[:3], border[:, -3:] = 0.5, 0.5
+    border[10:20, 10:20] = 0.6  # the next least sure, inside
+    off = suggest_points(np.stack([border, 1 - border]).astype(np.float32), (height, width), count=3)
+    assert len(off) and (off[:, 0] >= 4).all() and (off[:, 1] <= width - 5).all()
     # a result that kept no probabilities, or one class: no place, no error
     assert suggest_points(np.zeros((2, 0, 0), np.float32), (height, width), avoid).shape == (0, 2)
     assert suggest_points(np.ones((1, h, w), np.float32), (height, width)).shape == (0, 2)

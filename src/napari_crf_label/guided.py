@@ -94,7 +94,7 @@ def suggest_points(probabilities: np.ndarray, shape: tuple[int, int], avoid: np.
 
     Least sure: the smallest margin between the two likeliest classes.
     Passed over: places within ``edge`` pixels of a change of the
-    result's class, in ``avoid`` (strokes, no data), or within
+    result's class or of the image's border, in ``avoid`` (strokes, no data), or within
     ``spacing`` pixels of a place already chosen (default: the image's
     shorter side / 25, at least 25), so that the places spread over the
     image's doubtful areas instead of lining one boundary.
@@ -137,6 +137,8 @@ def suggest_points(probabilities: np.ndarray, shape: tuple[int, int], avoid: np.
 
         edges = binary_dilation(edges, iterations=reach - 1)
     margin[edges] = np.inf
+    # nor at the image's border, where a ring is cut off (trial 36 got three on the top rows)
+    margin[:reach], margin[h - reach:], margin[:, :reach], margin[:, w - reach:] = np.inf, np.inf, np.inf, np.inf
     if avoid is not None:  # every grid cell holding an avoided pixel, as a run maps its strokes
         margin[downscale_strokes(avoid, (h, w)) > 0] = np.inf
     spacing = max(25.0, min(height, width) / 25) if spacing is None else spacing
