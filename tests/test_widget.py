@@ -107,6 +107,17 @@ def paint_and_run(qtbot, viewer, panel, strokes, names="dark, bright", image="sc
     wait_idle(qtbot, panel)
 
 
+def paint_dabs(layer, columns=(30, 150), qtbot=None):
+    """Paint brush dabs (size 3) down ``columns``, class 1 in the first, 2 in the second, as napari's brush makes
+    them; with ``qtbot``, a hand's pause between dabs."""
+    layer.brush_size = 3
+    for row in range(30, 90, 4):
+        for k, col in enumerate(columns, start=1):
+            layer.paint((row, col), k)
+        if qtbot is not None:
+            qtbot.wait(20)
+
+
 @pytest.fixture
 def scene_viewer(make_napari_viewer):
     viewer = make_napari_viewer()
@@ -496,11 +507,7 @@ def test_export_cancelled_writes_nothing(scene_viewer, qtbot, tmp_path, notes):
 def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_viewer, qtbot, autosave_dir):
     viewer, panel, image, strokes = named_scene(make_napari_viewer)
     layer = viewer.layers["scene strokes"]
-    layer.brush_size = 3
-    for row in range(30, 90, 4):  # brush dabs, as napari's paint tool makes them
-        layer.paint((row, 30), 1)
-        layer.paint((row, 150), 2)
-        qtbot.wait(20)
+    paint_dabs(layer, qtbot=qtbot)
     assert panel.image_state().clock.seconds > 0.2  # the time between dabs is annotation time
     qtbot.waitUntil(lambda: any(autosave_dir.glob("*_session.npz")), timeout=10_000)
     assert str(autosave_dir) in panel.status.tooltip and "Annotation time" in panel.status.value  # path: hover
@@ -538,16 +545,13 @@ def test_autosave_while_painting_offered_on_reopen_and_time_counted(make_napari_
     assert "Annotation time: 125 s" in panel2.status.value
 
 
-def test_an_undo_is_autosaved_and_so_is_a_stroke_just_before_napari_closes(make_napari_viewer, qtbot, autosave_dir):
-    """Trial 34: Ctrl+Z left the undone stroke in the autosave, and closing within seconds of a stroke lost it."""
+def test_an_undo_is_autosaved(make_napari_viewer, qtbot, autosave_dir):
+    """Trial 34: Ctrl+Z left the undone stroke in the autosave (napari's undo emits no paint event)."""
     from napari_crf_label.session import load_session
 
     viewer, panel, image, strokes = named_scene(make_napari_viewer)
     layer = viewer.layers["scene strokes"]
-    layer.brush_size = 3
-    for row in range(30, 90, 4):
-        layer.paint((row, 30), 1)
-        layer.paint((row, 150), 2)
+    paint_dabs(layer)
     qtbot.waitUntil(lambda: any(autosave_dir.glob("*_session.npz")), timeout=10_000)
     path = next(autosave_dir.glob("*_session.npz"))
     painted = np.asarray(layer.data).copy()
@@ -614,9 +618,7 @@ def test_a_stroke_just_before_the_viewer_closes_is_autosaved(make_napari_viewer,
 
     viewer, panel, image, strokes = named_scene(make_napari_viewer)
     layer = viewer.layers["scene strokes"]
-    layer.brush_size = 3
-    for row in range(30, 90, 4):
-        layer.paint((row, 30), 1)
+    paint_dabs(layer, columns=(30,))
     painted = np.asarray(layer.data).copy()
     assert panel._autosave_timer.isActive()
     viewer.close()
@@ -838,9 +840,7 @@ def test_the_bands_shown_come_back_with_the_autosave_and_the_exported_session(ma
     assert [box.value for box in panel.band_boxes] == [5, 4, 3]
     use_names(panel, "dark, bright")
     layer = viewer.layers["landsat strokes"]
-    for row in range(30, 90, 4):
-        layer.paint((row, 30), 1)
-        layer.paint((row, 130), 2)
+    paint_dabs(layer, columns=(30, 130))
     qtbot.waitUntil(lambda: any(autosave_dir.glob("*_session.npz")), timeout=10_000)
     panel.run()
     wait_idle(qtbot, panel)
