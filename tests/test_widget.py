@@ -562,21 +562,25 @@ def test_an_undo_is_autosaved(make_napari_viewer, qtbot, autosave_dir):
     qtbot.waitUntil(lambda: np.array_equal(load_session(path).strokes, undone), timeout=10_000)
 
 
-CLOSER = r"""
-import sys
+#: A napari of its own (``show``: its window on screen) with the image of argv[1] and the panel, classes typed.
+PANEL_SCRIPT = r"""
+import sys, time
 import napari
 from napari.settings import get_settings
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QApplication
 
-get_settings().application.confirm_close_window = False  # a settings file of this test's own (NAPARI_CONFIG)
-viewer = napari.Viewer()
+viewer = napari.Viewer(show={show})
 viewer.open(sys.argv[1])
 _, panel = viewer.window.add_plugin_dock_widget("napari-crf-label", "CRF labelling")
 panel.class_names.value = "dark, bright"
 panel.use_names_button.native.click()
 layer = panel.strokes_layer
 layer.brush_size = 3
+"""
+
+CLOSER = PANEL_SCRIPT.format(show=True) + r"""
+get_settings().application.confirm_close_window = False  # a settings file of this test's own (NAPARI_CONFIG)
 
 
 def paint_and_close():
@@ -926,18 +930,7 @@ def test_layer_pickers_follow_the_layer_list(scene_viewer, qtbot):
     assert [lay.name for lay in panel.image_picker.choices] == ["scene"]
 
 
-PAINTER = r"""
-import sys, time
-import napari
-from qtpy.QtWidgets import QApplication
-
-viewer = napari.Viewer(show=False)
-viewer.open(sys.argv[1])
-_, panel = viewer.window.add_plugin_dock_widget("napari-crf-label", "CRF labelling")
-panel.class_names.value = "dark, bright"
-panel.use_names_button.native.click()
-layer = panel.strokes_layer
-layer.brush_size = 3
+PAINTER = PANEL_SCRIPT.format(show=False) + r"""
 for row in range(30, 90, 2):  # brush dabs, as napari's paint tool makes them
     layer.paint((row, 30), 1)
     layer.paint((row, 150), 2)
