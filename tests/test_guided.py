@@ -133,7 +133,7 @@ def test_guided_mode_on_the_bundled_sample(make_napari_viewer, qtbot, tmp_path):
     panel.window.value = 256  # 512 x 512 scene: 4 windows, as the CRF tiles it
     guided = panel.guided
     click(guided.start_button)
-    assert guided.active
+    assert guided.active and guided.next_button.enabled and not guided.back_button.enabled  # at the first step
     layers = [lay.name for lay in viewer.layers]
     assert "bahamas_landsat guide windows" in layers and "bahamas_landsat current window" in layers
     assert not viewer.layers["bahamas_landsat guide windows"].editable
@@ -163,6 +163,7 @@ def test_guided_mode_on_the_bundled_sample(make_napari_viewer, qtbot, tmp_path):
                 break  # the last class of the last window: nothing further to move to
             click(guided.next_button)
     assert guided.walk.finished
+    assert not guided.next_button.enabled and guided.back_button.enabled  # nothing after the last step
     # the coverage table matches what was painted and skipped (it follows painting within a moment)
     qtbot.wait(600)
     table = guided.coverage.value

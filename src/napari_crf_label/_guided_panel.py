@@ -296,6 +296,8 @@ class GuidedControls(Container):
         win = walk.windows[walk.window]
         classes = classes_from_layer(panel.strokes_layer) if panel.strokes_layer is not None else None
         where = f"Window {walk.step + 1} of {len(walk.order)}"
+        self.next_button.enabled = not walk.finished  # nothing after the last step (trial 36 found Next offered)
+        self.back_button.enabled = walk.step > 0 or walk.class_index > 0
         if walk.ask_classes and classes is not None:
             panel.choose_class(walk.label)
             self.prompt.value = (f"{where}: paint a few examples of <b>{classes.names[walk.class_index]}</b> "
