@@ -19,6 +19,7 @@ from napari.utils.notifications import show_info, show_warning
 
 from ._layers import META_KEY, class_layer_kwargs
 from ._panel_state import ImageState, find_layer, layer_key, same_layer, unwrap
+from .guided import unmarked_missing
 from .image_io import ImageData
 from .pipeline import LabelResult
 from .pipeline.plan import crf_size
@@ -161,9 +162,7 @@ class ResultLayersMixin:
         self.guided.end_if_walked()
         self.guided.points_checked()  # they ringed the last result's doubts: dimmed, to compare
         _tell_dropped(state, result)
-        # not the classes a guided pass marked absent in every window: the user said so (trial 31)
-        told = state.walk.absent_everywhere() if state.walk is not None else set()
-        missing = [name for name in result.missing_classes if result.classes.names.index(name) + 1 not in told]
+        missing = unmarked_missing(result.missing_classes, result.classes.names, state.walk)
         # once per set of classes: trial 34 (15 classes, 5 painted) got the same ten names on every run
         if missing and tuple(missing) != state.missing_told:
             # short: napari's notification cut "absent from the result" to "absent from the r..." (trial 31)

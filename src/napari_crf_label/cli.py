@@ -20,9 +20,9 @@ from ._run_progress import TILE_STAGES
 from .classes import ClassSet, read_class_files
 from .cli_project import add_project_parser, project_command
 from .crf import DEFAULT_ENGINE, ENGINES, CRFParams
-from .errors import InputError, OutputExistsError
+from .errors import InputError, MissingClassesWarning, OutputExistsError
 from .features import FeatureParams
-from .guided import SUGGESTED_POINTS, places_csv, suggest_points
+from .guided import SUGGESTED_POINTS, places_csv, suggest_points, unmarked_missing
 from .image_io import read_image
 from .io.atomic import Terminated, atomic_path, check_targets, created_folder, terminate_as_interrupt
 from .io.export import check_export, export_all
@@ -307,11 +307,9 @@ def _session_facts(strokes_path: Path, n_bands: int) -> dict:
 
 def _warn_missing(result: Any, guided: Any) -> None:
     """Warn of the classes without strokes, but those a guided pass marked absent in every window (as the panel)."""
-    absent = guided.absent_everywhere() if guided is not None else set()
-    missing = [name for name in result.missing_classes if result.classes.names.index(name) + 1 not in absent]
+    missing = unmarked_missing(result.missing_classes, result.classes.names, guided)
     if missing:  # trial 35: road and wood, marked absent in every window, were warned about
-        warnings.warn(f"no strokes for class(es) {', '.join(missing)}: they are absent from the result",
-                      stacklevel=2)
+        warnings.warn(MissingClassesWarning.about(missing), stacklevel=2)
 
 
 def _run_in_memory(image_path: Path, strokes_path: Path, classes: ClassSet | None, outdir: Path, common: dict,
@@ -330,7 +328,7 @@ def _run_in_memory(image_path: Path, strokes_path: Path, classes: ClassSet | Non
         facts = _session_facts(strokes_path, data.array.shape[2])
         with created_folder(outdir):
             with warnings.catch_warnings():  # said below, without the classes a guided pass marked absent
-                warnings.filterwarnings("ignore", message="no strokes for class")
+                warnings.simplefilter("ignore", MissingClassesWarning)
                 result = label_image(data, strokes, classes=classes, **common)
             _warn_missing(result, facts.get("guided"))
             print("writing the outputs (the .mat, the mres figure, the report, the labels)...", file=sys.stderr,

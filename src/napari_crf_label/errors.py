@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError", "OutputExistsError"]
+__all__ = ["InputError", "OutputExistsError", "MissingClassesWarning"]
 
 
 class InputError(ValueError):
@@ -19,3 +19,12 @@ class OutputExistsError(FileExistsError):
     def __init__(self, message: str, paths: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.paths = tuple(paths)
+
+
+class MissingClassesWarning(UserWarning):
+    """Classes without strokes, absent from the result (a front end may leave out those the user marked absent)."""
+
+    @classmethod
+    def about(cls, names: list[str] | tuple[str, ...]) -> MissingClassesWarning:
+        """Return the warning naming the classes ``names``."""
+        return cls(f"no strokes for class(es) {', '.join(names)}: they are absent from the result")

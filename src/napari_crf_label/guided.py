@@ -22,7 +22,7 @@ from .strokes import downscale_strokes
 from .tiling import Tile, tile_tasks
 
 __all__ = ["GuidedWalk", "guide_windows", "window_coverage", "coverage_lines", "weak_windows", "window_states",
-           "suggest_points", "places_csv", "DEFAULT_GUIDE_WINDOW", "SUGGESTED_POINTS"]
+           "suggest_points", "places_csv", "unmarked_missing", "DEFAULT_GUIDE_WINDOW", "SUGGESTED_POINTS"]
 
 #: Window side at CRF resolution when none is given (the CRF's own default tile core).
 DEFAULT_GUIDE_WINDOW = 1024
@@ -169,6 +169,17 @@ def suggest_points(probabilities: np.ndarray, shape: tuple[int, int], avoid: np.
     points[:, 0] = np.minimum(((points[:, 0] + 0.5) * height / h).astype(np.int64), height - 1)
     points[:, 1] = np.minimum(((points[:, 1] + 0.5) * width / w).astype(np.int64), width - 1)
     return points.astype(np.int64)
+
+
+def unmarked_missing(missing: Sequence[str], names: Sequence[str], walk: GuidedWalk | None) -> list[str]:
+    """Return the classes without strokes (``missing``, by name) that ``walk`` did not mark absent in every window.
+
+    A class marked *Absent here* in every window is one the user said the
+    image has none of: the panel and the command line warn of the others
+    only (trial 31 was warned of a class it had marked absent everywhere).
+    """
+    absent = walk.absent_everywhere() if walk is not None else set()
+    return [name for name in missing if list(names).index(name) + 1 not in absent]
 
 
 def places_csv(points: np.ndarray, labels: np.ndarray, names: Sequence[str], transform=None) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..classes import ClassSet
 from ..crf import DEFAULT_ENGINE, check_engine
-from ..errors import InputError
+from ..errors import InputError, MissingClassesWarning
 from ..features import FeatureParams
 from ..image_io import ImageData, as_image_data
 from ..parallel import resolve_threads
@@ -142,8 +142,7 @@ def consume(gen: Generator[tuple[int, int], None, Any], progress: ProgressCallba
         except StopIteration as stop:
             result = stop.value
             if result.missing_classes:
-                warnings.warn(f"no strokes for class(es) {', '.join(result.missing_classes)}: "
-                              "they are absent from the result", stacklevel=3)
+                warnings.warn(MissingClassesWarning.about(result.missing_classes), stacklevel=3)
             return result
         if progress is not None and step[0] > done:
             done = step[0]
