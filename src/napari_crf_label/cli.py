@@ -258,7 +258,7 @@ def _run(image_path: Path, strokes_path: Path, classes: ClassSet | None, args: a
                                  "large)")
             return _run_streamed(image_path, strokes_path, classes, outdir, common, args.overwrite, compiled)
         return _run_in_memory(image_path, strokes_path, classes, outdir, common, args.overwrite, compiled,
-                              places)
+                              places, saved)
 
 
 def _prepare_engine(engine: str) -> float:
@@ -279,20 +279,18 @@ def _summary(image_path: Path, result: Any, compiled: float, streamed: bool = Fa
     return f"labelled {image_path} in {result.seconds:.1f} s ({how}){first}"
 
 
-def _session_facts(strokes_path: Path, n_bands: int) -> dict:
-    """Return what a saved session adds to the outputs (none for a raster of strokes).
+def _session_facts(params: dict, n_bands: int) -> dict:
+    """Return what a saved session's ``params`` add to the outputs (none without a session: strokes as a raster).
 
     Its annotation time and guided pass for the report (trial 34 read
     "annotation time: not recorded" for a session that held it), and the
     bands the panel showed the image in, for the figure (those of an image
     of ``n_bands`` bands only).
     """
-    if strokes_path.suffix.lower() != ".npz":
+    if not params:
         return {}
     from .guided import GuidedWalk
-    from .io.session import load_session
 
-    params = load_session(strokes_path).params
     facts: dict = {"annotation_seconds": params.get("annotation_seconds")}
     try:
         facts["guided"] = GuidedWalk.from_dict(params["guided"]) if "guided" in params else None
@@ -313,8 +311,11 @@ def _warn_missing(result: Any, guided: Any) -> None:
 
 
 def _run_in_memory(image_path: Path, strokes_path: Path, classes: ClassSet | None, outdir: Path, common: dict,
-                   overwrite: bool, compiled: float = 0.0, places: int = 0) -> int:
-    """Label an image held in memory; write every output (and the ``places`` least sure, if asked)."""
+                   overwrite: bool, compiled: float = 0.0, places: int = 0, saved: dict | None = None) -> int:
+    """Label an image held in memory; write every output (and the ``places`` least sure, if asked).
+
+    ``saved``: the parameters of the session the strokes came from (read once, by :func:`_run`).
+    """
     with _warnings_to_stderr():
         data = read_image(image_path)
         strokes = read_strokes(strokes_path, like=data)
@@ -325,7 +326,7 @@ def _run_in_memory(image_path: Path, strokes_path: Path, classes: ClassSet | Non
         check_export(outdir, stem, data.is_georeferenced, overwrite, protect=protect)
         if places:
             check_targets([places_path], overwrite, protect)
-        facts = _session_facts(strokes_path, data.array.shape[2])
+        facts = _session_facts(saved or {}, data.array.shape[2])
         with created_folder(outdir):
             with warnings.catch_warnings():  # said below, without the classes a guided pass marked absent
                 warnings.simplefilter("ignore", MissingClassesWarning)
