@@ -2,7 +2,7 @@
 
 import pytest
 
-from napari_crf_label.bands import band_label, composites
+from napari_crf_label.bands import band_label, composites, saved_bands
 
 
 def test_file_colour_interpretation_comes_first():
@@ -45,3 +45,10 @@ def test_grey_and_two_band_images_and_the_fallback():
 
 def test_band_label():
     assert band_label(3) == "B4" and band_label(3, ["", "", "", "NIR"]) == "B4 (NIR)"
+
+
+def test_saved_bands_are_taken_only_as_a_composite_of_the_image():
+    assert saved_bands([4, 3, 2], 6) == (4, 3, 2) and saved_bands([0], 1) == (0,)
+    # another image's bands, or no composite at all
+    for bands in ([4, 3, 6], [1, 2], None, "432", [True, 0, 1], [1.0, 2, 3]):
+        assert saved_bands(bands, 6) is None

@@ -78,6 +78,7 @@ from ._project_panel import PROJECT_KEYS, ProjectControls
 from ._result_layers import MADE_ROLES, ResultLayersMixin
 from ._run_progress import RunProgress
 from ._tooltips import CRF_TOOLTIPS, TOOLTIPS
+from .bands import saved_bands
 from .classes import ClassSet, default_colors, read_class_files
 from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, drain
 from .errors import InputError
@@ -801,9 +802,17 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         with self.composite.changed.blocked():
             self.composite.reset_choices()
             self.composite.value = shown if shown in [b for _, b in offered] else ()
-        for box, band in zip(self.band_boxes, (*shown, *shown, *shown)[:3]):
+        self._fill_band_boxes(shown, n_bands)
+
+    def _fill_band_boxes(self, bands: tuple[int, ...], n_bands: int | None = None) -> None:
+        """Put ``bands`` (0-based; one band fills all three) into the R, G, B boxes without showing them yet.
+
+        ``n_bands``: the boxes' new maximum (another image), set first.
+        """
+        for box, band in zip(self.band_boxes, (*bands, *bands, *bands)[:3]):
             with box.changed.blocked():
-                box.max = n_bands
+                if n_bands is not None:
+                    box.max = n_bands
                 box.value = band + 1
 
     def _composite_choices(self, widget: Any = None) -> list[tuple[str, tuple[int, ...]]]:
@@ -820,9 +829,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if not bands:  # "custom": the boxes say which bands
             self._bands_changed()
             return
-        for box, band in zip(self.band_boxes, (*bands, *bands, *bands)[:3]):
-            with box.changed.blocked():
-                box.value = band + 1
+        self._fill_band_boxes(bands)
         self._show_bands(tuple(bands))
 
     def _bands_changed(self, *_: Any) -> None:
@@ -1032,16 +1039,10 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         image = self.image_layer
         if not bands or image is None or META_KEY not in image.metadata or self.composite.native.isHidden():
             return
-        n_bands = image_data_from_layer(image).array.shape[2]
-        try:
-            shown = tuple(int(b) for b in bands)
-        except (TypeError, ValueError):
-            return
-        if len(shown) not in (1, 3) or not all(0 <= b < n_bands for b in shown):
+        shown = saved_bands(bands, image_data_from_layer(image).array.shape[2])
+        if shown is None:
             return  # a session of another image's bands: the image stays as it is shown
-        for box, band in zip(self.band_boxes, (*shown, *shown, *shown)[:3]):
-            with box.changed.blocked():
-                box.value = band + 1
+        self._fill_band_boxes(shown)
         self._bands_changed()
 
     def _run_params(self, image: Image) -> dict[str, Any]:

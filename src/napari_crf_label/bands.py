@@ -8,6 +8,7 @@ common sensors for the image's band count, then the first three bands.
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .image_io import ImageData
 
-__all__ = ["Composite", "composites", "image_composites", "default_bands", "band_label"]
+__all__ = ["Composite", "composites", "image_composites", "default_bands", "saved_bands", "band_label"]
 
 #: (name, bands) with 0-based band indices: 1 band shows grey, 3 show red, green, blue.
 Composite = tuple[str, tuple[int, ...]]
@@ -110,6 +111,19 @@ def default_bands(data: ImageData) -> tuple[int, ...]:
     (trial 34: a Landsat scene's sea came out olive in the command line's ``mres``).
     """
     return image_composites(data)[0][1]
+
+
+def saved_bands(bands: object, n_bands: int) -> tuple[int, ...] | None:
+    """Return the bands a session saved as a composite of an image of ``n_bands`` bands, else None.
+
+    One or three whole band numbers (0-based) below ``n_bands``; anything
+    else (another image's bands, no list) is no composite of this image.
+    """
+    if not isinstance(bands, (list, tuple)) or len(bands) not in (1, 3):
+        return None
+    if not all(isinstance(b, numbers.Integral) and not isinstance(b, bool) and 0 <= b < n_bands for b in bands):
+        return None
+    return tuple(int(b) for b in bands)
 
 
 def band_label(index: int, band_names: Sequence[str] = ()) -> str:

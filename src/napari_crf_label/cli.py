@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._run_progress import TILE_STAGES
+from .bands import saved_bands
 from .classes import ClassSet, read_class_files
 from .cli_project import add_project_parser, project_command
 from .crf import DEFAULT_ENGINE, ENGINES, CRFParams
@@ -296,10 +297,9 @@ def _session_facts(params: dict, n_bands: int) -> dict:
         facts["guided"] = GuidedWalk.from_dict(params["guided"]) if "guided" in params else None
     except ValueError:  # a pass saved for other windows or classes: the report goes without it
         facts["guided"] = None
-    bands = params.get("bands")
-    if isinstance(bands, list) and len(bands) in (1, 3) and all(isinstance(b, int) and 0 <= b < n_bands
-                                                                 for b in bands):
-        facts["bands"] = tuple(bands)
+    bands = saved_bands(params.get("bands"), n_bands)
+    if bands is not None:
+        facts["bands"] = bands
     return facts
 
 
