@@ -150,8 +150,7 @@ class GuidedControls(Container):
             walk.step = walk.class_index = 0
         self.active = True
         self.start_button.text = "Stop guided annotation"
-        for button in (self.back_button, self.skip_button, self.next_button):
-            button.enabled = True
+        self.skip_button.enabled = True  # Back and Next: show() sets them by the step
         self.show()
         self._panel.reveal(self)
         return True
@@ -169,8 +168,7 @@ class GuidedControls(Container):
         self._set_walk(GuidedWalk(windows, len(state.result.classes), order=order, ask_classes=False))
         self.active = True
         self.start_button.text = "Stop review"
-        self.back_button.enabled = self.next_button.enabled = True
-        self.skip_button.enabled = False
+        self.skip_button.enabled = False  # Back and Next: show() sets them by the step
         self.show()
         self._panel.reveal(self)
         return True

@@ -27,9 +27,9 @@ __all__ = ["GuidedWalk", "guide_windows", "window_coverage", "coverage_lines", "
 #: Window side at CRF resolution when none is given (the CRF's own default tile core).
 DEFAULT_GUIDE_WINDOW = 1024
 #: Places suggested at a time. A simulated user who clicked the true class on each of the 30 after a
-#: run (a 5-pixel dot) took the default, held-out half, from 51.0 to 58.7 mean IoU on Dubai (skipping
-#: strokes), 36.2 to 50.7 on CamVid (skeleton strokes) and 86.8 to 93.8 on GrabCut (human strokes);
-#: 30 random places gave 57.8 / 49.4 / 92.6 (benchmarks/quality/RESULTS.md, stop 25).
+#: run (a 5-pixel dot) took the default, held-out half, from 51.0 to 59.0 mean IoU on Dubai (skipping
+#: strokes), 36.2 to 50.8 on CamVid (skeleton strokes) and 86.8 to 93.7 on GrabCut (human strokes);
+#: 30 random places gave 57.7 / 49.4 / 92.6 (benchmarks/quality/RESULTS.md, stop 26, places_gain.py).
 SUGGESTED_POINTS = 30
 #: Full-resolution pixels a suggested place keeps from the result's class edges: a dot on an edge
 #: could not say which side it means.
