@@ -18,7 +18,7 @@ from scipy.io import loadmat
 
 import napari_crf_label._ahead as ahead
 from napari_crf_label._guided_panel import GUIDE_KEYS
-from napari_crf_label._layers import META_KEY, image_data_from_layer
+from napari_crf_label._layers import META_KEY, classes_from_layer, image_data_from_layer
 from napari_crf_label._project_panel import PROJECT_KEYS
 from napari_crf_label._reader import get_reader
 from napari_crf_label._widget import KEYS
@@ -480,6 +480,7 @@ def test_export_writes_every_output_and_asks_before_overwriting(scene_viewer, qt
     assert panel.export(tmp_path) is None
     assert "scene_report.txt" in asked[0] and paths["report"].read_text() == "keep me"
     assert "Export cancelled; existing files kept." in panel.status.value
+    assert panel.stage_label.value == "Export cancelled."  # the bar's text is not the run's "Done." (trial 34)
     # a folder that cannot be made (under a file): said in the status too, not the last export's line (trial 29)
     (tmp_path / "a file").write_text("x")
     assert panel.export(tmp_path / "a file" / "out") is None
@@ -1191,8 +1192,10 @@ def test_a_second_image_gets_its_own_strokes_layer_and_classes(make_napari_viewe
     image, truth, strokes = two_region_scene(height=512, width=512, boundary=230)  # the sample's size
     viewer.add_image(image, name="scene", rgb=True)
     panel.image_picker.value = viewer.layers["scene"]
-    # the sample's strokes layer belongs to the sample: not kept for this image
-    assert panel.strokes_layer is None and panel.class_list.count() == 0
+    # the sample's strokes layer belongs to the sample: the image gets a layer of its own, with the sample's classes
+    qtbot.waitUntil(lambda: "scene strokes" in viewer.layers, timeout=2_000)
+    assert panel.strokes_layer.name == "scene strokes" and panel.class_list.count() == 4
+    assert not np.asarray(viewer.layers["scene strokes"].data).any()
     paint_and_run(qtbot, viewer, panel, strokes)
     assert panel.strokes_layer.name == "scene strokes" and panel.class_list.count() == 2
     assert (np.asarray(viewer.layers["scene CRF labels"].data) == truth).mean() > 0.99
@@ -1204,6 +1207,44 @@ def test_a_second_image_gets_its_own_strokes_layer_and_classes(make_napari_viewe
     assert viewer.layers.selection.active.name == "bahamas_landsat strokes"
     assert panel.stage_label.value == ""
     qtbot.waitUntil(lambda: panel.progress_bar.value == 0, timeout=2_000)  # once the image is drawn (trial 30)
+
+
+def test_the_next_image_takes_the_classes_of_the_last_unless_an_autosave_brings_its_own(make_napari_viewer, qtbot,
+                                                                                         autosave_dir):
+    image, truth, strokes = two_region_scene(height=120, width=200, boundary=90)
+    second = np.ascontiguousarray(image[:, ::-1])
+    # yesterday: the second image was painted and autosaved
+    viewer = make_napari_viewer()
+    viewer.add_image(second, name="second", rgb=True)
+    panel = open_panel(viewer)
+    use_names(panel, "dark, bright, haze")
+    painted = strokes[:, ::-1].astype(np.uint8)
+    viewer.layers["second strokes"].data = painted
+    qtbot.waitUntil(lambda: any(autosave_dir.glob("*_session.npz")), timeout=10_000)
+    viewer.close()
+
+    # today: the first image, its classes typed; then the third and the second open in the same window
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="scene", rgb=True)
+    panel = open_panel(viewer)
+    use_names(panel, "dark, bright, haze")
+    viewer.add_image(np.ascontiguousarray(image[::-1]), name="third", rgb=True)
+    qtbot.waitUntil(lambda: "third strokes" in viewer.layers, timeout=2_000)
+    assert panel.strokes_layer.name == "third strokes" and viewer.layers.selection.active.name == "third strokes"
+    assert list(classes_from_layer(viewer.layers["third strokes"]).names) == ["dark", "bright", "haze"]
+    assert panel.class_list.count() == 3 and panel.class_names.value == "dark, bright, haze"
+    assert "Classes of scene given to third" in panel.status.value
+    viewer.layers["third strokes"].data = strokes[::-1].astype(np.uint8)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    assert (np.asarray(viewer.layers["third CRF labels"].data) == truth[::-1]).mean() > 0.99
+
+    viewer.add_image(second, name="second", rgb=True)
+    qtbot.waitUntil(lambda: shown(panel.restore_button), timeout=5_000)
+    qtbot.wait(100)
+    assert "second strokes" not in viewer.layers  # the autosave brings the layer and its classes
+    click(panel.restore_button)
+    assert np.array_equal(np.asarray(viewer.layers["second strokes"].data), painted)
 
 
 def test_strokes_on_transparent_pixels_are_named_not_only_missing(make_napari_viewer, qtbot, notes, tmp_path):

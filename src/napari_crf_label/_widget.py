@@ -357,6 +357,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._feedback_timer.setSingleShot(True)
         self._feedback_timer.timeout.connect(self._show_feedback)
         self._run_image: Hashable | None = None  # the image the running job labels
+        self._last_classes: tuple[str, ClassSet] | None = None  # (image name, classes) last shown
         self._autosave_timer = QTimer(self.native)
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.setInterval(int(AUTOSAVE_SECONDS * 1000))
@@ -652,6 +653,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if chosen:
             self.guided.image_changed()
         QTimer.singleShot(0, self._offer_autosave)  # after every layer of a multi-layer open has arrived
+        if chosen and self.strokes_layer is None:
+            QTimer.singleShot(0, self._carry_classes)  # likewise: a session or project brings its own layer
         # a layer added or removed (a project's draft, after a run on it) is no other image: the run's "CRF done"
         # stays (trials 30 and 33 saw it go)
         if chosen:
@@ -765,7 +768,10 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if layer is None:
             self._show_classes(None)
             return
-        self._show_classes(classes_from_layer(layer))
+        classes = classes_from_layer(layer)
+        self._show_classes(classes)
+        if classes is not None and self.image_layer is not None:
+            self._last_classes = (self.image_layer.name, classes)
         key = layer_key(layer)
         if key not in self._state.watched:
             self._state.watched.add(key)
@@ -779,6 +785,25 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self._state.applied_params.add(key)
             self._apply_params(params)
         self.prepare_ahead()
+
+    def _carry_classes(self) -> None:
+        """Give the chosen image, still without strokes, the classes last used on another image.
+
+        A survey's images share their classes: trials 35 and 36 loaded the
+        class files again for each image. Not when the image has an
+        earlier session's autosave to restore (it brings its own classes).
+        """
+        try:
+            image, layer, path = self.image_layer, self.strokes_layer, self._autosave_path()
+        except RuntimeError:  # the panel was closed before this deferred call
+            return
+        earlier = path is not None and path.exists() and path not in self._autosave_mine  # offered to restore
+        if image is None or layer is not None or self._last_classes is None or earlier:
+            return
+        source, classes = self._last_classes
+        if source == image.name or self.set_classes(classes) is None:
+            return
+        self._update_status(f"Classes of {source} given to {image.name}: load or type others to change them.")
 
     def _image_data(self) -> ImageData | None:
         """Return the chosen image's full data (for the status bar), or None."""
@@ -1377,6 +1402,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
                                           "These files exist and would be replaced:\n" + "\n".join(existing)):
             show_info("Export cancelled; existing files kept.")
             self._update_status("Export cancelled; existing files kept.")
+            self.stage_label.value = "Export cancelled."  # not the last run's "Done." (trial 34)
             return None
         if self._strokes_changed_since(state.result):
             # a live preview of the new strokes on screen would not be what the files hold
