@@ -494,3 +494,26 @@ def test_places_to_check_ring_where_the_result_is_least_sure_and_painting_them_h
     click(panel.guided.suggest_button)  # the next marking replaces them
     assert "bahamas_landsat places checked" not in viewer.layers
     assert len(viewer.layers["bahamas_landsat places to check"].data) == 30
+
+
+def test_starting_a_pass_scrolls_the_panel_to_every_class_row_and_the_prompt(make_napari_viewer, qtbot):
+    """Trial 36 saw 2.5 of 15 rows: the panel scrolled to the section by its size before the table was shown."""
+    from qtpy.QtCore import QPoint
+
+    from .test_widget import use_names
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1600, 1000)
+    viewer.add_image(np.full((1500, 2000, 3), 90, np.uint8), name="scene", rgb=True)
+    panel = open_panel(viewer)
+    use_names(panel, ", ".join(f"class{k}" for k in range(1, 16)))
+    click(panel.guided.start_button)
+    scroll = panel.native.layout().itemAt(0).widget()
+    table, prompt = panel.guided.coverage.native, panel.guided.prompt.native
+
+    def in_view() -> bool:
+        top = table.mapTo(scroll.viewport(), QPoint(0, 0)).y() + table.horizontalHeader().height()
+        last_class = top + table.rowViewportPosition(14) + table.rowHeight(14)
+        return prompt.mapTo(scroll.viewport(), QPoint(0, 0)).y() >= 0 and last_class <= scroll.viewport().height()
+
+    qtbot.waitUntil(in_view, timeout=3_000)

@@ -1490,8 +1490,20 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self.autosave()
 
     def reveal(self, widget: Any) -> None:
-        """Scroll the panel so that ``widget`` (one of its sections) is in view."""
-        self.native.layout().itemAt(0).widget().ensureWidgetVisible(widget.native)
+        """Scroll the panel so that ``widget`` (one of its sections) is in view, once its layout has settled.
+
+        Right away, a section that had just grown (the guided pass's table
+        shown) was scrolled to by its old size: trial 36 saw 2.5 of 15 rows.
+        """
+        scroll = self.native.layout().itemAt(0).widget()
+
+        def scroll_to() -> None:
+            try:
+                scroll.ensureWidgetVisible(widget.native, 0, 0)
+            except RuntimeError:  # the panel was closed before this deferred call
+                pass
+
+        QTimer.singleShot(0, scroll_to)
 
     def _tell(self, signal: str) -> Callable[[], None]:
         """Return a call that emits the relay's ``signal`` from a background thread; nothing if the panel is gone."""
