@@ -517,3 +517,35 @@ def test_starting_a_pass_scrolls_the_panel_to_every_class_row_and_the_prompt(mak
         return prompt.mapTo(scroll.viewport(), QPoint(0, 0)).y() >= 0 and last_class <= scroll.viewport().height()
 
     qtbot.waitUntil(in_view, timeout=3_000)
+
+
+def test_outlines_removed_after_a_pass_stay_removed_until_the_next_pass(make_napari_viewer, qtbot):
+    """Trial 35 removed the windows' outlines after its pass and saw them back as it painted and ran."""
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-crf-label", "bahamas")
+    panel = open_panel(viewer)
+    panel.window.value = 256
+    click(panel.guided.start_button)
+    while not panel.guided.walk.finished:
+        click(panel.guided.next_button)
+    click(panel.run_button)  # the pass walked to its end closes with this run
+    wait_idle(qtbot, panel)
+    viewer.layers.remove("bahamas_landsat guide windows")
+    strokes = viewer.layers["bahamas_landsat strokes"]
+    for _ in range(2):  # the table follows the strokes; the outlines removed stay removed
+        painted = np.asarray(strokes.data).copy()
+        painted[5:8, 5:60] = 1
+        strokes.data = painted
+        qtbot.wait(600)
+        click(panel.run_button)
+        wait_idle(qtbot, panel)
+        assert "bahamas_landsat CRF labels" in viewer.layers
+        assert "bahamas_landsat guide windows" not in viewer.layers
+    click(panel.guided.start_button)  # stopped, then removed
+    click(panel.guided.start_button)
+    viewer.layers.remove("bahamas_landsat guide windows")
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    assert "bahamas_landsat guide windows" not in viewer.layers
+    click(panel.guided.start_button)
+    assert "bahamas_landsat guide windows" in viewer.layers

@@ -399,6 +399,8 @@ class GuidedControls(Container):
         state = panel.image_state()
         key = state.guide_keys.get(kind)
         layer = find_layer(panel.viewer.layers, key)
+        if layer is None and key is not None and not self.active:
+            return None  # removed by the user after the pass: back with the next pass, not each run (trial 35)
         rects = [np.array([[w.y0 - 0.5, w.x0 - 0.5], [w.y1 - 0.5, w.x1 - 0.5]]) for w in windows]
         edge = 5.0 if kind == "current" else 2.0
         edge = edge * max(image_data_from_layer(image).shape) / 1000
