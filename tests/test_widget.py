@@ -1247,6 +1247,16 @@ def test_the_next_image_takes_the_classes_of_the_last_unless_an_autosave_brings_
     assert np.array_equal(np.asarray(viewer.layers["second strokes"].data), painted)
 
 
+def test_an_image_opened_after_another_is_shown_whole(scene_viewer, qtbot):
+    """Trials 35 and 36 opened a larger image and saw a corner of it at the first image's zoom."""
+    viewer, panel, _, _ = scene_viewer
+    before = viewer.camera.zoom
+    viewer.add_image(np.full((1500, 2000, 3), 90, np.uint8), name="big", rgb=True)
+    assert panel.image_layer.name == "big"
+    assert np.allclose(viewer.camera.center[-2:], (749.5, 999.5), atol=1)
+    assert viewer.camera.zoom < before / 5  # ten times the first image's size, in view
+
+
 def test_strokes_on_transparent_pixels_are_named_not_only_missing(make_napari_viewer, qtbot, notes, tmp_path):
     files = sample_files()
     with rasterio.open(files.image) as src:

@@ -358,6 +358,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._feedback_timer.timeout.connect(self._show_feedback)
         self._run_image: Hashable | None = None  # the image the running job labels
         self._last_classes: tuple[str, ClassSet] | None = None  # (image name, classes) last shown
+        self._fitted: set[Hashable] = set()  # images the view was fitted to when first chosen
         self._autosave_timer = QTimer(self.native)
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.setInterval(int(AUTOSAVE_SECONDS * 1000))
@@ -642,6 +643,9 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self.reset_feedback()  # the last run's bar and "Done." belong to the image before
         if chosen:
             self._bring_forward(image)
+            if key not in self._fitted:  # napari keeps the view of the image before (trials 35, 36: half in view)
+                self._fitted.add(key)
+                self.viewer.fit_to_view(layers=[image])
         if chosen and self.strokes_layer is not None:  # the brush paints this image's strokes, not the last's
             self.viewer.layers.selection.active = self.strokes_layer
         self._show_composites(image)
