@@ -539,3 +539,46 @@ def test_walking_past_a_kept_result_in_a_shown_window_does_not_crash_napari(make
     qtbot.wait(3000)  # napari draws the new layers (the crash came here)
     qtbot.waitUntil(lambda: panel.progress_bar.value == 0, timeout=5_000)  # emptied once they are drawn
     wait_idle(qtbot, panel)
+
+
+def test_an_image_whose_strokes_are_all_erased_gives_no_samples(tmp_path):
+    files = scenes(tmp_path / "imgs", n=2)
+    project = create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES, tmp_path / "out")
+    for i, (_, _, strokes) in enumerate(files):
+        project.set_strokes(i, strokes)
+        project.set_samples(i, np.full((40, 3), i, np.float32), np.repeat([1, 2], 20))
+    project.set_strokes(0, np.zeros_like(files[0][2]))
+    x, y, ids = load_project(tmp_path / "p.json").samples()
+    assert set(ids.tolist()) == {1} and len(y) == 40 and (x == 1).all()
+    assert project.images[0].status == "not started"
+
+
+def test_leaving_a_project_image_whose_strokes_changed_since_its_run_updates_its_samples(make_napari_viewer, qtbot,
+                                                                                         tmp_path):
+    """Trial 37 undid an image's strokes after its run; its old samples still drafted the next image."""
+    from .test_widget import click, wait_idle
+
+    viewer, panel, files = project_in_panel(make_napari_viewer, tmp_path, n=3)
+    controls = panel.dataset
+    panel.strokes_layer.data = files[0][2].astype(np.uint8)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    qtbot.waitUntil(lambda: not controls.keeping_samples, timeout=30_000)
+    assert set(load_project(tmp_path / "p.json").samples()[2].tolist()) == {0}
+    panel.strokes_layer.data = np.zeros_like(files[0][2], np.uint8)  # every stroke undone
+    click(controls.next_button)
+    qtbot.waitUntil(lambda: not controls.keeping_samples, timeout=30_000)
+    assert len(load_project(tmp_path / "p.json").samples()[2]) == 0
+    assert "No other image is labelled yet" in controls.status.value  # no draft from the erased strokes
+
+    panel.strokes_layer.data = files[1][2].astype(np.uint8)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    qtbot.waitUntil(lambda: not controls.keeping_samples, timeout=30_000)
+    assert set(load_project(tmp_path / "p.json").samples()[1].tolist()) == {1, 2}
+    kept = np.where(files[1][2] == 1, 1, 0).astype(np.uint8)  # the bright class's strokes erased, no run
+    panel.strokes_layer.data = kept
+    click(controls.next_button)
+    qtbot.waitUntil(lambda: "frame2 draft" in viewer.layers, timeout=60_000)
+    _, y, ids = load_project(tmp_path / "p.json").samples()
+    assert set(ids.tolist()) == {1} and set(y.tolist()) == {1}

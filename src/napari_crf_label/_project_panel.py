@@ -22,7 +22,7 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QListWidget, QListWidgetItem, QSizePolicy
 
-from ._layers import META_KEY, class_layer_kwargs, image_layer_data, strokes_layer_data
+from ._layers import META_KEY, class_layer_kwargs, image_data_from_layer, image_layer_data, strokes_layer_data
 from ._panel_state import find_layer, layer_key, unwrap
 from ._tooltips import TOOLTIPS
 from .classes import ClassSet
@@ -132,8 +132,6 @@ class ProjectControls(Container):
         otherwise show that image twice; strokes painted on it are kept in
         the project when the project has none for it yet.
         """
-        from ._layers import image_data_from_layer
-
         panel = self._panel
         paths = {project.image_path(i).resolve(): i for i in range(len(project.images))}
         for layer in [unwrap(lay) for lay in panel.viewer.layers]:
@@ -211,7 +209,7 @@ class ProjectControls(Container):
         project, panel = self.project, self._panel
         if project is None:
             return False
-        self.save_current()
+        self.save_current(leaving=True)
         try:
             data = read_image(project.image_path(i))
             strokes = project.strokes(i)
@@ -334,18 +332,29 @@ class ProjectControls(Container):
             return None
         return self.index if layer_key(image) == self._keys.get("image") else None
 
-    def save_current(self) -> None:
-        """Keep the open image's strokes and annotation time in the project."""
+    def save_current(self, leaving: bool = False) -> None:
+        """Keep the open image's strokes and annotation time in the project.
+
+        ``leaving``: the image is being closed; when its strokes changed
+        since its last run, its samples for the other images are made
+        again from them (trial 37 erased an image's strokes and its old
+        samples still taught the next image's draft).
+        """
         panel = self._panel
         i = self.current(panel.image_layer)
         if i is None or panel.strokes_layer is None:
             return
         state = panel.image_state()
         walk = {"guided": state.walk.to_dict()} if state.walk is not None and state.walk.ask_classes else {}
+        strokes = np.asarray(panel.strokes_layer.data)
         try:
-            self.project.set_strokes(i, np.asarray(panel.strokes_layer.data), state.clock.seconds, walk)
+            self.project.set_strokes(i, strokes, state.clock.seconds, walk)
+            changed = self.project.result_digest(i) not in (None, strokes_digest(strokes))
         except (OSError, InputError) as exc:
             show_error(f"Saving the strokes into the project failed: {exc}")
+            changed = False
+        if leaving and changed and strokes.any():
+            self._keep_samples(i, image_data_from_layer(panel.image_layer), strokes.copy())
         self.refresh()
 
     def samples_for(self, image: Any) -> tuple[np.ndarray, np.ndarray] | None:

@@ -175,6 +175,8 @@ class Project:
         current = self.result_digest(i) == strokes_digest(strokes)
         if not current:
             entry.status = "painted" if entry.stroke_pixels else "not started"
+        if not entry.stroke_pixels:  # every stroke erased: the image teaches the others nothing (trial 37)
+            self.drop_samples(i)
         self.save()
 
     # ---------------------------------------------------------------- results
@@ -232,6 +234,15 @@ class Project:
             raise ProjectError(f"{self.samples_path}: not a readable samples file ({exc})") from None
         keep = ids != exclude if exclude is not None else np.ones(len(ids), bool)
         return x[keep], y[keep], ids[keep]
+
+    def drop_samples(self, i: int) -> None:
+        """Remove image ``i``'s training samples (the samples file is rewritten only if it held some)."""
+        x, y, ids = self.samples()
+        if not (ids == i).any():
+            return
+        keep = ids != i
+        with atomic_path(self.samples_path, overwrite=True) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, features=x[keep], labels=y[keep].astype(np.int16), image=ids[keep])
 
     def set_samples(self, i: int, features: np.ndarray, labels: np.ndarray) -> None:
         """Replace image ``i``'s training samples (capped and balanced per class)."""
