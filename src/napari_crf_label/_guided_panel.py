@@ -299,10 +299,12 @@ class GuidedControls(Container):
         if walk.ask_classes and classes is not None:
             panel.choose_class(walk.label)
             self.prompt.value = (f"{where}: paint a few examples of <b>{classes.names[walk.class_index]}</b> "
-                                 f"(class {walk.label} of {walk.n_classes}), or mark it absent here.")
+                                 f"(class {walk.label} of {walk.n_classes}), or mark it absent here."
+                                 + (" The last step: then Run CRF." if walk.finished else ""))
         else:
             self.prompt.value = (f"Review {walk.step + 1} of {len(walk.order)}: window {walk.window + 1}, the least "
-                                 "certain first. Add strokes where the result is wrong.")
+                                 "certain first. Add strokes where the result is wrong."
+                                 + (" The last window: then Run CRF." if walk.finished else ""))
             if panel.strokes_layer is not None:
                 panel.viewer.layers.selection.active = panel.strokes_layer
         self.show_coverage()
