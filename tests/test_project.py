@@ -582,3 +582,20 @@ def test_leaving_a_project_image_whose_strokes_changed_since_its_run_updates_its
     qtbot.waitUntil(lambda: "frame2 draft" in viewer.layers, timeout=60_000)
     _, y, ids = load_project(tmp_path / "p.json").samples()
     assert set(ids.tolist()) == {1} and set(y.tolist()) == {1}
+
+
+def test_classes_typed_before_any_image_make_the_folders_project(make_napari_viewer, qtbot, tmp_path, notes):
+    """Trial 37 typed its classes first and was told "Open an image first." (a project needs them first)."""
+    from .test_widget import click, open_panel, use_names
+
+    scenes(tmp_path / "imgs", n=2)
+    viewer = make_napari_viewer()
+    panel = open_panel(viewer)
+    use_names(panel, "water, land, road")
+    assert panel.class_list.count() == 3 and "Classes kept" in panel.status.value
+    assert not any("Open an image first" in m for m in notes.messages)
+    panel.dataset.folder.value = tmp_path / "imgs"
+    click(panel.dataset.folder_button)
+    project = load_project(tmp_path / "imgs" / "napari-crf-label-project.json")
+    assert list(project.classes.names) == ["water", "land", "road"]
+    assert panel.strokes_layer.name == "frame0 strokes" and panel.class_list.count() == 3

@@ -1448,3 +1448,17 @@ def test_class_files_loaded_onto_a_strokes_layer_show_in_the_names_box(scene_vie
     click(panel.load_classes_button)
     assert list(viewer.layers["scene strokes"].features["class"][1:]) == ["sea", "reef"]
     assert panel.class_names.value == "sea, reef"
+
+
+def test_classes_loaded_before_any_image_go_to_the_image_opened_next(make_napari_viewer, qtbot, shared_data):
+    viewer = make_napari_viewer()
+    panel = open_panel(viewer)
+    panel.labels_file.value = shared_data / "class_files" / "monterey_labels.txt"
+    panel.colors_file.value = shared_data / "class_files" / "monterey_label_colors.txt"
+    click(panel.load_classes_button)
+    assert panel.class_list.count() == 15
+    image, _, _ = two_region_scene(height=120, width=200, boundary=90)
+    viewer.add_image(image, name="scene", rgb=True)
+    qtbot.waitUntil(lambda: "scene strokes" in viewer.layers, timeout=2_000)
+    assert len(classes_from_layer(viewer.layers["scene strokes"])) == 15
+    assert "The classes chosen given to scene" in panel.status.value

@@ -25,7 +25,6 @@ from qtpy.QtWidgets import QListWidget, QListWidgetItem, QSizePolicy
 from ._layers import META_KEY, class_layer_kwargs, image_data_from_layer, image_layer_data, strokes_layer_data
 from ._panel_state import find_layer, layer_key, unwrap
 from ._tooltips import TOOLTIPS
-from .classes import ClassSet
 from .dataset import PROJECT_REACH, draft_labels, kept_result, update_samples
 from .errors import InputError
 from .image_io import ImageData, read_image
@@ -113,7 +112,7 @@ class ProjectControls(Container):
         path = Path(folder) / FOLDER_PROJECT
         if path.exists():
             return self.open_project(path)
-        classes = self._panel_classes()
+        classes = self._panel.classes_in_hand()
         if classes is None:
             show_error("Load or type the classes first: a new project takes the panel's classes.")
             return False
@@ -148,13 +147,6 @@ class ProjectControls(Container):
                     project.set_strokes(i, data)
                 panel.viewer.layers.remove(strokes.name)
             panel.viewer.layers.remove(layer.name)
-
-    def _panel_classes(self) -> ClassSet | None:
-        """Return the classes of the panel's strokes layer, if any."""
-        from ._layers import classes_from_layer
-
-        layer = self._panel.strokes_layer
-        return None if layer is None else classes_from_layer(layer)
 
     def _settings(self) -> dict:
         """Return the run settings to keep in a new project (as JSON values)."""

@@ -357,7 +357,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._feedback_timer.setSingleShot(True)
         self._feedback_timer.timeout.connect(self._show_feedback)
         self._run_image: Hashable | None = None  # the image the running job labels
-        self._last_classes: tuple[str, ClassSet] | None = None  # (image name, classes) last shown
+        # the classes last shown, and the image they were shown for (None: chosen before any image was open)
+        self._last_classes: tuple[str | None, ClassSet] | None = None
         self._fitted: set[Hashable] = set()  # images the view was fitted to when first chosen
         self._autosave_timer = QTimer(self.native)
         self._autosave_timer.setSingleShot(True)
@@ -807,7 +808,23 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         source, classes = self._last_classes
         if source == image.name or self.set_classes(classes) is None:
             return
-        self._update_status(f"Classes of {source} given to {image.name}: load or type others to change them.")
+        given = "The classes chosen" if source is None else f"Classes of {source}"
+        self._update_status(f"{given} given to {image.name}: load or type others to change them.")
+
+    def classes_in_hand(self) -> ClassSet | None:
+        """Return the chosen strokes layer's classes, else those chosen before any image was open (or None)."""
+        layer = self.strokes_layer
+        if layer is not None:
+            return classes_from_layer(layer)
+        if self._last_classes is not None and self._last_classes[0] is None:
+            return self._last_classes[1]
+        return None
+
+    def _hold_classes(self, classes: ClassSet) -> None:
+        """Keep classes chosen with no image open for the next image or project (trial 37 was told to open one)."""
+        self._last_classes = (None, classes)
+        self._show_classes(classes)
+        self._update_status("Classes kept: the next image you open, or a folder opened as a project, gets them.")
 
     def _image_data(self) -> ImageData | None:
         """Return the chosen image's full data (for the status bar), or None."""
@@ -951,6 +968,9 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         except InputError as exc:
             show_error(str(exc))
             return None
+        if self.image_layer is None:
+            self._hold_classes(classes)
+            return classes
         return classes if self.set_classes(classes) is not None else None
 
     def use_typed_names(self) -> ClassSet | None:
@@ -965,7 +985,9 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         except InputError as exc:
             show_error(str(exc))
             return None
-        if self.set_classes(classes) is None:
+        if self.image_layer is None:
+            self._hold_classes(classes)
+        elif self.set_classes(classes) is None:
             return None
         self._names_in_box = self.class_names.value.strip()  # used: the next image may replace them
         return classes
