@@ -297,7 +297,7 @@ def test_panel_walks_a_three_image_project(make_napari_viewer, qtbot, tmp_path, 
     # the project's own reach replaces the panel's, and the user is told
     assert panel.reach.value == PROJECT_REACH and any(m.startswith(f"Reach set to {PROJECT_REACH:g}") for m in told)
     assert panel.image_layer.name == "frame0" and panel.strokes_layer.name == "frame0 strokes"
-    assert panel.class_list.count() == 2 and panel.dataset.progress.value == "0 of 3 labelled"
+    assert panel.class_list.count() == 2 and panel.dataset.progress.value == "Image 1 of 3; 0 of 3 labelled"
     # one Next moves through the guided pass's classes, the other through images: named so (trial 28)
     assert panel.dataset.next_button.text == "Next image" and panel.dataset.previous_button.text == "Previous image"
     # paint the first, run, export
@@ -308,7 +308,7 @@ def test_panel_walks_a_three_image_project(make_napari_viewer, qtbot, tmp_path, 
     panel.export()
     wait_idle(qtbot, panel)
     assert (tmp_path / "out" / "frame0_label.png").is_file()
-    assert "1 of 3 labelled" == panel.dataset.progress.value
+    assert "Image 1 of 3; 1 of 3 labelled" == panel.dataset.progress.value
     # next: the second opens with a draft from the first's strokes
     click(panel.dataset.next_button)
     assert "frame0" not in viewer.layers and panel.image_layer.name == "frame1"
@@ -599,3 +599,36 @@ def test_classes_typed_before_any_image_make_the_folders_project(make_napari_vie
     project = load_project(tmp_path / "imgs" / "napari-crf-label-project.json")
     assert list(project.classes.names) == ["water", "land", "road"]
     assert panel.strokes_layer.name == "frame0 strokes" and panel.class_list.count() == 3
+
+
+def test_export_project_in_the_panel_writes_every_labelled_image(make_napari_viewer, qtbot, tmp_path, notes):
+    """Trial 37 exported a survey one image at a time: the panel had no export of the whole project."""
+    from .test_widget import click, wait_idle
+
+    viewer, panel, files = project_in_panel(make_napari_viewer, tmp_path, n=3)
+    controls = panel.dataset
+    assert controls.progress.value == "Image 1 of 3; 0 of 3 labelled"
+    click(controls.export_button)  # nothing labelled yet: said in one line, nothing written
+    wait_idle(qtbot, panel)
+    assert any("no image is labelled yet" in m for m in notes.messages)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*_label.png"))
+    for i in range(2):
+        panel.strokes_layer.data = files[i][2].astype(np.uint8)
+        click(panel.run_button)
+        wait_idle(qtbot, panel)
+        click(controls.next_button)
+    qtbot.waitUntil(lambda: "frame2 draft" in viewer.layers, timeout=60_000)
+    click(controls.export_button)
+    wait_idle(qtbot, panel)
+    assert controls.status.value.startswith("Exported 2 image(s) to")
+    for i in range(2):
+        label = np.array(Image.open(tmp_path / "out" / f"frame{i}_label.png"))
+        assert (label == files[i][1]).mean() > 0.97
+    assert not (tmp_path / "out" / "frame2_label.png").exists()  # a draft is no labelled image
+    assert [load_project(tmp_path / "p.json").images[i].status for i in range(3)] == ["exported", "exported",
+                                                                                       "not started"]
+    assert "(exported)" in controls.images.item(0).text()
+    click(controls.export_button)
+    wait_idle(qtbot, panel)
+    assert controls.status.value.endswith("Exported 0 image(s) to " + str(tmp_path / "out") + ". "
+                                          "2 unchanged since their export.")

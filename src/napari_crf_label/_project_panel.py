@@ -10,6 +10,7 @@ those samples too; results, strokes, time and exports go into the project.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,10 +26,11 @@ from qtpy.QtWidgets import QListWidget, QListWidgetItem, QSizePolicy
 from ._layers import META_KEY, class_layer_kwargs, image_data_from_layer, image_layer_data, strokes_layer_data
 from ._panel_state import find_layer, layer_key, unwrap
 from ._tooltips import TOOLTIPS
-from .dataset import PROJECT_REACH, draft_labels, kept_result, update_samples
+from .dataset import PROJECT_REACH, ExportReport, draft_labels, export_project, kept_result, update_samples
 from .errors import InputError
 from .image_io import ImageData, read_image
 from .io.project import Project, ProjectError, create_project, load_project, relative_path, strokes_digest
+from .progress import Cancelled, reporting
 
 if TYPE_CHECKING:
     from ._widget import CRFLabelWidget
@@ -41,6 +43,31 @@ PROJECT_KEYS = {"project_next": "Shift+PageDown", "project_previous": "Shift+Pag
 #: Name of the project file made for a folder of images.
 FOLDER_PROJECT = "napari-crf-label-project.json"
 _ROLE = "project"
+
+
+def _export_project_job(stop: threading.Event, relay: Any, project: Project, written: list[str]
+                        ) -> ExportReport | None:
+    """Run :func:`export_project`, reporting each image; None when stopped between images (``written`` kept).
+
+    An image stopped while it is written leaves none of its files (the
+    export stages them); the images before it stay exported.
+    """
+    done = [0, 1]  # images written, images to write (known after the first)
+
+    def reporter(stage: str, fraction: float) -> None:
+        if stop.is_set():
+            raise Cancelled
+        relay.stage.emit(f"image {done[0] + 1} of {done[1]}", (done[0] + fraction) / done[1])
+
+    def progress(n: int, total: int, name: str) -> None:
+        done[:] = [n, total]
+        written.append(name)
+
+    try:
+        with reporting(reporter):
+            return export_project(project, progress=progress)
+    except Cancelled:
+        return None
 
 
 class ProjectControls(Container):
@@ -74,6 +101,7 @@ class ProjectControls(Container):
                                               key=PROJECT_KEYS["project_previous"]))
         self.next_button = PushButton(text="Next image", enabled=False,
                                       tooltip=TOOLTIPS["project_next"].format(key=PROJECT_KEYS["project_next"]))
+        self.export_button = PushButton(text="Export project", enabled=False, tooltip=TOOLTIPS["project_export"])
         self.status = Label(value="")
         self.status.native.setWordWrap(True)
         self.status.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -82,12 +110,13 @@ class ProjectControls(Container):
         files = Container(widgets=[self.project_file, self.folder])
         buttons = Container(widgets=[self.open_button, self.folder_button], layout="horizontal", labels=False)
         buttons.margins = (0, 0, 0, 0)
-        for widget in (files, buttons, self.progress, holder, row, self.status):
+        for widget in (files, buttons, self.progress, holder, row, self.export_button, self.status):
             self.append(widget)
         self.open_button.changed.connect(lambda: self.open_project())
         self.folder_button.changed.connect(lambda: self.open_folder())
         self.next_button.changed.connect(lambda: self.step(1))
         self.previous_button.changed.connect(lambda: self.step(-1))
+        self.export_button.changed.connect(lambda: self.export_project())
 
     # ------------------------------------------------------------- opening
     def open_project(self, path: str | Path | None = None) -> bool:
@@ -183,7 +212,9 @@ class ProjectControls(Container):
             self.images.addItem(item)
         if self.index is not None:
             self.images.setCurrentRow(self.index)
-        self.progress.value = project.progress_text()
+        where = f"Image {self.index + 1} of {len(project.images)}; " if self.index is not None else ""
+        self.progress.value = where + project.progress_text()  # trial 37 looked for "image 3 of 5"
+        self.export_button.enabled = True
         self.previous_button.enabled = self.index is not None and self.index > 0
         self.next_button.enabled = self.index is not None and self.index < len(project.images) - 1
 
@@ -411,6 +442,50 @@ class ProjectControls(Container):
     def keeping_samples(self) -> bool:
         """True while a result's stroke samples are being computed and kept."""
         return bool(self._samples_workers)
+
+    def export_project(self) -> Any:
+        """Write every labelled image's outputs into the project's folder in the background (as ``project export``).
+
+        Trial 37 exported a survey one image at a time: the panel had no
+        export of the whole project. Images exported and unchanged since
+        are skipped; those run again since their export keep their files
+        (the status says so: *Export* on the image replaces them).
+        """
+        panel, project = self._panel, self.project
+        if project is None:
+            show_info("Open a project first.")
+            return None
+        if panel.worker is not None or panel.export_worker is not None:
+            show_info("Wait for the running CRF or export to finish (or cancel it).")
+            return None
+        self.save_current()
+        panel._stop = stop = threading.Event()
+        written: list[str] = []
+        panel.export_worker = create_worker(_export_project_job, stop, panel._relay, project, written,
+                                            _start_thread=False, _ignore_errors=True)
+        panel.export_worker.returned.connect(lambda report: self._on_project_exported(report, written))
+        panel.export_worker.errored.connect(panel._on_error)
+        panel.export_worker.finished.connect(panel._on_finished)
+        panel.export_worker.finished.connect(self.refresh)
+        panel._start_feedback("Exporting the project...", exporting=True)
+        panel.export_worker.start()
+        return panel.export_worker
+
+    def _on_project_exported(self, report: ExportReport | None, written: list[str]) -> None:
+        """Say what a project export wrote, skipped and kept."""
+        folder = self.project.output_folder if self.project is not None else ""
+        if report is None:  # cancelled between two images: those written stay
+            self.status.value = (f"Export stopped: {len(written)} image(s) written to {folder}; "
+                                 "Export project again writes the others.")
+            return
+        parts = [f"Exported {len(report.exported)} image(s) to {folder}."]
+        if report.unchanged:
+            parts.append(f"{len(report.unchanged)} unchanged since their export.")
+        if report.kept:
+            parts.append(f"Kept the files of {', '.join(report.kept)} (run again since their export): "
+                         "Export on the image replaces them.")
+        self.status.value = " ".join(parts)
+        self._panel._set_bar(1.0)
 
     def export_target(self, image: Any) -> tuple[Path, str] | None:
         """Return (output folder, stem) of the open project image, else None."""

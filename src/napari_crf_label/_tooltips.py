@@ -56,6 +56,8 @@ TOOLTIPS: dict[str, str] = {
     "project_folder": "A folder of images (jpg, png, tif) to label one after another.",
     "project_folder_open": "Open the folder's project, making it on first use with the panel's classes "
                            "(outputs in <folder>/labels).",
+    "project_export": "Write every labelled image's outputs into the project's output folder (as 'project "
+                      "export' does); images unchanged since their export are skipped.",
     "project_images": "The project's images and their status; double-click one to open it.",
     "project_previous": "Save this image's strokes and open the previous image ({key}).",
     "project_next": "Save this image's strokes and open the next image ({key}); an image without strokes opens "
