@@ -612,6 +612,10 @@ def test_export_project_in_the_panel_writes_every_labelled_image(make_napari_vie
     wait_idle(qtbot, panel)
     assert any("no image is labelled yet" in m for m in notes.messages)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*_label.png"))
+    panel.strokes_layer.data = files[0][2].astype(np.uint8)
+    # the list follows the painting (trial 37 read "not started" after painting), saved with the autosave
+    qtbot.waitUntil(lambda: "(painted)" in controls.images.item(0).text(), timeout=10_000)
+    assert load_project(tmp_path / "p.json").images[0].status == "painted"
     for i in range(2):
         panel.strokes_layer.data = files[i][2].astype(np.uint8)
         click(panel.run_button)

@@ -524,6 +524,9 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         """Wire the controls and the layer list to the panel's actions."""
         self.image_picker.changed.connect(self._image_changed)
         self.strokes_picker.changed.connect(self._strokes_changed)
+        # a project image's strokes go into the project as they autosave: its list said "not started" while
+        # painted (trial 37)
+        self._autosave_timer.timeout.connect(self.dataset.save_current)
         self.composite.changed.connect(self._composite_chosen)
         for box in self.band_boxes:
             box.changed.connect(self._bands_changed)
