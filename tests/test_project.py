@@ -636,3 +636,29 @@ def test_export_project_in_the_panel_writes_every_labelled_image(make_napari_vie
     wait_idle(qtbot, panel)
     assert controls.status.value.endswith("Exported 0 image(s) to " + str(tmp_path / "out") + ". "
                                           "2 unchanged since their export.")
+
+
+def test_an_opened_project_shows_its_list_and_status_whole(make_napari_viewer, qtbot, tmp_path):
+    """Trial 37 (1600 x 1000): the status's last line was cut under the dock's fold, below an empty list."""
+    from qtpy.QtCore import QPoint
+
+    from .test_widget import click, open_panel
+
+    scenes(tmp_path / "imgs", n=3)
+    create_project(tmp_path / "p.json", [tmp_path / "imgs"], CLASSES, tmp_path / "out")
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1600, 1000)
+    panel = open_panel(viewer)
+    panel.dataset.project_file.value = tmp_path / "p.json"
+    click(panel.dataset.open_button)
+    scroll = panel.native.layout().itemAt(0).widget()
+    images, status = panel.dataset.images, panel.dataset.status.native
+
+    def whole() -> bool:
+        top = images.mapTo(scroll.viewport(), QPoint(0, 0)).y()
+        bottom = status.mapTo(scroll.viewport(), QPoint(0, 0)).y() + status.height()
+        lines = status.heightForWidth(status.width()) if status.hasHeightForWidth() else status.sizeHint().height()
+        return top >= 0 and bottom <= scroll.viewport().height() and status.height() >= lines
+
+    qtbot.waitUntil(whole, timeout=3_000)
+    assert images.height() < 100  # three rows, not 140 px

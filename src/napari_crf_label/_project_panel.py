@@ -105,6 +105,8 @@ class ProjectControls(Container):
         self.status = Label(value="")
         self.status.native.setWordWrap(True)
         self.status.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # wrapped text is laid out for a wider line than it gets: the draft's third line was cut (trial 37)
+        self.status.native.setMinimumHeight(3 * self.status.native.fontMetrics().lineSpacing() + 4)
         row = Container(widgets=[self.previous_button, self.next_button], layout="horizontal", labels=False)
         row.margins = (0, 0, 0, 0)
         files = Container(widgets=[self.project_file, self.folder])
@@ -196,7 +198,9 @@ class ProjectControls(Container):
         self._panel._apply_params(settings)
         first = next((i for i, e in enumerate(project.images) if e.status in ("not started", "painted")), 0)
         self.refresh()
-        return self.open_image(first)
+        opened = self.open_image(first)
+        self._panel.reveal(self)  # its list and status in view, however the panel was scrolled
+        return opened
 
     # -------------------------------------------------------------- images
     def refresh(self) -> None:
@@ -212,6 +216,9 @@ class ProjectControls(Container):
             self.images.addItem(item)
         if self.index is not None:
             self.images.setCurrentRow(self.index)
+        # as tall as its rows, up to 140 px: five images left 60 px empty under the dock's fold (trial 37)
+        rows = max(3, self.images.count())
+        self.images.setMaximumHeight(min(140, rows * self.images.sizeHintForRow(0) + 2 * self.images.frameWidth()))
         where = f"Image {self.index + 1} of {len(project.images)}; " if self.index is not None else ""
         self.progress.value = where + project.progress_text()  # trial 37 looked for "image 3 of 5"
         self.export_button.enabled = True

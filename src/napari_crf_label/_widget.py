@@ -151,6 +151,45 @@ class _KeepWide(QObject):
         return False
 
 
+class _Reveal(QObject):
+    """Scrolls a scroll area to a section of its body, again while the body's layout settles (up to a second).
+
+    Scrolled to at once, a section that had just grown was shown by its old
+    size (trial 36: 2.5 of 15 table rows); one event-loop turn later, a project
+    just opened was still settling (trial 37: the status's last line cut).
+    """
+
+    SETTLE_SECONDS = 1.0
+
+    def __init__(self, scroll: QScrollArea, body: QWidget) -> None:
+        super().__init__(scroll)
+        self._scroll = scroll
+        self._target: QWidget | None = None
+        self._until = 0.0
+        body.installEventFilter(self)
+
+    def show(self, widget: QWidget) -> None:
+        """Bring ``widget`` into view now and while the layout settles."""
+        self._target, self._until = widget, time.monotonic() + self.SETTLE_SECONDS
+        QTimer.singleShot(0, self._ensure)
+
+    def _ensure(self) -> None:
+        if self._target is None:
+            return
+        try:
+            self._scroll.ensureWidgetVisible(self._target, 0, 0)
+        except RuntimeError:  # the panel was closed before this deferred call
+            self._target = None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if self._target is not None and event.type() in (QEvent.Type.Resize, QEvent.Type.LayoutRequest):
+            if time.monotonic() < self._until:
+                QTimer.singleShot(0, self._ensure)
+            else:
+                self._target = None
+        return False
+
+
 class _SaveOnHide(QObject):
     """Autosaves strokes waiting for their autosave when the panel is hidden, as when its window closes.
 
@@ -517,6 +556,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         scroll.setWidget(body.native)
         # no narrower than the body: napari let a new user shrink the dock to 69 px, clipping every button
         self._keep_wide = _KeepWide(scroll, body.native)
+        self._reveal = _Reveal(scroll, body.native)
         self.native.layout().addWidget(scroll)
         self.margins = (0, 0, 0, 0)
 
@@ -1519,20 +1559,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self.autosave()
 
     def reveal(self, widget: Any) -> None:
-        """Scroll the panel so that ``widget`` (one of its sections) is in view, once its layout has settled.
-
-        Right away, a section that had just grown (the guided pass's table
-        shown) was scrolled to by its old size: trial 36 saw 2.5 of 15 rows.
-        """
-        scroll = self.native.layout().itemAt(0).widget()
-
-        def scroll_to() -> None:
-            try:
-                scroll.ensureWidgetVisible(widget.native, 0, 0)
-            except RuntimeError:  # the panel was closed before this deferred call
-                pass
-
-        QTimer.singleShot(0, scroll_to)
+        """Scroll the panel so that ``widget`` (one of its sections) is in view, as its layout settles."""
+        self._reveal.show(widget.native)
 
     def _tell(self, signal: str) -> Callable[[], None]:
         """Return a call that emits the relay's ``signal`` from a background thread; nothing if the panel is gone."""
