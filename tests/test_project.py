@@ -154,6 +154,17 @@ def test_cli_create_add_status_run_export(tmp_path, capsys):
     assert "exported 0 image(s)" in capsys.readouterr().out
     assert (tmp_path / "out" / "frame0_label.png").stat().st_mtime_ns == written
     assert main(["project", "export", p, "--overwrite"]) == 0
+    # a copy into another folder (trial 37 looked for one): every labelled image, the project's record unchanged
+    recorded = load_project(p).images[0].outputs
+    capsys.readouterr()
+    assert main(["project", "export", p, "-o", str(tmp_path / "copy")]) == 0
+    assert f"exported 2 image(s) to {tmp_path / 'copy'}" in capsys.readouterr().out
+    assert np.array_equal(np.array(Image.open(tmp_path / "copy" / "frame0_label.png")), label)
+    assert (tmp_path / "copy" / "frame2_label.png").is_file() and not (tmp_path / "copy" / "frame1_label.png").exists()
+    assert load_project(p).images[0].outputs == recorded
+    assert main(["project", "export", p, "-o", str(tmp_path / "copy")]) == 2  # never over existing files unasked
+    assert f"their files exist in {tmp_path / 'copy'}; kept: add --overwrite" in capsys.readouterr().err
+    assert main(["project", "export", p, "-o", str(tmp_path / "copy"), "--overwrite"]) == 0
     assert main(["project", "add-strokes", p, "nope.png", str(tmp_path / "s0.png")]) == 2
     assert "not an image of this project" in capsys.readouterr().err
     (tmp_path / "old.json").write_text('{"format": "napari-crf-label project", "version": 7}')

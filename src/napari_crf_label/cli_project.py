@@ -43,6 +43,8 @@ def add_project_parser(sub: argparse._SubParsersAction) -> None:
     export = cmds.add_parser("export", help="write every labelled image's outputs into the output folder")
     export.add_argument("project", type=Path)
     export.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    export.add_argument("-o", "--outdir", type=Path,
+                        help="write into this folder instead (a copy: the project records its own folder's outputs)")
 
 
 def _bar(done: int, total: int, name: str) -> None:
@@ -94,12 +96,14 @@ def project_command(args: argparse.Namespace) -> int:
         for path, why in report.failed:
             print(f"napari-crf-label: {path}: {why}", file=sys.stderr)
         return 2 if report.failed else 0
-    report = export_project(project, overwrite=args.overwrite, progress=_bar)
+    report = export_project(project, overwrite=args.overwrite, progress=_bar, outdir=args.outdir)
     unchanged = (f"; {len(report.unchanged)} already exported and unchanged (--overwrite writes them again)"
                  if report.unchanged else "")
-    print(f"exported {len(report.exported)} image(s) to {project.output_folder}{unchanged}")
+    folder = args.outdir or project.output_folder
+    print(f"exported {len(report.exported)} image(s) to {folder}{unchanged}")
     if report.kept:  # the others were written all the same
-        print(f"napari-crf-label: {', '.join(report.kept)}: run again since exported; their earlier outputs were "
-              "kept: add --overwrite to replace them", file=sys.stderr)
+        why = ("run again since exported; their earlier outputs were kept" if args.outdir is None else
+               f"their files exist in {folder}; kept")
+        print(f"napari-crf-label: {', '.join(report.kept)}: {why}: add --overwrite to replace them", file=sys.stderr)
         return 2
     return 0

@@ -179,41 +179,48 @@ def run_project(project: Project, *, progress: Callable[[int, int, str], None] |
 
 
 def export_project(project: Project, *, overwrite: bool = False,
-                   progress: Callable[[int, int, str], None] | None = None) -> ExportReport:
-    """Write every labelled image's outputs into the project's output folder.
+                   progress: Callable[[int, int, str], None] | None = None,
+                   outdir: str | Path | None = None) -> ExportReport:
+    """Write every labelled image's outputs into the project's output folder (or ``outdir``).
 
     An image exported since its last run, whose outputs are all still
     there, is skipped (a second export after labelling more images writes
     only those), unless ``overwrite``. An image run again since its export
     keeps its old outputs unless ``overwrite``, and is listed in the
     report's ``kept``; the others are written all the same (trial 30: one
-    such image stopped the export of every other).
+    such image stopped the export of every other). Into another
+    ``outdir`` (a copy to hand on; trial 37 looked for one) every labelled
+    image is written and nothing is recorded in the project; images whose
+    files exist there are the report's ``kept`` unless ``overwrite``.
     """
     labelled = [i for i, e in enumerate(project.images) if e.status in ("labelled", "exported")]
     if not labelled:
         raise ProjectError("no image is labelled yet: paint strokes (project add-strokes or the panel) and run")
-    unchanged = [] if overwrite else [i for i in labelled if _exported_as_is(project, i)]
-    project.output_folder.mkdir(parents=True, exist_ok=True)
+    record = outdir is None or Path(outdir).resolve() == project.output_folder.resolve()
+    folder = project.output_folder if record else Path(outdir)
+    unchanged = [] if overwrite or not record else [i for i in labelled if _exported_as_is(project, i)]
+    folder.mkdir(parents=True, exist_ok=True)
     ready, stale = [], []
     for i in labelled:  # every target checked before any is written (images are read again below, so memory
         # holds one image at a time)
         if i in unchanged:
             continue
         try:
-            check_export(project.output_folder, project.output_stem(i),
-                         read_image(project.image_path(i)).is_georeferenced, overwrite,
-                         protect=[project.image_path(i)])
+            check_export(folder, project.output_stem(i), read_image(project.image_path(i)).is_georeferenced,
+                         overwrite, protect=[project.image_path(i)])
             ready.append(i)
         except OutputExistsError:
             stale.append(i)
     report = ExportReport([], [project.images[i].path for i in unchanged], [project.images[i].path for i in stale])
     for n, i in enumerate(ready, start=1):
         entry = project.images[i]
-        paths = export_all(kept_result(project, i), read_image(project.image_path(i)), project.output_folder,
-                           project.output_stem(i), annotation_seconds=entry.seconds or None, overwrite=overwrite)
-        entry.outputs = {k: relative_path(p, project.folder) for k, p in paths.items()}  # shareable
-        entry.status = "exported"
-        project.save()
+        paths = export_all(kept_result(project, i), read_image(project.image_path(i)), folder,
+                           project.output_stem(i), annotation_seconds=entry.seconds or None, overwrite=overwrite,
+                           protect=[project.image_path(i)])
+        if record:
+            entry.outputs = {k: relative_path(p, project.folder) for k, p in paths.items()}  # shareable
+            entry.status = "exported"
+            project.save()
         report.exported.append(entry.path)
         if progress is not None:
             progress(n, len(ready), entry.path)
