@@ -158,7 +158,9 @@ def test_cli_create_add_status_run_export(tmp_path, capsys):
     recorded = load_project(p).images[0].outputs
     capsys.readouterr()
     assert main(["project", "export", p, "-o", str(tmp_path / "copy")]) == 0
-    assert f"exported 2 image(s) to {tmp_path / 'copy'}" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert f"exported 2 image(s) to {tmp_path / 'copy'}" in out.out
+    assert out.err.splitlines()[0] == "[0/2] starting"  # how many, before the first is written (trial 38)
     assert np.array_equal(np.array(Image.open(tmp_path / "copy" / "frame0_label.png")), label)
     assert (tmp_path / "copy" / "frame2_label.png").is_file() and not (tmp_path / "copy" / "frame1_label.png").exists()
     assert load_project(p).images[0].outputs == recorded
@@ -577,6 +579,9 @@ def test_leaving_a_project_image_whose_strokes_changed_since_its_run_updates_its
     qtbot.waitUntil(lambda: not controls.keeping_samples, timeout=30_000)
     assert set(load_project(tmp_path / "p.json").samples()[2].tolist()) == {0}
     panel.strokes_layer.data = np.zeros_like(files[0][2], np.uint8)  # every stroke undone
+    # the line under the list follows the list (trial 38 read "labelled" under "not started"), with the autosave
+    qtbot.waitUntil(lambda: controls.status.value == "imgs/frame0.png: not started.", timeout=10_000)
+    assert "(not started)" in controls.images.item(0).text()
     click(controls.next_button)
     qtbot.waitUntil(lambda: not controls.keeping_samples, timeout=30_000)
     assert len(load_project(tmp_path / "p.json").samples()[2]) == 0
@@ -636,6 +641,9 @@ def test_export_project_in_the_panel_writes_every_labelled_image(make_napari_vie
     click(controls.export_button)
     wait_idle(qtbot, panel)
     assert controls.status.value.startswith("Exported 2 image(s) to")
+    # the images without outputs are named (trial 38), beside Export too (the project's line may be out of view)
+    assert controls.status.value.endswith("1 image(s) not labelled yet (Run CRF on each) have none.")
+    assert controls.status.value in panel.status.value
     for i in range(2):
         label = np.array(Image.open(tmp_path / "out" / f"frame{i}_label.png"))
         assert (label == files[i][1]).mean() > 0.97
@@ -645,8 +653,8 @@ def test_export_project_in_the_panel_writes_every_labelled_image(make_napari_vie
     assert "(exported)" in controls.images.item(0).text()
     click(controls.export_button)
     wait_idle(qtbot, panel)
-    assert controls.status.value.endswith("Exported 0 image(s) to " + str(tmp_path / "out") + ". "
-                                          "2 unchanged since their export.")
+    assert controls.status.value.startswith("Exported 0 image(s) to " + str(tmp_path / "out") + ". "
+                                            "2 unchanged since their export.")
 
 
 def test_an_opened_project_shows_its_list_and_status_whole(make_napari_viewer, qtbot, tmp_path):
@@ -673,3 +681,28 @@ def test_an_opened_project_shows_its_list_and_status_whole(make_napari_viewer, q
 
     qtbot.waitUntil(whole, timeout=3_000)
     assert images.height() < 100  # three rows, not 140 px
+
+
+def test_an_image_opened_beside_a_project_runs_with_the_reach_it_had_before(make_napari_viewer, qtbot, tmp_path):
+    """Trial 38 opened a photo beside its survey's project: it ran with the project's reach of 1000."""
+    from napari_crf_label.dataset import PROJECT_REACH
+    from napari_crf_label.features import FeatureParams
+
+    from .test_widget import click
+
+    viewer, panel, files = project_in_panel(make_napari_viewer, tmp_path, n=2)
+    controls = panel.dataset
+    assert panel.reach.value == PROJECT_REACH and controls.progress.value.startswith("Image 1 of 2")
+    photo, _, _ = two_region_scene(height=150, width=220, boundary=100, seed=5)
+    viewer.add_image(photo, name="photo", rgb=True)
+    assert panel.image_layer.name == "photo" and panel.reach.value == FeatureParams.reach
+    assert controls.progress.value.startswith("photo is not in this project")
+    assert "Reach 100 for photo, which is not in the project." in panel.status.value
+    panel.reach.value = 150.0  # the user's own reach for the photo stays the photo's
+    panel.image_picker.value = viewer.layers["frame0"]
+    assert panel.reach.value == PROJECT_REACH and controls.progress.value.startswith("Image 1 of 2")
+    panel.image_picker.value = viewer.layers["photo"]
+    assert panel.reach.value == 150.0
+    panel.image_picker.value = viewer.layers["frame0"]
+    click(controls.next_button)  # the project's next image keeps the project's reach
+    assert panel.image_layer.name == "frame1" and panel.reach.value == PROJECT_REACH

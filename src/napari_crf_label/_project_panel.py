@@ -61,7 +61,8 @@ def _export_project_job(stop: threading.Event, relay: Any, project: Project, wri
 
     def progress(n: int, total: int, name: str) -> None:
         done[:] = [n, total]
-        written.append(name)
+        if name:
+            written.append(name)
 
     try:
         with reporting(reporter):
@@ -82,6 +83,8 @@ class ProjectControls(Container):
         self._keys: dict[str, Any] = {}  # layer keys of the open image: image, strokes, draft
         self._draft_worker: Any = None
         self._samples_workers: list[Any] = []  # one image's samples kept at a time, in the order of the runs
+        self._opening = False  # an image of the project is being opened (its layers arrive one by one)
+        self._reach = {False: 0.0, True: 0.0}  # the reach images outside / inside the project are run with
         self._after_samples: list[Callable[[], None]] = []
         self.project_file = FileEdit(label="Project", mode="r", filter="*.json", nullable=True,
                                      tooltip=TOOLTIPS["project_file"])
@@ -195,12 +198,36 @@ class ProjectControls(Container):
         if self._panel.reach.value != settings["reach"]:
             show_info(f"Reach set to {settings['reach']:g} for this project: the other images' samples let the "
                       "classifier decide far from the strokes (change it under Run).")
+        if not self._reach[False]:  # the reach before any project: for images opened beside it
+            self._reach[False] = float(self._panel.reach.value)
+        self._reach[True] = float(settings["reach"])
         self._panel._apply_params(settings)
         first = next((i for i, e in enumerate(project.images) if e.status in ("not started", "painted")), 0)
         self.refresh()
         opened = self.open_image(first)
         self._panel.reveal(self)  # its list and status in view, however the panel was scrolled
         return opened
+
+    def image_changed(self) -> str:
+        """Follow the image chosen in the panel: inside the project or beside it (trial 38 opened a photo).
+
+        An image beside the project is run with the reach it had before the
+        project (the project's far reach needs the other images' samples),
+        and the project's line says the image is not in the project. Return
+        what the panel's status should say of the change ("" for nothing).
+        """
+        panel = self._panel
+        if self.project is None or self._opening or panel.image_layer is None:
+            return ""
+        inside = self.current(panel.image_layer) is not None
+        reach, note = self._reach[inside], ""
+        if panel.reach.value != reach:
+            self._reach[not inside] = float(panel.reach.value)  # a reach the user set is kept for when they return
+            panel.reach.value = reach
+            where = "the project's images" if inside else f"{panel.image_layer.name}, which is not in the project"
+            note = f"Reach {reach:g} for {where}."
+        self.refresh()
+        return note
 
     # -------------------------------------------------------------- images
     def refresh(self) -> None:
@@ -219,7 +246,10 @@ class ProjectControls(Container):
         # as tall as its rows, up to 140 px: five images left 60 px empty under the dock's fold (trial 37)
         rows = max(3, self.images.count())
         self.images.setMaximumHeight(min(140, rows * self.images.sizeHintForRow(0) + 2 * self.images.frameWidth()))
+        image = self._panel.image_layer
         where = f"Image {self.index + 1} of {len(project.images)}; " if self.index is not None else ""
+        if image is not None and self.index is not None and self.current(image) is None and not self._opening:
+            where = f"{image.name} is not in this project; "
         self.progress.value = where + project.progress_text()  # trial 37 looked for "image 3 of 5"
         self.export_button.enabled = True
         self.previous_button.enabled = self.index is not None and self.index > 0
@@ -236,10 +266,21 @@ class ProjectControls(Container):
 
     def open_image(self, i: int) -> bool:
         """Save the open image's strokes, close its layers, open image ``i`` with its strokes (or a draft)."""
-        project, panel = self.project, self._panel
-        if project is None:
+        if self.project is None:
             return False
         self.save_current(leaving=True)
+        self._opening = True
+        try:
+            return self._open_image(i)
+        finally:
+            self._opening = False
+            note = self.image_changed()
+            if note:
+                self._panel._update_status(note)
+
+    def _open_image(self, i: int) -> bool:
+        """Open image ``i`` (:meth:`open_image` once the open image is saved)."""
+        project, panel = self.project, self._panel
         try:
             data = read_image(project.image_path(i))
             strokes = project.strokes(i)
@@ -377,8 +418,12 @@ class ProjectControls(Container):
         state = panel.image_state()
         walk = {"guided": state.walk.to_dict()} if state.walk is not None and state.walk.ask_classes else {}
         strokes = np.asarray(panel.strokes_layer.data)
+        before = self.project.images[i].status
         try:
             self.project.set_strokes(i, strokes, state.clock.seconds, walk)
+            entry = self.project.images[i]
+            if entry.status != before:  # the line below the list still said "labelled" (trial 38)
+                self.status.value = f"{entry.path}: {entry.status}."
             changed = self.project.result_digest(i) not in (None, strokes_digest(strokes))
         except (OSError, InputError) as exc:
             show_error(f"Saving the strokes into the project failed: {exc}")
@@ -491,8 +536,12 @@ class ProjectControls(Container):
         if report.kept:
             parts.append(f"Kept the files of {', '.join(report.kept)} (run again since their export): "
                          "Export on the image replaces them.")
+        unlabelled = self.project.count("not started", "painted") if self.project is not None else 0
+        if unlabelled:  # trial 38 found two images without outputs, and no word of them
+            parts.append(f"{unlabelled} image(s) not labelled yet (Run CRF on each) have none.")
         self.status.value = " ".join(parts)
         self._panel._set_bar(1.0)
+        self._panel._update_status(" ".join(parts))  # beside Export too: the project's line may be out of view
 
     def export_target(self, image: Any) -> tuple[Path, str] | None:
         """Return (output folder, stem) of the open project image, else None."""

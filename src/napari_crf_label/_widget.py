@@ -698,15 +698,17 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if not self.live.enabled:
             self.live.value = False
         self._strokes_changed()
+        note = ""
         if chosen:
             self.guided.image_changed()
+            note = self.dataset.image_changed()
         QTimer.singleShot(0, self._offer_autosave)  # after every layer of a multi-layer open has arrived
         if chosen and self.strokes_layer is None:
             QTimer.singleShot(0, self._carry_classes)  # likewise: a session or project brings its own layer
         # a layer added or removed (a project's draft, after a run on it) is no other image: the run's "CRF done"
         # stays (trials 30 and 33 saw it go)
         if chosen:
-            self._update_status()
+            self._update_status(note)
         else:
             self._refresh_status()
 
@@ -852,7 +854,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if source == image.name or self.set_classes(classes) is None:
             return
         given = "The classes chosen" if source is None else f"Classes of {source}"
-        self._update_status(f"{given} given to {image.name}: load or type others to change them.")
+        told = f"{given} given to {image.name}: load or type others to change them."
+        self._update_status(f"{self._message} {told}" if self._message else told)  # after the reach's note
 
     def classes_in_hand(self) -> ClassSet | None:
         """Return the chosen strokes layer's classes, else those chosen before any image was open (or None)."""

@@ -212,6 +212,8 @@ def export_project(project: Project, *, overwrite: bool = False,
         except OutputExistsError:
             stale.append(i)
     report = ExportReport([], [project.images[i].path for i in unchanged], [project.images[i].path for i in stale])
+    if progress is not None and ready:
+        progress(0, len(ready), "")  # how many, before the first is written
     for n, i in enumerate(ready, start=1):
         entry = project.images[i]
         paths = export_all(kept_result(project, i), read_image(project.image_path(i)), folder,
