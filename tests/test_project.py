@@ -160,6 +160,7 @@ def test_cli_create_add_status_run_export(tmp_path, capsys):
     assert main(["project", "export", p, "-o", str(tmp_path / "copy")]) == 0
     out = capsys.readouterr()
     assert f"exported 2 image(s) to {tmp_path / 'copy'}" in out.out
+    assert "not labelled yet, so not exported: imgs/frame1.png" in out.out
     assert out.err.splitlines()[0] == "[0/2] starting"  # how many, before the first is written (trial 38)
     assert np.array_equal(np.array(Image.open(tmp_path / "copy" / "frame0_label.png")), label)
     assert (tmp_path / "copy" / "frame2_label.png").is_file() and not (tmp_path / "copy" / "frame1_label.png").exists()
@@ -624,6 +625,8 @@ def test_export_project_in_the_panel_writes_every_labelled_image(make_napari_vie
     viewer, panel, files = project_in_panel(make_napari_viewer, tmp_path, n=3)
     controls = panel.dataset
     assert controls.progress.value == "Image 1 of 3; 0 of 3 labelled"
+    # which image opened, and why this one (trial 39 was not told)
+    assert controls.status.value.startswith("Opened imgs/frame0.png, the first image not labelled yet.")
     click(controls.export_button)  # nothing labelled yet: said in one line, nothing written
     wait_idle(qtbot, panel)
     assert any("no image is labelled yet" in m for m in notes.messages)
@@ -642,7 +645,7 @@ def test_export_project_in_the_panel_writes_every_labelled_image(make_napari_vie
     wait_idle(qtbot, panel)
     assert controls.status.value.startswith("Exported 2 image(s) to")
     # the images without outputs are named (trial 38), beside Export too (the project's line may be out of view)
-    assert controls.status.value.endswith("1 image(s) not labelled yet (Run CRF on each) have none.")
+    assert controls.status.value.endswith("Not labelled yet, so not exported (Run CRF on each): frame2.png.")
     assert controls.status.value in panel.status.value
     for i in range(2):
         label = np.array(Image.open(tmp_path / "out" / f"frame{i}_label.png"))
@@ -697,12 +700,66 @@ def test_an_image_opened_beside_a_project_runs_with_the_reach_it_had_before(make
     viewer.add_image(photo, name="photo", rgb=True)
     assert panel.image_layer.name == "photo" and panel.reach.value == FeatureParams.reach
     assert controls.progress.value.startswith("photo is not in this project")
+    assert controls.status.value.startswith("photo is not in this project: Next image, Previous image")
     assert "Reach 100 for photo, which is not in the project." in panel.status.value
     panel.reach.value = 150.0  # the user's own reach for the photo stays the photo's
     panel.image_picker.value = viewer.layers["frame0"]
     assert panel.reach.value == PROJECT_REACH and controls.progress.value.startswith("Image 1 of 2")
+    assert controls.status.value == "imgs/frame0.png: not started."
     panel.image_picker.value = viewer.layers["photo"]
     assert panel.reach.value == 150.0
     panel.image_picker.value = viewer.layers["frame0"]
     click(controls.next_button)  # the project's next image keeps the project's reach
     assert panel.image_layer.name == "frame1" and panel.reach.value == PROJECT_REACH
+
+
+def test_a_project_images_guided_pass_goes_into_the_project_export_and_comes_back_walked(make_napari_viewer,
+                                                                                         qtbot, tmp_path):
+    """Trial 39: the project's exports dropped the pass (report, session); reopened, it read "Resume"."""
+    from napari_crf_label.io.session import load_session
+
+    from .test_widget import click, wait_idle
+
+    viewer, panel, files = project_in_panel(make_napari_viewer, tmp_path, n=2)
+    panel.window.value = 80  # 100 x 160 frames: 2 x 2 windows
+    panel.strokes_layer.data = files[0][2].astype(np.uint8)
+    click(panel.guided.start_button)
+    click(panel.guided.skip_button)  # the first class absent from the first window
+    while not panel.guided.walk.finished:
+        click(panel.guided.next_button)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    click(panel.dataset.export_button)
+    wait_idle(qtbot, panel)
+    saved = load_session(tmp_path / "out" / "frame0_session.npz").params["guided"]
+    assert saved["skipped"] == [[0, 0]]
+    report = (tmp_path / "out" / "frame0_report.txt").read_text()
+    assert "(4 window(s), 0 without strokes; time spent in guided annotation):" in report
+    click(panel.dataset.next_button)
+    click(panel.dataset.previous_button)
+    assert panel.guided.start_button.text == "Start guided annotation again"
+
+
+def test_back_from_a_side_image_the_project_image_comes_with_its_draft_and_its_outlines(make_napari_viewer, qtbot,
+                                                                                       tmp_path):
+    """Trial 39: back on a project image, its draft stayed under the side image; the side image showed the
+    project image's window outline."""
+    from .test_widget import click, wait_idle
+
+    viewer, panel, files = project_in_panel(make_napari_viewer, tmp_path, n=2)
+    panel.strokes_layer.data = files[0][2].astype(np.uint8)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    click(panel.dataset.next_button)
+    qtbot.waitUntil(lambda: "frame1 draft" in viewer.layers, timeout=60_000)
+    panel.window.value = 80
+    click(panel.guided.start_button)
+    click(panel.guided.start_button)  # stopped: its windows' outlines stay
+    assert viewer.layers["frame1 guide windows"].visible
+    side, _, _ = two_region_scene(height=300, width=400, boundary=150, seed=7)
+    viewer.add_image(side, name="side", rgb=True)
+    assert panel.image_layer.name == "side" and not viewer.layers["frame1 guide windows"].visible
+    panel.image_picker.value = viewer.layers["frame1"]
+    names = [layer.name for layer in viewer.layers]
+    assert names.index("frame1 draft") > names.index("side") and names.index("frame1") > names.index("side")
+    assert viewer.layers["frame1 guide windows"].visible

@@ -137,6 +137,10 @@ class PanelState:
         """Return the state of an image layer (created on first use)."""
         return self._images.setdefault(layer_key(image), ImageState())
 
+    def items(self) -> list[tuple[Hashable, ImageState]]:
+        """Return (image layer key, state) of every image with a state."""
+        return list(self._images.items())
+
     def others(self, image: Any) -> list[ImageState]:
         """Return the states of every image but ``image``."""
         return [state for key, state in self._images.items() if key != layer_key(image)]

@@ -45,6 +45,12 @@ FOLDER_PROJECT = "napari-crf-label-project.json"
 _ROLE = "project"
 
 
+def _names(paths: list[str], most: int = 5) -> str:
+    """Return the file names of ``paths``, the first ``most`` of them and how many more."""
+    names = [Path(p).name for p in paths]
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
 def _export_project_job(stop: threading.Event, relay: Any, project: Project, written: list[str]
                         ) -> ExportReport | None:
     """Run :func:`export_project`, reporting each image; None when stopped between images (``written`` kept).
@@ -84,6 +90,7 @@ class ProjectControls(Container):
         self._draft_worker: Any = None
         self._samples_workers: list[Any] = []  # one image's samples kept at a time, in the order of the runs
         self._opening = False  # an image of the project is being opened (its layers arrive one by one)
+        self._outside = False  # the image chosen last is not one of the project's
         self._reach = {False: 0.0, True: 0.0}  # the reach images outside / inside the project are run with
         self._after_samples: list[Callable[[], None]] = []
         self.project_file = FileEdit(label="Project", mode="r", filter="*.json", nullable=True,
@@ -202,9 +209,13 @@ class ProjectControls(Container):
             self._reach[False] = float(self._panel.reach.value)
         self._reach[True] = float(settings["reach"])
         self._panel._apply_params(settings)
-        first = next((i for i, e in enumerate(project.images) if e.status in ("not started", "painted")), 0)
+        first = next((i for i, e in enumerate(project.images) if e.status in ("not started", "painted")), None)
         self.refresh()
-        opened = self.open_image(first)
+        opened = self.open_image(0 if first is None else first)
+        if opened:  # which one, and why this one (trial 39 was not told)
+            self.status.value = ((f"Opened {project.images[first].path}, the first image not labelled yet. "
+                                  if first is not None else "Every image is labelled; opened the first. ")
+                                 + self.status.value)
         self._panel.reveal(self)  # its list and status in view, however the panel was scrolled
         return opened
 
@@ -220,6 +231,13 @@ class ProjectControls(Container):
         if self.project is None or self._opening or panel.image_layer is None:
             return ""
         inside = self.current(panel.image_layer) is not None
+        if not inside:  # the line under the list spoke of the project's image (trial 39)
+            self.status.value = (f"{panel.image_layer.name} is not in this project: Next image, Previous image or a "
+                                 "double-click in the list opens the project's images.")
+        elif self._outside and self.index is not None:  # back from an image beside the project
+            entry = self.project.images[self.index]
+            self.status.value = f"{entry.path}: {entry.status}."
+        self._outside = not inside
         reach, note = self._reach[inside], ""
         if panel.reach.value != reach:
             self._reach[not inside] = float(panel.reach.value)  # a reach the user set is kept for when they return
@@ -332,7 +350,7 @@ class ProjectControls(Container):
             saved = self.project.session_params(i).get("guided")
             if saved:
                 self._panel.image_state().walk = GuidedWalk.from_dict(saved)
-                self._panel.guided.start_button.text = "Resume guided annotation"
+                self._panel.guided.name_start()  # "... again" for a pass walked to its end (trial 39 read "Resume")
         except (InputError, ValueError) as exc:
             show_info(f"The guided pass saved for this image was not restored: {exc}")
 
@@ -402,6 +420,10 @@ class ProjectControls(Container):
         if self.project is None or self.index is None or image is None:
             return None
         return self.index if layer_key(image) == self._keys.get("image") else None
+
+    def own_keys(self, image: Any) -> list[Any]:
+        """Return the keys of the layers the project added for ``image`` besides its strokes (its draft)."""
+        return [self._keys["draft"]] if "draft" in self._keys and self.current(image) is not None else []
 
     def save_current(self, leaving: bool = False) -> None:
         """Keep the open image's strokes and annotation time in the project.
@@ -536,9 +558,9 @@ class ProjectControls(Container):
         if report.kept:
             parts.append(f"Kept the files of {', '.join(report.kept)} (run again since their export): "
                          "Export on the image replaces them.")
-        unlabelled = self.project.count("not started", "painted") if self.project is not None else 0
-        if unlabelled:  # trial 38 found two images without outputs, and no word of them
-            parts.append(f"{unlabelled} image(s) not labelled yet (Run CRF on each) have none.")
+        unlabelled = [] if self.project is None else self.project.unlabelled()
+        if unlabelled:  # trials 38 and 39 found images without outputs, and no word of which
+            parts.append(f"Not labelled yet, so not exported (Run CRF on each): {_names(unlabelled)}.")
         self.status.value = " ".join(parts)
         self._panel._set_bar(1.0)
         self._panel._update_status(" ".join(parts))  # beside Export too: the project's line may be out of view

@@ -719,15 +719,30 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         painted its strokes under a photo opened later, without seeing them.
         """
         layers = self.viewer.layers
+        self._show_own_outlines(image)
         names = [lay.name for lay in layers]
         here = names.index(image.name)
         if not any(isinstance(unwrap(lay), Image) and lay.visible for lay in list(layers)[here + 1:]):
             return
         state = self._state.of(image)
-        keys = (state.result_key, state.preview_key, state.confidence_key, *state.guide_keys.values())
+        # a project image's draft too (trial 39 finished an image with its draft hidden under a side image)
+        keys = (state.result_key, state.preview_key, state.confidence_key, *state.guide_keys.values(),
+                *self.dataset.own_keys(image))
         own = [image, self.strokes_layer, *(find_layer(layers, key) for key in keys)]
         moved = sorted({names.index(lay.name) for lay in own if lay is not None and lay.name in names})
         layers.move_multiple(moved, len(layers))
+
+    def _show_own_outlines(self, image: Image) -> None:
+        """Show the chosen image's guide outlines and rings, hide other images'.
+
+        Trial 39 saw another image's window outline over a side image, beyond its edge.
+        """
+        mine = layer_key(image)
+        for key, state in self._state.items():
+            for guide in state.guide_keys.values():
+                layer = find_layer(self.viewer.layers, guide)
+                if layer is not None:
+                    layer.visible = key == mine
 
     def _reopen_band_stack(self, image: Image) -> None:
         """Replace a layer of bands shown as planes with the same image read as bands, and say so."""

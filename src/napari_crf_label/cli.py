@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from ._run_progress import TILE_STAGES
-from .bands import saved_bands
 from .classes import ClassSet, read_class_files
 from .cli_project import add_project_parser, project_command
 from .crf import DEFAULT_ENGINE, ENGINES, CRFParams
@@ -27,6 +26,7 @@ from .guided import SUGGESTED_POINTS, places_csv, suggest_points, unmarked_missi
 from .image_io import read_image
 from .io.atomic import Terminated, atomic_path, check_targets, created_folder, terminate_as_interrupt
 from .io.export import check_export, export_all
+from .io.session import session_facts
 from .kernels import prepare, ready
 from .pipeline import DEFAULT_METHOD, METHODS, label_image
 from .pipeline.inputs import PROXIMITY_CHOICES
@@ -280,29 +280,6 @@ def _summary(image_path: Path, result: Any, compiled: float, streamed: bool = Fa
     return f"labelled {image_path} in {result.seconds:.1f} s ({how}){first}"
 
 
-def _session_facts(params: dict, n_bands: int) -> dict:
-    """Return what a saved session's ``params`` add to the outputs (none without a session: strokes as a raster).
-
-    Its annotation time and guided pass for the report (trial 34 read
-    "annotation time: not recorded" for a session that held it), and the
-    bands the panel showed the image in, for the figure (those of an image
-    of ``n_bands`` bands only).
-    """
-    if not params:
-        return {}
-    from .guided import GuidedWalk
-
-    facts: dict = {"annotation_seconds": params.get("annotation_seconds")}
-    try:
-        facts["guided"] = GuidedWalk.from_dict(params["guided"]) if "guided" in params else None
-    except ValueError:  # a pass saved for other windows or classes: the report goes without it
-        facts["guided"] = None
-    bands = saved_bands(params.get("bands"), n_bands)
-    if bands is not None:
-        facts["bands"] = bands
-    return facts
-
-
 def _warn_missing(result: Any, guided: Any) -> None:
     """Warn of the classes without strokes, but those a guided pass marked absent in every window (as the panel)."""
     missing = unmarked_missing(result.missing_classes, result.classes.names, guided)
@@ -326,7 +303,7 @@ def _run_in_memory(image_path: Path, strokes_path: Path, classes: ClassSet | Non
         check_export(outdir, stem, data.is_georeferenced, overwrite, protect=protect)
         if places:
             check_targets([places_path], overwrite, protect)
-        facts = _session_facts(saved or {}, data.array.shape[2])
+        facts = session_facts(saved or {}, data.array.shape[2])
         with created_folder(outdir):
             with warnings.catch_warnings():  # said below, without the classes a guided pass marked absent
                 warnings.simplefilter("ignore", MissingClassesWarning)

@@ -101,6 +101,8 @@ def project_command(args: argparse.Namespace) -> int:
                  if report.unchanged else "")
     folder = args.outdir or project.output_folder
     print(f"exported {len(report.exported)} image(s) to {folder}{unchanged}")
+    if project.unlabelled():  # trial 39: named nowhere
+        print(f"not labelled yet, so not exported: {', '.join(project.unlabelled())}")
     if report.kept:  # the others were written all the same
         why = ("run again since exported; their earlier outputs were kept" if args.outdir is None else
                f"their files exist in {folder}; kept")

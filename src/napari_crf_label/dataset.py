@@ -20,6 +20,7 @@ from .errors import InputError, OutputExistsError
 from .image_io import ImageData, read_image
 from .io.export import check_export, export_all
 from .io.project import Project, ProjectError, relative_path, strokes_digest
+from .io.session import session_facts
 from .pipeline import LabelResult, label_image, stroke_training_samples
 
 __all__ = ["PROJECT_REACH", "run_project", "iter_run_project", "export_project", "draft_labels",
@@ -216,9 +217,12 @@ def export_project(project: Project, *, overwrite: bool = False,
         progress(0, len(ready), "")  # how many, before the first is written
     for n, i in enumerate(ready, start=1):
         entry = project.images[i]
-        paths = export_all(kept_result(project, i), read_image(project.image_path(i)), folder,
-                           project.output_stem(i), annotation_seconds=entry.seconds or None, overwrite=overwrite,
-                           protect=[project.image_path(i)])
+        data = read_image(project.image_path(i))
+        # the guided pass saved with the image's strokes, for its session and report (trial 39 found it dropped)
+        facts = {**session_facts(project.session_params(i), data.array.shape[2]),
+                 "annotation_seconds": entry.seconds or None}
+        paths = export_all(kept_result(project, i), data, folder, project.output_stem(i), overwrite=overwrite,
+                           protect=[project.image_path(i)], **facts)
         if record:
             entry.outputs = {k: relative_path(p, project.folder) for k, p in paths.items()}  # shareable
             entry.status = "exported"

@@ -265,6 +265,10 @@ class Project:
         """Return how many images are in any of ``statuses``."""
         return sum(e.status in statuses for e in self.images)
 
+    def unlabelled(self) -> list[str]:
+        """Return the listed paths of the images not labelled yet (not started or painted)."""
+        return [e.path for e in self.images if e.status in ("not started", "painted")]
+
     def progress_text(self) -> str:
         """Return "12 of 40 labelled" (labelled or exported)."""
         return f"{self.count('labelled', 'exported')} of {len(self.images)} labelled"

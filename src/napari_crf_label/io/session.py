@@ -26,9 +26,8 @@ from ..errors import InputError
 from ..strokes import StrokesError, stroke_classes
 from .atomic import atomic_path
 
-__all__ = ["Session", "SessionError", "save_session", "load_session", "SESSION_SUFFIX", "AnnotationClock",
-           "keep_earlier_autosave",
-           "autosave_dir", "autosave_path"]
+__all__ = ["Session", "SessionError", "save_session", "load_session", "session_facts", "SESSION_SUFFIX",
+           "AnnotationClock", "keep_earlier_autosave", "autosave_dir", "autosave_path"]
 
 SESSION_SUFFIX = "_session.npz"
 FORMAT_VERSION = 2
@@ -189,3 +188,27 @@ def autosave_path(image_key: str, stem: str) -> Path:
     digest = hashlib.sha1(image_key.encode()).hexdigest()[:10]
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60]
     return autosave_dir() / f"{safe}-{digest}{SESSION_SUFFIX}"
+
+
+def session_facts(params: dict, n_bands: int) -> dict:
+    """Return what a saved session's ``params`` add to the outputs (none without a session: strokes as a raster).
+
+    Its annotation time and guided pass for the report (trial 34 read
+    "annotation time: not recorded" for a session that held it), and the
+    bands the panel showed the image in, for the figure (those of an image
+    of ``n_bands`` bands only).
+    """
+    if not params:
+        return {}
+    from ..bands import saved_bands
+    from ..guided import GuidedWalk
+
+    facts: dict = {"annotation_seconds": params.get("annotation_seconds")}
+    try:
+        facts["guided"] = GuidedWalk.from_dict(params["guided"]) if "guided" in params else None
+    except ValueError:  # a pass saved for other windows or classes: the report goes without it
+        facts["guided"] = None
+    bands = saved_bands(params.get("bands"), n_bands)
+    if bands is not None:
+        facts["bands"] = bands
+    return facts
