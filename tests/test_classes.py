@@ -5,7 +5,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from napari_crf_label.classes import MAX_CLASSES, ClassFileError, ClassSet, default_colors, read_class_files
+from napari_crf_label.classes import (
+    MAX_CLASSES,
+    ClassFileError,
+    ClassSet,
+    default_colors,
+    read_class_files,
+    renamed_colors,
+)
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
@@ -129,3 +136,23 @@ def test_roundtrip_property(tmp_path_factory, names, trailing_newline):
     cs = read_class_files(labels, cols)
     assert cs.names == tuple(names)
     assert np.array_equal(cs.rgb_uint8(), np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in colors]))
+
+
+def test_typed_names_keep_their_colours_and_a_usual_new_name_takes_its_own():
+    """Trial 40 typed "water, land, cloud" over five classes: cloud came out in road's grey."""
+    survey = ClassSet.from_names("water, land, road, building, vegetation")
+    colors = renamed_colors(survey.names, survey.colors, ["water", "land", "cloud"])
+    assert colors == [survey.colors[0], survey.colors[1], "#ffffff"]
+    # a rename to a name without a usual colour keeps the place's colour; a name moved keeps its own
+    custom = ClassSet.from_names(["veg1", "bare"], ["#123456", "#654321"])
+    assert renamed_colors(custom.names, custom.colors, ["zone A", "bare"]) == ["#123456", "#654321"]
+    assert renamed_colors(custom.names, custom.colors, ["bare", "veg1", "x"])[:2] == ["#654321", "#123456"]
+    # every colour distinct, the new ones too
+    mixed = renamed_colors(survey.names, survey.colors, ["road", "sea", "lake", "building", "thing"])
+    assert len(set(mixed)) == 5 and mixed[0] == survey.colors[2] and mixed[3] == survey.colors[3]
+
+
+def test_a_painted_class_renamed_keeps_the_colour_on_screen():
+    survey = ClassSet.from_names(["dark", "bright", "haze"], ["#111111", "#eeeeee", "#777777"])
+    colors = renamed_colors(survey.names, survey.colors, ["water", "sand", "cloud"], painted={1, 2})
+    assert colors == ["#111111", "#eeeeee", "#ffffff"]

@@ -682,8 +682,7 @@ def test_an_opened_project_shows_its_list_and_status_whole(make_napari_viewer, q
         lines = status.heightForWidth(status.width()) if status.hasHeightForWidth() else status.sizeHint().height()
         return top >= 0 and bottom <= scroll.viewport().height() and status.height() >= lines
 
-    qtbot.waitUntil(whole, timeout=3_000)
-    assert images.height() < 100  # three rows, not 140 px
+    qtbot.waitUntil(lambda: whole() and images.height() < 100, timeout=5_000)  # three rows, not 140 px
 
 
 def test_an_image_opened_beside_a_project_runs_with_the_reach_it_had_before(make_napari_viewer, qtbot, tmp_path):
@@ -701,6 +700,13 @@ def test_an_image_opened_beside_a_project_runs_with_the_reach_it_had_before(make
     assert panel.image_layer.name == "photo" and panel.reach.value == FeatureParams.reach
     assert controls.progress.value.startswith("photo is not in this project")
     assert controls.status.value.startswith("photo is not in this project: Next image, Previous image")
+    # Export writes where the field says: the user's folder here, the project's (fixed) for its images (trial 40)
+    assert panel.outdir.enabled and panel.outdir.value is None
+    panel.outdir.value = tmp_path / "side"
+    panel.image_picker.value = viewer.layers["frame0"]
+    assert not panel.outdir.enabled and panel.outdir.value == tmp_path / "out"
+    panel.image_picker.value = viewer.layers["photo"]
+    assert panel.outdir.enabled and panel.outdir.value == tmp_path / "side"
     assert "Reach 100 for photo, which is not in the project." in panel.status.value
     panel.reach.value = 150.0  # the user's own reach for the photo stays the photo's
     panel.image_picker.value = viewer.layers["frame0"]
@@ -763,3 +769,15 @@ def test_back_from_a_side_image_the_project_image_comes_with_its_draft_and_its_o
     names = [layer.name for layer in viewer.layers]
     assert names.index("frame1 draft") > names.index("side") and names.index("frame1") > names.index("side")
     assert viewer.layers["frame1 guide windows"].visible
+
+
+def test_a_stroke_just_before_closing_goes_into_the_project(make_napari_viewer, qtbot, tmp_path):
+    """Trial 40 closed the window right after a stroke: the autosave had it, the reopened project had not."""
+    viewer, panel, files = project_in_panel(make_napari_viewer, tmp_path, n=2)
+    layer = panel.strokes_layer
+    for row in range(30, 60, 2):
+        layer.paint((row, 30), 1)
+    assert panel._autosave_timer.isActive()  # the autosave waits for a pause in the painting
+    viewer.close()
+    strokes = load_project(tmp_path / "p.json").strokes(0)
+    assert strokes is not None and (strokes[30:59, 30] == 1).all()

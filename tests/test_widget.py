@@ -1234,6 +1234,12 @@ def test_the_next_image_takes_the_classes_of_the_last_unless_an_autosave_brings_
     assert list(classes_from_layer(viewer.layers["third strokes"]).names) == ["dark", "bright", "haze"]
     assert panel.class_list.count() == 3 and panel.class_names.value == "dark, bright, haze"
     assert "Classes of scene given to third" in panel.status.value
+    # names typed over them keep the kept ones' colours, a usual new name takes its own (trial 40: cloud in grey)
+    carried = classes_from_layer(viewer.layers["third strokes"])
+    use_names(panel, "dark, bright, cloud")
+    typed = classes_from_layer(viewer.layers["third strokes"])
+    assert typed.colors[:2] == carried.colors[:2] and typed.colors[2] == "#ffffff"
+    assert "given to third" not in panel.status.value  # the line does not outlive the classes it spoke of
     viewer.layers["third strokes"].data = strokes[::-1].astype(np.uint8)
     click(panel.run_button)
     wait_idle(qtbot, panel)
@@ -1250,11 +1256,18 @@ def test_the_next_image_takes_the_classes_of_the_last_unless_an_autosave_brings_
 def test_an_image_opened_after_another_is_shown_whole(scene_viewer, qtbot):
     """Trials 35 and 36 opened a larger image and saw a corner of it at the first image's zoom."""
     viewer, panel, _, _ = scene_viewer
-    before = viewer.camera.zoom
+    before = viewer.scene.camera.zoom
     viewer.add_image(np.full((1500, 2000, 3), 90, np.uint8), name="big", rgb=True)
     assert panel.image_layer.name == "big"
-    assert np.allclose(viewer.camera.center[-2:], (749.5, 999.5), atol=1)
-    assert viewer.camera.zoom < before / 5  # ten times the first image's size, in view
+    assert np.allclose(viewer.scene.camera.center[-2:], (749.5, 999.5), atol=1)
+    assert viewer.scene.camera.zoom < before / 5  # ten times the first image's size, in view
+    # back to the first from the panel's picker: in view again (trial 40 saw a corner of it at the big one's zoom)
+    panel.image_picker.value = viewer.layers["scene"]
+    assert np.allclose(viewer.scene.camera.center[-2:], (59.5, 99.5), atol=1) and viewer.scene.camera.zoom > before / 2
+    viewer.scene.camera.zoom *= 3  # a zoom of the user's own stays while images of one size follow each other
+    zoom = viewer.scene.camera.zoom
+    viewer.add_image(np.full((120, 200, 3), 30, np.uint8), name="same size", rgb=True)
+    assert panel.image_layer.name == "same size" and viewer.scene.camera.zoom == zoom
 
 
 def test_strokes_on_transparent_pixels_are_named_not_only_missing(make_napari_viewer, qtbot, notes, tmp_path):

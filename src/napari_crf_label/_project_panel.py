@@ -91,6 +91,7 @@ class ProjectControls(Container):
         self._samples_workers: list[Any] = []  # one image's samples kept at a time, in the order of the runs
         self._opening = False  # an image of the project is being opened (its layers arrive one by one)
         self._outside = False  # the image chosen last is not one of the project's
+        self._outdir_outside: Any = None  # the output folder the user chose for images beside the project
         self._reach = {False: 0.0, True: 0.0}  # the reach images outside / inside the project are run with
         self._after_samples: list[Callable[[], None]] = []
         self.project_file = FileEdit(label="Project", mode="r", filter="*.json", nullable=True,
@@ -237,6 +238,7 @@ class ProjectControls(Container):
         elif self._outside and self.index is not None:  # back from an image beside the project
             entry = self.project.images[self.index]
             self.status.value = f"{entry.path}: {entry.status}."
+        self._show_output_folder(inside)
         self._outside = not inside
         reach, note = self._reach[inside], ""
         if panel.reach.value != reach:
@@ -246,6 +248,20 @@ class ProjectControls(Container):
             note = f"Reach {reach:g} for {where}."
         self.refresh()
         return note
+
+    def _show_output_folder(self, inside: bool) -> None:
+        """Show where *Export* writes: the project's folder for its images (fixed), the user's for the others.
+
+        Trial 40 read another image's export folder in the field while a
+        project image's export went to the project's folder.
+        """
+        field = self._panel.outdir
+        if inside and field.enabled:
+            self._outdir_outside = field.value
+            field.value = self.project.output_folder
+        elif not inside and not field.enabled:
+            field.value = self._outdir_outside
+        field.enabled = not inside
 
     # -------------------------------------------------------------- images
     def refresh(self) -> None:

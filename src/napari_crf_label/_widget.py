@@ -79,7 +79,7 @@ from ._result_layers import MADE_ROLES, ResultLayersMixin
 from ._run_progress import RunProgress
 from ._tooltips import CRF_TOOLTIPS, TOOLTIPS
 from .bands import saved_bands
-from .classes import ClassSet, default_colors, read_class_files
+from .classes import ClassSet, read_class_files, renamed_colors
 from .crf import DEFAULT_ENGINE, ENGINES, CRFParams, drain
 from .errors import InputError
 from .export import export_all, output_paths
@@ -398,7 +398,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         self._run_image: Hashable | None = None  # the image the running job labels
         # the classes last shown, and the image they were shown for (None: chosen before any image was open)
         self._last_classes: tuple[str | None, ClassSet] | None = None
-        self._fitted: set[Hashable] = set()  # images the view was fitted to when first chosen
+        self._fitted_extent: list | None = None  # the world extent of the image the view was last fitted to
         self._autosave_timer = QTimer(self.native)
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.setInterval(int(AUTOSAVE_SECONDS * 1000))
@@ -687,8 +687,11 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self.reset_feedback()  # the last run's bar and "Done." belong to the image before
         if chosen:
             self._bring_forward(image)
-            if key not in self._fitted:  # napari keeps the view of the image before (trials 35, 36: half in view)
-                self._fitted.add(key)
+            # napari keeps the view of the image before (trials 35, 36, 40: a corner of the image in view):
+            # fitted when its extent differs from the last image chosen
+            extent = np.asarray(image.extent.world).round(3).tolist()
+            if extent != self._fitted_extent:
+                self._fitted_extent = extent
                 self.viewer.fit_to_view(layers=[image])
         if chosen and self.strokes_layer is not None:  # the brush paints this image's strokes, not the last's
             self.viewer.layers.selection.active = self.strokes_layer
@@ -1032,7 +1035,10 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if self.image_layer is None:
             self._hold_classes(classes)
             return classes
-        return classes if self.set_classes(classes) is not None else None
+        if self.set_classes(classes) is None:
+            return None
+        self._update_status()  # not "Classes of ... given to ..." (trial 40 read it after typing its own)
+        return classes
 
     def use_typed_names(self) -> ClassSet | None:
         """Apply the class names typed in the text field."""
@@ -1040,9 +1046,9 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             classes = ClassSet.from_names(self.class_names.value)
             old = None if self.strokes_layer is None else classes_from_layer(self.strokes_layer)
             if old is not None:  # classes keep their colours when only their names change
-                kept = old.colors[:len(classes)]
-                colors = [*kept, *default_colors(classes.names[len(kept):], avoid=kept)]
-                classes = ClassSet.from_names(classes.names, colors)
+                painted = {int(k) for k in np.unique(np.asarray(self.strokes_layer.data)) if k > 0}
+                classes = ClassSet.from_names(classes.names,
+                                              renamed_colors(old.names, old.colors, classes.names, painted))
         except InputError as exc:
             show_error(str(exc))
             return None
@@ -1050,6 +1056,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self._hold_classes(classes)
         elif self.set_classes(classes) is None:
             return None
+        else:
+            self._update_status()  # not "Classes of ... given to ..." (trial 40 read it after typing its own)
         self._names_in_box = self.class_names.value.strip()  # used: the next image may replace them
         return classes
 
@@ -1571,10 +1579,16 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self._live_timer.start()  # (re)started on every paint event: the preview waits for a pause
 
     def autosave_pending(self) -> None:
-        """Autosave now if strokes wait for their autosave (a layer is about to go, or the window to close)."""
+        """Autosave now if strokes wait for their autosave (a layer is about to go, or the window to close).
+
+        A project image's strokes go into the project too: trial 40's last
+        stroke before closing was in the autosave, and the project reopened
+        without it.
+        """
         if self._autosave_timer.isActive():
             self._autosave_timer.stop()
             self.autosave()
+            self.dataset.save_current()
 
     def reveal(self, widget: Any) -> None:
         """Scroll the panel so that ``widget`` (one of its sections) is in view, as its layout settles."""

@@ -10,6 +10,7 @@ value 0 always means "not annotated" / "no data", never a class.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,12 +62,41 @@ def default_colors(names: tuple[str, ...] | list[str], avoid: tuple[str, ...] = 
     avoid = tuple(mcolors.to_hex(c) for c in avoid)
     chosen: list[str | None] = []
     for name in names:
-        key = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-        color = NAME_COLORS.get(key.replace("_", "")) or NAME_COLORS.get(key.rsplit("_", 1)[-1])
+        color = _usual_color(name)
         chosen.append(color if color not in chosen and color not in avoid else None)
     taken = set(chosen) | set(avoid)
     spare = iter(c for c in palette if c not in taken)
     return [c if c is not None else next(spare) for c in chosen]
+
+
+def _usual_color(name: str) -> str | None:
+    """Return the colour a usual class name suggests (``NAME_COLORS``, whole name, then last word), or None."""
+    key = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return NAME_COLORS.get(key.replace("_", "")) or NAME_COLORS.get(key.rsplit("_", 1)[-1])
+
+
+def renamed_colors(old_names: tuple[str, ...] | list[str], old_colors: tuple[str, ...] | list[str],
+                   names: tuple[str, ...] | list[str], painted: Collection[int] = ()) -> list[str]:
+    """Return colours for classes ``names`` typed over classes ``old_names`` coloured ``old_colors``.
+
+    A class keeps its colour where its name is kept (at its place or
+    another), where it is painted (``painted``: 1-based classes with
+    strokes; a rename keeps what is on screen), and where it is renamed to
+    a name that suggests no colour (``veg1`` to ``zone A``). A new name
+    that suggests one (``cloud``) takes it, rather than the colour of the
+    class it replaces (trial 40: cloud came out in road's grey); the rest
+    get :func:`default_colors`, distinct from the kept ones.
+    """
+    before = dict(zip(old_names, old_colors))
+    chosen: list[str | None] = []
+    for k, name in enumerate(names):
+        color = before.get(name)
+        if color is None and k < len(old_names) and (k + 1 in painted or _usual_color(name) is None):
+            color = old_colors[k]
+        chosen.append(color if color not in chosen else None)
+    kept = tuple(c for c in chosen if c is not None)
+    fresh = iter(default_colors([n for n, c in zip(names, chosen) if c is None], avoid=kept))
+    return [c if c is not None else next(fresh) for c in chosen]
 
 
 @dataclass(frozen=True)
