@@ -1463,7 +1463,7 @@ def test_class_files_loaded_onto_a_strokes_layer_show_in_the_names_box(scene_vie
     assert panel.class_names.value == "sea, reef"
 
 
-def test_classes_loaded_before_any_image_go_to_the_image_opened_next(make_napari_viewer, qtbot, shared_data):
+def test_classes_loaded_before_any_image_go_to_the_image_opened_next(shared_data, make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     panel = open_panel(viewer)
     panel.labels_file.value = shared_data / "class_files" / "monterey_labels.txt"
