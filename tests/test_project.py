@@ -160,7 +160,7 @@ def test_cli_create_add_status_run_export(tmp_path, capsys):
     assert main(["project", "export", p, "-o", str(tmp_path / "copy")]) == 0
     out = capsys.readouterr()
     assert f"exported 2 image(s) to {tmp_path / 'copy'}" in out.out
-    assert "not labelled yet, so not exported: imgs/frame1.png" in out.out
+    assert "not exported, not labelled or painted since their last run: imgs/frame1.png" in out.out
     assert out.err.splitlines()[0] == "[0/2] starting"  # how many, before the first is written (trial 38)
     assert np.array_equal(np.array(Image.open(tmp_path / "copy" / "frame0_label.png")), label)
     assert (tmp_path / "copy" / "frame2_label.png").is_file() and not (tmp_path / "copy" / "frame1_label.png").exists()
@@ -645,7 +645,8 @@ def test_export_project_in_the_panel_writes_every_labelled_image(make_napari_vie
     wait_idle(qtbot, panel)
     assert controls.status.value.startswith("Exported 2 image(s) to")
     # the images without outputs are named (trial 38), beside Export too (the project's line may be out of view)
-    assert controls.status.value.endswith("Not labelled yet, so not exported (Run CRF on each): frame2.png.")
+    assert controls.status.value.endswith("Not exported, not labelled or painted since their last run (Run CRF on "
+                                          "each): frame2.png.")
     assert controls.status.value in panel.status.value
     for i in range(2):
         label = np.array(Image.open(tmp_path / "out" / f"frame{i}_label.png"))
@@ -781,3 +782,21 @@ def test_a_stroke_just_before_closing_goes_into_the_project(make_napari_viewer, 
     viewer.close()
     strokes = load_project(tmp_path / "p.json").strokes(0)
     assert strokes is not None and (strokes[30:59, 30] == 1).all()
+
+
+def test_a_project_image_painted_since_its_run_opens_with_that_result_said_so(make_napari_viewer, qtbot, tmp_path):
+    """Trial 41 reopened an image painted after its run: no result shown, and the export called it never labelled."""
+    from .test_widget import click, wait_idle
+
+    viewer, panel, files = project_in_panel(make_napari_viewer, tmp_path, n=2)
+    panel.strokes_layer.data = files[0][2].astype(np.uint8)
+    click(panel.run_button)
+    wait_idle(qtbot, panel)
+    more = files[0][2].astype(np.uint8)
+    more[5:8, 5:40] = 1  # one more stroke, no run
+    panel.strokes_layer.data = more
+    click(panel.dataset.next_button)
+    click(panel.dataset.previous_button)
+    assert "frame0 CRF labels" in viewer.layers
+    assert panel.dataset.status.value == "imgs/frame0.png: painted since its last run, that result shown."
+    assert "Run CRF updates it" in panel.status.value

@@ -343,20 +343,29 @@ class ProjectControls(Container):
         self.refresh()
         panel.reset_feedback()
         self.status.value = f"{project.images[i].path}: {project.images[i].status}."
-        if strokes.any() and project.result_digest(i) == strokes_digest(strokes):
-            self._show_kept_result(i, data, image)
+        kept = project.result_digest(i) if strokes.any() else None
+        if kept is not None:  # its last result, current or not (trial 41 reopened a painted image and saw none)
+            self._show_kept_result(i, data, image, current=kept == strokes_digest(strokes))
         elif not strokes.any():
             self._start_draft(i, data, image)
         return True
 
-    def _show_kept_result(self, i: int, data: ImageData, image: Any) -> None:
-        """Show the result the project kept for image ``i`` (made from its current strokes), ready to export."""
+    def _show_kept_result(self, i: int, data: ImageData, image: Any, current: bool = True) -> None:
+        """Show the result the project kept for image ``i``.
+
+        Ready to export, or (not ``current``) made from strokes painted over since.
+        """
         result = kept_result(self.project, i)
         self._panel.show_result(layer_key(image), data, result)
+        entry = self.project.images[i]
+        if not current:
+            self._panel._update_status("Its last result, from before the strokes painted since: Run CRF updates it.")
+            self.status.value = f"{entry.path}: painted since its last run, that result shown."
+            return
         # not "CRF done in ...": no run was made now (trial 30 read it on an image labelled the day before); and
         # no time: the run's own seconds beside the "CRF done" figure (click to result) read as two (trial 33)
         self._panel._update_status("Result kept in the project; Run CRF makes it again, Export writes it.")
-        self.status.value = f"{self.project.images[i].path}: {self.project.images[i].status}, its result shown."
+        self.status.value = f"{entry.path}: {entry.status}, its result shown."
 
     def _restore_walk(self, i: int) -> None:
         """Bring back image ``i``'s guided annotation pass, if one was saved with its strokes."""
@@ -576,7 +585,8 @@ class ProjectControls(Container):
                          "Export on the image replaces them.")
         unlabelled = [] if self.project is None else self.project.unlabelled()
         if unlabelled:  # trials 38 and 39 found images without outputs, and no word of which
-            parts.append(f"Not labelled yet, so not exported (Run CRF on each): {_names(unlabelled)}.")
+            parts.append(f"Not exported, not labelled or painted since their last run (Run CRF on each): "
+                         f"{_names(unlabelled)}.")
         self.status.value = " ".join(parts)
         self._panel._set_bar(1.0)
         self._panel._update_status(" ".join(parts))  # beside Export too: the project's line may be out of view

@@ -266,7 +266,7 @@ class Project:
         return sum(e.status in statuses for e in self.images)
 
     def unlabelled(self) -> list[str]:
-        """Return the listed paths of the images not labelled yet (not started or painted)."""
+        """Return the listed paths of the images without a current result (not started, or painted since)."""
         return [e.path for e in self.images if e.status in ("not started", "painted")]
 
     def progress_text(self) -> str:
