@@ -83,6 +83,11 @@ class SessionsMixin:
         key = str(data.path.resolve()) if data.path is not None else image.name
         return autosave_path(key, self._stem(image, data))
 
+    def _earlier_autosave(self) -> Path | None:
+        """Return the chosen image's autosave when an earlier session wrote it (not this one), else None."""
+        path = self._autosave_path()
+        return path if path is not None and path.exists() and path not in self._autosave_mine else None
+
     def _offer_autosave(self) -> None:
         """Show *Restore autosaved strokes* when the image has an earlier session's autosave and no strokes.
 
@@ -91,12 +96,12 @@ class SessionsMixin:
         error of a run without strokes).
         """
         try:
-            path = self._autosave_path()
+            path = self._earlier_autosave()
         except RuntimeError:  # the panel was closed before this deferred call
             return
         layer = self.strokes_layer
         painted = layer is not None and bool(np.any(np.asarray(layer.data)))
-        offer = path is not None and path.exists() and not painted and path not in self._autosave_mine
+        offer = path is not None and not painted
         self.restore_button.visible = offer
         if offer and path not in self._autosave_told:  # once: this runs on every change of the layer list
             self._autosave_told.add(path)

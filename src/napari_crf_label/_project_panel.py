@@ -29,7 +29,15 @@ from ._tooltips import TOOLTIPS
 from .dataset import PROJECT_REACH, ExportReport, draft_labels, export_project, kept_result, update_samples
 from .errors import InputError
 from .image_io import ImageData, read_image
-from .io.project import Project, ProjectError, create_project, load_project, relative_path, strokes_digest
+from .io.project import (
+    UNLABELLED,
+    Project,
+    ProjectError,
+    create_project,
+    load_project,
+    relative_path,
+    strokes_digest,
+)
 from .progress import Cancelled, reporting
 
 if TYPE_CHECKING:
@@ -210,7 +218,7 @@ class ProjectControls(Container):
             self._reach[False] = float(self._panel.reach.value)
         self._reach[True] = float(settings["reach"])
         self._panel._apply_params(settings)
-        first = next((i for i, e in enumerate(project.images) if e.status in ("not started", "painted")), None)
+        first = next((i for i, e in enumerate(project.images) if e.status in UNLABELLED), None)
         self.refresh()
         opened = self.open_image(0 if first is None else first)
         if opened:  # which one, and why this one (trial 39 was not told)
@@ -467,11 +475,11 @@ class ProjectControls(Container):
         strokes = np.asarray(panel.strokes_layer.data)
         before = self.project.images[i].status
         try:
-            self.project.set_strokes(i, strokes, state.clock.seconds, walk)
+            # the kept result's digest is read and the strokes hashed once, in set_strokes (every autosave)
+            changed = self.project.set_strokes(i, strokes, state.clock.seconds, walk) is False
             entry = self.project.images[i]
             if entry.status != before:  # the line below the list still said "labelled" (trial 38)
                 self.status.value = f"{entry.path}: {entry.status}."
-            changed = self.project.result_digest(i) not in (None, strokes_digest(strokes))
         except (OSError, InputError) as exc:
             show_error(f"Saving the strokes into the project failed: {exc}")
             changed = False

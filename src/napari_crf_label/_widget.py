@@ -687,6 +687,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
             self.reset_feedback()  # the last run's bar and "Done." belong to the image before
         if chosen:
             self._bring_forward(image)
+            self._show_own_outlines(image)
             # napari keeps the view of the image before (trials 35, 36, 40: a corner of the image in view):
             # fitted when its extent differs from the last image chosen
             extent = np.asarray(image.extent.world).round(3).tolist()
@@ -722,7 +723,6 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         painted its strokes under a photo opened later, without seeing them.
         """
         layers = self.viewer.layers
-        self._show_own_outlines(image)
         names = [lay.name for lay in layers]
         here = names.index(image.name)
         if not any(isinstance(unwrap(lay), Image) and lay.visible for lay in list(layers)[here + 1:]):
@@ -862,11 +862,10 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         earlier session's autosave to restore (it brings its own classes).
         """
         try:
-            image, layer, path = self.image_layer, self.strokes_layer, self._autosave_path()
+            image, layer, earlier = self.image_layer, self.strokes_layer, self._earlier_autosave()
         except RuntimeError:  # the panel was closed before this deferred call
             return
-        earlier = path is not None and path.exists() and path not in self._autosave_mine  # offered to restore
-        if image is None or layer is not None or self._last_classes is None or earlier:
+        if image is None or layer is not None or self._last_classes is None or earlier is not None:
             return
         source, classes = self._last_classes
         if source == image.name or self.set_classes(classes) is None:
@@ -883,6 +882,16 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         if self._last_classes is not None and self._last_classes[0] is None:
             return self._last_classes[1]
         return None
+
+    def _apply_chosen_classes(self, classes: ClassSet) -> bool:
+        """Apply classes the user loaded or typed (kept for the next image when none is open); return success."""
+        if self.image_layer is None:
+            self._hold_classes(classes)
+            return True
+        if self.set_classes(classes) is None:
+            return False
+        self._update_status()  # not "Classes of ... given to ..." (trial 40 read it after typing its own)
+        return True
 
     def _hold_classes(self, classes: ClassSet) -> None:
         """Keep classes chosen with no image open for the next image or project (trial 37 was told to open one)."""
@@ -1032,13 +1041,7 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         except InputError as exc:
             show_error(str(exc))
             return None
-        if self.image_layer is None:
-            self._hold_classes(classes)
-            return classes
-        if self.set_classes(classes) is None:
-            return None
-        self._update_status()  # not "Classes of ... given to ..." (trial 40 read it after typing its own)
-        return classes
+        return classes if self._apply_chosen_classes(classes) else None
 
     def use_typed_names(self) -> ClassSet | None:
         """Apply the class names typed in the text field."""
@@ -1052,12 +1055,8 @@ class CRFLabelWidget(ResultLayersMixin, SessionsMixin, Container):
         except InputError as exc:
             show_error(str(exc))
             return None
-        if self.image_layer is None:
-            self._hold_classes(classes)
-        elif self.set_classes(classes) is None:
+        if not self._apply_chosen_classes(classes):
             return None
-        else:
-            self._update_status()  # not "Classes of ... given to ..." (trial 40 read it after typing its own)
         self._names_in_box = self.class_names.value.strip()  # used: the next image may replace them
         return classes
 

@@ -101,8 +101,9 @@ def project_command(args: argparse.Namespace) -> int:
                  if report.unchanged else "")
     folder = args.outdir or project.output_folder
     print(f"exported {len(report.exported)} image(s) to {folder}{unchanged}")
-    if project.unlabelled():  # trial 39: named nowhere
-        print(f"not exported, not labelled or painted since their last run: {', '.join(project.unlabelled())}")
+    unlabelled = project.unlabelled()
+    if unlabelled:  # trial 39: named nowhere
+        print(f"not exported, not labelled or painted since their last run: {', '.join(unlabelled)}")
     if report.kept:  # the others were written all the same
         why = ("run again since exported; their earlier outputs were kept" if args.outdir is None else
                f"their files exist in {folder}; kept")

@@ -40,6 +40,8 @@ PROJECT_FORMAT = "napari-crf-label project"
 PROJECT_VERSION = 1
 #: Image states, in the order work moves them.
 STATUSES = ("not started", "painted", "labelled", "exported")
+#: Statuses of an image without a current result: never run, or painted since its last run.
+UNLABELLED = ("not started", "painted")
 #: Training samples kept per class and image in the project (balanced, seeded draw).
 SAMPLES_PER_CLASS = 2000
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
@@ -158,8 +160,11 @@ class Project:
         return load_session(path).params if path.is_file() else {}
 
     def set_strokes(self, i: int, strokes: np.ndarray, seconds: float | None = None,
-                    params: dict | None = None) -> None:
-        """Keep image ``i``'s strokes (annotation time, extra ``params``); its status follows (painted, or back)."""
+                    params: dict | None = None) -> bool | None:
+        """Keep image ``i``'s strokes (annotation time, extra ``params``); its status follows (painted, or back).
+
+        Return whether its kept result was made from these strokes (None when it has none).
+        """
         from .session import Session, save_session
 
         strokes = np.asarray(strokes)
@@ -172,12 +177,14 @@ class Project:
                                                            "annotation_seconds": entry.seconds},
                                                    image_path=str(self.image_path(i))))
         entry.stroke_pixels = int(np.count_nonzero(strokes))
-        current = self.result_digest(i) == strokes_digest(strokes)
+        kept = self.result_digest(i)
+        current = kept == strokes_digest(strokes)
         if not current:
             entry.status = "painted" if entry.stroke_pixels else "not started"
         if not entry.stroke_pixels:  # every stroke erased: the image teaches the others nothing (trial 37)
             self.drop_samples(i)
         self.save()
+        return None if kept is None else current
 
     # ---------------------------------------------------------------- results
     def result_digest(self, i: int) -> str | None:
@@ -267,7 +274,7 @@ class Project:
 
     def unlabelled(self) -> list[str]:
         """Return the listed paths of the images without a current result (not started, or painted since)."""
-        return [e.path for e in self.images if e.status in ("not started", "painted")]
+        return [e.path for e in self.images if e.status in UNLABELLED]
 
     def progress_text(self) -> str:
         """Return "12 of 40 labelled" (labelled or exported)."""
